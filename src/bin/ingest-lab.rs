@@ -1,0 +1,485 @@
+//! `ingest-lab`: a thin CLI over the library (DESIGN.md §3). Exit codes: 0 success/pass, 1 check failed or
+//! input rejected, 2 usage or environment error. With `--json`, one JSON object on stdout; human text
+//! always goes to stderr.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use ingest_lab::checks::{self, CheckOptions};
+use ingest_lab::report::{render_run, Provenance};
+use ingest_lab::{
+    BlockReader, BurstyParams, LoadShape, OverflowPolicy, PayloadKind, RunConfig, RunError,
+    StopAfter, Trace, WindowConfig,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "ingest-lab",
+    version,
+    about = "Batching ingest pipeline: benchmarks, checks and reports"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// One pipeline run under synthetic open-loop load.
+    Run(RunArgs),
+    /// A failure demo or tuning claim as a pass/fail check (`all` runs every built check).
+    Check(CheckArgs),
+    /// Write a bursty arrival trace (the standard replay is `--rate 5000 --seconds 10 --seed 42`).
+    Trace(TraceArgs),
+    /// Check every segment's blocks and record CRCs; print counts.
+    Verify(DirArgs),
+    /// Print committed records in order, one per line.
+    Cat(DirArgs),
+    /// Write a run folder's provenance.json (used by `make bench`).
+    Provenance(ProvenanceArgs),
+    /// Render a run folder's index.html from its JSON and CSV files.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct WindowArgs {
+    /// Flush at this many items (1 = unbatched).
+    #[arg(long)]
+    max_items: Option<usize>,
+    /// Flush before the batch passes this many bytes.
+    #[arg(long)]
+    max_bytes: Option<usize>,
+    /// Flush when the batch's first item has waited this long (ms, fractions allowed).
+    #[arg(long)]
+    linger_ms: Option<f64>,
+}
+
+impl WindowArgs {
+    fn window(&self) -> Option<WindowConfig> {
+        if self.max_items.is_none() && self.max_bytes.is_none() && self.linger_ms.is_none() {
+            return None;
+        }
+        let d = WindowConfig::default();
+        Some(WindowConfig {
+            max_items: self.max_items.unwrap_or(d.max_items),
+            max_bytes: self.max_bytes.unwrap_or(d.max_bytes),
+            linger: self
+                .linger_ms
+                .map_or(d.linger, |ms| Duration::from_secs_f64(ms.max(0.0) / 1e3)),
+        })
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Sink directory (default under target/); a warning is printed on tmpfs.
+    #[arg(long, default_value = "target/ingest-lab/run")]
+    dir: PathBuf,
+    /// Offered items/s (open loop), or `max` for saturation (closed loop: throughput only).
+    #[arg(long, default_value = "10000")]
+    rate: String,
+    /// Stop offering after this many seconds.
+    #[arg(long, conflicts_with = "items")]
+    duration: Option<f64>,
+    /// Stop after offering this many items.
+    #[arg(long)]
+    items: Option<u64>,
+    /// steady | bursty | replay:FILE
+    #[arg(long, default_value = "steady")]
+    load: String,
+    /// Seed of the bursty process.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Payload bytes per item.
+    #[arg(long, default_value_t = 100)]
+    item_bytes: usize,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// static (aimd is not built yet).
+    #[arg(long, default_value = "static")]
+    window_kind: String,
+    /// p99 objective, ms.
+    #[arg(long, default_value_t = 10.0)]
+    slo_ms: f64,
+    /// Queue capacity, items.
+    #[arg(long)]
+    queue_capacity: Option<usize>,
+    /// block | drop-newest | drop-oldest
+    #[arg(long, default_value = "block")]
+    overflow: String,
+    /// none (zstd and gzip are not built yet).
+    #[arg(long, default_value = "none")]
+    compress: String,
+    /// log | random
+    #[arg(long, default_value = "log")]
+    payload: String,
+    /// Keep at most this many segments (oldest deleted), to cap disk use on long runs.
+    #[arg(long)]
+    retain_segments: Option<usize>,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// before-after | window | all
+    name: String,
+    /// Short runs (for `make test`).
+    #[arg(long)]
+    quick: bool,
+    /// Base directory for sink directories.
+    #[arg(long, default_value = "target/ingest-lab/sink")]
+    dir: PathBuf,
+    /// Evidence folder.
+    #[arg(long, default_value = "target/ingest-lab/checks")]
+    out: PathBuf,
+    /// p99 objective, ms.
+    #[arg(long, default_value_t = 10.0)]
+    slo_ms: f64,
+    /// Bursty trace to replay (default: the committed standard trace).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Override the batched window (default: what `check window` chose into --out).
+    #[command(flatten)]
+    window: WindowArgs,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct TraceArgs {
+    /// Mean arrivals/s.
+    #[arg(long, default_value_t = 5000.0)]
+    rate: f64,
+    /// Length of the trace.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// PRNG seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output file (default stdout).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DirArgs {
+    /// Sink directory.
+    dir: PathBuf,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ProvenanceArgs {
+    /// The command line being recorded.
+    #[arg(long)]
+    command: String,
+    /// The sink directory (its filesystem is recorded).
+    #[arg(long, default_value = "target/ingest-lab/sink")]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Run folder (default: reports/latest).
+    run_dir: Option<PathBuf>,
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("ingest-lab: {msg}");
+    ExitCode::from(code)
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    let mut s = serde_json::to_string_pretty(v).expect("serializable");
+    s.push('\n');
+    // One write: one JSON object, not interleaved with anything.
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Run(a) => cmd_run(a),
+        Cmd::Check(a) => cmd_check(a),
+        Cmd::Trace(a) => cmd_trace(a),
+        Cmd::Verify(a) => cmd_verify(a),
+        Cmd::Cat(a) => cmd_cat(a),
+        Cmd::Provenance(a) => {
+            print_json(&Provenance::collect(&a.command, &a.dir));
+            ExitCode::SUCCESS
+        }
+        Cmd::Report(a) => {
+            let dir = a.run_dir.unwrap_or_else(|| PathBuf::from("reports/latest"));
+            match render_run(&dir) {
+                Ok(p) => {
+                    eprintln!("wrote {}", p.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(2, e),
+            }
+        }
+    }
+}
+
+fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
+    let mut cfg = RunConfig::new(&a.dir);
+    if a.window_kind != "static" {
+        return Err(format!(
+            "--window {} is not built yet (only static)",
+            a.window_kind
+        ));
+    }
+    if a.compress != "none" {
+        return Err(format!(
+            "--compress {} is not built yet (only none)",
+            a.compress
+        ));
+    }
+    if let Some(w) = a.window.window() {
+        cfg.window = w;
+    }
+    cfg.load.rate = match a.rate.as_str() {
+        "max" => None,
+        r => Some(
+            r.parse()
+                .map_err(|_| format!("--rate '{r}' is not a number or 'max'"))?,
+        ),
+    };
+    cfg.load.shape = match a.load.as_str() {
+        "steady" => LoadShape::Steady,
+        "bursty" => LoadShape::Bursty { seed: a.seed },
+        s => match s.strip_prefix("replay:") {
+            Some(f) => LoadShape::Replay(PathBuf::from(f)),
+            None => return Err(format!("--load '{s}' is not steady, bursty or replay:FILE")),
+        },
+    };
+    cfg.load.stop = match (a.duration, a.items) {
+        (_, Some(n)) => StopAfter::Items(n),
+        (Some(s), None) => StopAfter::Duration(Duration::from_secs_f64(s)),
+        (None, None) => StopAfter::Duration(Duration::from_secs(5)),
+    };
+    cfg.load.item_bytes = a.item_bytes;
+    cfg.load.payload = match a.payload.as_str() {
+        "log" => PayloadKind::Log,
+        "random" => PayloadKind::Random,
+        p => return Err(format!("--payload '{p}' is not log or random")),
+    };
+    cfg.queue.policy = a.overflow.parse::<OverflowPolicy>()?;
+    if let Some(c) = a.queue_capacity {
+        cfg.queue.capacity_items = c;
+    }
+    cfg.sink.retain_segments = a.retain_segments;
+    cfg.slo = Duration::from_secs_f64(a.slo_ms / 1e3);
+    Ok(cfg)
+}
+
+fn cmd_run(a: RunArgs) -> ExitCode {
+    let cfg = match run_config(&a) {
+        Ok(c) => c,
+        Err(e) => return fail(2, e),
+    };
+    match ingest_lab::run(&cfg) {
+        Ok(r) => {
+            for w in &r.warnings {
+                eprintln!("{w}");
+            }
+            if a.json {
+                print_json(&r);
+            } else {
+                eprintln!(
+                    "offered {} committed {} dropped {} rejected {} | {:.0} items/s | {} writes, {} fdatasyncs \
+                     ({:.4}/item) | latency µs p50 {:.0} p99 {:.0} max {:.0} | mean batch {:.1} | fs {}",
+                    r.offered,
+                    r.committed,
+                    r.dropped,
+                    r.rejected,
+                    r.throughput_items_per_s,
+                    r.write_syscalls,
+                    r.fdatasyncs,
+                    r.fdatasyncs_per_item,
+                    r.latency_us.p50,
+                    r.latency_us.p99,
+                    r.latency_us.max,
+                    r.batch_size.mean,
+                    r.fs_type
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ (RunError::Config(_) | RunError::Load(_))) => fail(1, e),
+        Err(e) => fail(2, e),
+    }
+}
+
+fn cmd_check(a: CheckArgs) -> ExitCode {
+    let mut opts = CheckOptions::new();
+    opts.dir = a.dir;
+    opts.out = a.out;
+    opts.quick = a.quick;
+    opts.slo = Duration::from_secs_f64(a.slo_ms / 1e3);
+    if let Some(t) = a.trace {
+        opts.trace = t;
+    }
+    opts.window = a.window.window();
+    opts.verbose = !a.json || std::io::stderr().is_terminal();
+    let names: Vec<&str> = if a.name == "all" {
+        checks::ALL.to_vec()
+    } else {
+        vec![a.name.as_str()]
+    };
+    let mut results = Vec::new();
+    for name in names {
+        if opts.verbose {
+            eprintln!("check {name}{}", if opts.quick { " (quick)" } else { "" });
+        }
+        match checks::run_check(name, &opts) {
+            Ok(r) => {
+                for c in &r.criteria {
+                    eprintln!("  {} {}", if c.held { "PASS" } else { "FAIL" }, c.what);
+                }
+                eprintln!("check {name}: {}", if r.pass { "PASS" } else { "FAIL" });
+                results.push(r);
+            }
+            Err(e) => return fail(2, format!("check {name}: {e}")),
+        }
+    }
+    let pass = results.iter().all(|r| r.pass);
+    if a.json {
+        if results.len() == 1 {
+            print_json(&results[0]);
+        } else {
+            print_json(&serde_json::json!({ "check": "all", "pass": pass, "checks": results }));
+        }
+    }
+    if pass {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn cmd_trace(a: TraceArgs) -> ExitCode {
+    let mut buf = Vec::new();
+    if let Err(e) =
+        Trace::write_bursty(&mut buf, a.rate, a.seconds, a.seed, BurstyParams::default())
+    {
+        return fail(2, e);
+    }
+    let r = match &a.out {
+        Some(p) => std::fs::write(p, &buf),
+        None => std::io::stdout().lock().write_all(&buf),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(2, e),
+    }
+}
+
+fn segments(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("readdir {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("seg-") && n.ends_with(".log"))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+fn cmd_verify(a: DirArgs) -> ExitCode {
+    let segs = match segments(&a.dir) {
+        Ok(s) => s,
+        Err(e) => return fail(2, e),
+    };
+    let (mut blocks, mut records, mut errors) = (0u64, 0u64, Vec::new());
+    for seg in &segs {
+        let bytes = match std::fs::read(seg) {
+            Ok(b) => b,
+            Err(e) => return fail(2, format!("read {}: {e}", seg.display())),
+        };
+        for b in BlockReader::new(&bytes) {
+            match b {
+                Ok(b) => {
+                    blocks += 1;
+                    let mut n = 0u32;
+                    for r in b.records() {
+                        match r {
+                            Ok(_) => n += 1,
+                            Err(e) => errors.push(format!("{}: {e}", seg.display())),
+                        }
+                    }
+                    if n != b.records {
+                        errors.push(format!(
+                            "{}: block at byte {} states {} records, {n} are valid",
+                            seg.display(),
+                            b.offset,
+                            b.records
+                        ));
+                    }
+                    records += n as u64;
+                }
+                Err(e) => errors.push(format!("{}: {e}", seg.display())),
+            }
+        }
+    }
+    for e in &errors {
+        eprintln!("{e}");
+    }
+    eprintln!(
+        "{} segments, {blocks} blocks, {records} records, {} errors",
+        segs.len(),
+        errors.len()
+    );
+    if a.json {
+        print_json(&serde_json::json!({
+            "segments": segs.len(), "blocks": blocks, "records": records, "errors": errors,
+        }));
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn cmd_cat(a: DirArgs) -> ExitCode {
+    let segs = match segments(&a.dir) {
+        Ok(s) => s,
+        Err(e) => return fail(2, e),
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for seg in &segs {
+        let bytes = match std::fs::read(seg) {
+            Ok(b) => b,
+            Err(e) => return fail(2, format!("read {}: {e}", seg.display())),
+        };
+        for b in BlockReader::new(&bytes) {
+            let b = match b {
+                Ok(b) => b,
+                Err(e) => return fail(1, format!("{}: {e}", seg.display())),
+            };
+            for r in b.records() {
+                match r {
+                    Ok(p) => {
+                        let _ = out.write_all(p);
+                        let _ = out.write_all(b"\n");
+                    }
+                    Err(e) => return fail(1, format!("{}: {e}", seg.display())),
+                }
+            }
+        }
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,218 @@
+//! `check before-after`: the same load, unbatched (`max_items 1, linger 0`) vs the tuned window.
+//! (a) Saturation throughput, repeated and interleaved so drift hits both sides alike; (b) the standard
+//! bursty replay at 10 % of the batched peak — tens of times the unbatched ceiling, and as high as the
+//! trace's 10× bursts can go before they alone exceed the disk — plus a load ladder (10–50 % of peak)
+//! that shows where the SLO stops holding.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use super::common::{measured_run, write_evidence, CheckOptions, CheckResult, Criterion, Spread};
+use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
+use crate::config::WindowConfig;
+use crate::summary::RunReport;
+
+/// The issue's floor for batched / unbatched saturation items/s.
+pub const MIN_SPEEDUP: f64 = 20.0;
+
+fn row(csv: &mut String, label: &str, r: &RunReport) {
+    let _ = writeln!(
+        csv,
+        "{label},{:.0},{:.6},{:.6},{:.0},{:.0},{:.0},{},{:.1},{:.2},{:.2},{}",
+        r.throughput_items_per_s,
+        r.write_syscalls_per_item,
+        r.fdatasyncs_per_item,
+        r.latency_us.p50,
+        r.latency_us.p99,
+        r.latency_us.max,
+        r.slo_met,
+        r.batch_size.mean,
+        r.cpu.process_cores,
+        r.cpu.other_cores,
+        r.behind_schedule,
+    );
+}
+
+/// Run the comparison.
+pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
+    let batched: WindowConfig = opts
+        .window
+        .or_else(|| WindowChoice::load(&opts.out).map(|c| c.window()))
+        .unwrap_or_default();
+    let unbatched = WindowConfig::UNBATCHED;
+    let run = |cfg| measured_run(&cfg).map_err(|e| e.to_string());
+
+    // (a) saturation, interleaved repetitions.
+    let (mut un_sat, mut ba_sat) = (Vec::new(), Vec::new());
+    for i in 0..opts.reps() {
+        opts.progress(format!(
+            "before-after: saturation repetition {}/{}",
+            i + 1,
+            opts.reps()
+        ));
+        un_sat.push(run(opts.saturate("ba-unbatched", unbatched, 3.0))?);
+        ba_sat.push(run(opts.saturate("ba-batched", batched, 3.0))?);
+    }
+    let tput = |v: &[RunReport]| {
+        Spread::of(
+            &v.iter()
+                .map(|r| r.throughput_items_per_s)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (un_t, ba_t) = (tput(&un_sat), tput(&ba_sat));
+    let speedup = ba_t.median / un_t.median;
+    let median_run = |v: &[RunReport], m: f64| {
+        v.iter()
+            .min_by(|a, b| {
+                (a.throughput_items_per_s - m)
+                    .abs()
+                    .total_cmp(&(b.throughput_items_per_s - m).abs())
+            })
+            .unwrap()
+            .clone()
+    };
+    let (un_sat_med, ba_sat_med) = (
+        median_run(&un_sat, un_t.median),
+        median_run(&ba_sat, ba_t.median),
+    );
+
+    // (b) bursty replay at a fixed fraction of the batched peak.
+    let rate = (ba_t.median * LOAD_FRACTION_OF_PEAK).round();
+    opts.progress(format!("before-after: bursty replay at {rate:.0} items/s"));
+    let mut ba_bursty = Vec::new();
+    for _ in 0..opts.reps() {
+        ba_bursty.push(run(opts.bursty("ba-batched-bursty", batched, rate, 5.0))?);
+    }
+    // Unbatched cannot take this load; one run shows it (its queue drain dominates the time).
+    let un_bursty = run(opts.bursty("ba-unbatched-bursty", unbatched, rate, 2.0))?;
+    let p99s = Spread::of(
+        &ba_bursty
+            .iter()
+            .map(|r| r.latency_us.p99)
+            .collect::<Vec<_>>(),
+    );
+    let ba_bursty_worst = ba_bursty
+        .iter()
+        .max_by(|a, b| a.latency_us.p99.total_cmp(&b.latency_us.p99))
+        .unwrap()
+        .clone();
+    let slo_us = opts.slo.as_secs_f64() * 1e6;
+
+    // How far the SLO holds: the batched window on the same trace at rising fractions of its peak.
+    let fractions: &[f64] = if opts.quick {
+        &[0.1, 0.5]
+    } else {
+        &[0.1, 0.2, 0.3, 0.5]
+    };
+    let mut ladder = Vec::new();
+    let mut ladder_csv = String::from(
+        "fraction_of_peak,rate,items_per_s,p50_us,p90_us,p99_us,max_us,mean_batch,fdatasync_p99_us,slo_met,\
+         cpu_process_cores,cpu_other_cores,behind_schedule\n",
+    );
+    for &f in fractions {
+        let r = (ba_t.median * f).round();
+        opts.progress(format!(
+            "before-after: load ladder, {:.0}% of peak ({r:.0} items/s)",
+            f * 100.0
+        ));
+        let rep = run(opts.bursty("ba-ladder", batched, r, 4.0))?;
+        let _ = writeln!(
+            ladder_csv,
+            "{f},{r:.0},{:.0},{:.0},{:.0},{:.0},{:.0},{:.1},{:.0},{},{:.2},{:.2},{}",
+            rep.throughput_items_per_s,
+            rep.latency_us.p50,
+            rep.latency_us.p90,
+            rep.latency_us.p99,
+            rep.latency_us.max,
+            rep.batch_size.mean,
+            rep.fdatasync_us.p99,
+            rep.slo_met,
+            rep.cpu.process_cores,
+            rep.cpu.other_cores,
+            rep.behind_schedule
+        );
+        ladder.push((f, rep));
+    }
+    let p99_at_half = ladder
+        .iter()
+        .find(|(f, _)| *f == 0.5)
+        .map(|(_, r)| r.latency_us.p99)
+        .unwrap_or(f64::NAN);
+
+    let mut csv = String::from(
+        "case,items_per_s,write_syscalls_per_item,fdatasyncs_per_item,p50_us,p99_us,max_us,slo_met,mean_batch,\
+         cpu_process_cores,cpu_other_cores,behind_schedule\n",
+    );
+    row(&mut csv, "unbatched saturation (median run)", &un_sat_med);
+    row(&mut csv, "batched saturation (median run)", &ba_sat_med);
+    row(
+        &mut csv,
+        &format!("unbatched bursty @{rate:.0}/s"),
+        &un_bursty,
+    );
+    row(
+        &mut csv,
+        &format!("batched bursty @{rate:.0}/s (worst p99 run)"),
+        &ba_bursty_worst,
+    );
+
+    let criteria = vec![
+        Criterion::new(
+            speedup >= MIN_SPEEDUP,
+            format!(
+                "saturation: batched {:.0} items/s (min {:.0}, max {:.0}) ≥ {MIN_SPEEDUP}× unbatched {:.0} items/s \
+                 (min {:.0}, max {:.0}): {speedup:.0}×",
+                ba_t.median, ba_t.min, ba_t.max, un_t.median, un_t.min, un_t.max
+            ),
+        ),
+        Criterion::new(
+            p99s.max <= slo_us,
+            format!(
+                "bursty replay at {rate:.0} items/s: batched p99 {:.0} µs (median of {}, worst {:.0}) ≤ SLO {slo_us:.0} µs in every run",
+                p99s.median, p99s.n, p99s.max
+            ),
+        ),
+    ];
+    let pass = criteria.iter().all(|c| c.held);
+    let figures = json!({
+        "batched_window": {
+            "max_items": batched.max_items, "max_bytes": batched.max_bytes,
+            "linger_ms": batched.linger.as_secs_f64() * 1e3,
+        },
+        "saturation_items_per_s": { "unbatched": un_t, "batched": ba_t },
+        "speedup": speedup,
+        "bursty_rate_items_per_s": rate,
+        "bursty_batched_p99_us": p99s,
+        "bars": {
+            "speedup_500x": speedup >= 500.0,
+            "fdatasyncs_per_item_le_0_002": ba_sat_med.fdatasyncs_per_item <= 0.002,
+            "p99_le_10ms_at_half_peak": p99_at_half <= 10_000.0,
+            "p99_at_half_peak_us": p99_at_half,
+        },
+        "load_ladder": ladder.iter().map(|(f, r)| json!({"fraction_of_peak": f, "run": r})).collect::<Vec<_>>(),
+        "runs": {
+            "unbatched_saturation": un_sat,
+            "batched_saturation": ba_sat,
+            "unbatched_bursty": un_bursty,
+            "batched_bursty": ba_bursty,
+        },
+    });
+    let evidence = vec![
+        write_evidence(&opts.out, "before-after.csv", &csv)?,
+        write_evidence(&opts.out, "load-latency.csv", &ladder_csv)?,
+        write_evidence(
+            &opts.out,
+            "before-after.json",
+            &serde_json::to_string_pretty(&figures).unwrap(),
+        )?,
+    ];
+    Ok(CheckResult {
+        check: "before-after".into(),
+        pass,
+        figures,
+        evidence,
+        criteria,
+    })
+}

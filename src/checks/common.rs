@@ -1,0 +1,223 @@
+//! What every check shares: options, the result record, run sizing, repetition and evidence files.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig};
+use crate::error::RunError;
+use crate::load::standard_trace_path;
+use crate::summary::RunReport;
+
+/// Options common to all checks.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Base directory for sink directories (one per run, removed afterwards).
+    pub dir: PathBuf,
+    /// Where evidence files go.
+    pub out: PathBuf,
+    /// Small and fast (for `make test`): fewer, shorter runs.
+    pub quick: bool,
+    /// The p99 latency objective.
+    pub slo: Duration,
+    /// Bursty trace to replay.
+    pub trace: PathBuf,
+    /// Window to use as "batched" (None: the one `check window` chose into `out`, else the default).
+    pub window: Option<WindowConfig>,
+    /// Print progress lines on stderr.
+    pub verbose: bool,
+}
+
+impl CheckOptions {
+    /// Defaults: sinks under `target/ingest-lab/sink`, evidence under `target/ingest-lab/checks`.
+    pub fn new() -> Self {
+        CheckOptions {
+            dir: PathBuf::from("target/ingest-lab/sink"),
+            out: PathBuf::from("target/ingest-lab/checks"),
+            quick: false,
+            slo: Duration::from_millis(10),
+            trace: standard_trace_path(),
+            window: None,
+            verbose: false,
+        }
+    }
+
+    /// Seconds for one measured run.
+    pub fn run_secs(&self, full: f64) -> Duration {
+        Duration::from_secs_f64(if self.quick {
+            (full / 4.0).max(0.5)
+        } else {
+            full
+        })
+    }
+
+    /// Repetitions of a measured comparison.
+    pub fn reps(&self) -> usize {
+        if self.quick {
+            1
+        } else {
+            3
+        }
+    }
+
+    /// A run config writing into a fresh sink directory named `tag`, with disk use capped by retention.
+    pub fn run_config(&self, tag: &str, window: WindowConfig) -> RunConfig {
+        let mut cfg = RunConfig::new(self.dir.join(tag));
+        cfg.window = window;
+        cfg.slo = self.slo;
+        // Cap disk use: at most 2 segments of 32 MiB live, whatever the run length.
+        cfg.sink.segment_bytes = 32 << 20;
+        cfg.sink.retain_segments = Some(2);
+        cfg.min_free_bytes = 128 << 20;
+        cfg
+    }
+
+    /// Saturation for `secs`.
+    pub fn saturate(&self, tag: &str, window: WindowConfig, secs: f64) -> RunConfig {
+        let mut cfg = self.run_config(tag, window);
+        cfg.load.rate = None;
+        cfg.load.shape = LoadShape::Steady;
+        cfg.load.stop = StopAfter::Duration(self.run_secs(secs));
+        cfg
+    }
+
+    /// The standard bursty replay at `rate` for `secs`.
+    pub fn bursty(&self, tag: &str, window: WindowConfig, rate: f64, secs: f64) -> RunConfig {
+        let mut cfg = self.run_config(tag, window);
+        cfg.load.rate = Some(rate);
+        cfg.load.shape = LoadShape::Replay(self.trace.clone());
+        cfg.load.stop = StopAfter::Duration(self.run_secs(secs));
+        cfg
+    }
+
+    pub(crate) fn progress(&self, msg: impl AsRef<str>) {
+        if self.verbose {
+            eprintln!("  {}", msg.as_ref());
+        }
+    }
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The outcome of a check: DESIGN.md §3's `{"check", "pass", "figures", "evidence"}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Check name.
+    pub check: String,
+    /// True only when every criterion held.
+    pub pass: bool,
+    /// The measured figures the verdict rests on.
+    pub figures: serde_json::Value,
+    /// Paths of evidence files written.
+    pub evidence: Vec<String>,
+    /// Each criterion, stated with its measured value and whether it held.
+    pub criteria: Vec<Criterion>,
+}
+
+/// One pass/fail criterion of a check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Criterion {
+    /// What must hold, in words with the measured numbers.
+    pub what: String,
+    /// Whether it held.
+    pub held: bool,
+}
+
+impl Criterion {
+    /// A criterion.
+    pub fn new(held: bool, what: impl Into<String>) -> Self {
+        Criterion {
+            what: what.into(),
+            held,
+        }
+    }
+}
+
+/// Run one pipeline run and remove its sink directory afterwards, whatever happened.
+pub fn measured_run(cfg: &RunConfig) -> Result<RunReport, RunError> {
+    let r = crate::pipeline::run(cfg);
+    let _ = std::fs::remove_dir_all(&cfg.sink.dir);
+    let r = r?;
+    assert_eq!(
+        r.unaccounted(),
+        0,
+        "counters do not reconcile (offered = committed + dead_lettered + dropped + rejected): {r:?}"
+    );
+    Ok(r)
+}
+
+/// Median, min and max of a sample.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Spread {
+    /// Median.
+    pub median: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Number of values.
+    pub n: usize,
+}
+
+impl Spread {
+    /// Spread of `v` (non-empty).
+    pub fn of(v: &[f64]) -> Spread {
+        let mut s: Vec<f64> = v.to_vec();
+        s.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        let n = s.len();
+        let median = if n % 2 == 1 {
+            s[n / 2]
+        } else {
+            (s[n / 2 - 1] + s[n / 2]) / 2.0
+        };
+        Spread {
+            median,
+            min: s[0],
+            max: s[n - 1],
+            n,
+        }
+    }
+}
+
+/// Write `text` to `out/name`, creating `out`; returns the path as a string for the evidence list.
+pub fn write_evidence(out: &Path, name: &str, text: &str) -> Result<String, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("mkdir {}: {e}", out.display()))?;
+    let p = out.join(name);
+    std::fs::write(&p, text).map_err(|e| format!("write {}: {e}", p.display()))?;
+    Ok(p.display().to_string())
+}
+
+/// Items per batch the window allows at most for items of `item_bytes` (the count or the bytes bound).
+pub fn effective_max_items(w: &WindowConfig, item_bytes: usize) -> usize {
+    let framed = item_bytes + crate::codec::RECORD_HEADER_BYTES;
+    w.max_items.min((w.max_bytes / framed).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_of_odd_and_even_samples() {
+        assert_eq!(Spread::of(&[3.0, 1.0, 2.0]).median, 2.0);
+        let s = Spread::of(&[4.0, 1.0, 2.0, 3.0]);
+        assert_eq!((s.median, s.min, s.max, s.n), (2.5, 1.0, 4.0, 4));
+    }
+
+    #[test]
+    fn effective_max_is_the_tighter_bound() {
+        let w = WindowConfig {
+            max_items: 16384,
+            max_bytes: 1 << 20,
+            linger: Duration::ZERO,
+        };
+        assert_eq!(effective_max_items(&w, 100), (1 << 20) / 108);
+        let w = WindowConfig { max_items: 64, ..w };
+        assert_eq!(effective_max_items(&w, 100), 64);
+    }
+}

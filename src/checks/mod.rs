@@ -1,0 +1,26 @@
+//! Pass/fail checks: each turns one claim into measured runs, writes its evidence (CSV/JSON) into an
+//! output folder, and passes only when the measurements say so. One file per check.
+
+mod before_after;
+mod common;
+mod window;
+
+pub use before_after::before_after;
+pub use common::{CheckOptions, CheckResult};
+pub use window::{window, WindowChoice};
+
+/// Every check name, in the order `check all` runs them (window first: before-after uses its choice).
+pub const ALL: [&str; 2] = ["window", "before-after"];
+
+/// Run one check by name.
+pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String> {
+    match name {
+        "window" => window(opts).map(|(r, _)| r),
+        "before-after" => before_after(opts),
+        other => Err(format!(
+            "unknown check '{other}' (built so far: {}; overflow, poison, bomb, aimd, compression, redrive \
+             and nagle are not built yet)",
+            ALL.join(", ")
+        )),
+    }
+}

@@ -1,0 +1,316 @@
+//! Plain configuration structs with safe defaults and `validate()`. Every limit the pipeline enforces is a
+//! named field here, with its unit in the name; the logic never hides a magic number.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::queue::OverflowPolicy;
+
+/// The size+time batch window: flush when any bound is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowConfig {
+    /// Flush when the batch holds this many items (1 = unbatched).
+    pub max_items: usize,
+    /// Flush before the batch's framed bytes would exceed this (a single larger item still goes alone).
+    pub max_bytes: usize,
+    /// Flush when the batch's first item has waited this long in the window (0 = flush whatever is queued
+    /// as soon as the sink is free).
+    pub linger: Duration,
+}
+
+impl WindowConfig {
+    /// One item per write + fdatasync: the "before" of every before/after comparison.
+    pub const UNBATCHED: WindowConfig = WindowConfig {
+        max_items: 1,
+        max_bytes: 1 << 20,
+        linger: Duration::ZERO,
+    };
+
+    /// Reject windows that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_items == 0 {
+            return Err(ConfigError {
+                field: "window.max_items",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.max_bytes == 0 {
+            return Err(ConfigError {
+                field: "window.max_bytes",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.max_bytes > MAX_BATCH_BYTES {
+            return Err(ConfigError {
+                field: "window.max_bytes",
+                reason: format!(
+                    "{} exceeds the block limit of {MAX_BATCH_BYTES} bytes",
+                    self.max_bytes
+                ),
+            });
+        }
+        if self.linger > Duration::from_secs(60) {
+            return Err(ConfigError {
+                field: "window.linger",
+                reason: "more than 60 s is a stall, not a batch window".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for WindowConfig {
+    /// The window `ingest-lab check window` chose on the reference machine for the 10 ms p99 SLO
+    /// (see the README's results and `reports/`): large enough to fill ~1 MiB writes at peak, with a
+    /// linger that keeps low-load latency at about one fdatasync.
+    fn default() -> Self {
+        WindowConfig {
+            max_items: 4096,
+            max_bytes: 1 << 20,
+            linger: Duration::from_millis(1),
+        }
+    }
+}
+
+/// Largest block payload the format allows (the length field is u32; we keep well below it).
+pub const MAX_BATCH_BYTES: usize = 64 << 20;
+
+/// The bounded queue between producers and the batcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// Items the queue holds before the overflow policy applies.
+    pub capacity_items: usize,
+    /// What happens to an item that arrives when the queue is full.
+    pub policy: OverflowPolicy,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            capacity_items: 32_768,
+            policy: OverflowPolicy::Block,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Reject queues that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.capacity_items == 0 {
+            return Err(ConfigError {
+                field: "queue.capacity_items",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Where and how the file sink writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkConfig {
+    /// Directory of segment files (created if missing).
+    pub dir: PathBuf,
+    /// Start a new segment once the current one would pass this size.
+    pub segment_bytes: u64,
+    /// Keep at most this many segments, deleting the oldest (None = keep all). Benches and checks set it
+    /// so that a long run at disk bandwidth cannot fill the disk.
+    pub retain_segments: Option<usize>,
+}
+
+impl SinkConfig {
+    /// A sink in `dir` with the default segment size and no retention limit.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        SinkConfig {
+            dir: dir.into(),
+            segment_bytes: 64 << 20,
+            retain_segments: None,
+        }
+    }
+
+    /// Reject sinks that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.segment_bytes < 4096 {
+            return Err(ConfigError {
+                field: "sink.segment_bytes",
+                reason: "must be at least 4096".into(),
+            });
+        }
+        if self.retain_segments == Some(0) {
+            return Err(ConfigError {
+                field: "sink.retain_segments",
+                reason: "must keep at least the segment being written".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The shape of the offered load over time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadShape {
+    /// Constant rate: item i intended at i / rate.
+    Steady,
+    /// Seeded on/off bursts around the mean rate (see [`crate::load::BurstyParams`]).
+    Bursty {
+        /// PRNG seed.
+        seed: u64,
+    },
+    /// Replay of a recorded arrival trace, time-scaled so its mean rate equals the asked rate, looped.
+    Replay(PathBuf),
+}
+
+/// What each item's bytes look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadKind {
+    /// Seeded log-like lines (timestamps, levels, hosts, paths): compressible like real logs.
+    Log,
+    /// Seeded random bytes: incompressible.
+    Random,
+}
+
+/// When the generator stops offering.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StopAfter {
+    /// Stop at this offset of the schedule (and at this much wall time, whichever comes first).
+    Duration(Duration),
+    /// Stop after offering this many items.
+    Items(u64),
+}
+
+/// The open-loop load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadConfig {
+    /// Mean offered items/s; `None` = saturation (push as fast as the queue accepts; closed loop, so
+    /// latency in that mode is measured from the push attempt and only throughput is meaningful).
+    pub rate: Option<f64>,
+    /// Arrival process.
+    pub shape: LoadShape,
+    /// When to stop offering.
+    pub stop: StopAfter,
+    /// Bytes of each item's payload.
+    pub item_bytes: usize,
+    /// Payload content.
+    pub payload: PayloadKind,
+    /// Seed for payload content.
+    pub payload_seed: u64,
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        LoadConfig {
+            rate: Some(10_000.0),
+            shape: LoadShape::Steady,
+            stop: StopAfter::Duration(Duration::from_secs(5)),
+            item_bytes: 100,
+            payload: PayloadKind::Log,
+            payload_seed: 1,
+        }
+    }
+}
+
+impl LoadConfig {
+    /// Reject loads that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(r) = self.rate {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(ConfigError {
+                    field: "load.rate",
+                    reason: format!("{r} is not a positive rate (omit it for saturation)"),
+                });
+            }
+        }
+        if self.item_bytes == 0 || self.item_bytes > MAX_ITEM_BYTES {
+            return Err(ConfigError {
+                field: "load.item_bytes",
+                reason: format!("{} is outside 1..={MAX_ITEM_BYTES}", self.item_bytes),
+            });
+        }
+        if self.rate.is_none() && !matches!(self.shape, LoadShape::Steady) {
+            return Err(ConfigError {
+                field: "load.shape",
+                reason: "saturation (no rate) has no arrival shape; use steady".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Largest item the synthetic generator makes.
+pub const MAX_ITEM_BYTES: usize = 1 << 20;
+
+/// Everything one pipeline run needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunConfig {
+    /// Batch window.
+    pub window: WindowConfig,
+    /// Queue.
+    pub queue: QueueConfig,
+    /// Sink.
+    pub sink: SinkConfig,
+    /// Load.
+    pub load: LoadConfig,
+    /// Latency objective for the run's p99 (reported as `slo_met`).
+    pub slo: Duration,
+    /// Refuse to start with less free space than this in the sink directory.
+    pub min_free_bytes: u64,
+}
+
+impl RunConfig {
+    /// A run with defaults writing into `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        RunConfig {
+            window: WindowConfig::default(),
+            queue: QueueConfig::default(),
+            sink: SinkConfig::new(dir),
+            load: LoadConfig::default(),
+            slo: Duration::from_millis(10),
+            min_free_bytes: 256 << 20,
+        }
+    }
+
+    /// Validate every part.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.window.validate()?;
+        self.queue.validate()?;
+        self.sink.validate()?;
+        self.load.validate()?;
+        if (self.sink.segment_bytes as usize) < self.window.max_bytes {
+            return Err(ConfigError {
+                field: "sink.segment_bytes",
+                reason: "must hold at least one full batch (window.max_bytes)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        RunConfig::new("x").validate().unwrap();
+        WindowConfig::UNBATCHED.validate().unwrap();
+    }
+
+    #[test]
+    fn zero_items_window_is_rejected_by_name() {
+        let w = WindowConfig {
+            max_items: 0,
+            ..WindowConfig::default()
+        };
+        assert_eq!(w.validate().unwrap_err().field, "window.max_items");
+    }
+
+    #[test]
+    fn nonpositive_rate_is_rejected() {
+        let l = LoadConfig {
+            rate: Some(0.0),
+            ..LoadConfig::default()
+        };
+        assert_eq!(l.validate().unwrap_err().field, "load.rate");
+    }
+}

@@ -1,0 +1,291 @@
+//! Errors, one enum per operation. A syscall error always carries the operation and the path, so a
+//! message read in a log says what failed where without a debugger.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// A failed system call on a file or directory: which call, on what path, and what the OS said.
+#[derive(Debug)]
+pub struct SysError {
+    /// The call (`"write"`, `"fdatasync"`, `"open"`, ...).
+    pub op: &'static str,
+    /// The file or directory it was made on.
+    pub path: PathBuf,
+    /// The OS error.
+    pub source: io::Error,
+}
+
+impl SysError {
+    /// Wrap `source` with the operation and path it came from.
+    pub fn new(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        SysError {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl fmt::Display for SysError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.op, self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for SysError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Why a sink refused or failed a commit.
+#[derive(Debug)]
+pub enum SinkError {
+    /// A syscall failed during this commit. The sink is now poisoned.
+    Io(SysError),
+    /// An earlier `write` or `fdatasync` failed, so this sink refuses all further work (fail-stop, as
+    /// PostgreSQL does since 2018 and fjall does): after a failed fsync the kernel may have dropped the
+    /// dirty pages and cleared the error, so a retry that "succeeds" would claim durability it lacks.
+    Poisoned {
+        /// The call that failed first.
+        op: &'static str,
+        /// The file it failed on.
+        path: PathBuf,
+        /// The OS error text of that first failure.
+        cause: String,
+    },
+}
+
+impl fmt::Display for SinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SinkError::Io(e) => write!(f, "sink failed: {e}"),
+            SinkError::Poisoned { op, path, cause } => write!(
+                f,
+                "sink is poisoned: an earlier {op} on {} failed ({cause}); nothing after it is accepted",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SinkError {}
+
+/// A configuration value that cannot work, named by its field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The field, as the CLI flag or struct path names it (e.g. `window.max_items`).
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A push the queue refused. The item is handed back, never dropped silently.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushError<T> {
+    /// The queue is at capacity (only from `try_push`, or from a policy that refuses).
+    Full(T),
+    /// The queue was closed; nothing more is accepted.
+    Closed(T),
+}
+
+impl<T> PushError<T> {
+    /// The refused item.
+    pub fn into_inner(self) -> T {
+        match self {
+            PushError::Full(t) | PushError::Closed(t) => t,
+        }
+    }
+}
+
+impl<T> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::Full(_) => f.write_str("queue is full"),
+            PushError::Closed(_) => f.write_str("queue is closed"),
+        }
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for PushError<T> {}
+
+/// Why bytes read back from a segment are not a valid block or record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// Fewer bytes remain than the header or the stated length needs (a torn tail, if at the end).
+    Truncated {
+        /// Byte offset of the frame or block.
+        offset: u64,
+        /// Bytes it needs.
+        needed: u64,
+        /// Bytes there are.
+        available: u64,
+    },
+    /// The block does not start with the block magic.
+    BadMagic {
+        /// Byte offset of the block.
+        offset: u64,
+    },
+    /// The stored CRC32 does not match the bytes.
+    BadCrc {
+        /// Byte offset of the block or record.
+        offset: u64,
+        /// CRC stored in the header.
+        stored: u32,
+        /// CRC computed over the bytes read.
+        computed: u32,
+    },
+    /// A codec this build does not know.
+    UnknownCodec {
+        /// Byte offset of the block.
+        offset: u64,
+        /// The codec byte.
+        codec: u8,
+    },
+    /// The block says it holds N records but its payload holds a different number.
+    RecordCount {
+        /// Byte offset of the block.
+        offset: u64,
+        /// Count in the header.
+        stated: u32,
+        /// Records found.
+        found: u32,
+    },
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Truncated {
+                offset,
+                needed,
+                available,
+            } => write!(
+                f,
+                "truncated at byte {offset}: needs {needed} bytes, {available} remain"
+            ),
+            FrameError::BadMagic { offset } => write!(f, "no block magic at byte {offset}"),
+            FrameError::BadCrc {
+                offset,
+                stored,
+                computed,
+            } => write!(
+                f,
+                "CRC mismatch at byte {offset}: stored {stored:#010x}, computed {computed:#010x}"
+            ),
+            FrameError::UnknownCodec { offset, codec } => {
+                write!(f, "unknown codec {codec} in block at byte {offset}")
+            }
+            FrameError::RecordCount {
+                offset,
+                stated,
+                found,
+            } => write!(
+                f,
+                "block at byte {offset} states {stated} records but holds {found}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+/// Why a load schedule could not be built (e.g. a bad replay trace).
+#[derive(Debug)]
+pub enum LoadError {
+    /// The trace file could not be read.
+    Io(SysError),
+    /// A line of the trace is not a valid offset.
+    Parse {
+        /// The trace file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Io(e) => write!(f, "cannot read trace: {e}"),
+            LoadError::Parse { path, line, reason } => {
+                write!(f, "{}:{line}: {reason}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Why a pipeline run did not complete.
+#[derive(Debug)]
+pub enum RunError {
+    /// The configuration was rejected before anything started.
+    Config(ConfigError),
+    /// The load schedule could not be built.
+    Load(LoadError),
+    /// Setting up the environment failed (sink directory, free space).
+    Setup(SysError),
+    /// The sink failed mid-run; the run stopped (fail-stop). Counts of what was durable are in the
+    /// partial report.
+    Sink(SinkError),
+    /// Not enough free space in the sink directory to run safely.
+    NoSpace {
+        /// The directory.
+        dir: PathBuf,
+        /// Bytes free.
+        free: u64,
+        /// Bytes the run needs.
+        needed: u64,
+    },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Config(e) => e.fmt(f),
+            RunError::Load(e) => e.fmt(f),
+            RunError::Setup(e) => e.fmt(f),
+            RunError::Sink(e) => e.fmt(f),
+            RunError::NoSpace { dir, free, needed } => write!(
+                f,
+                "not enough free space in {}: {} MiB free, the run needs {} MiB (lower --duration/--rate or \
+                 pick another --dir)",
+                dir.display(),
+                free >> 20,
+                needed >> 20
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<ConfigError> for RunError {
+    fn from(e: ConfigError) -> Self {
+        RunError::Config(e)
+    }
+}
+
+impl From<LoadError> for RunError {
+    fn from(e: LoadError) -> Self {
+        RunError::Load(e)
+    }
+}
+
+impl From<SinkError> for RunError {
+    fn from(e: SinkError) -> Self {
+        RunError::Sink(e)
+    }
+}

@@ -1,0 +1,201 @@
+//! Named instrumentation. Counters and histograms are fields of [`Metrics`], not strings scattered through
+//! the code; their exported names follow `ingest_<name>_<unit>` (see [`Metrics::NAMES`]).
+//!
+//! The counters reconcile exactly: `offered = committed + dead_lettered + dropped + rejected` once a run
+//! has drained. `dropped` is what an overflow policy discarded, `rejected` what the pipeline refused or
+//! could not make durable (queue closed, sink failed), each broken down by reason.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Upper bound for latency histograms: one hour in nanoseconds.
+pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+
+/// Why an item was rejected (refused or lost to a fail-stop), for the per-reason counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Pushed after the queue closed (the sink had failed, or shutdown began).
+    QueueClosed,
+    /// Accepted, but the sink failed before it was durable; never reported as committed.
+    SinkFailed,
+}
+
+/// All counters and histograms of one pipeline run.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// Items the generator tried to push (`ingest_items_offered_total`).
+    pub offered: u64,
+    /// Items durable in the sink (`ingest_items_committed_total`).
+    pub committed: u64,
+    /// Items sent to the dead-letter queue (`ingest_items_dead_lettered_total`).
+    pub dead_lettered: u64,
+    /// Items discarded by the overflow policy (`ingest_items_dropped_total`).
+    pub dropped: u64,
+    /// Items refused because the queue was closed (`ingest_items_rejected_total{reason="queue_closed"}`).
+    pub rejected_queue_closed: u64,
+    /// Items accepted but lost to a sink failure (`ingest_items_rejected_total{reason="sink_failed"}`).
+    pub rejected_sink_failed: u64,
+    /// Batches committed (`ingest_batches_total`).
+    pub batches: u64,
+    /// Flushes per [`crate::FlushReason`] (`ingest_flushes_total{reason}`).
+    pub flush_reasons: [u64; 4],
+    /// End-to-end latency per item, intended send time to fdatasync return (`ingest_latency_seconds`).
+    pub latency_ns: Histogram<u64>,
+    /// Items per committed batch (`ingest_batch_items`).
+    pub batch_items: Histogram<u64>,
+    /// Age of each batch's first item at flush (`ingest_batch_wait_seconds`).
+    pub batch_wait_ns: Histogram<u64>,
+    /// Queue depth seen by the batcher at each pop (`ingest_queue_depth_items`).
+    pub queue_depth: Histogram<u64>,
+}
+
+impl Metrics {
+    /// Exported metric names, in field order.
+    pub const NAMES: [&'static str; 12] = [
+        "ingest_items_offered_total",
+        "ingest_items_committed_total",
+        "ingest_items_dead_lettered_total",
+        "ingest_items_dropped_total",
+        "ingest_items_rejected_total{reason=\"queue_closed\"}",
+        "ingest_items_rejected_total{reason=\"sink_failed\"}",
+        "ingest_batches_total",
+        "ingest_flushes_total",
+        "ingest_latency_seconds",
+        "ingest_batch_items",
+        "ingest_batch_wait_seconds",
+        "ingest_queue_depth_items",
+    ];
+
+    /// Empty metrics.
+    pub fn new() -> Self {
+        let h = |max| Histogram::new_with_bounds(1, max, 3).expect("valid histogram bounds");
+        Metrics {
+            offered: 0,
+            committed: 0,
+            dead_lettered: 0,
+            dropped: 0,
+            rejected_queue_closed: 0,
+            rejected_sink_failed: 0,
+            batches: 0,
+            flush_reasons: [0; 4],
+            latency_ns: h(MAX_LATENCY_NS),
+            batch_items: h(1 << 32),
+            batch_wait_ns: h(MAX_LATENCY_NS),
+            queue_depth: h(1 << 32),
+        }
+    }
+
+    /// All rejections, whatever the reason.
+    pub fn rejected(&self) -> u64 {
+        self.rejected_queue_closed + self.rejected_sink_failed
+    }
+
+    /// `offered - (committed + dead_lettered + dropped + rejected)`: zero once a run has drained.
+    pub fn unaccounted(&self) -> i64 {
+        self.offered as i64
+            - (self.committed + self.dead_lettered + self.dropped + self.rejected()) as i64
+    }
+
+    /// Record a value into a histogram, clamping to its range (0 becomes 1: HDR's lowest bucket).
+    pub fn record(h: &mut Histogram<u64>, v: u64) {
+        h.saturating_record(v.max(1));
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Percentiles of a latency histogram, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest value recorded.
+    pub max: f64,
+    /// Values recorded.
+    pub count: u64,
+}
+
+impl LatencySummary {
+    /// Summarise a nanosecond histogram in microseconds.
+    pub fn from_ns(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let us = |v: u64| v as f64 / 1_000.0;
+        LatencySummary {
+            p50: us(h.value_at_quantile(0.50)),
+            p90: us(h.value_at_quantile(0.90)),
+            p99: us(h.value_at_quantile(0.99)),
+            p999: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
+            count: h.len(),
+        }
+    }
+}
+
+/// Distribution of items per batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BatchSizeSummary {
+    /// Mean items per batch.
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Largest batch.
+    pub max: u64,
+}
+
+impl BatchSizeSummary {
+    /// Summarise an item-count histogram.
+    pub fn from_hist(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        BatchSizeSummary {
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unaccounted_is_zero_only_when_every_item_has_an_outcome() {
+        let mut m = Metrics::new();
+        m.offered = 10;
+        m.committed = 6;
+        m.dropped = 2;
+        m.rejected_sink_failed = 1;
+        assert_eq!(m.unaccounted(), 1);
+        m.dead_lettered = 1;
+        assert_eq!(m.unaccounted(), 0);
+    }
+
+    #[test]
+    fn latency_summary_is_in_microseconds() {
+        let mut m = Metrics::new();
+        for v in 1..=100u64 {
+            Metrics::record(&mut m.latency_ns, v * 1_000_000);
+        }
+        let s = LatencySummary::from_ns(&m.latency_ns);
+        assert!((s.p50 - 50_000.0).abs() / 50_000.0 < 0.01, "{s:?}");
+        assert!((s.p99 - 99_000.0).abs() / 99_000.0 < 0.01, "{s:?}");
+        assert_eq!(s.count, 100);
+    }
+}

@@ -1,0 +1,312 @@
+//! A bounded MPSC queue: a mutex-protected ring with two condvars. The consumer takes items in bulk
+//! (`pop_batch`), so it locks once per batch, not once per item; producers lock once per item.
+//! Condvars are signalled only when someone is waiting, so the uncontended push is one lock and a
+//! `VecDeque::push_back`.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::OverflowPolicy;
+use crate::error::PushError;
+
+/// What a push did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushOutcome<T> {
+    /// The item is in the queue.
+    Accepted,
+    /// `DropNewest` on a full queue: this is the item you pushed, not queued. Count it as dropped.
+    Dropped(T),
+    /// `DropOldest` on a full queue: your item is queued, and this, the oldest, was evicted. Count it as
+    /// dropped.
+    Evicted(T),
+}
+
+/// What `pop_batch` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PopStatus {
+    /// This many items were moved into the output (at least one).
+    Items(usize),
+    /// The deadline passed with the queue empty.
+    TimedOut,
+    /// The queue is closed and empty: nothing will ever arrive.
+    Closed,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    closed: bool,
+    consumer_waiting: bool,
+    /// While the consumer waits: the queue length that is worth waking it for.
+    wake_at_len: usize,
+    producers_waiting: usize,
+}
+
+/// A bounded multi-producer, single-consumer queue with an [`OverflowPolicy`].
+pub struct BoundedQueue<T> {
+    state: Mutex<State<T>>,
+    not_empty: Condvar,
+    not_full: Condvar,
+    capacity: usize,
+    policy: OverflowPolicy,
+}
+
+impl<T> BoundedQueue<T> {
+    /// A queue holding at most `capacity` items (`capacity >= 1`).
+    pub fn new(capacity: usize, policy: OverflowPolicy) -> Self {
+        assert!(capacity >= 1, "queue capacity must be at least 1");
+        BoundedQueue {
+            state: Mutex::new(State {
+                items: VecDeque::with_capacity(capacity),
+                closed: false,
+                consumer_waiting: false,
+                wake_at_len: 1,
+                producers_waiting: 0,
+            }),
+            not_empty: Condvar::new(),
+            not_full: Condvar::new(),
+            capacity,
+            policy,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while holding the lock leaves plain data behind; keep going rather than cascade.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The policy this queue applies when full.
+    pub fn policy(&self) -> OverflowPolicy {
+        self.policy
+    }
+
+    /// Maximum number of queued items.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Items queued now.
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Queue `item` if there is room now; otherwise hand it back as `Full` (whatever the policy) or
+    /// `Closed`.
+    pub fn try_push(&self, item: T) -> Result<(), PushError<T>> {
+        let mut s = self.lock();
+        if s.closed {
+            return Err(PushError::Closed(item));
+        }
+        if s.items.len() >= self.capacity {
+            return Err(PushError::Full(item));
+        }
+        s.items.push_back(item);
+        self.wake_consumer(&s);
+        Ok(())
+    }
+
+    /// Queue `item`, applying the overflow policy when full: `Block` waits for room, `DropNewest` hands
+    /// the item back, `DropOldest` evicts and hands back the oldest. `Closed` if the queue is (or, while
+    /// blocked, becomes) closed.
+    pub fn push(&self, item: T) -> Result<PushOutcome<T>, PushError<T>> {
+        let mut s = self.lock();
+        loop {
+            if s.closed {
+                return Err(PushError::Closed(item));
+            }
+            if s.items.len() < self.capacity {
+                s.items.push_back(item);
+                self.wake_consumer(&s);
+                return Ok(PushOutcome::Accepted);
+            }
+            match self.policy {
+                OverflowPolicy::Block => {
+                    s.producers_waiting += 1;
+                    s = self.not_full.wait(s).unwrap_or_else(|p| p.into_inner());
+                    s.producers_waiting -= 1;
+                }
+                OverflowPolicy::DropNewest => return Ok(PushOutcome::Dropped(item)),
+                OverflowPolicy::DropOldest => {
+                    let oldest = s.items.pop_front().expect("full queue has a front");
+                    s.items.push_back(item);
+                    self.wake_consumer(&s);
+                    return Ok(PushOutcome::Evicted(oldest));
+                }
+            }
+        }
+    }
+
+    fn wake_consumer(&self, s: &State<T>) {
+        if s.consumer_waiting && s.items.len() >= s.wake_at_len {
+            self.not_empty.notify_one();
+        }
+    }
+
+    /// Move up to `max` items into `out` once at least `want` are queued, or once `wait_until` passes
+    /// with at least one queued (forever if `None`). A `wait_until` in the past never blocks.
+    ///
+    /// `want` is how a lingering batcher avoids a wake-up per item: with a batch open it asks for the
+    /// items that would fill it, and otherwise sleeps to its deadline. Producers signal only when the
+    /// queue reaches `want`.
+    pub fn pop_batch(
+        &self,
+        out: &mut Vec<T>,
+        max: usize,
+        want: usize,
+        wait_until: Option<Instant>,
+    ) -> PopStatus {
+        let want = want.clamp(1, self.capacity);
+        let mut s = self.lock();
+        loop {
+            let len = s.items.len();
+            let expired = wait_until.is_some_and(|t| Instant::now() >= t);
+            if len >= want || (len > 0 && (s.closed || expired)) {
+                let n = max.min(len);
+                out.extend(s.items.drain(..n));
+                if s.producers_waiting > 0 {
+                    self.not_full.notify_all();
+                }
+                return PopStatus::Items(n);
+            }
+            if s.closed {
+                return PopStatus::Closed;
+            }
+            if expired {
+                return PopStatus::TimedOut;
+            }
+            s.consumer_waiting = true;
+            s.wake_at_len = want;
+            s = match wait_until {
+                None => self.not_empty.wait(s).unwrap_or_else(|p| p.into_inner()),
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    self.not_empty
+                        .wait_timeout(s, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+            s.consumer_waiting = false;
+            s.wake_at_len = 1;
+        }
+    }
+
+    /// Stop accepting items. Queued items can still be popped; blocked producers get `Closed`.
+    pub fn close(&self) {
+        let mut s = self.lock();
+        s.closed = true;
+        self.not_empty.notify_all();
+        self.not_full.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn try_push_on_full_queue_hands_the_item_back() {
+        let q = BoundedQueue::new(2, OverflowPolicy::Block);
+        q.try_push(1).unwrap();
+        q.try_push(2).unwrap();
+        assert_eq!(q.try_push(3), Err(PushError::Full(3)));
+        q.close();
+        assert_eq!(q.try_push(4), Err(PushError::Closed(4)));
+    }
+
+    #[test]
+    fn drop_newest_refuses_the_arriving_item_and_keeps_order() {
+        let q = BoundedQueue::new(2, OverflowPolicy::DropNewest);
+        assert_eq!(q.push(1), Ok(PushOutcome::Accepted));
+        assert_eq!(q.push(2), Ok(PushOutcome::Accepted));
+        assert_eq!(q.push(3), Ok(PushOutcome::Dropped(3)));
+        let mut out = vec![];
+        assert_eq!(q.pop_batch(&mut out, 10, 1, None), PopStatus::Items(2));
+        assert_eq!(out, vec![1, 2]);
+    }
+
+    #[test]
+    fn drop_oldest_evicts_the_front_and_queues_the_new_item() {
+        let q = BoundedQueue::new(2, OverflowPolicy::DropOldest);
+        q.push(1).unwrap();
+        q.push(2).unwrap();
+        assert_eq!(q.push(3), Ok(PushOutcome::Evicted(1)));
+        let mut out = vec![];
+        q.pop_batch(&mut out, 10, 1, None);
+        assert_eq!(out, vec![2, 3]);
+    }
+
+    #[test]
+    fn pop_batch_takes_at_most_max_and_times_out_when_empty() {
+        let q = BoundedQueue::new(8, OverflowPolicy::Block);
+        for i in 0..5 {
+            q.push(i).unwrap();
+        }
+        let mut out = vec![];
+        assert_eq!(q.pop_batch(&mut out, 3, 1, None), PopStatus::Items(3));
+        assert_eq!(q.len(), 2);
+        out.clear();
+        q.pop_batch(&mut out, 3, 1, None);
+        assert_eq!(out, vec![3, 4]);
+        let past = Instant::now();
+        assert_eq!(q.pop_batch(&mut out, 3, 1, Some(past)), PopStatus::TimedOut);
+    }
+
+    #[test]
+    fn pop_waits_for_want_items_but_returns_fewer_at_the_deadline() {
+        let q = Arc::new(BoundedQueue::new(16, OverflowPolicy::Block));
+        q.push(1).unwrap();
+        let mut out = vec![];
+        // 1 queued, 4 wanted, deadline 30 ms away: returns the 1 at the deadline, not before.
+        let t0 = Instant::now();
+        let st = q.pop_batch(&mut out, 8, 4, Some(t0 + Duration::from_millis(30)));
+        assert_eq!(st, PopStatus::Items(1));
+        assert!(t0.elapsed() >= Duration::from_millis(30));
+        // Reaching `want` wakes the consumer before its deadline.
+        let q2 = Arc::clone(&q);
+        let producer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            for i in 0..4 {
+                q2.push(i).unwrap();
+            }
+        });
+        out.clear();
+        let t0 = Instant::now();
+        let st = q.pop_batch(&mut out, 8, 4, Some(t0 + Duration::from_secs(10)));
+        producer.join().unwrap();
+        assert_eq!(st, PopStatus::Items(4));
+        assert!(t0.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn blocked_producer_resumes_when_consumer_pops_and_fails_when_closed() {
+        let q = Arc::new(BoundedQueue::new(1, OverflowPolicy::Block));
+        q.push(0u32).unwrap();
+        let q2 = Arc::clone(&q);
+        let producer = std::thread::spawn(move || q2.push(1));
+        // The producer cannot finish until we pop; give it time to block, then pop.
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(q.len(), 1);
+        let mut out = vec![];
+        q.pop_batch(&mut out, 1, 1, None);
+        assert_eq!(producer.join().unwrap(), Ok(PushOutcome::Accepted));
+        assert_eq!(q.len(), 1);
+
+        let q3 = Arc::clone(&q);
+        let blocked = std::thread::spawn(move || q3.push(2));
+        std::thread::sleep(Duration::from_millis(20));
+        q.close();
+        assert_eq!(blocked.join().unwrap(), Err(PushError::Closed(2)));
+        // Closed but not empty: the queued item still comes out, then Closed.
+        out.clear();
+        assert_eq!(q.pop_batch(&mut out, 8, 1, None), PopStatus::Items(1));
+        assert_eq!(q.pop_batch(&mut out, 8, 1, None), PopStatus::Closed);
+    }
+}

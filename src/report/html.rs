@@ -1,0 +1,208 @@
+//! Renders a run folder into `index.html`: provenance first, then each check's verdict with its
+//! criteria, then the evidence tables. Plain HTML, no JavaScript, no network; every number on the page
+//! is read from a file the run wrote.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn read_json(p: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
+}
+
+/// A CSV file as an HTML table (first line = header). Commas inside fields are not used by our CSVs.
+fn csv_table(text: &str) -> String {
+    let mut out = String::from("<table>\n");
+    for (i, line) in text.lines().enumerate() {
+        let tag = if i == 0 { "th" } else { "td" };
+        out.push_str("<tr>");
+        for cell in line.split(',') {
+            let _ = write!(out, "<{tag}>{}</{tag}>", esc(cell));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+fn provenance_section(p: &Value) -> String {
+    let g = |k: &str| {
+        p.get(k).map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        })
+    };
+    let host = &p["host"];
+    let crates = p["crates"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| Some(format!("{} {}", c[0].as_str()?, c[1].as_str()?)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let rows = [
+        ("command", g("command").unwrap_or_default()),
+        ("commit", g("commit").unwrap_or_default()),
+        ("date", g("date").unwrap_or_default()),
+        ("host", host["hostname"].as_str().unwrap_or("").to_string()),
+        ("kernel", host["kernel"].as_str().unwrap_or("").to_string()),
+        (
+            "cpu",
+            format!(
+                "{} ({} cpus)",
+                host["cpu"].as_str().unwrap_or(""),
+                host["cpus"]
+            ),
+        ),
+        (
+            "filesystem",
+            format!(
+                "{} at {}",
+                g("filesystem").unwrap_or_default(),
+                g("sink_dir").unwrap_or_default()
+            ),
+        ),
+        ("rustc", g("rustc").unwrap_or_default()),
+        ("crates", crates),
+    ];
+    let mut s = String::from("<h2>Provenance</h2>\n<table class=\"prov\">\n");
+    for (k, v) in rows {
+        let _ = writeln!(s, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+fn check_section(c: &Value) -> String {
+    let pass = c["pass"].as_bool().unwrap_or(false);
+    let mut s = format!(
+        "<h3>check {} — <span class=\"{}\">{}</span></h3>\n<ul>\n",
+        esc(c["check"].as_str().unwrap_or("?")),
+        if pass { "pass" } else { "fail" },
+        if pass { "PASS" } else { "FAIL" }
+    );
+    for cr in c["criteria"].as_array().into_iter().flatten() {
+        let held = cr["held"].as_bool().unwrap_or(false);
+        let _ = writeln!(
+            s,
+            "<li class=\"{}\">{} {}</li>",
+            if held { "pass" } else { "fail" },
+            if held { "✔" } else { "✘" },
+            esc(cr["what"].as_str().unwrap_or(""))
+        );
+    }
+    s.push_str("</ul>\n");
+    s
+}
+
+/// Known evidence files, in page order, with their headings.
+const TABLES: [(&str, &str); 7] = [
+    (
+        "before-after.csv",
+        "Before / after: unbatched vs the tuned window",
+    ),
+    (
+        "load-latency.csv",
+        "Bursty replay at rising load: where the SLO stops holding",
+    ),
+    ("window-sweep.csv", "Window sweep on the bursty replay"),
+    (
+        "fio.csv",
+        "fio: append + fdatasync, same directory, same run",
+    ),
+    ("sink-vs-fio.csv", "Our sink vs fio at the same write size"),
+    (
+        "strace.csv",
+        "Syscall counts: the sink's counters vs strace",
+    ),
+    ("sigstop.csv", "A 1 s SIGSTOP during a steady run"),
+];
+
+/// Write `RUN_DIR/index.html` from the files in `run_dir`; returns its path.
+pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
+    let mut body = String::new();
+    let title = run_dir
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or("run");
+    match read_json(&run_dir.join("provenance.json")) {
+        Some(p) => body.push_str(&provenance_section(&p)),
+        None => body.push_str("<p class=\"fail\">No provenance.json in this run folder: figures below have no stated origin.</p>\n"),
+    }
+    if let Some(Value::Array(checks)) =
+        read_json(&run_dir.join("checks.json")).map(|v| v["checks"].clone())
+    {
+        body.push_str("<h2>Checks</h2>\n");
+        for c in &checks {
+            body.push_str(&check_section(c));
+        }
+    }
+    for (file, heading) in TABLES {
+        if let Ok(text) = std::fs::read_to_string(run_dir.join(file)) {
+            let _ = write!(
+                body,
+                "<h2>{}</h2>\n<p class=\"src\">from <code>{file}</code></p>\n",
+                esc(heading)
+            );
+            body.push_str(&csv_table(&text));
+        }
+    }
+    if run_dir.join("criterion").is_dir() {
+        body.push_str("<h2>Micro benchmarks</h2>\n<p><a href=\"criterion/report/index.html\">criterion report</a></p>\n");
+    }
+    if let Ok(text) = std::fs::read_to_string(run_dir.join("micro.csv")) {
+        body.push_str("<h2>Micro benchmarks (criterion, mean per iteration)</h2>\n");
+        body.push_str(&csv_table(&text));
+    }
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ingest-lab run {t}</title>\n<style>\n\
+         body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}}\n\
+         table{{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}}\n\
+         th,td{{border:1px solid #ccc;padding:0.25em 0.5em;text-align:right}}\nth{{background:#f3f3f3}}\n\
+         .prov th,.prov td{{text-align:left}}\n.pass{{color:#176117}}\n.fail{{color:#a01515}}\n.src{{color:#666;font-size:0.8em}}\n\
+         </style></head><body>\n<h1>ingest-lab run {t}</h1>\n{body}</body></html>\n",
+        t = esc(title)
+    );
+    let out = run_dir.join("index.html");
+    std::fs::write(&out, html).map_err(|e| format!("write {}: {e}", out.display()))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_tables_and_verdicts_from_the_folder_only() {
+        let d = crate::testutil::tempdir();
+        std::fs::write(
+            d.path().join("before-after.csv"),
+            "case,items_per_s\nunbatched,5000\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("checks.json"),
+            r#"{"checks":[{"check":"window","pass":false,"criteria":[{"what":"p99 <b> SLO","held":false}]}]}"#,
+        )
+        .unwrap();
+        let p = render_run(d.path()).unwrap();
+        let html = std::fs::read_to_string(p).unwrap();
+        assert!(html.contains("<td>5000</td>"));
+        assert!(html.contains("FAIL") && html.contains("p99 &lt;b&gt; SLO"));
+        assert!(
+            html.contains("No provenance.json"),
+            "missing provenance must be said"
+        );
+    }
+}

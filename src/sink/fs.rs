@@ -1,0 +1,113 @@
+//! What filesystem a directory is on, and how much room it has. `fdatasync` on tmpfs returns in about a
+//! microsecond because there is no device behind it: a benchmark there proves nothing, so runs warn.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use serde::Serialize;
+
+/// The filesystem type of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FsInfo {
+    /// `f_type` from `statfs(2)`.
+    pub magic: u64,
+    /// Its common name, or `unknown(0x…)`.
+    pub name: String,
+}
+
+impl FsInfo {
+    /// The filesystem of `path` (which must exist).
+    pub fn of(path: &Path) -> io::Result<FsInfo> {
+        let c = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path has a NUL byte"))?;
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `c` is a valid C string and `st` a properly sized out-parameter.
+        if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let magic = st.f_type as u64;
+        Ok(FsInfo {
+            magic,
+            name: fs_name(magic),
+        })
+    }
+
+    /// True for filesystems that live in memory, where fdatasync costs nothing.
+    pub fn is_memory_backed(&self) -> bool {
+        matches!(self.magic, TMPFS_MAGIC | RAMFS_MAGIC)
+    }
+
+    /// The loud warning to print when the sink is memory-backed, or `None`.
+    pub fn warning(&self, dir: &Path) -> Option<String> {
+        self.is_memory_backed().then(|| {
+            format!(
+                "WARNING: {} is on {}: fdatasync there costs ~1 µs and reaches no disk, so these numbers \
+                 say nothing about durability cost. Use --dir on a real disk (the default is under target/).",
+                dir.display(),
+                self.name
+            )
+        })
+    }
+}
+
+const TMPFS_MAGIC: u64 = 0x0102_1994;
+const RAMFS_MAGIC: u64 = 0x8584_58f6;
+
+fn fs_name(magic: u64) -> String {
+    match magic {
+        0xEF53 => "ext4".into(),
+        TMPFS_MAGIC => "tmpfs".into(),
+        RAMFS_MAGIC => "ramfs".into(),
+        0x5846_5342 => "xfs".into(),
+        0x9123_683E => "btrfs".into(),
+        0x794c_7630 => "overlayfs".into(),
+        0x2fc1_2fc1 => "zfs".into(),
+        0xF2F5_2010 => "f2fs".into(),
+        0x6969 => "nfs".into(),
+        0x6573_5546 => "fuse".into(),
+        0x0102_1997 => "9p".into(),
+        m => format!("unknown({m:#x})"),
+    }
+}
+
+/// Bytes available to an unprivileged user on the filesystem of `path`.
+pub fn free_bytes(path: &Path) -> io::Result<u64> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path has a NUL byte"))?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_shm_is_recognised_as_memory_backed_and_warned_about() {
+        let shm = Path::new("/dev/shm");
+        if !shm.exists() {
+            eprintln!("no /dev/shm on this machine; skipping");
+            return;
+        }
+        let info = FsInfo::of(shm).unwrap();
+        assert_eq!(info.name, "tmpfs");
+        let w = info.warning(shm).expect("tmpfs must warn");
+        assert!(w.contains("tmpfs") && w.contains("/dev/shm"));
+    }
+
+    #[test]
+    fn a_disk_directory_does_not_warn() {
+        let info = FsInfo::of(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        if info.is_memory_backed() {
+            eprintln!("the checkout itself is on {}; skipping", info.name);
+            return;
+        }
+        assert_eq!(info.warning(Path::new(".")), None);
+    }
+}

@@ -1,0 +1,180 @@
+//! `RunReport`: the JSON record of one pipeline run (DESIGN.md §3 keys), built from the metrics and
+//! the sink's syscall counters.
+
+use serde::Serialize;
+
+use crate::host::CpuUse;
+use crate::metrics::{BatchSizeSummary, LatencySummary, Metrics};
+use crate::sink::SinkCounters;
+
+/// Flush counts by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FlushReasons {
+    /// By `max_items`.
+    pub items: u64,
+    /// By `max_bytes`.
+    pub bytes: u64,
+    /// By linger deadline.
+    pub deadline: u64,
+    /// At shutdown.
+    pub shutdown: u64,
+}
+
+impl From<[u64; 4]> for FlushReasons {
+    fn from(a: [u64; 4]) -> Self {
+        FlushReasons {
+            items: a[0],
+            bytes: a[1],
+            deadline: a[2],
+            shutdown: a[3],
+        }
+    }
+}
+
+/// Rejections by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Rejections {
+    /// Pushed after the queue closed.
+    pub queue_closed: u64,
+    /// Accepted but lost to a sink failure (never reported committed).
+    pub sink_failed: u64,
+}
+
+/// What the run was asked to do (echoed so a JSON record stands on its own).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunSettings {
+    /// `steady`, `bursty`, `replay:FILE` or `saturate`.
+    pub load: String,
+    /// Offered mean items/s (None = saturation).
+    pub rate: Option<f64>,
+    /// Payload bytes per item.
+    pub item_bytes: usize,
+    /// Window bound: items.
+    pub max_items: usize,
+    /// Window bound: bytes.
+    pub max_bytes: usize,
+    /// Window bound: linger, ms.
+    pub linger_ms: f64,
+    /// Queue capacity, items.
+    pub queue_capacity: usize,
+    /// Overflow policy.
+    pub overflow: String,
+    /// SLO for p99, ms.
+    pub slo_ms: f64,
+    /// Sink directory.
+    pub dir: String,
+}
+
+/// The record of one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    /// Items the generator offered.
+    pub offered: u64,
+    /// Items durable.
+    pub committed: u64,
+    /// Items discarded by the overflow policy.
+    pub dropped: u64,
+    /// Items dead-lettered.
+    pub dead_lettered: u64,
+    /// Items rejected (all reasons).
+    pub rejected: u64,
+    /// Rejections by reason.
+    pub rejected_by_reason: Rejections,
+    /// Items the schedule wanted sent by the end but the generator never got to (it was blocked):
+    /// not offered, so not in the counts above, but the load the pipeline failed to take.
+    pub behind_schedule: u64,
+    /// Batches committed.
+    pub batches: u64,
+    /// `write(2)` calls on segments.
+    pub write_syscalls: u64,
+    /// `fdatasync(2)` calls on segments.
+    pub fdatasyncs: u64,
+    /// Bytes written to segments.
+    pub bytes_written: u64,
+    /// Directory fsyncs (one per new segment).
+    pub dir_fsyncs: u64,
+    /// Wall time from the first intended send to the last commit, s.
+    pub elapsed_s: f64,
+    /// committed / elapsed_s.
+    pub throughput_items_per_s: f64,
+    /// write_syscalls / committed.
+    pub write_syscalls_per_item: f64,
+    /// fdatasyncs / committed.
+    pub fdatasyncs_per_item: f64,
+    /// End-to-end latency from intended send time to fdatasync return, µs.
+    pub latency_us: LatencySummary,
+    /// Each fdatasync's own duration, µs.
+    pub fdatasync_us: LatencySummary,
+    /// Age of each batch's first item at flush, µs.
+    pub batch_wait_us: LatencySummary,
+    /// Items per batch.
+    pub batch_size: BatchSizeSummary,
+    /// Largest queue depth the batcher saw.
+    pub queue_depth_max: u64,
+    /// Flushes by reason.
+    pub flush_reasons: FlushReasons,
+    /// p99 ≤ SLO.
+    pub slo_met: bool,
+    /// Filesystem type of the sink directory.
+    pub fs_type: String,
+    /// CPU use during the run.
+    pub cpu: CpuUse,
+    /// What was asked.
+    pub settings: RunSettings,
+    /// Warnings (tmpfs, generator behind schedule, ...).
+    pub warnings: Vec<String>,
+}
+
+impl RunReport {
+    /// Build the record from a run's metrics and its sink's counters.
+    pub fn new(m: &Metrics, sink: SinkCounters, sync: LatencySummary, elapsed_s: f64) -> Self {
+        let per = |x: u64| {
+            if m.committed == 0 {
+                0.0
+            } else {
+                x as f64 / m.committed as f64
+            }
+        };
+        RunReport {
+            offered: m.offered,
+            committed: m.committed,
+            dropped: m.dropped,
+            dead_lettered: m.dead_lettered,
+            rejected: m.rejected(),
+            rejected_by_reason: Rejections {
+                queue_closed: m.rejected_queue_closed,
+                sink_failed: m.rejected_sink_failed,
+            },
+            batches: m.batches,
+            write_syscalls: sink.write_syscalls,
+            fdatasyncs: sink.fdatasyncs,
+            bytes_written: sink.bytes_written,
+            dir_fsyncs: sink.dir_fsyncs,
+            elapsed_s,
+            throughput_items_per_s: if elapsed_s > 0.0 {
+                m.committed as f64 / elapsed_s
+            } else {
+                0.0
+            },
+            write_syscalls_per_item: per(sink.write_syscalls),
+            fdatasyncs_per_item: per(sink.fdatasyncs),
+            latency_us: LatencySummary::from_ns(&m.latency_ns),
+            fdatasync_us: sync,
+            batch_wait_us: LatencySummary::from_ns(&m.batch_wait_ns),
+            batch_size: BatchSizeSummary::from_hist(&m.batch_items),
+            queue_depth_max: if m.queue_depth.is_empty() {
+                0
+            } else {
+                m.queue_depth.max()
+            },
+            flush_reasons: m.flush_reasons.into(),
+            ..Default::default()
+        }
+    }
+
+    /// `offered - (committed + dead_lettered + dropped + rejected)`: must be 0.
+    pub fn unaccounted(&self) -> i64 {
+        self.offered as i64
+            - (self.committed + self.dead_lettered + self.dropped + self.rejected) as i64
+    }
+}
