@@ -237,9 +237,15 @@ pub enum RunError {
     Load(LoadError),
     /// Setting up the environment failed (sink directory, free space).
     Setup(SysError),
-    /// The sink failed mid-run; the run stopped (fail-stop). Counts of what was durable are in the
-    /// partial report.
-    Sink(SinkError),
+    /// The sink failed mid-run; the run stopped (fail-stop). `partial` holds the counts: what was
+    /// durable is `committed`, what was accepted but lost is `rejected_by_reason.sink_failed`, and they
+    /// still reconcile with `offered`.
+    Sink {
+        /// The failure.
+        error: SinkError,
+        /// The run's counters up to the failure.
+        partial: Box<crate::summary::RunReport>,
+    },
     /// Not enough free space in the sink directory to run safely.
     NoSpace {
         /// The directory.
@@ -257,7 +263,11 @@ impl fmt::Display for RunError {
             RunError::Config(e) => e.fmt(f),
             RunError::Load(e) => e.fmt(f),
             RunError::Setup(e) => e.fmt(f),
-            RunError::Sink(e) => e.fmt(f),
+            RunError::Sink { error, partial } => write!(
+                f,
+                "{error} (stopped: {} committed, {} accepted but not durable, {} refused after the failure)",
+                partial.committed, partial.rejected_by_reason.sink_failed, partial.rejected_by_reason.queue_closed
+            ),
             RunError::NoSpace { dir, free, needed } => write!(
                 f,
                 "not enough free space in {}: {} MiB free, the run needs {} MiB (lower --duration/--rate or \
@@ -281,11 +291,5 @@ impl From<ConfigError> for RunError {
 impl From<LoadError> for RunError {
     fn from(e: LoadError) -> Self {
         RunError::Load(e)
-    }
-}
-
-impl From<SinkError> for RunError {
-    fn from(e: SinkError) -> Self {
-        RunError::Sink(e)
     }
 }

@@ -128,7 +128,10 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
         "counters must reconcile: {report:?}"
     );
     match sink_err {
-        Some(e) => Err(RunError::Sink(e)),
+        Some(error) => Err(RunError::Sink {
+            error,
+            partial: Box::new(report),
+        }),
         None => Ok(report),
     }
 }

@@ -38,6 +38,8 @@ enum Cmd {
     Verify(DirArgs),
     /// Print committed records in order, one per line.
     Cat(DirArgs),
+    /// The sink alone: append blocks of a fixed size with write + fdatasync (compare with fio).
+    SinkBench(SinkBenchArgs),
     /// Write a run folder's provenance.json (used by `make bench`).
     Provenance(ProvenanceArgs),
     /// Render a run folder's index.html from its JSON and CSV files.
@@ -126,7 +128,7 @@ struct RunArgs {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// before-after | window | all
+    /// physical | window | before-after | strace | sigstop | all
     name: String,
     /// Short runs (for `make test`).
     #[arg(long)]
@@ -177,6 +179,28 @@ struct DirArgs {
 }
 
 #[derive(Args)]
+struct SinkBenchArgs {
+    /// Directory to append in (removed afterwards).
+    #[arg(long, default_value = "target/ingest-lab/sink-bench")]
+    dir: PathBuf,
+    /// Bytes per write (whole 100-byte records, at least one).
+    #[arg(long, default_value_t = 1 << 20)]
+    write_bytes: usize,
+    /// How long to append.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Stop after writing this many MiB.
+    #[arg(long, default_value_t = 2048)]
+    max_mib: u64,
+    /// Keep at most this many 64 MiB segments while appending (default: keep all, like fio's one file).
+    #[arg(long)]
+    retain_segments: Option<usize>,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct ProvenanceArgs {
     /// The command line being recorded.
     #[arg(long)]
@@ -190,6 +214,9 @@ struct ProvenanceArgs {
 struct ReportArgs {
     /// Run folder (default: reports/latest).
     run_dir: Option<PathBuf>,
+    /// Also summarise criterion's results from this folder into the run's micro.csv.
+    #[arg(long)]
+    criterion: Option<PathBuf>,
 }
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
@@ -212,12 +239,26 @@ fn main() -> ExitCode {
         Cmd::Trace(a) => cmd_trace(a),
         Cmd::Verify(a) => cmd_verify(a),
         Cmd::Cat(a) => cmd_cat(a),
+        Cmd::SinkBench(a) => cmd_sink_bench(a),
         Cmd::Provenance(a) => {
             print_json(&Provenance::collect(&a.command, &a.dir));
             ExitCode::SUCCESS
         }
         Cmd::Report(a) => {
             let dir = a.run_dir.unwrap_or_else(|| PathBuf::from("reports/latest"));
+            if let Some(c) = &a.criterion {
+                match ingest_lab::report::criterion_summary(c) {
+                    Some(csv) => {
+                        if let Err(e) = std::fs::write(dir.join("micro.csv"), csv) {
+                            return fail(
+                                2,
+                                format!("write {}: {e}", dir.join("micro.csv").display()),
+                            );
+                        }
+                    }
+                    None => eprintln!("no criterion results under {}", c.display()),
+                }
+            }
             match render_run(&dir) {
                 Ok(p) => {
                     eprintln!("wrote {}", p.display());
@@ -330,6 +371,7 @@ fn cmd_check(a: CheckArgs) -> ExitCode {
     }
     opts.window = a.window.window();
     opts.verbose = !a.json || std::io::stderr().is_terminal();
+    opts.exe = std::env::current_exe().ok();
     let names: Vec<&str> = if a.name == "all" {
         checks::ALL.to_vec()
     } else {
@@ -363,6 +405,37 @@ fn cmd_check(a: CheckArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+fn cmd_sink_bench(a: SinkBenchArgs) -> ExitCode {
+    let mut cfg = ingest_lab::SinkConfig::new(&a.dir);
+    cfg.segment_bytes = 64 << 20;
+    cfg.retain_segments = a.retain_segments;
+    let r = ingest_lab::bench_appends(
+        &cfg,
+        a.write_bytes,
+        Duration::from_secs_f64(a.seconds),
+        a.max_mib << 20,
+    );
+    let _ = std::fs::remove_dir_all(&a.dir);
+    match r {
+        Ok(r) => {
+            eprintln!(
+                "{} B/write: {:.0} syncs/s, {:.1} MB/s, {:.0} records/s, fdatasync p50 {:.0} µs p99 {:.0} µs",
+                r.write_bytes,
+                r.syncs_per_s,
+                r.bytes_per_s / 1e6,
+                r.records_per_s,
+                r.fdatasync_us.p50,
+                r.fdatasync_us.p99
+            );
+            if a.json {
+                print_json(&r);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(2, e),
     }
 }
 

@@ -27,6 +27,8 @@ pub struct CheckOptions {
     pub window: Option<WindowConfig>,
     /// Print progress lines on stderr.
     pub verbose: bool,
+    /// The `ingest-lab` binary, for checks that run it as a child (strace, sigstop).
+    pub exe: Option<PathBuf>,
 }
 
 impl CheckOptions {
@@ -40,6 +42,7 @@ impl CheckOptions {
             trace: standard_trace_path(),
             window: None,
             verbose: false,
+            exe: None,
         }
     }
 

@@ -1,22 +1,31 @@
 //! Pass/fail checks: each turns one claim into measured runs, writes its evidence (CSV/JSON) into an
-//! output folder, and passes only when the measurements say so. One file per check.
+//! output folder, and passes only when the measurements say so. One file per check:
+//! `physical` (sink vs fio), `window` (tune the window from data), `before-after` (what batching buys),
+//! `strace` (counters agree with strace), `sigstop` (no coordinated omission).
 
 mod before_after;
 mod common;
+mod physical;
+mod sigstop;
+mod strace;
 mod window;
 
 pub use before_after::before_after;
-pub use common::{CheckOptions, CheckResult};
+pub use common::{CheckOptions, CheckResult, Criterion};
+pub use physical::{physical, run_fio, FioResult};
 pub use window::{window, WindowChoice};
 
 /// Every check name, in the order `check all` runs them (window first: before-after uses its choice).
-pub const ALL: [&str; 2] = ["window", "before-after"];
+pub const ALL: [&str; 5] = ["physical", "window", "before-after", "strace", "sigstop"];
 
 /// Run one check by name.
 pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String> {
     match name {
         "window" => window(opts).map(|(r, _)| r),
         "before-after" => before_after(opts),
+        "physical" => physical(opts),
+        "strace" => strace::strace(opts),
+        "sigstop" => sigstop::sigstop(opts),
         other => Err(format!(
             "unknown check '{other}' (built so far: {}; overflow, poison, bomb, aimd, compression, redrive \
              and nagle are not built yet)",

@@ -1,0 +1,25 @@
+# ingest-lab: two commands do all the set-up on a fresh machine.
+#   make bench   build, run every bench and check, write reports/runs/<date>-<host>/ and reports/latest/
+#   make test    fmt check, clippy, unit + integration tests, a short `check all --quick`
+# QUICK=1 makes `make bench` short (≈ 2 min). RUN_DIR overrides the run folder.
+
+SHELL := /bin/bash
+RUN_DIR ?= reports/runs/$(shell date -u +%Y-%m-%d)-$(shell hostname -s)
+
+.PHONY: bench test build report tools
+
+bench:
+	bash ci/bench.sh "$(RUN_DIR)" $(if $(QUICK),--quick,)
+
+test:
+	bash ci/test.sh
+
+build:
+	bash ci/tools.sh rust
+	cargo build --release --locked
+
+report: build
+	target/release/ingest-lab report reports/latest
+
+tools:
+	bash ci/tools.sh rust fio strace

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make bench: build, micro benches (criterion), every check (physical vs fio, window sweep, before/after,
+# strace agreement, SIGSTOP), then the HTML report. Writes RUN_DIR and refreshes reports/latest.
+# Usage: ci/bench.sh RUN_DIR [--quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN_DIR=${1:?usage: ci/bench.sh RUN_DIR [--quick]}
+QUICK=${2:-}
+
+bash ci/tools.sh rust fio strace
+SINK=target/ingest-lab/sink
+mkdir -p "$SINK" "$RUN_DIR"
+free_mb=$(( $(stat -f --format='%a*%S' "$SINK") / 1048576 ))
+if [ "$free_mb" -lt 1024 ]; then
+    echo "ci/bench.sh: only ${free_mb} MiB free under $SINK: make bench needs 1 GiB (runs cap their own disk use)" >&2
+    exit 2
+fi
+fstype=$(stat -f --format=%T "$SINK")
+case "$fstype" in tmpfs|ramfs) echo "WARNING: $SINK is on $fstype: fdatasync there is free; figures will prove nothing" >&2 ;; esac
+
+cargo build --release --locked
+BIN=target/release/ingest-lab
+cmd="make bench${QUICK:+ QUICK=1}"
+"$BIN" provenance --command "$cmd" --dir "$SINK" > "$RUN_DIR/provenance.json"
+fio --version > "$RUN_DIR/fio-version.txt"
+
+if [ -z "$QUICK" ]; then
+    echo "== criterion micro benches" >&2
+    cargo bench --locked --bench micro 2>&1 | tee "$RUN_DIR/micro.log" | grep -E '^(sink|queue|window|codec|pipeline)/|time:|thrpt:' >&2 || true
+fi
+
+echo "== checks" >&2
+set +e
+"$BIN" check all ${QUICK:+--quick} --json --dir "$SINK" --out "$RUN_DIR" > "$RUN_DIR/checks.json"
+rc=$?
+set -e
+rm -rf "$SINK"
+
+crit=()
+[ -d target/criterion ] && [ -z "$QUICK" ] && crit=(--criterion target/criterion)
+"$BIN" report "$RUN_DIR" "${crit[@]}"
+rm -rf reports/latest
+mkdir -p reports/latest
+cp -r "$RUN_DIR"/. reports/latest/
+echo "run folder: $RUN_DIR   report: reports/latest/index.html   checks exit code: $rc" >&2
+exit $rc

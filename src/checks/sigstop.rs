@@ -1,0 +1,115 @@
+//! `check sigstop`: the latency measurement has no coordinated omission. A steady open-loop run is
+//! frozen with `SIGSTOP` for 1 s and resumed; every item scheduled during the freeze keeps its intended
+//! send time, so the stall must show up in max (≈ 1 s) and in p99 (the stalled items are ~20 % of a 5 s
+//! run). A closed-loop measurement would show one slow item and a clean p99.
+
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::{json, Value};
+
+use super::common::{write_evidence, CheckOptions, CheckResult, Criterion};
+
+/// How long the process is stopped.
+pub const STOP: Duration = Duration::from_secs(1);
+
+/// Run the check.
+pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
+    let exe = opts
+        .exe
+        .clone()
+        .ok_or("check sigstop needs the ingest-lab binary (run it from the CLI)")?;
+    let dir = opts.dir.join("sigstop");
+    let rate = 5000;
+    let secs = 5.0;
+    let child = Command::new(&exe)
+        .args([
+            "run",
+            "--json",
+            "--load",
+            "steady",
+            "--duration",
+            &secs.to_string(),
+        ])
+        .args([
+            "--rate",
+            &rate.to_string(),
+            "--max-items",
+            "256",
+            "--linger-ms",
+            "1",
+            "--dir",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+    let pid = Pid::from_raw(child.id() as i32);
+    opts.progress("sigstop: steady run, SIGSTOP at 2 s for 1 s");
+    std::thread::sleep(Duration::from_secs(2));
+    kill(pid, Signal::SIGSTOP).map_err(|e| format!("SIGSTOP: {e}"))?;
+    std::thread::sleep(STOP);
+    kill(pid, Signal::SIGCONT).map_err(|e| format!("SIGCONT: {e}"))?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        return Err(format!(
+            "run failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let r: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("run JSON: {e}"))?;
+    let (p99, max) = (
+        r["latency_us"]["p99"].as_f64().unwrap_or(0.0),
+        r["latency_us"]["max"].as_f64().unwrap_or(0.0),
+    );
+    let stop_us = STOP.as_secs_f64() * 1e6;
+    let criteria = vec![
+        Criterion::new(
+            max >= 0.95 * stop_us,
+            format!(
+                "max latency {:.0} ms ≥ 95% of the {} ms stop",
+                max / 1e3,
+                STOP.as_millis()
+            ),
+        ),
+        Criterion::new(
+            p99 >= 0.8 * stop_us,
+            format!(
+                "p99 {:.0} ms ≥ 80% of the stop: the ~{} items scheduled during it all count",
+                p99 / 1e3,
+                rate
+            ),
+        ),
+        Criterion::new(
+            r["offered"] == r["committed"],
+            format!(
+                "every offered item committed: {} of {}",
+                r["committed"], r["offered"]
+            ),
+        ),
+    ];
+    let mut csv =
+        String::from("rate,duration_s,stop_ms,offered,committed,p50_us,p90_us,p99_us,max_us\n");
+    let _ = writeln!(
+        csv,
+        "{rate},{secs},{},{},{},{},{},{p99},{max}",
+        STOP.as_millis(),
+        r["offered"],
+        r["committed"],
+        r["latency_us"]["p50"],
+        r["latency_us"]["p90"]
+    );
+    let pass = criteria.iter().all(|c| c.held);
+    Ok(CheckResult {
+        check: "sigstop".into(),
+        pass,
+        figures: json!({ "run": r }),
+        evidence: vec![write_evidence(&opts.out, "sigstop.csv", &csv)?],
+        criteria,
+    })
+}

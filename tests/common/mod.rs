@@ -1,0 +1,44 @@
+//! Shared helpers for integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use ingest_lab::{BlockReader, RunConfig, StopAfter, WindowConfig};
+
+/// A temp dir on a real disk (under target/), not tmpfs /tmp.
+pub fn tempdir() -> tempfile::TempDir {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(base).unwrap();
+    tempfile::tempdir_in(base).unwrap()
+}
+
+/// A small, fast run: `items` items at `rate`/s into `dir` with the given window.
+pub fn small_run(dir: &Path, items: u64, rate: f64, window: WindowConfig) -> RunConfig {
+    let mut cfg = RunConfig::new(dir);
+    cfg.window = window;
+    cfg.load.rate = Some(rate);
+    cfg.load.stop = StopAfter::Items(items);
+    cfg.min_free_bytes = 0;
+    cfg
+}
+
+/// Every record in every segment of `dir`, in order, CRC-checked (panics on a bad frame).
+pub fn read_all_records(dir: &Path) -> Vec<Vec<u8>> {
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    segs.sort();
+    let mut out = Vec::new();
+    for s in segs {
+        let bytes = std::fs::read(&s).unwrap();
+        for b in BlockReader::new(&bytes) {
+            let b = b.unwrap_or_else(|e| panic!("{}: {e}", s.display()));
+            let recs: Vec<_> = b.records().map(|r| r.unwrap().to_vec()).collect();
+            assert_eq!(recs.len() as u32, b.records, "block header count");
+            out.extend(recs);
+        }
+    }
+    out
+}

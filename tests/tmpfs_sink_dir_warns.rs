@@ -1,0 +1,40 @@
+//! fdatasync on tmpfs is free and proves nothing: a run there says so, loudly, in its report.
+
+mod common;
+
+use ingest_lab::WindowConfig;
+
+#[test]
+fn a_run_on_tmpfs_carries_the_warning_and_names_the_fs() {
+    let shm = std::path::Path::new("/dev/shm");
+    let on_tmpfs = ingest_lab::FsInfo::of(shm).is_ok_and(|f| f.is_memory_backed());
+    if !on_tmpfs {
+        eprintln!("no tmpfs at /dev/shm here; nothing to test");
+        return;
+    }
+    let dir = tempfile::tempdir_in(shm).unwrap();
+    let cfg = common::small_run(dir.path(), 50, 10_000.0, WindowConfig::default());
+    let r = ingest_lab::run(&cfg).unwrap();
+    assert_eq!(r.fs_type, "tmpfs");
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.starts_with("WARNING") && w.contains("tmpfs")),
+        "{:?}",
+        r.warnings
+    );
+
+    let disk = common::tempdir();
+    let r = ingest_lab::run(&common::small_run(
+        disk.path(),
+        50,
+        10_000.0,
+        WindowConfig::default(),
+    ))
+    .unwrap();
+    assert!(
+        r.warnings.iter().all(|w| !w.contains("tmpfs")),
+        "{:?}",
+        r.warnings
+    );
+}
