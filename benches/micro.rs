@@ -6,7 +6,7 @@
 //!   warned if tmpfs), capped by segment retention, removed afterwards.
 //! - `queue/push_pop/items=1024`, `window/push_due/items=1024`, `codec/frame_encode/bytes=100`: the
 //!   in-process pieces of the per-item cost.
-//! - `pipeline/null_sink/items=100000`: the whole in-process path (generator, queue, window, framing,
+//! - `pipeline/null_sink/items=1000000`: the whole in-process path (generator, queue, window, framing,
 //!   pool) into a sink that makes no syscalls: the pipeline's own overhead per item.
 
 use std::path::PathBuf;
@@ -122,7 +122,7 @@ fn in_process(c: &mut Criterion) {
 }
 
 fn pipeline(c: &mut Criterion) {
-    const ITEMS: u64 = 100_000;
+    const ITEMS: u64 = 1_000_000;
     let mut g = c.benchmark_group("pipeline");
     g.sample_size(10).throughput(Throughput::Elements(ITEMS));
     let mut cfg = RunConfig::new(bench_dir());

@@ -161,7 +161,15 @@ impl RunReport {
             latency_us: LatencySummary::from_ns(&m.latency_ns),
             fdatasync_us: sync,
             batch_wait_us: LatencySummary::from_ns(&m.batch_wait_ns),
-            batch_size: BatchSizeSummary::from_hist(&m.batch_items),
+            batch_size: BatchSizeSummary {
+                // Exact, not the histogram's bucket-rounded mean.
+                mean: if m.batches == 0 {
+                    0.0
+                } else {
+                    m.committed as f64 / m.batches as f64
+                },
+                ..BatchSizeSummary::from_hist(&m.batch_items)
+            },
             queue_depth_max: if m.queue_depth.is_empty() {
                 0
             } else {

@@ -192,7 +192,10 @@ struct SinkBenchArgs {
     /// Stop after writing this many MiB.
     #[arg(long, default_value_t = 2048)]
     max_mib: u64,
-    /// Keep at most this many 64 MiB segments while appending (default: keep all, like fio's one file).
+    /// Segment size, MiB.
+    #[arg(long, default_value_t = 64)]
+    segment_mib: u64,
+    /// Keep at most this many segments while appending (default: keep all, like fio's one file).
     #[arg(long)]
     retain_segments: Option<usize>,
     /// One JSON object on stdout.
@@ -410,7 +413,7 @@ fn cmd_check(a: CheckArgs) -> ExitCode {
 
 fn cmd_sink_bench(a: SinkBenchArgs) -> ExitCode {
     let mut cfg = ingest_lab::SinkConfig::new(&a.dir);
-    cfg.segment_bytes = 64 << 20;
+    cfg.segment_bytes = a.segment_mib << 20;
     cfg.retain_segments = a.retain_segments;
     let r = ingest_lab::bench_appends(
         &cfg,

@@ -141,10 +141,20 @@ impl Criterion {
     }
 }
 
+/// Remove a run's files and let the filesystem settle before the next measurement: on a filesystem
+/// mounted with `discard` (this machine's root is), freeing blocks costs at the next journal commit, so
+/// without a `sync` here the *next* run's fdatasyncs would pay for this run's deletions.
+pub fn clean_and_settle(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    std::thread::sleep(Duration::from_millis(200));
+}
+
 /// Run one pipeline run and remove its sink directory afterwards, whatever happened.
 pub fn measured_run(cfg: &RunConfig) -> Result<RunReport, RunError> {
     let r = crate::pipeline::run(cfg);
-    let _ = std::fs::remove_dir_all(&cfg.sink.dir);
+    clean_and_settle(&cfg.sink.dir);
     let r = r?;
     assert_eq!(
         r.unaccounted(),
