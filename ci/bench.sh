@@ -24,6 +24,7 @@ cmd="make bench${QUICK:+ QUICK=1}"
 "$BIN" provenance --command "$cmd" --dir "$SINK" > "$RUN_DIR/provenance.json"
 fio --version > "$RUN_DIR/fio-version.txt"
 
+touch "$RUN_DIR/.started"
 if [ -z "$QUICK" ]; then
     echo "== criterion micro benches" >&2
     cargo bench --locked --bench micro 2>&1 | tee "$RUN_DIR/micro.log" | grep -E '^(sink|queue|window|codec|pipeline)/|time:|thrpt:' >&2 || true
@@ -37,8 +38,9 @@ set -e
 rm -rf "$SINK"
 
 crit=()
-[ -d target/criterion ] && [ -z "$QUICK" ] && crit=(--criterion target/criterion)
+[ -d target/criterion ] && [ -z "$QUICK" ] && crit=(--criterion target/criterion --criterion-since "$RUN_DIR/.started")
 "$BIN" report "$RUN_DIR" "${crit[@]}"
+rm -f "$RUN_DIR/.started"
 rm -rf reports/latest
 mkdir -p reports/latest
 cp -r "$RUN_DIR"/. reports/latest/

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::ConfigError;
+use crate::payload::{PoisonSpec, ID_PREFIX_BYTES};
 use crate::queue::OverflowPolicy;
+use crate::retry::RetryStrategy;
 
 /// The size+time batch window: flush when any bound is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +197,10 @@ pub struct LoadConfig {
     pub payload: PayloadKind,
     /// Seed for payload content.
     pub payload_seed: u64,
+    /// Stamp each item with `id=<seq> ` (its sequence number) in its first 16 bytes.
+    pub ids: bool,
+    /// Make some items invalid (needs `ids`).
+    pub poison: Option<PoisonSpec>,
 }
 
 impl Default for LoadConfig {
@@ -206,6 +212,8 @@ impl Default for LoadConfig {
             item_bytes: 100,
             payload: PayloadKind::Log,
             payload_seed: 1,
+            ids: false,
+            poison: None,
         }
     }
 }
@@ -225,6 +233,21 @@ impl LoadConfig {
             return Err(ConfigError {
                 field: "load.item_bytes",
                 reason: format!("{} is outside 1..={MAX_ITEM_BYTES}", self.item_bytes),
+            });
+        }
+        if (self.ids || self.poison.is_some()) && self.item_bytes < ID_PREFIX_BYTES + 2 {
+            return Err(ConfigError {
+                field: "load.item_bytes",
+                reason: format!(
+                    "ids and poison need items of at least {} bytes",
+                    ID_PREFIX_BYTES + 2
+                ),
+            });
+        }
+        if self.poison.is_some_and(|p| p.one_in == 0) {
+            return Err(ConfigError {
+                field: "load.poison",
+                reason: "one_in must be at least 1".into(),
             });
         }
         if self.rate.is_none() && !matches!(self.shape, LoadShape::Steady) {
@@ -255,6 +278,12 @@ pub struct RunConfig {
     pub slo: Duration,
     /// Refuse to start with less free space than this in the sink directory.
     pub min_free_bytes: u64,
+    /// What to do with a batch the sink rejects as invalid.
+    pub retry: RetryStrategy,
+    /// Where dead letters go (default: `<sink dir>/dlq`).
+    pub dead_letter_dir: Option<PathBuf>,
+    /// Sample live counters, queue depth and RSS at this interval into the report's time series.
+    pub sample_every: Option<Duration>,
 }
 
 impl RunConfig {
@@ -267,7 +296,17 @@ impl RunConfig {
             load: LoadConfig::default(),
             slo: Duration::from_millis(10),
             min_free_bytes: 256 << 20,
+            retry: RetryStrategy::FailStop,
+            dead_letter_dir: None,
+            sample_every: None,
         }
+    }
+
+    /// The dead-letter directory in force.
+    pub fn dlq_dir(&self) -> PathBuf {
+        self.dead_letter_dir
+            .clone()
+            .unwrap_or_else(|| self.sink.dir.join("dlq"))
     }
 
     /// Validate every part.

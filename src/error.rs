@@ -42,6 +42,13 @@ impl std::error::Error for SysError {
 /// Why a sink refused or failed a commit.
 #[derive(Debug)]
 pub enum SinkError {
+    /// The downstream refused the batch because of its *content* (a record failed validation), like a
+    /// bulk API answering 400 for the whole request. Not an I/O failure: the sink is not poisoned, and
+    /// the batch may be split and retried (see `RetryStrategy`).
+    Rejected {
+        /// What the downstream said.
+        reason: String,
+    },
     /// A syscall failed during this commit. The sink is now poisoned.
     Io(SysError),
     /// An earlier `write` or `fdatasync` failed, so this sink refuses all further work (fail-stop, as
@@ -61,6 +68,7 @@ impl fmt::Display for SinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SinkError::Io(e) => write!(f, "sink failed: {e}"),
+            SinkError::Rejected { reason } => write!(f, "batch rejected by the sink: {reason}"),
             SinkError::Poisoned { op, path, cause } => write!(
                 f,
                 "sink is poisoned: an earlier {op} on {} failed ({cause}); nothing after it is accepted",

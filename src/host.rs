@@ -23,6 +23,15 @@ pub fn peak_rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// Resident set size of this process now, bytes (from `/proc/self/statm`).
+pub fn current_rss_bytes() -> u64 {
+    let page = 4096;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * page)
+}
+
 /// The 1-minute load average.
 pub fn loadavg_1m() -> f64 {
     std::fs::read_to_string("/proc/loadavg")

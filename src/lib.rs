@@ -40,6 +40,7 @@ mod payload;
 mod pipeline;
 mod queue;
 pub mod report;
+mod retry;
 mod rng;
 mod sink;
 mod summary;
@@ -57,15 +58,18 @@ pub use config::{
     WindowConfig, MAX_BATCH_BYTES, MAX_ITEM_BYTES,
 };
 pub use error::{ConfigError, FrameError, LoadError, PushError, RunError, SinkError, SysError};
-pub use host::{peak_rss_bytes, CpuMeter, CpuUse, HostInfo};
+pub use host::{current_rss_bytes, peak_rss_bytes, CpuMeter, CpuUse, HostInfo};
 pub use load::{standard_trace_path, Bursty, BurstyParams, Replay, Schedule, Trace};
 pub use metrics::{BatchSizeSummary, LatencySummary, Metrics, RejectReason};
-pub use payload::{log_line, PayloadSource};
+pub use payload::{
+    log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, ID_PREFIX_BYTES,
+};
 pub use pipeline::{run, run_with_sink, Item};
 pub use queue::{BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome};
+pub use retry::{DeadLetter, DeadLetterQueue, RetryStrategy, SplitPlan, SplitStep};
 pub use rng::SplitMix64;
 pub use sink::{
-    bench_appends, free_bytes, segment_name, Fault, FaultOp, FileSink, FsInfo, NullSink, Sink,
-    SinkBench, SinkCounters, BENCH_RECORD_BYTES,
+    bench_appends, free_bytes, segment_name, utf8_record, Fault, FaultOp, FileSink, FsInfo,
+    NullSink, Sink, SinkBench, SinkCounters, ValidatingSink, Validator, BENCH_RECORD_BYTES,
 };
-pub use summary::{FlushReasons, Rejections, RunReport, RunSettings};
+pub use summary::{FlushReasons, Rejections, RunReport, RunSettings, Sample};

@@ -47,6 +47,12 @@ pub struct Metrics {
     pub batch_wait_ns: Histogram<u64>,
     /// Queue depth seen by the batcher at each pop (`ingest_queue_depth_items`).
     pub queue_depth: Histogram<u64>,
+    /// Commit attempts made by a retry strategy after a rejection (`ingest_retry_attempts_total`).
+    pub retry_attempts: u64,
+    /// Of the batch being committed: items committed so far (bookkeeping for partial commits).
+    pub(crate) committed_in_batch: u64,
+    /// Of the batch being committed: items dead-lettered so far.
+    pub(crate) dead_in_batch: u64,
 }
 
 impl Metrics {
@@ -82,6 +88,9 @@ impl Metrics {
             batch_items: h(1 << 32),
             batch_wait_ns: h(MAX_LATENCY_NS),
             queue_depth: h(1 << 32),
+            retry_attempts: 0,
+            committed_in_batch: 0,
+            dead_in_batch: 0,
         }
     }
 

@@ -5,6 +5,54 @@
 use crate::config::PayloadKind;
 use crate::rng::SplitMix64;
 
+/// Bytes of the `id=NNNNNNNNNNNN ` prefix stamped on items when ids are on.
+pub const ID_PREFIX_BYTES: usize = 16;
+
+/// Seeded poison injection: which item ids are made invalid (not valid UTF-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoisonSpec {
+    /// Seed of the choice.
+    pub seed: u64,
+    /// On average one poison item in this many.
+    pub one_in: u64,
+}
+
+impl PoisonSpec {
+    /// Whether item `id` is poison: a pure function of (seed, id), so a check can list exactly which
+    /// ids were injected without the generator telling it.
+    pub fn is_poison(&self, id: u64) -> bool {
+        SplitMix64::new(self.seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .next_u64()
+            .is_multiple_of(self.one_in)
+    }
+}
+
+/// Overwrite the first [`ID_PREFIX_BYTES`] of `buf` with `id=<12 digits> `.
+pub fn stamp_id(buf: &mut [u8], id: u64) {
+    buf[..3].copy_from_slice(b"id=");
+    let mut v = id;
+    for i in (3..15).rev() {
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    buf[15] = b' ';
+}
+
+/// The id stamped by [`stamp_id`], if the payload has one.
+pub fn parse_id(payload: &[u8]) -> Option<u64> {
+    let p = payload.get(..ID_PREFIX_BYTES)?;
+    if &p[..3] != b"id=" || p[15] != b' ' {
+        return None;
+    }
+    std::str::from_utf8(&p[3..15]).ok()?.parse().ok()
+}
+
+/// Make a stamped payload invalid UTF-8 right after its id, keeping the id readable.
+pub fn make_poison(buf: &mut [u8]) {
+    buf[ID_PREFIX_BYTES] = 0xFF;
+    buf[ID_PREFIX_BYTES + 1] = 0xFE;
+}
+
 /// Lines in the ring: enough variety that compression sees realistic repetition, not one line.
 const RING_ITEMS: usize = 4096;
 
@@ -105,6 +153,23 @@ impl PayloadSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_round_trip_and_poison_keeps_the_id_readable() {
+        let mut b = vec![b'a'; 40];
+        stamp_id(&mut b, 123_456);
+        assert_eq!(&b[..16], b"id=000000123456 ");
+        assert_eq!(parse_id(&b), Some(123_456));
+        make_poison(&mut b);
+        assert!(std::str::from_utf8(&b).is_err());
+        assert_eq!(parse_id(&b), Some(123_456));
+        let spec = PoisonSpec {
+            seed: 7,
+            one_in: 100,
+        };
+        let n = (0..100_000).filter(|&i| spec.is_poison(i)).count();
+        assert!((800..1200).contains(&n), "{n}");
+    }
 
     #[test]
     fn payloads_have_the_asked_size_and_log_lines_look_like_logs() {

@@ -10,21 +10,23 @@
 //!        +------------ BufferPool (payload buffers recycled) -+
 //! ```
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::batch::{BatchWindow, FlushReason};
 use crate::clock::{Clock, MonotonicClock, Nanos};
-use crate::codec::{BlockBuilder, RECORD_HEADER_BYTES};
+use crate::codec::{BlockBuilder, RecordIter, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES};
 use crate::config::{LoadShape, RunConfig, StopAfter};
 use crate::error::{PushError, RunError, SinkError, SysError};
-use crate::host::CpuMeter;
+use crate::host::{current_rss_bytes, CpuMeter};
 use crate::load::Schedule;
 use crate::metrics::{LatencySummary, Metrics};
-use crate::payload::PayloadSource;
+use crate::payload::{make_poison, parse_id, stamp_id, PayloadSource};
 use crate::queue::{BoundedQueue, BufferPool, PopStatus, PushOutcome};
+use crate::retry::{DeadLetter, DeadLetterQueue, RetryStrategy, SplitPlan, SplitStep};
 use crate::sink::{free_bytes, FileSink, FsInfo, Sink};
-use crate::summary::{RunReport, RunSettings};
+use crate::summary::{RunReport, RunSettings, Sample};
 
 /// One item in flight: its payload and when the schedule intended it to be sent.
 #[derive(Debug)]
@@ -33,6 +35,41 @@ pub struct Item {
     pub intended: Nanos,
     /// The record bytes.
     pub payload: Vec<u8>,
+}
+
+/// Counters shared between the generator, the batcher and the sampler. Each on its own cache line so
+/// the generator's per-item increment does not bounce the batcher's line.
+#[derive(Default)]
+struct Live {
+    offered: Padded,
+    committed: Padded,
+    dead_lettered: Padded,
+    dropped: Padded,
+}
+
+#[derive(Default)]
+#[repr(align(64))]
+struct Padded(AtomicU64);
+
+impl Padded {
+    fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Closes the queue if the batcher thread unwinds, so a blocked producer gets `Closed` instead of
+/// waiting forever for a consumer that is gone.
+struct CloseOnUnwind<'a>(&'a BoundedQueue<Item>);
+
+impl Drop for CloseOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.close();
+        }
+    }
 }
 
 /// Buffers a producer takes from the pool at once.
@@ -82,29 +119,54 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
     ));
     let mut payloads =
         PayloadSource::new(cfg.load.payload, cfg.load.item_bytes, cfg.load.payload_seed);
+    let dlq = match cfg.retry {
+        RetryStrategy::FailStop => None,
+        _ => Some(DeadLetterQueue::open(&cfg.dlq_dir()).map_err(RunError::Setup)?),
+    };
+    let live = Arc::new(Live::default());
     let cpu = CpuMeter::start();
 
     let batcher = {
-        let (queue, pool, window) = (Arc::clone(&queue), Arc::clone(&pool), cfg.window);
+        let (queue, pool, live) = (Arc::clone(&queue), Arc::clone(&pool), Arc::clone(&live));
+        let mut b = Batcher::new(cfg.window, clock, sink, live);
+        b.retry = cfg.retry;
+        b.dlq = dlq;
         std::thread::Builder::new()
             .name("ingest-batcher".into())
-            .spawn(move || Batcher::new(window, clock, sink).run(&queue, &pool))
+            .spawn(move || {
+                let _guard = CloseOnUnwind(&queue);
+                b.run(&queue, &pool)
+            })
             .expect("spawn batcher thread")
     };
+    let stop_sampling = Arc::new(AtomicBool::new(false));
+    let sampler = cfg.sample_every.map(|every| {
+        let (queue, live, stop) = (
+            Arc::clone(&queue),
+            Arc::clone(&live),
+            Arc::clone(&stop_sampling),
+        );
+        std::thread::Builder::new()
+            .name("ingest-sampler".into())
+            .spawn(move || sample(every, &clock, &queue, &live, &stop))
+            .expect("spawn sampler thread")
+    });
 
     let start = clock.now() + START_LEAD.as_nanos() as Nanos;
-    let gen = generate(
-        cfg,
-        &mut schedule,
-        &mut payloads,
-        &queue,
-        &pool,
-        &clock,
-        start,
-    );
+    let ends = Ends {
+        queue: &queue,
+        pool: &pool,
+        clock: &clock,
+        live: &live,
+    };
+    let gen = generate(cfg, &mut schedule, &mut payloads, ends, start);
     queue.close();
     let (mut metrics, sink_counters, sync, end, sink_err) =
         batcher.join().expect("batcher thread panicked");
+    stop_sampling.store(true, Ordering::Relaxed);
+    let samples = sampler
+        .map(|h| h.join().expect("sampler thread panicked"))
+        .unwrap_or_default();
     metrics.offered = gen.offered;
     metrics.dropped += gen.dropped;
     metrics.rejected_queue_closed = gen.rejected_closed;
@@ -112,6 +174,8 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
 
     let mut report = RunReport::new(&metrics, sink_counters, sync, elapsed_s);
     report.behind_schedule = gen.behind_schedule;
+    report.producer_blocked_s = queue.producer_blocked().as_secs_f64();
+    report.samples = samples;
     report.cpu = cpu.stop();
     report.slo_met = report.latency_us.p99 <= cfg.slo.as_secs_f64() * 1e6;
     report.settings = settings(cfg);
@@ -156,6 +220,48 @@ fn settings(cfg: &RunConfig) -> RunSettings {
     }
 }
 
+/// Sample live counters every `every` until told to stop (one last sample then).
+fn sample(
+    every: Duration,
+    clock: &MonotonicClock,
+    queue: &BoundedQueue<Item>,
+    live: &Live,
+    stop: &AtomicBool,
+) -> Vec<Sample> {
+    let t0 = clock.now();
+    let mut out = Vec::new();
+    let mut next = t0;
+    loop {
+        let done = stop.load(Ordering::Relaxed);
+        out.push(Sample {
+            t_s: clock.now().saturating_sub(t0) as f64 / 1e9,
+            offered: live.offered.get(),
+            committed: live.committed.get(),
+            dead_lettered: live.dead_lettered.get(),
+            dropped: live.dropped.get(),
+            queue_depth: queue.len() as u64,
+            producer_blocked_s: queue.producer_blocked().as_secs_f64(),
+            rss_bytes: current_rss_bytes(),
+        });
+        if done {
+            return out;
+        }
+        next += every.as_nanos() as Nanos;
+        let now = clock.now();
+        if next > now {
+            std::thread::sleep(Duration::from_nanos(next - now));
+        }
+    }
+}
+
+/// What the generator pushes into and counts with.
+struct Ends<'a> {
+    queue: &'a BoundedQueue<Item>,
+    pool: &'a BufferPool,
+    clock: &'a MonotonicClock,
+    live: &'a Live,
+}
+
 struct GenOutcome {
     offered: u64,
     dropped: u64,
@@ -176,11 +282,15 @@ fn generate(
     cfg: &RunConfig,
     schedule: &mut Schedule,
     payloads: &mut PayloadSource,
-    queue: &BoundedQueue<Item>,
-    pool: &BufferPool,
-    clock: &MonotonicClock,
+    ends: Ends<'_>,
     start: Nanos,
 ) -> GenOutcome {
+    let Ends {
+        queue,
+        pool,
+        clock,
+        live,
+    } = ends;
     tighten_timer_slack();
     let (stop_at, max_items) = match cfg.load.stop {
         StopAfter::Duration(d) => (Some(start + d.as_nanos() as Nanos), u64::MAX),
@@ -226,7 +336,14 @@ fn generate(
                 .unwrap_or_else(|| Vec::with_capacity(payloads.item_bytes()))
         });
         payloads.fill(&mut buf);
+        if cfg.load.ids {
+            stamp_id(&mut buf, out.offered);
+            if cfg.load.poison.is_some_and(|p| p.is_poison(out.offered)) {
+                make_poison(&mut buf);
+            }
+        }
         out.offered += 1;
+        live.offered.add(1);
         match queue.push(Item {
             intended,
             payload: buf,
@@ -234,6 +351,7 @@ fn generate(
             Ok(PushOutcome::Accepted) => {}
             Ok(PushOutcome::Dropped(it)) | Ok(PushOutcome::Evicted(it)) => {
                 out.dropped += 1;
+                live.dropped.add(1);
                 recycle_one(&mut local, it.payload);
             }
             Err(PushError::Closed(_)) => {
@@ -282,6 +400,10 @@ struct Batcher<S: Sink> {
     spent: Vec<Vec<u8>>,
     metrics: Metrics,
     last_framed: usize,
+    live: Arc<Live>,
+    retry: RetryStrategy,
+    dlq: Option<DeadLetterQueue>,
+    retry_block: BlockBuilder,
 }
 
 type BatcherOutcome = (
@@ -293,7 +415,12 @@ type BatcherOutcome = (
 );
 
 impl<S: Sink> Batcher<S> {
-    fn new(cfg: crate::config::WindowConfig, clock: MonotonicClock, sink: S) -> Self {
+    fn new(
+        cfg: crate::config::WindowConfig,
+        clock: MonotonicClock,
+        sink: S,
+        live: Arc<Live>,
+    ) -> Self {
         Batcher {
             window: BatchWindow::new(cfg),
             block: BlockBuilder::with_capacity(cfg.max_bytes + 64 * 1024),
@@ -303,6 +430,10 @@ impl<S: Sink> Batcher<S> {
             spent: Vec::with_capacity(cfg.max_items),
             metrics: Metrics::new(),
             last_framed: 1,
+            live,
+            retry: RetryStrategy::FailStop,
+            dlq: None,
+            retry_block: BlockBuilder::with_capacity(0),
         }
     }
 
@@ -410,23 +541,130 @@ impl<S: Sink> Batcher<S> {
     fn commit(&mut self, reason: FlushReason, pool: &BufferPool) -> Result<(), SinkError> {
         let records = self.block.records();
         let flushed = self.window.flush(reason, self.clock.now());
-        let result = self.sink.commit(self.block.seal(), records);
+        let result = match self.sink.commit(self.block.seal(), records) {
+            Ok(()) => {
+                self.committed(0..records as usize);
+                Ok(())
+            }
+            Err(SinkError::Rejected { reason }) if self.retry != RetryStrategy::FailStop => {
+                self.recover(&reason)
+            }
+            Err(e) => Err(e),
+        };
         self.block.reset();
         pool.give_back(&mut self.spent);
-        if let Err(e) = result {
-            self.metrics.rejected_sink_failed += flushed.items as u64;
-            self.intended.clear();
-            return Err(e);
+        self.intended.clear();
+        if result.is_err() {
+            // Nothing of this batch is reported committed past what `committed`/`dead_letter` counted.
+            let accounted = self.metrics.committed_in_batch + self.metrics.dead_in_batch;
+            self.metrics.rejected_sink_failed += flushed.items as u64 - accounted;
         }
+        self.metrics.committed_in_batch = 0;
+        self.metrics.dead_in_batch = 0;
+        if result.is_ok() {
+            self.metrics.batches += 1;
+            Metrics::record(&mut self.metrics.batch_items, flushed.items as u64);
+            Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
+        }
+        result
+    }
+
+    /// Records `range` of the current batch as durable now.
+    fn committed(&mut self, range: std::ops::Range<usize>) {
         let done = self.clock.now();
-        for &t in &self.intended {
+        for &t in &self.intended[range.clone()] {
             Metrics::record(&mut self.metrics.latency_ns, done.saturating_sub(t));
         }
-        self.intended.clear();
-        self.metrics.committed += flushed.items as u64;
-        self.metrics.batches += 1;
-        Metrics::record(&mut self.metrics.batch_items, flushed.items as u64);
-        Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
+        let n = range.len() as u64;
+        self.metrics.committed += n;
+        self.metrics.committed_in_batch += n;
+        self.live.committed.add(n);
+    }
+
+    /// The sink rejected the sealed batch for its content: apply the retry strategy.
+    fn recover(&mut self, first_reason: &str) -> Result<(), SinkError> {
+        let sealed = self.block.seal().to_vec();
+        let records: Vec<&[u8]> = RecordIter::new(&sealed[BLOCK_HEADER_BYTES..], 0)
+            .map(|r| r.expect("a block we built ourselves parses"))
+            .collect();
+        let mut dead = Vec::new();
+        match self.retry {
+            RetryStrategy::FailStop => unreachable!("fail-stop does not recover"),
+            RetryStrategy::SplitAndRetry => {
+                let mut plan = SplitPlan::after_rejected_batch(records.len());
+                while let Some(r) = plan.next_range() {
+                    self.retry_block.reset();
+                    for rec in &records[r.clone()] {
+                        self.retry_block.push(rec);
+                    }
+                    self.metrics.retry_attempts += 1;
+                    match self.sink.commit(self.retry_block.seal(), r.len() as u32) {
+                        Ok(()) => {
+                            plan.accepted();
+                            self.committed(r);
+                        }
+                        Err(SinkError::Rejected { reason }) => {
+                            if let SplitStep::Isolated { index, attempts } = plan.rejected() {
+                                dead.push((index, attempts, reason));
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            RetryStrategy::AbortWholeBatch { retries, backoff } => {
+                let mut reason = first_reason.to_string();
+                for k in 0..retries {
+                    std::thread::sleep(backoff * 2u32.saturating_pow(k));
+                    self.metrics.retry_attempts += 1;
+                    match self.sink.commit(&sealed, records.len() as u32) {
+                        Ok(()) => {
+                            self.committed(0..records.len());
+                            return Ok(());
+                        }
+                        Err(SinkError::Rejected { reason: r }) => reason = r,
+                        Err(e) => return Err(e),
+                    }
+                }
+                let why = format!("batch rejected {} times, aborted: {reason}", retries + 1);
+                dead.extend((0..records.len()).map(|i| (i, retries + 1, why.clone())));
+            }
+        }
+        self.dead_letter(&records, &dead)
+    }
+
+    /// Write `(index, attempts, reason)` entries of the current batch to the DLQ, durably.
+    fn dead_letter(
+        &mut self,
+        records: &[&[u8]],
+        dead: &[(usize, u32, String)],
+    ) -> Result<(), SinkError> {
+        if dead.is_empty() {
+            return Ok(());
+        }
+        let dlq = self
+            .dlq
+            .as_mut()
+            .expect("a retry strategy has a dead-letter queue");
+        for (index, attempts, reason) in dead {
+            let rec = records[*index];
+            let id = parse_id(rec);
+            dlq.push(&DeadLetter {
+                id: id.unwrap_or(u64::MAX),
+                reason: reason.clone(),
+                source: match id {
+                    Some(id) => format!("generator seq {id}"),
+                    None => format!("batch {} record {index}", self.metrics.batches),
+                },
+                attempts: *attempts,
+                payload: String::from_utf8_lossy(rec).into_owned(),
+            });
+        }
+        dlq.sync().map_err(SinkError::Io)?;
+        let n = dead.len() as u64;
+        self.metrics.dead_lettered += n;
+        self.metrics.dead_in_batch += n;
+        self.live.dead_lettered.add(n);
         Ok(())
     }
 }

@@ -65,6 +65,35 @@ pub struct RunSettings {
     pub dir: String,
 }
 
+/// One sample of a run's live state (every `sample_every`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Sample {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// Items offered so far.
+    pub offered: u64,
+    /// Items committed so far.
+    pub committed: u64,
+    /// Items dead-lettered so far.
+    pub dead_lettered: u64,
+    /// Items dropped by the overflow policy so far.
+    pub dropped: u64,
+    /// Items in the queue now.
+    pub queue_depth: u64,
+    /// Total time the producer has been blocked on a full queue.
+    pub producer_blocked_s: f64,
+    /// Resident set size now.
+    pub rss_bytes: u64,
+}
+
+impl Sample {
+    /// Consumer lag: offered but neither committed, dead-lettered nor dropped.
+    pub fn lag(&self) -> u64 {
+        self.offered
+            .saturating_sub(self.committed + self.dead_lettered + self.dropped)
+    }
+}
+
 /// The record of one run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunReport {
@@ -123,6 +152,13 @@ pub struct RunReport {
     pub settings: RunSettings,
     /// Warnings (tmpfs, generator behind schedule, ...).
     pub warnings: Vec<String>,
+    /// Total time the producer spent blocked on a full queue.
+    pub producer_blocked_s: f64,
+    /// Commit attempts made by the retry strategy after rejections.
+    pub retry_attempts: u64,
+    /// Live samples, if the run sampled.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<Sample>,
 }
 
 impl RunReport {
@@ -176,6 +212,7 @@ impl RunReport {
                 m.queue_depth.max()
             },
             flush_reasons: m.flush_reasons.into(),
+            retry_attempts: m.retry_attempts,
             ..Default::default()
         }
     }

@@ -220,6 +220,9 @@ struct ReportArgs {
     /// Also summarise criterion's results from this folder into the run's micro.csv.
     #[arg(long)]
     criterion: Option<PathBuf>,
+    /// Only criterion results written after this file's modification time (the run's start marker).
+    #[arg(long)]
+    criterion_since: Option<PathBuf>,
 }
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
@@ -250,7 +253,11 @@ fn main() -> ExitCode {
         Cmd::Report(a) => {
             let dir = a.run_dir.unwrap_or_else(|| PathBuf::from("reports/latest"));
             if let Some(c) = &a.criterion {
-                match ingest_lab::report::criterion_summary(c) {
+                let since = a
+                    .criterion_since
+                    .as_ref()
+                    .and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok());
+                match ingest_lab::report::criterion_summary(c, since) {
                     Some(csv) => {
                         if let Err(e) = std::fs::write(dir.join("micro.csv"), csv) {
                             return fail(

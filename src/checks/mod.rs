@@ -1,11 +1,13 @@
 //! Pass/fail checks: each turns one claim into measured runs, writes its evidence (CSV/JSON) into an
 //! output folder, and passes only when the measurements say so. One file per check:
 //! `physical` (sink vs fio), `window` (tune the window from data), `before-after` (what batching buys),
-//! `strace` (counters agree with strace), `sigstop` (no coordinated omission).
+//! `strace` (counters agree with strace), `sigstop` (no coordinated omission), `poison`
+//! (split-and-retry with a dead-letter queue vs abort-whole-batch).
 
 mod before_after;
 mod common;
 mod physical;
+mod poison;
 mod sigstop;
 mod strace;
 mod window;
@@ -16,7 +18,14 @@ pub use physical::{physical, run_fio, FioResult};
 pub use window::{window, WindowChoice};
 
 /// Every check name, in the order `check all` runs them (window first: before-after uses its choice).
-pub const ALL: [&str; 5] = ["physical", "window", "before-after", "strace", "sigstop"];
+pub const ALL: [&str; 6] = [
+    "physical",
+    "window",
+    "before-after",
+    "strace",
+    "sigstop",
+    "poison",
+];
 
 /// Run one check by name.
 pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String> {
@@ -26,8 +35,9 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
         "physical" => physical(opts),
         "strace" => strace::strace(opts),
         "sigstop" => sigstop::sigstop(opts),
+        "poison" => poison::poison(opts),
         other => Err(format!(
-            "unknown check '{other}' (built so far: {}; overflow, poison, bomb, aimd, compression, redrive \
+            "unknown check '{other}' (built so far: {}; overflow, bomb, aimd, compression, redrive \
              and nagle are not built yet)",
             ALL.join(", ")
         )),

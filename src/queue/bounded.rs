@@ -4,8 +4,9 @@
 //! `VecDeque::push_back`.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::OverflowPolicy;
 use crate::error::PushError;
@@ -49,6 +50,7 @@ pub struct BoundedQueue<T> {
     not_full: Condvar,
     capacity: usize,
     policy: OverflowPolicy,
+    blocked_ns: AtomicU64,
 }
 
 impl<T> BoundedQueue<T> {
@@ -67,7 +69,13 @@ impl<T> BoundedQueue<T> {
             not_full: Condvar::new(),
             capacity,
             policy,
+            blocked_ns: AtomicU64::new(0),
         }
+    }
+
+    /// Total time producers have spent blocked in `push` on a full queue (`Block` policy).
+    pub fn producer_blocked(&self) -> Duration {
+        Duration::from_nanos(self.blocked_ns.load(Ordering::Relaxed))
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -127,7 +135,10 @@ impl<T> BoundedQueue<T> {
             match self.policy {
                 OverflowPolicy::Block => {
                     s.producers_waiting += 1;
+                    let t0 = Instant::now();
                     s = self.not_full.wait(s).unwrap_or_else(|p| p.into_inner());
+                    self.blocked_ns
+                        .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     s.producers_waiting -= 1;
                 }
                 OverflowPolicy::DropNewest => return Ok(PushOutcome::Dropped(item)),
@@ -209,7 +220,6 @@ impl<T> BoundedQueue<T> {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::time::Duration;
 
     #[test]
     fn try_push_on_full_queue_hands_the_item_back() {

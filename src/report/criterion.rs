@@ -23,10 +23,21 @@ fn find_new_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// CSV of every bench under `criterion_dir`, sorted by id; `None` if there are none.
-pub fn criterion_summary(criterion_dir: &Path) -> Option<String> {
+/// CSV of every bench under `criterion_dir` whose estimates were written after `since` (so benches
+/// left over from earlier runs are not reported as this run's), sorted by id; `None` if there are none.
+pub fn criterion_summary(
+    criterion_dir: &Path,
+    since: Option<std::time::SystemTime>,
+) -> Option<String> {
     let mut dirs = Vec::new();
     find_new_dirs(criterion_dir, &mut dirs);
+    if let Some(t) = since {
+        dirs.retain(|d| {
+            std::fs::metadata(d.join("estimates.json"))
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m >= t)
+        });
+    }
     let mut rows = Vec::new();
     for d in dirs {
         let read = |f: &str| -> Option<Value> {
