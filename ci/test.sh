@@ -25,7 +25,7 @@ mkdir -p "$OUT" "$SINK"
 
 tools_ok=1
 bash ci/tools.sh fio strace || tools_ok=0
-checks="window before-after sigstop poison"
+checks="window before-after sigstop poison overflow"
 strict="sigstop"
 if [ $tools_ok = 1 ]; then
     checks="physical $checks strace"

@@ -79,12 +79,26 @@ impl Default for WindowConfig {
 pub const MAX_BATCH_BYTES: usize = 64 << 20;
 
 /// The bounded queue between producers and the batcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueConfig {
     /// Items the queue holds before the overflow policy applies.
     pub capacity_items: usize,
     /// What happens to an item that arrives when the queue is full.
     pub policy: OverflowPolicy,
+    /// `Spill`: where the spill file goes (default `<sink dir>/spill`).
+    pub spill_dir: Option<PathBuf>,
+    /// `Spill`: most bytes held on disk; past this the newest items are dropped (counted).
+    pub spill_max_bytes: u64,
+}
+
+impl QueueConfig {
+    /// Memory the queued items may hold at most, for `item_bytes` payloads: the payload, its `Item`, and
+    /// the allocator's rounding (measured: a 100-byte `Vec` occupies 112 bytes with glibc malloc).
+    pub fn byte_budget(&self, item_bytes: usize) -> u64 {
+        let per_item =
+            (item_bytes.div_ceil(16) * 16 + 16) + std::mem::size_of::<crate::pipeline::Item>();
+        self.capacity_items.saturating_mul(per_item) as u64
+    }
 }
 
 impl Default for QueueConfig {
@@ -92,6 +106,8 @@ impl Default for QueueConfig {
         QueueConfig {
             capacity_items: 32_768,
             policy: OverflowPolicy::Block,
+            spill_dir: None,
+            spill_max_bytes: 1 << 30,
         }
     }
 }

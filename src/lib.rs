@@ -65,7 +65,9 @@ pub use payload::{
     log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, ID_PREFIX_BYTES,
 };
 pub use pipeline::{run, run_with_sink, Item};
-pub use queue::{BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome};
+pub use queue::{
+    BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile, SpillStore,
+};
 pub use retry::{DeadLetter, DeadLetterQueue, RetryStrategy, SplitPlan, SplitStep};
 pub use rng::SplitMix64;
 pub use sink::{

@@ -23,7 +23,7 @@ use crate::host::{current_rss_bytes, CpuMeter};
 use crate::load::Schedule;
 use crate::metrics::{LatencySummary, Metrics};
 use crate::payload::{make_poison, parse_id, stamp_id, PayloadSource};
-use crate::queue::{BoundedQueue, BufferPool, PopStatus, PushOutcome};
+use crate::queue::{BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile};
 use crate::retry::{DeadLetter, DeadLetterQueue, RetryStrategy, SplitPlan, SplitStep};
 use crate::sink::{free_bytes, FileSink, FsInfo, Sink};
 use crate::summary::{RunReport, RunSettings, Sample};
@@ -45,6 +45,8 @@ struct Live {
     committed: Padded,
     dead_lettered: Padded,
     dropped: Padded,
+    popped: Padded,
+    lost: Padded,
 }
 
 #[derive(Default)]
@@ -110,12 +112,24 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
     cfg.validate()?;
     let mut schedule = Schedule::new(&cfg.load.shape, cfg.load.rate)?;
     let clock = MonotonicClock::new();
-    let queue = Arc::new(BoundedQueue::<Item>::new(
-        cfg.queue.capacity_items,
-        cfg.queue.policy,
-    ));
+    let queue = Arc::new(match cfg.queue.policy {
+        OverflowPolicy::Spill => {
+            let dir = cfg
+                .queue
+                .spill_dir
+                .clone()
+                .unwrap_or_else(|| cfg.sink.dir.join("spill"));
+            let store = SpillFile::open(&dir, cfg.queue.spill_max_bytes)
+                .map_err(|e| RunError::Setup(SysError::new("open spill", dir.clone(), e)))?;
+            BoundedQueue::<Item>::with_spill(cfg.queue.capacity_items, Box::new(store))
+        }
+        p => BoundedQueue::<Item>::new(cfg.queue.capacity_items, p),
+    });
     let pool = Arc::new(BufferPool::new(
-        cfg.queue.capacity_items + cfg.window.max_items + POOL_CHUNK,
+        cfg.queue
+            .capacity_items
+            .saturating_add(cfg.window.max_items + POOL_CHUNK)
+            .min(1 << 22),
     ));
     let mut payloads =
         PayloadSource::new(cfg.load.payload, cfg.load.item_bytes, cfg.load.payload_seed);
@@ -233,16 +247,16 @@ fn sample(
     let mut next = t0;
     loop {
         let done = stop.load(Ordering::Relaxed);
-        out.push(Sample {
-            t_s: clock.now().saturating_sub(t0) as f64 / 1e9,
-            offered: live.offered.get(),
-            committed: live.committed.get(),
-            dead_lettered: live.dead_lettered.get(),
-            dropped: live.dropped.get(),
-            queue_depth: queue.len() as u64,
-            producer_blocked_s: queue.producer_blocked().as_secs_f64(),
-            rss_bytes: current_rss_bytes(),
-        });
+        // The counters are read one after another; a sampler descheduled in between would see them at
+        // different instants. Re-read (a few times at most) when the reads took longer than 50 µs.
+        let mut snap = snapshot(clock, t0, queue, live);
+        for _ in 0..3 {
+            if snap.1 <= 50_000 {
+                break;
+            }
+            snap = snapshot(clock, t0, queue, live);
+        }
+        out.push(snap.0);
         if done {
             return out;
         }
@@ -260,6 +274,32 @@ struct Ends<'a> {
     pool: &'a BufferPool,
     clock: &'a MonotonicClock,
     live: &'a Live,
+}
+
+/// One sample and how long reading it took (ns).
+fn snapshot(
+    clock: &MonotonicClock,
+    t0: Nanos,
+    queue: &BoundedQueue<Item>,
+    live: &Live,
+) -> (Sample, u64) {
+    let a = clock.now();
+    let s = Sample {
+        t_s: a.saturating_sub(t0) as f64 / 1e9,
+        offered: live.offered.get(),
+        committed: live.committed.get(),
+        dead_lettered: live.dead_lettered.get(),
+        dropped: live.dropped.get(),
+        queue_depth: queue.len() as u64,
+        spilled: queue.spilled_now() as u64,
+        in_batcher: live
+            .popped
+            .get()
+            .saturating_sub(live.committed.get() + live.dead_lettered.get() + live.lost.get()),
+        producer_blocked_s: queue.producer_blocked().as_secs_f64(),
+        rss_bytes: current_rss_bytes(),
+    };
+    (s, clock.now().saturating_sub(a))
 }
 
 struct GenOutcome {
@@ -348,7 +388,7 @@ fn generate(
             intended,
             payload: buf,
         }) {
-            Ok(PushOutcome::Accepted) => {}
+            Ok(PushOutcome::Accepted) | Ok(PushOutcome::Spilled) => {}
             Ok(PushOutcome::Dropped(it)) | Ok(PushOutcome::Evicted(it)) => {
                 out.dropped += 1;
                 live.dropped.add(1);
@@ -445,6 +485,7 @@ impl<S: Sink> Batcher<S> {
                 queue.pop_batch(&mut staging, self.window.room().max(1), self.want(), wait);
             let now = self.clock.now();
             if let PopStatus::Items(n) = status {
+                self.live.popped.add(n as u64);
                 Metrics::record(&mut self.metrics.queue_depth, (n + queue.len()) as u64);
             }
             if let Err(e) = self.admit(&mut staging, now, pool) {
@@ -558,6 +599,7 @@ impl<S: Sink> Batcher<S> {
             // Nothing of this batch is reported committed past what `committed`/`dead_letter` counted.
             let accounted = self.metrics.committed_in_batch + self.metrics.dead_in_batch;
             self.metrics.rejected_sink_failed += flushed.items as u64 - accounted;
+            self.live.lost.add(flushed.items as u64 - accounted);
         }
         self.metrics.committed_in_batch = 0;
         self.metrics.dead_in_batch = 0;

@@ -78,8 +78,12 @@ pub struct Sample {
     pub dead_lettered: u64,
     /// Items dropped by the overflow policy so far.
     pub dropped: u64,
-    /// Items in the queue now.
+    /// Items in the queue's memory now.
     pub queue_depth: u64,
+    /// Items in the queue's spill file now.
+    pub spilled: u64,
+    /// Items the batcher has taken but not yet committed, dead-lettered or lost (its window).
+    pub in_batcher: u64,
     /// Total time the producer has been blocked on a full queue.
     pub producer_blocked_s: f64,
     /// Resident set size now.
@@ -87,6 +91,18 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// `offered - (committed + dead_lettered + dropped + queued + spilled + in the batcher)`: zero up to
+    /// the one item in the producer's hand and the instants between reading each counter.
+    pub fn residual(&self) -> i64 {
+        self.offered as i64
+            - (self.committed
+                + self.dead_lettered
+                + self.dropped
+                + self.queue_depth
+                + self.spilled
+                + self.in_batcher) as i64
+    }
+
     /// Consumer lag: offered but neither committed, dead-lettered nor dropped.
     pub fn lag(&self) -> u64 {
         self.offered

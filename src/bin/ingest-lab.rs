@@ -42,6 +42,10 @@ enum Cmd {
     SinkBench(SinkBenchArgs),
     /// Write a run folder's provenance.json (used by `make bench`).
     Provenance(ProvenanceArgs),
+    /// (internal, for `check overflow`) the same load against an unbounded queue, under an
+    /// address-space limit, printing "seconds rss_bytes" every 100 ms until it dies.
+    #[command(hide = true)]
+    OverflowChild(OverflowChildArgs),
     /// Render a run folder's index.html from its JSON and CSV files.
     Report(ReportArgs),
 }
@@ -204,6 +208,18 @@ struct SinkBenchArgs {
 }
 
 #[derive(Args)]
+struct OverflowChildArgs {
+    #[arg(long, default_value_t = 2_000_000.0)]
+    rate: f64,
+    #[arg(long, default_value_t = 30.0)]
+    seconds: f64,
+    #[arg(long)]
+    rlimit_as_bytes: u64,
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
 struct ProvenanceArgs {
     /// The command line being recorded.
     #[arg(long)]
@@ -246,6 +262,7 @@ fn main() -> ExitCode {
         Cmd::Verify(a) => cmd_verify(a),
         Cmd::Cat(a) => cmd_cat(a),
         Cmd::SinkBench(a) => cmd_sink_bench(a),
+        Cmd::OverflowChild(a) => cmd_overflow_child(a),
         Cmd::Provenance(a) => {
             print_json(&Provenance::collect(&a.command, &a.dir));
             ExitCode::SUCCESS
@@ -443,6 +460,48 @@ fn cmd_sink_bench(a: SinkBenchArgs) -> ExitCode {
             if a.json {
                 print_json(&r);
             }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(2, e),
+    }
+}
+
+fn cmd_overflow_child(a: OverflowChildArgs) -> ExitCode {
+    use nix::sys::resource::{setrlimit, Resource};
+    if let Err(e) = setrlimit(Resource::RLIMIT_AS, a.rlimit_as_bytes, a.rlimit_as_bytes) {
+        return fail(2, format!("setrlimit(RLIMIT_AS): {e}"));
+    }
+    let t0 = std::time::Instant::now();
+    std::thread::spawn(move || loop {
+        let line = format!(
+            "{:.3} {}\n",
+            t0.elapsed().as_secs_f64(),
+            ingest_lab::current_rss_bytes()
+        );
+        let mut out = std::io::stdout().lock();
+        if out
+            .write_all(line.as_bytes())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
+            return;
+        }
+        drop(out);
+        std::thread::sleep(Duration::from_millis(100));
+    });
+    let mut cfg = RunConfig::new(&a.dir);
+    cfg.window = WindowConfig::UNBATCHED;
+    cfg.queue.capacity_items = usize::MAX; // unbounded: the point of the contrast
+    cfg.load.rate = Some(a.rate);
+    cfg.load.stop = StopAfter::Duration(Duration::from_secs_f64(a.seconds));
+    cfg.sink.retain_segments = Some(2);
+    cfg.min_free_bytes = 64 << 20;
+    match ingest_lab::run(&cfg) {
+        Ok(r) => {
+            eprintln!(
+                "survived: committed {} of {} offered",
+                r.committed, r.offered
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail(2, e),

@@ -2,10 +2,12 @@
 //! output folder, and passes only when the measurements say so. One file per check:
 //! `physical` (sink vs fio), `window` (tune the window from data), `before-after` (what batching buys),
 //! `strace` (counters agree with strace), `sigstop` (no coordinated omission), `poison`
-//! (split-and-retry with a dead-letter queue vs abort-whole-batch).
+//! (split-and-retry with a dead-letter queue vs abort-whole-batch), `overflow` (each overflow policy
+//! under overload, and an unbounded queue's death for contrast).
 
 mod before_after;
 mod common;
+mod overflow;
 mod physical;
 mod poison;
 mod sigstop;
@@ -36,8 +38,9 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
         "strace" => strace::strace(opts),
         "sigstop" => sigstop::sigstop(opts),
         "poison" => poison::poison(opts),
+        "overflow" => overflow::overflow(opts),
         other => Err(format!(
-            "unknown check '{other}' (built so far: {}; overflow, bomb, aimd, compression, redrive \
+            "unknown check '{other}' (built so far: {}; bomb, aimd, compression, redrive \
              and nagle are not built yet)",
             ALL.join(", ")
         )),

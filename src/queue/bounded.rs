@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::OverflowPolicy;
+use super::{OverflowPolicy, SpillStore};
 use crate::error::PushError;
 
 /// What a push did.
@@ -21,6 +21,8 @@ pub enum PushOutcome<T> {
     /// `DropOldest` on a full queue: your item is queued, and this, the oldest, was evicted. Count it as
     /// dropped.
     Evicted(T),
+    /// `Spill`: the item is queued on disk.
+    Spilled,
 }
 
 /// What `pop_batch` found.
@@ -41,6 +43,17 @@ struct State<T> {
     /// While the consumer waits: the queue length that is worth waking it for.
     wake_at_len: usize,
     producers_waiting: usize,
+    spill: Option<Box<dyn SpillStore<T>>>,
+    spilled_total: u64,
+}
+
+impl<T> State<T> {
+    fn spilled_now(&self) -> usize {
+        self.spill.as_ref().map_or(0, |s| s.len() as usize)
+    }
+    fn available(&self) -> usize {
+        self.items.len() + self.spilled_now()
+    }
 }
 
 /// A bounded multi-producer, single-consumer queue with an [`OverflowPolicy`].
@@ -57,13 +70,34 @@ impl<T> BoundedQueue<T> {
     /// A queue holding at most `capacity` items (`capacity >= 1`).
     pub fn new(capacity: usize, policy: OverflowPolicy) -> Self {
         assert!(capacity >= 1, "queue capacity must be at least 1");
+        assert!(
+            policy != OverflowPolicy::Spill,
+            "a Spill queue needs its store: use BoundedQueue::with_spill"
+        );
+        Self::build(capacity, policy, None)
+    }
+
+    /// A `Spill` queue: at most `capacity` items in memory, the rest in `store`.
+    pub fn with_spill(capacity: usize, store: Box<dyn SpillStore<T>>) -> Self {
+        assert!(capacity >= 1, "queue capacity must be at least 1");
+        Self::build(capacity, OverflowPolicy::Spill, Some(store))
+    }
+
+    fn build(
+        capacity: usize,
+        policy: OverflowPolicy,
+        spill: Option<Box<dyn SpillStore<T>>>,
+    ) -> Self {
         BoundedQueue {
             state: Mutex::new(State {
-                items: VecDeque::with_capacity(capacity),
+                // An "unbounded" queue (capacity usize::MAX, the OOM contrast) must not reserve it.
+                items: VecDeque::with_capacity(capacity.min(1 << 16)),
                 closed: false,
                 consumer_waiting: false,
                 wake_at_len: 1,
                 producers_waiting: 0,
+                spill,
+                spilled_total: 0,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -93,9 +127,19 @@ impl<T> BoundedQueue<T> {
         self.capacity
     }
 
-    /// Items queued now.
+    /// Items queued in memory now.
     pub fn len(&self) -> usize {
         self.lock().items.len()
+    }
+
+    /// Items waiting in the spill now (0 unless `Spill`).
+    pub fn spilled_now(&self) -> usize {
+        self.lock().spilled_now()
+    }
+
+    /// Items ever spilled.
+    pub fn spilled_total(&self) -> u64 {
+        self.lock().spilled_total
     }
 
     /// True when nothing is queued.
@@ -127,12 +171,25 @@ impl<T> BoundedQueue<T> {
             if s.closed {
                 return Err(PushError::Closed(item));
             }
-            if s.items.len() < self.capacity {
+            let spilling = s.spilled_now() > 0;
+            if s.items.len() < self.capacity && !spilling {
                 s.items.push_back(item);
                 self.wake_consumer(&s);
                 return Ok(PushOutcome::Accepted);
             }
             match self.policy {
+                OverflowPolicy::Spill => {
+                    let store = s.spill.as_mut().expect("a Spill queue has a store");
+                    return match store.append(item) {
+                        Ok(()) => {
+                            s.spilled_total += 1;
+                            self.wake_consumer(&s);
+                            Ok(PushOutcome::Spilled)
+                        }
+                        // The spill is full or failing: the newest item is refused, counted as dropped.
+                        Err((item, _)) => Ok(PushOutcome::Dropped(item)),
+                    };
+                }
                 OverflowPolicy::Block => {
                     s.producers_waiting += 1;
                     let t0 = Instant::now();
@@ -153,7 +210,7 @@ impl<T> BoundedQueue<T> {
     }
 
     fn wake_consumer(&self, s: &State<T>) {
-        if s.consumer_waiting && s.items.len() >= s.wake_at_len {
+        if s.consumer_waiting && s.available() >= s.wake_at_len {
             self.not_empty.notify_one();
         }
     }
@@ -174,11 +231,20 @@ impl<T> BoundedQueue<T> {
         let want = want.clamp(1, self.capacity);
         let mut s = self.lock();
         loop {
-            let len = s.items.len();
+            let len = s.available();
             let expired = wait_until.is_some_and(|t| Instant::now() >= t);
             if len >= want || (len > 0 && (s.closed || expired)) {
-                let n = max.min(len);
-                out.extend(s.items.drain(..n));
+                // Memory first (older), then the spill (newer), so FIFO order holds.
+                let n = if s.items.is_empty() {
+                    let store = s.spill.as_mut().expect("available items are in the spill");
+                    store
+                        .take(out, max)
+                        .unwrap_or_else(|e| panic!("spill is unreadable: {e}"))
+                } else {
+                    let n = max.min(s.items.len());
+                    out.extend(s.items.drain(..n));
+                    n
+                };
                 if s.producers_waiting > 0 {
                     self.not_full.notify_all();
                 }
@@ -251,6 +317,51 @@ mod tests {
         let mut out = vec![];
         q.pop_batch(&mut out, 10, 1, None);
         assert_eq!(out, vec![2, 3]);
+    }
+
+    /// An in-memory spill store for tests.
+    struct VecSpill(VecDeque<u32>, usize);
+    impl SpillStore<u32> for VecSpill {
+        fn len(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn append(&mut self, item: u32) -> Result<(), (u32, std::io::Error)> {
+            if self.0.len() >= self.1 {
+                return Err((item, std::io::ErrorKind::StorageFull.into()));
+            }
+            self.0.push_back(item);
+            Ok(())
+        }
+        fn take(&mut self, out: &mut Vec<u32>, max: usize) -> std::io::Result<usize> {
+            let n = max.min(self.0.len());
+            out.extend(self.0.drain(..n));
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn spill_keeps_fifo_order_across_memory_and_disk_and_drops_only_when_the_spill_is_full() {
+        let q = BoundedQueue::with_spill(2, Box::new(VecSpill(VecDeque::new(), 3)));
+        assert_eq!(q.push(1), Ok(PushOutcome::Accepted));
+        assert_eq!(q.push(2), Ok(PushOutcome::Accepted));
+        assert_eq!(q.push(3), Ok(PushOutcome::Spilled));
+        let mut out = vec![];
+        q.pop_batch(&mut out, 1, 1, None); // memory has room again...
+        assert_eq!(
+            q.push(4),
+            Ok(PushOutcome::Spilled),
+            "...but while spilling, new items spill"
+        );
+        assert_eq!(q.push(5), Ok(PushOutcome::Spilled));
+        assert_eq!(q.push(6), Ok(PushOutcome::Dropped(6)), "spill holds 3");
+        while q.pop_batch(&mut out, 10, 1, Some(Instant::now())) != PopStatus::TimedOut {}
+        assert_eq!(out, vec![1, 2, 3, 4, 5]);
+        assert_eq!((q.spilled_now(), q.spilled_total()), (0, 3));
+        assert_eq!(
+            q.push(7),
+            Ok(PushOutcome::Accepted),
+            "spill drained: memory again"
+        );
     }
 
     #[test]

@@ -2,9 +2,25 @@
 
 mod bounded;
 mod pool;
+mod spill;
 
 pub use bounded::{BoundedQueue, PopStatus, PushOutcome};
 pub use pool::BufferPool;
+pub use spill::SpillFile;
+
+/// Where a `Spill` queue puts what does not fit in memory.
+pub trait SpillStore<T>: Send {
+    /// Items waiting on disk.
+    fn len(&self) -> u64;
+    /// True when nothing waits on disk.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Append an item, or hand it back with why not (full, I/O error).
+    fn append(&mut self, item: T) -> Result<(), (T, std::io::Error)>;
+    /// Move up to `max` of the oldest items into `out`.
+    fn take(&mut self, out: &mut Vec<T>, max: usize) -> std::io::Result<usize>;
+}
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,15 +39,30 @@ pub enum OverflowPolicy {
     /// **Lost:** the oldest items (those closest to violating the SLO anyway). **Waits:** nothing; what
     /// is committed is the freshest data.
     DropOldest,
+    /// Items that do not fit are appended to a disk-backed FIFO and drained in order when the consumer
+    /// catches up; while anything is spilled every new item is spilled too, so order holds.
+    /// **Lost:** nothing until the spill reaches its byte limit (then the newest, counted as dropped);
+    /// spilled items survive a process restart. **Waits:** the items (their latency grows with the
+    /// backlog, as with `Block`), not the producer; the cost is disk space and write bandwidth.
+    Spill,
 }
 
 impl OverflowPolicy {
+    /// Every policy, in the order checks report them.
+    pub const ALL: [OverflowPolicy; 4] = [
+        OverflowPolicy::Block,
+        OverflowPolicy::DropNewest,
+        OverflowPolicy::DropOldest,
+        OverflowPolicy::Spill,
+    ];
+
     /// The CLI spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             OverflowPolicy::Block => "block",
             OverflowPolicy::DropNewest => "drop-newest",
             OverflowPolicy::DropOldest => "drop-oldest",
+            OverflowPolicy::Spill => "spill",
         }
     }
 }

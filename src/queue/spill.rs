@@ -1,0 +1,281 @@
+//! The `Spill` overflow policy's disk-backed FIFO. When the in-memory queue is full, items are appended to
+//! `spill.log`; while anything is spilled, *every* new item goes to the spill too, so order is kept: the
+//! consumer drains memory first (older), then the spill in chunks (bounded memory), then memory again.
+//!
+//! Durability: spilled items are written with `write(2)` (the page cache survives a process crash or
+//! `kill -9`, not a power loss). The read position is saved in `spill.pos` each time a chunk is taken, so
+//! a restart resumes with the items not yet taken, in order. When the spill is fully drained both files
+//! are truncated, so the disk it uses is bounded by the backlog, not by history.
+//!
+//! Record: `intended u64 | len u32 | crc32(payload) u32 | payload` (little-endian).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::pipeline::Item;
+
+const HEADER: usize = 16;
+/// Bytes read from the spill per take (bounds the memory a drain uses).
+const READ_CHUNK: usize = 1 << 20;
+
+/// A disk-backed FIFO of items.
+pub struct SpillFile {
+    path: PathBuf,
+    pos_path: PathBuf,
+    file: File,
+    read_at: u64,
+    write_at: u64,
+    items: u64,
+    max_bytes: u64,
+    buf: Vec<u8>,
+}
+
+impl SpillFile {
+    /// Open `dir/spill.log`, recovering items left by an earlier run after the saved read position.
+    /// At most `max_bytes` are held on disk; past that `append` refuses.
+    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<SpillFile> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("spill.log");
+        let pos_path = dir.join("spill.pos");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        let write_at = file.seek(SeekFrom::End(0))?;
+        let read_at = std::fs::read_to_string(&pos_path)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0u64)
+            .min(write_at);
+        let mut s = SpillFile {
+            path,
+            pos_path,
+            file,
+            read_at,
+            write_at,
+            items: 0,
+            max_bytes,
+            buf: Vec::new(),
+        };
+        s.items = s.count_from(read_at)?;
+        Ok(s)
+    }
+
+    /// Count whole, valid records from `at` to the end; a torn tail (crash mid-append) is cut off.
+    fn count_from(&mut self, mut at: u64) -> io::Result<u64> {
+        let mut n = 0;
+        let mut hdr = [0u8; HEADER];
+        while at + HEADER as u64 <= self.write_at {
+            self.file.read_exact_at(&mut hdr, at)?;
+            let len = u32::from_le_bytes(hdr[8..12].try_into().unwrap()) as u64;
+            if at + HEADER as u64 + len > self.write_at {
+                break;
+            }
+            at += HEADER as u64 + len;
+            n += 1;
+        }
+        if at < self.write_at {
+            self.file.set_len(at)?;
+            self.write_at = at;
+        }
+        Ok(n)
+    }
+
+    /// Items waiting in the spill.
+    pub fn len(&self) -> u64 {
+        self.items
+    }
+
+    /// True when nothing is spilled.
+    pub fn is_empty(&self) -> bool {
+        self.items == 0
+    }
+
+    /// Bytes on disk not yet taken.
+    pub fn bytes(&self) -> u64 {
+        self.write_at - self.read_at
+    }
+
+    /// Append an item; hands it back if the spill is at `max_bytes` or the write fails.
+    pub fn append(&mut self, item: Item) -> Result<(), (Item, io::Error)> {
+        let need = (HEADER + item.payload.len()) as u64;
+        if self.bytes() + need > self.max_bytes {
+            return Err((
+                item,
+                io::Error::new(io::ErrorKind::StorageFull, "spill is at its byte limit"),
+            ));
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(&item.intended.to_le_bytes());
+        self.buf
+            .extend_from_slice(&(item.payload.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&crc32fast::hash(&item.payload).to_le_bytes());
+        self.buf.extend_from_slice(&item.payload);
+        if let Err(e) = self.file.write_all_at(&self.buf, self.write_at) {
+            return Err((item, e));
+        }
+        self.write_at += need;
+        self.items += 1;
+        Ok(())
+    }
+
+    /// Move up to `max` of the oldest spilled items into `out`, reading at most ~1 MiB. A record whose
+    /// CRC does not match is an error naming the file and offset.
+    pub fn take(&mut self, out: &mut Vec<Item>, max: usize) -> io::Result<usize> {
+        let want = (self.bytes() as usize).min(READ_CHUNK);
+        self.buf.resize(want, 0);
+        self.file.read_exact_at(&mut self.buf, self.read_at)?;
+        let mut off = 0usize;
+        let mut n = 0;
+        while n < max && off + HEADER <= want {
+            let h = &self.buf[off..off + HEADER];
+            let intended = u64::from_le_bytes(h[0..8].try_into().unwrap());
+            let len = u32::from_le_bytes(h[8..12].try_into().unwrap()) as usize;
+            let crc = u32::from_le_bytes(h[12..16].try_into().unwrap());
+            if off + HEADER + len > want {
+                if n == 0 {
+                    // A single record larger than the chunk: read it whole.
+                    let mut big = vec![0u8; HEADER + len];
+                    self.file.read_exact_at(&mut big, self.read_at)?;
+                    self.buf = big;
+                    return self.take(out, max);
+                }
+                break;
+            }
+            let payload = self.buf[off + HEADER..off + HEADER + len].to_vec();
+            if crc32fast::hash(&payload) != crc {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: CRC mismatch in spilled record at byte {}",
+                        self.path.display(),
+                        self.read_at + off as u64
+                    ),
+                ));
+            }
+            out.push(Item { intended, payload });
+            off += HEADER + len;
+            n += 1;
+        }
+        self.read_at += off as u64;
+        self.items -= n as u64;
+        if self.items == 0 {
+            // Drained: reclaim the disk and start over.
+            self.file.set_len(0)?;
+            self.read_at = 0;
+            self.write_at = 0;
+        }
+        std::fs::write(&self.pos_path, self.read_at.to_string())?;
+        Ok(n)
+    }
+
+    /// Read everything still spilled (for tests and recovery tools).
+    pub fn read_remaining(&mut self) -> io::Result<Vec<Item>> {
+        let mut out = Vec::new();
+        while !self.is_empty() {
+            self.take(&mut out, usize::MAX)?;
+        }
+        Ok(out)
+    }
+
+    /// The spill file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl super::SpillStore<Item> for SpillFile {
+    fn len(&self) -> u64 {
+        SpillFile::len(self)
+    }
+    fn append(&mut self, item: Item) -> Result<(), (Item, io::Error)> {
+        SpillFile::append(self, item)
+    }
+    fn take(&mut self, out: &mut Vec<Item>, max: usize) -> io::Result<usize> {
+        SpillFile::take(self, out, max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(i: u64) -> Item {
+        Item {
+            intended: i,
+            payload: format!("item-{i}").into_bytes(),
+        }
+    }
+
+    #[test]
+    fn spilled_items_come_back_in_order_in_bounded_chunks() {
+        let d = crate::testutil::tempdir();
+        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        for i in 0..1000 {
+            s.append(item(i)).unwrap();
+        }
+        assert_eq!(s.len(), 1000);
+        let mut out = Vec::new();
+        assert_eq!(s.take(&mut out, 300).unwrap(), 300);
+        assert_eq!(s.len(), 700);
+        out.extend(s.read_remaining().unwrap());
+        let ids: Vec<u64> = out.iter().map(|x| x.intended).collect();
+        assert_eq!(ids, (0..1000).collect::<Vec<_>>());
+        assert_eq!(
+            std::fs::metadata(s.path()).unwrap().len(),
+            0,
+            "drained spill is truncated"
+        );
+    }
+
+    #[test]
+    fn a_restart_resumes_with_the_items_not_yet_taken() {
+        let d = crate::testutil::tempdir();
+        {
+            let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+            for i in 0..10 {
+                s.append(item(i)).unwrap();
+            }
+            let mut out = Vec::new();
+            s.take(&mut out, 4).unwrap();
+            // Dropped here without draining: a restart.
+        }
+        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        assert_eq!(s.len(), 6);
+        let ids: Vec<u64> = s
+            .read_remaining()
+            .unwrap()
+            .iter()
+            .map(|x| x.intended)
+            .collect();
+        assert_eq!(ids, (4..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_the_byte_limit_refuses() {
+        let d = crate::testutil::tempdir();
+        {
+            let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+            s.append(item(1)).unwrap();
+            s.append(item(2)).unwrap();
+        }
+        let p = d.path().join("spill.log");
+        let len = std::fs::metadata(&p).unwrap().len();
+        OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(len - 3)
+            .unwrap();
+        let mut s = SpillFile::open(d.path(), 40).unwrap();
+        assert_eq!(s.len(), 1);
+        let (back, e) = s.append(item(3)).unwrap_err();
+        assert_eq!(back.intended, 3);
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+    }
+}
