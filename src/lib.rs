@@ -50,8 +50,8 @@ mod testutil;
 pub use batch::{BatchWindow, FlushReason, FlushedBatch};
 pub use clock::{ms, Clock, ManualClock, MonotonicClock, Nanos};
 pub use codec::{
-    encode_record, BlockBuilder, BlockReader, BlockView, Codec, RecordIter, BLOCK_HEADER_BYTES,
-    RECORD_HEADER_BYTES,
+    encode_record, read_record, BlockBuilder, BlockReader, BlockView, CappedDecoder, Codec,
+    Compression, DecompressError, RecordIter, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES,
 };
 pub use config::{
     LoadConfig, LoadShape, PayloadKind, QueueConfig, RunConfig, SinkConfig, StopAfter,

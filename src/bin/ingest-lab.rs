@@ -46,6 +46,10 @@ enum Cmd {
     /// address-space limit, printing "seconds rss_bytes" every 100 ms until it dies.
     #[command(hide = true)]
     OverflowChild(OverflowChildArgs),
+    /// (internal, for `check bomb`) decode one input, capped (streaming) or uncapped (all into memory),
+    /// and print {"result", "seen", "peak_rss_bytes", "error", "crc32"} as JSON.
+    #[command(hide = true)]
+    BombChild(BombChildArgs),
     /// Render a run folder's index.html from its JSON and CSV files.
     Report(ReportArgs),
 }
@@ -220,6 +224,18 @@ struct OverflowChildArgs {
 }
 
 #[derive(Args)]
+struct BombChildArgs {
+    #[arg(long)]
+    input: PathBuf,
+    #[arg(long, default_value_t = 256 << 20)]
+    cap: u64,
+    #[arg(long)]
+    uncapped: bool,
+    #[arg(long)]
+    rlimit_as_bytes: Option<u64>,
+}
+
+#[derive(Args)]
 struct ProvenanceArgs {
     /// The command line being recorded.
     #[arg(long)]
@@ -263,6 +279,7 @@ fn main() -> ExitCode {
         Cmd::Cat(a) => cmd_cat(a),
         Cmd::SinkBench(a) => cmd_sink_bench(a),
         Cmd::OverflowChild(a) => cmd_overflow_child(a),
+        Cmd::BombChild(a) => cmd_bomb_child(a),
         Cmd::Provenance(a) => {
             print_json(&Provenance::collect(&a.command, &a.dir));
             ExitCode::SUCCESS
@@ -505,6 +522,62 @@ fn cmd_overflow_child(a: OverflowChildArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(2, e),
+    }
+}
+
+fn cmd_bomb_child(a: BombChildArgs) -> ExitCode {
+    use std::io::Read;
+    if let Some(limit) = a.rlimit_as_bytes {
+        if let Err(e) =
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, limit, limit)
+        {
+            return fail(2, format!("setrlimit(RLIMIT_AS): {e}"));
+        }
+    }
+    let name = a.input.display().to_string();
+    let file = match std::fs::File::open(&a.input) {
+        Ok(f) => f,
+        Err(e) => return fail(2, format!("open {name}: {e}")),
+    };
+    let (result, seen, error, crc) = if a.uncapped {
+        // The naive way: decode everything into memory, trusting the input.
+        let mut d = match ingest_lab::CappedDecoder::new(file, &name, u64::MAX - 1, 4) {
+            Ok(d) => d,
+            Err(e) => return fail(1, e),
+        };
+        let mut all = Vec::new();
+        match d.read_to_end(&mut all) {
+            Ok(n) => ("ok", n as u64, String::new(), crc32fast::hash(&all)),
+            Err(e) => ("failed", d.seen(), e.to_string(), 0),
+        }
+    } else {
+        match ingest_lab::CappedDecoder::new(file, &name, a.cap, 2) {
+            Err(e) => ("rejected", 0, e.to_string(), 0),
+            Ok(mut d) => {
+                let mut h = crc32fast::Hasher::new();
+                let mut buf = vec![0u8; 64 << 10];
+                loop {
+                    match d.read(&mut buf) {
+                        Ok(0) => break ("ok", d.seen(), String::new(), h.finalize()),
+                        Ok(n) => h.update(&buf[..n]),
+                        // Cap exceeded or invalid data: both are a clear, named rejection.
+                        Err(e) if ingest_lab::DecompressError::from_io(&e).is_some() => {
+                            break ("rejected", d.seen(), e.to_string(), 0)
+                        }
+                        Err(e) => break ("failed", d.seen(), format!("{name}: {e}"), 0),
+                    }
+                }
+            }
+        }
+    };
+    print_json(&serde_json::json!({
+        "result": result, "seen": seen, "error": error, "crc32": crc,
+        "peak_rss_bytes": ingest_lab::peak_rss_bytes(),
+    }));
+    if result == "ok" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

@@ -3,9 +3,10 @@
 //! `physical` (sink vs fio), `window` (tune the window from data), `before-after` (what batching buys),
 //! `strace` (counters agree with strace), `sigstop` (no coordinated omission), `poison`
 //! (split-and-retry with a dead-letter queue vs abort-whole-batch), `overflow` (each overflow policy
-//! under overload, and an unbounded queue's death for contrast).
+//! under overload, and an unbounded queue's death for contrast), `bomb` (decompression caps).
 
 mod before_after;
+mod bomb;
 mod common;
 mod overflow;
 mod physical;
@@ -39,8 +40,9 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
         "sigstop" => sigstop::sigstop(opts),
         "poison" => poison::poison(opts),
         "overflow" => overflow::overflow(opts),
+        "bomb" => bomb::bomb(opts),
         other => Err(format!(
-            "unknown check '{other}' (built so far: {}; bomb, aimd, compression, redrive \
+            "unknown check '{other}' (built so far: {}; aimd, compression, redrive \
              and nagle are not built yet)",
             ALL.join(", ")
         )),

@@ -11,7 +11,9 @@
 //! record is checkable on its own (e.g. after it is copied into a dead-letter queue).
 
 mod block;
+mod capped;
 mod frame;
 
 pub use block::{BlockBuilder, BlockReader, BlockView, Codec, BLOCK_HEADER_BYTES};
+pub use capped::{read_record, CappedDecoder, Compression, DecompressError};
 pub use frame::{encode_record, RecordIter, RECORD_HEADER_BYTES};

@@ -1,0 +1,394 @@
+//! Decompression with a cap on *decompressed* bytes, enforced inside the decoder, streaming.
+//!
+//! A decompression bomb is small on the wire and huge once expanded (1 GiB of zeros is ~1 MiB of gzip
+//! and ~32 KiB of zstd). Checking the compressed size proves nothing, and checking the output after the
+//! fact means it was already in memory. [`CappedDecoder`] counts every byte it hands out and fails the
+//! read that would pass the cap, so memory stays at one read buffer whatever the input claims. Gzip and
+//! zstd are detected by magic bytes; concatenated members/frames are decoded as one stream and share the
+//! cap; a layer whose output is itself compressed (gzip inside gzip) is decoded too, up to
+//! `max_layers`, with the cap on the final output.
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+
+/// How a stream is compressed, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Not compressed.
+    None,
+    /// gzip (RFC 1952), magic `1f 8b`.
+    Gzip,
+    /// zstd, magic `28 b5 2f fd`.
+    Zstd,
+}
+
+impl Compression {
+    /// Detect from a stream's first bytes.
+    pub fn detect(prefix: &[u8]) -> Compression {
+        if prefix.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "plain",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// Why decoding stopped.
+#[derive(Debug)]
+pub enum DecompressError {
+    /// The decompressed output passed the cap.
+    CapExceeded {
+        /// The input's name.
+        input: String,
+        /// The cap, bytes.
+        cap: u64,
+        /// Bytes of output seen when the cap was passed.
+        seen: u64,
+        /// The compression layers detected, outermost first.
+        layers: Vec<Compression>,
+    },
+    /// The compressed data is invalid (truncated, corrupt, or a header the decoder refuses).
+    Corrupt {
+        /// The input's name.
+        input: String,
+        /// The cap in force, bytes.
+        cap: u64,
+        /// Bytes of output before the failure.
+        seen: u64,
+        /// The compression layers detected, outermost first.
+        layers: Vec<Compression>,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// More nested compression layers than allowed.
+    TooManyLayers {
+        /// The input's name.
+        input: String,
+        /// The limit.
+        max_layers: u32,
+    },
+}
+
+impl fmt::Display for DecompressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecompressError::CapExceeded {
+                input,
+                cap,
+                seen,
+                layers,
+            } => write!(
+                f,
+                "{input}: decompressed output passed the cap of {cap} bytes ({seen} bytes seen; {}): rejected",
+                layers.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" inside ")
+            ),
+            DecompressError::Corrupt {
+                input,
+                cap,
+                seen,
+                layers,
+                reason,
+            } => write!(
+                f,
+                "{input}: invalid {} data after {seen} bytes of output (cap {cap} bytes): {reason}: rejected",
+                layers.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" inside ")
+            ),
+            DecompressError::TooManyLayers { input, max_layers } => write!(
+                f,
+                "{input}: more than {max_layers} nested compression layers: rejected"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DecompressError {}
+
+impl DecompressError {
+    /// The `DecompressError` inside an `io::Error` from [`CappedDecoder::read`], if that is what it is.
+    pub fn from_io(e: &io::Error) -> Option<&DecompressError> {
+        e.get_ref()?.downcast_ref::<DecompressError>()
+    }
+}
+
+/// A reader of decompressed bytes that fails once more than `cap` bytes have come out.
+pub struct CappedDecoder<'a> {
+    inner: Box<dyn Read + 'a>,
+    cap: u64,
+    seen: u64,
+    input: String,
+    layers: Vec<Compression>,
+}
+
+fn wrap<'a>(r: Box<dyn BufRead + 'a>, c: Compression) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match c {
+        Compression::None => r,
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+    })
+}
+
+impl<'a> CappedDecoder<'a> {
+    /// Decode `input` (named `name` in errors), detecting up to `max_layers` nested compression layers,
+    /// and fail once the output passes `cap` bytes.
+    pub fn new(input: impl Read + 'a, name: &str, cap: u64, max_layers: u32) -> io::Result<Self> {
+        let mut layers = Vec::new();
+        let mut r: Box<dyn BufRead + 'a> = Box::new(BufReader::with_capacity(64 << 10, input));
+        loop {
+            let prefix = r.fill_buf().map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    DecompressError::Corrupt {
+                        input: name.to_string(),
+                        cap,
+                        seen: 0,
+                        layers: layers.clone(),
+                        reason: e.to_string(),
+                    },
+                )
+            })?;
+            let c = Compression::detect(prefix);
+            if c == Compression::None {
+                break;
+            }
+            if layers.len() as u32 >= max_layers {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    DecompressError::TooManyLayers {
+                        input: name.to_string(),
+                        max_layers,
+                    },
+                ));
+            }
+            layers.push(c);
+            r = Box::new(BufReader::with_capacity(64 << 10, wrap(r, c)?));
+        }
+        Ok(CappedDecoder {
+            inner: r,
+            cap,
+            seen: 0,
+            input: name.to_string(),
+            layers,
+        })
+    }
+
+    /// Bytes handed out so far.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Compression layers detected, outermost first.
+    pub fn layers(&self) -> &[Compression] {
+        &self.layers
+    }
+}
+
+impl Read for CappedDecoder<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Never ask for more than one byte past the cap: the read that passes it is the last.
+        let room = (self.cap + 1).saturating_sub(self.seen).max(1);
+        let want = buf.len().min(room.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want]).map_err(|e| {
+            if DecompressError::from_io(&e).is_some() || e.kind() == io::ErrorKind::Interrupted {
+                return e;
+            }
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                DecompressError::Corrupt {
+                    input: self.input.clone(),
+                    cap: self.cap,
+                    seen: self.seen,
+                    layers: self.layers.clone(),
+                    reason: e.to_string(),
+                },
+            )
+        })?;
+        self.seen += n as u64;
+        if self.seen > self.cap {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                DecompressError::CapExceeded {
+                    input: self.input.clone(),
+                    cap: self.cap,
+                    seen: self.seen,
+                    layers: self.layers.clone(),
+                },
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// Read one `\n`-terminated record of at most `max_bytes` into `buf` (without the newline). A longer
+/// line is skipped to its end *without being held in memory* and reported as `Err(bytes_skipped)`.
+/// `Ok(false)` at end of input.
+pub fn read_record(
+    r: &mut impl BufRead,
+    max_bytes: usize,
+    buf: &mut Vec<u8>,
+) -> io::Result<Result<bool, u64>> {
+    buf.clear();
+    let mut over: Option<u64> = None;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(match over {
+                Some(n) => Err(n),
+                None => Ok(!buf.is_empty()),
+            });
+        }
+        let (line, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        match &mut over {
+            Some(n) => *n += line.len() as u64,
+            None if buf.len() + line.len() > max_bytes => {
+                over = Some((buf.len() + line.len()) as u64);
+                buf.clear();
+            }
+            None => buf.extend_from_slice(line),
+        }
+        let used = done.unwrap_or(chunk.len());
+        r.consume(used);
+        if done.is_some() {
+            return Ok(match over {
+                Some(n) => Err(n),
+                None => Ok(true),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn drain(d: &mut CappedDecoder) -> io::Result<u64> {
+        io::copy(d, &mut io::sink())
+    }
+
+    #[test]
+    fn legitimate_input_under_the_cap_passes_untouched() {
+        let data: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        for enc in [
+            gzip(&data),
+            zstd::encode_all(&data[..], 3).unwrap(),
+            data.clone(),
+        ] {
+            let mut d = CappedDecoder::new(&enc[..], "ok", 1 << 20, 2).unwrap();
+            let mut out = Vec::new();
+            d.read_to_end(&mut out).unwrap();
+            assert_eq!(out, data);
+        }
+    }
+
+    #[test]
+    fn output_past_the_cap_fails_naming_cap_input_and_bytes_seen() {
+        let zeros = vec![0u8; 1 << 20];
+        let bomb = zstd::encode_all(&zeros[..], 1).unwrap();
+        let mut d = CappedDecoder::new(&bomb[..], "bomb.zst", 1000, 2).unwrap();
+        let e = drain(&mut d).unwrap_err();
+        let de = DecompressError::from_io(&e).expect("a cap error");
+        assert!(
+            matches!(
+                de,
+                DecompressError::CapExceeded {
+                    cap: 1000,
+                    seen: 1001,
+                    ..
+                }
+            ),
+            "{de}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("bomb.zst") && msg.contains("1000 bytes") && msg.contains("1001"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn nested_gzip_is_decoded_and_capped_and_too_deep_nesting_is_refused() {
+        let zeros = vec![0u8; 1 << 20];
+        let nested = gzip(&gzip(&zeros));
+        let mut d = CappedDecoder::new(&nested[..], "nested.gz", 4096, 2).unwrap();
+        assert_eq!(d.layers(), &[Compression::Gzip, Compression::Gzip]);
+        assert!(drain(&mut d).is_err());
+        let triple = gzip(&nested);
+        let e = CappedDecoder::new(&triple[..], "t.gz", 4096, 2)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("nested"), "{e}");
+    }
+
+    #[test]
+    fn truncated_input_is_a_clear_error_naming_input_and_cap() {
+        let data = vec![7u8; 100_000];
+        let z = zstd::encode_all(&data[..], 3).unwrap();
+        let e = CappedDecoder::new(&z[..z.len() / 2], "cut.zst", 1 << 20, 2)
+            .and_then(|mut d| drain(&mut d))
+            .unwrap_err();
+        assert!(
+            matches!(
+                DecompressError::from_io(&e),
+                Some(DecompressError::Corrupt { .. })
+            ),
+            "{e}"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("cut.zst") && msg.contains("cap 1048576 bytes"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn concatenated_frames_share_one_cap() {
+        let part = zstd::encode_all(&vec![0u8; 3000][..], 1).unwrap();
+        let many: Vec<u8> = part.iter().copied().cycle().take(part.len() * 4).collect();
+        let mut ok = CappedDecoder::new(&many[..], "m", 12_000, 2).unwrap();
+        assert_eq!(drain(&mut ok).unwrap(), 12_000);
+        let mut capped = CappedDecoder::new(&many[..], "m", 10_000, 2).unwrap();
+        assert!(drain(&mut capped).is_err());
+    }
+
+    #[test]
+    fn an_oversized_record_is_skipped_without_holding_it_and_the_next_one_is_read() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100_000));
+        input.extend(b"\nnext\nlast");
+        let mut r = BufReader::with_capacity(4096, &input[..]);
+        let mut buf = Vec::new();
+        assert_eq!(read_record(&mut r, 1000, &mut buf).unwrap(), Ok(true));
+        assert_eq!(buf, b"short");
+        assert_eq!(read_record(&mut r, 1000, &mut buf).unwrap(), Err(100_000));
+        assert!(
+            buf.capacity() < 8192,
+            "the long line was never held: {}",
+            buf.capacity()
+        );
+        assert_eq!(read_record(&mut r, 1000, &mut buf).unwrap(), Ok(true));
+        assert_eq!(buf, b"next");
+        assert_eq!(read_record(&mut r, 1000, &mut buf).unwrap(), Ok(true));
+        assert_eq!(buf, b"last");
+        assert_eq!(read_record(&mut r, 1000, &mut buf).unwrap(), Ok(false));
+    }
+}
