@@ -534,16 +534,23 @@ impl<S: Sink> Batcher<S> {
         )
     }
 
-    /// Items worth waking up for: with a batch open, what would fill it (by count, or by bytes at the
-    /// last item's size); with none open, the first item (it starts the linger clock).
+    /// Items the open batch can still take, by count and by bytes at the last item's size (at least 1).
+    /// The batcher pops no more than this: an item popped but left over after a flush would open the
+    /// next batch *before* the flush's fdatasync, and its linger would expire while it waited.
+    fn fits(&self) -> usize {
+        let cfg = self.window.config();
+        let by_bytes = cfg.max_bytes.saturating_sub(self.window.bytes()) / self.last_framed.max(1);
+        self.window.room().min(by_bytes).max(1)
+    }
+
+    /// Items worth waking up for: with a batch open, what would fill it; with none open, the first item
+    /// (it starts the linger clock).
     fn want(&self) -> usize {
         if self.window.is_empty() {
-            return 1;
+            1
+        } else {
+            self.fits()
         }
-        let cfg = self.window.config();
-        let per_item = self.last_framed.max(1);
-        let by_bytes = cfg.max_bytes.saturating_sub(self.window.bytes()) / per_item;
-        self.window.room().min(by_bytes).max(1)
     }
 
     /// Move staged items into the window and block, committing whenever a size bound is hit.

@@ -1,6 +1,7 @@
 //! `check window`: tune the batch window from data. Sweep max-items × linger on the standard bursty
-//! replay at half the measured batched peak, keep the windows whose p99 meets the SLO, and choose the one
-//! with the most throughput headroom (highest saturation capacity). Then show it is tuned, not guessed:
+//! replay at a fixed fraction of the measured batched peak, keep the windows whose p99 meets the SLO and
+//! whose size bound is actually reached at peak, and choose the one with the most throughput headroom
+//! (highest saturation capacity). Then show it is tuned, not guessed:
 //! at peak its batches are full; at low load its timer bounds latency.
 
 use std::fmt::Write as _;
@@ -120,12 +121,13 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
 
     let mut csv = String::from(
         "max_items,max_bytes,linger_ms,bursty_rate,bursty_p50_us,bursty_p99_us,bursty_max_us,bursty_items_per_s,\
-         bursty_fdatasyncs_per_item,bursty_mean_batch,capacity_items_per_s,headroom,slo_met,cpu_process_cores,cpu_other_cores\n",
+         bursty_fdatasyncs_per_item,bursty_mean_batch,capacity_items_per_s,headroom,slo_met,peak_mean_batch,peak_size_flush_share,\
+         cpu_process_cores,cpu_other_cores\n",
     );
     for r in &rows {
         let _ = writeln!(
             csv,
-            "{},{},{},{rate},{:.0},{:.0},{:.0},{:.0},{:.6},{:.1},{:.0},{:.2},{},{:.2},{:.2}",
+            "{},{},{},{rate},{:.0},{:.0},{:.0},{:.0},{:.6},{:.1},{:.0},{:.2},{},{:.0},{:.2},{:.2},{:.2}",
             r.window.max_items,
             r.window.max_bytes,
             r.window.linger.as_secs_f64() * 1e3,
@@ -138,22 +140,31 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
             r.sat.throughput_items_per_s,
             r.sat.throughput_items_per_s / rate,
             r.bursty.latency_us.p99 <= slo_us,
+            r.sat.batch_size.mean,
+            (r.sat.flush_reasons.items + r.sat.flush_reasons.bytes) as f64 / r.sat.batches.max(1) as f64,
             r.bursty.cpu.process_cores,
             r.bursty.cpu.other_cores,
         );
     }
 
-    // Choose: most capacity among those meeting the SLO; if none does, the lowest p99 (and fail).
-    let meeting: Vec<&Row> = rows
+    // Choose: among the windows that meet the SLO on the bursty replay *and* fill at peak (their size
+    // bound is what ends most batches at saturation — a bound never reached is a guess, not a tuning),
+    // the one with the most capacity. If none qualifies, the lowest p99 (and the check fails).
+    let fills = |r: &Row| {
+        let eff = effective_max_items(&r.window, r.sat.settings.item_bytes) as f64;
+        (r.sat.flush_reasons.items + r.sat.flush_reasons.bytes) * 2 > r.sat.batches
+            && r.sat.batch_size.mean >= 0.8 * eff
+    };
+    let qualifying: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.bursty.latency_us.p99 <= slo_us)
+        .filter(|r| r.bursty.latency_us.p99 <= slo_us && fills(r))
         .collect();
-    let chosen = if meeting.is_empty() {
+    let chosen = if qualifying.is_empty() {
         rows.iter()
             .min_by(|a, b| a.bursty.latency_us.p99.total_cmp(&b.bursty.latency_us.p99))
             .unwrap()
     } else {
-        meeting
+        qualifying
             .into_iter()
             .max_by(|a, b| {
                 a.sat
