@@ -3,11 +3,13 @@
 //! `physical` (sink vs fio), `window` (tune the window from data), `before-after` (what batching buys),
 //! `strace` (counters agree with strace), `sigstop` (no coordinated omission), `poison`
 //! (split-and-retry with a dead-letter queue vs abort-whole-batch), `overflow` (each overflow policy
-//! under overload, and an unbounded queue's death for contrast), `bomb` (decompression caps).
+//! under overload, and an unbounded queue's death for contrast), `bomb` (decompression caps), `nagle`
+//! (the 40 ms Nagle/delayed-ACK stall and its two fixes).
 
 mod before_after;
 mod bomb;
 mod common;
+mod nagle;
 mod overflow;
 mod physical;
 mod poison;
@@ -41,9 +43,9 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
         "poison" => poison::poison(opts),
         "overflow" => overflow::overflow(opts),
         "bomb" => bomb::bomb(opts),
+        "nagle" => nagle::nagle(opts),
         other => Err(format!(
-            "unknown check '{other}' (built so far: {}; aimd, compression, redrive \
-             and nagle are not built yet)",
+            "unknown check '{other}' (built so far: {}; aimd, compression and redrive are not built yet)",
             ALL.join(", ")
         )),
     }

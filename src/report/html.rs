@@ -107,7 +107,7 @@ fn check_section(c: &Value) -> String {
 }
 
 /// Known evidence files, in page order, with their headings.
-const TABLES: [(&str, &str); 10] = [
+const TABLES: [(&str, &str); 11] = [
     (
         "before-after.csv",
         "Before / after: unbatched vs the tuned window",
@@ -129,6 +129,7 @@ const TABLES: [(&str, &str); 10] = [
     ("sigstop.csv", "A 1 s SIGSTOP during a steady run"),
     ("overflow.csv", "Overflow: each policy under 4× overload, and the unbounded queue until it dies (every 100 ms)"),
     ("bomb.csv", "Decompression bombs: capped streaming decoder vs uncapped"),
+    ("nagle.csv", "Nagle + delayed ACK on a request/response path (loopback)"),
     ("poison-lag.csv", "Poison records: consumer lag, split-and-retry vs abort-whole-batch (every 100 ms)"),
 ];
 

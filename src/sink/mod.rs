@@ -5,12 +5,14 @@ mod bench;
 mod file;
 mod fs;
 mod null;
+mod tcp;
 mod validating;
 
 pub use bench::{bench_appends, SinkBench, BENCH_RECORD_BYTES};
 pub use file::{segment_name, Fault, FaultOp, FileSink};
 pub use fs::{free_bytes, FsInfo};
 pub use null::NullSink;
+pub use tcp::{AckServer, TcpSink, WriteMode};
 pub use validating::{utf8_record, ValidatingSink, Validator};
 
 use hdrhistogram::Histogram;

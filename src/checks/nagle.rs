@@ -1,0 +1,113 @@
+//! `check nagle`: the 40 ms stall of Nagle's algorithm meeting delayed ACKs on a request/response path,
+//! on loopback. The client sends a 4-byte header and a small body as two writes, then waits for a
+//! one-byte ack. Without `TCP_NODELAY` the body waits for the header's ACK, which the server delays; with
+//! it, or with header and body in one `writev`, the stall is gone. Bounded: a fixed number of requests
+//! to 127.0.0.1 on an ephemeral port.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+use super::common::{write_evidence, CheckOptions, CheckResult, Criterion};
+use crate::codec::BlockBuilder;
+use crate::metrics::LatencySummary;
+use crate::sink::{AckServer, Sink, TcpSink, WriteMode};
+
+/// Minimum ratio of p50s, Nagle on / off.
+pub const MIN_RATIO: f64 = 20.0;
+
+fn measure(nodelay: bool, mode: WriteMode, requests: u64) -> Result<Histogram<u64>, String> {
+    let server = AckServer::start(requests).map_err(|e| e.to_string())?;
+    let mut sink = TcpSink::connect(server.addr(), nodelay, mode).map_err(|e| e.to_string())?;
+    let mut b = BlockBuilder::with_capacity(256);
+    b.push(&[b'x'; 100]);
+    let block = b.seal().to_vec();
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("bounds");
+    for _ in 0..requests {
+        let t0 = Instant::now();
+        sink.commit(&block, 1).map_err(|e| e.to_string())?;
+        h.saturating_record((t0.elapsed().as_nanos() as u64).max(1));
+    }
+    drop(sink);
+    server.join().map_err(|e| e.to_string())?;
+    Ok(h)
+}
+
+/// Run the check.
+pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
+    let n = if opts.quick { 40 } else { 200 };
+    let cases = [
+        ("two writes, Nagle on", false, WriteMode::TwoWrites),
+        ("two writes, TCP_NODELAY", true, WriteMode::TwoWrites),
+        ("one writev, Nagle on", false, WriteMode::Writev),
+    ];
+    let mut csv = String::from("case,requests,p50_us,p90_us,p99_us,max_us\n");
+    let mut hist_csv = String::from("case,latency_us_upper,count\n");
+    let mut sums = Vec::new();
+    for (name, nodelay, mode) in cases {
+        opts.progress(format!("nagle: {n} requests, {name}"));
+        let h = measure(nodelay, mode, n)?;
+        let s = LatencySummary::from_ns(&h);
+        let _ = writeln!(
+            csv,
+            "{name},{n},{:.0},{:.0},{:.0},{:.0}",
+            s.p50, s.p90, s.p99, s.max
+        );
+        for v in h.iter_log(10_000, 2.0) {
+            if v.count_since_last_iteration() > 0 {
+                let _ = writeln!(
+                    hist_csv,
+                    "{name},{:.0},{}",
+                    v.value_iterated_to() as f64 / 1e3,
+                    v.count_since_last_iteration()
+                );
+            }
+        }
+        sums.push((name, s));
+    }
+    let (slow, fast, vec) = (sums[0].1, sums[1].1, sums[2].1);
+    let ratio = slow.p50 / fast.p50.max(1e-3);
+    let criteria = vec![
+        Criterion::new(
+            ratio >= MIN_RATIO,
+            format!(
+                "p50 with Nagle {:.1} ms vs TCP_NODELAY {:.3} ms: {ratio:.0}× (≥ {MIN_RATIO}×)",
+                slow.p50 / 1e3,
+                fast.p50 / 1e3
+            ),
+        ),
+        Criterion::new(
+            fast.p50 < 1_000.0,
+            format!(
+                "TCP_NODELAY removes the floor: p50 {:.3} ms < 1 ms",
+                fast.p50 / 1e3
+            ),
+        ),
+        Criterion::new(
+            vec.p50 < 1_000.0,
+            format!(
+                "one writev of header + body avoids the stall with Nagle on: p50 {:.3} ms < 1 ms",
+                vec.p50 / 1e3
+            ),
+        ),
+    ];
+    let pass = criteria.iter().all(|c| c.held);
+    let figures = json!({
+        "requests_per_case": n,
+        "cases": sums.iter().map(|(n, s)| json!({"case": n, "latency_us": s})).collect::<Vec<_>>(),
+        "p50_ratio": ratio,
+    });
+    let evidence = vec![
+        write_evidence(&opts.out, "nagle.csv", &csv)?,
+        write_evidence(&opts.out, "nagle-histograms.csv", &hist_csv)?,
+    ];
+    Ok(CheckResult {
+        check: "nagle".into(),
+        pass,
+        figures,
+        evidence,
+        criteria,
+    })
+}
