@@ -300,6 +300,8 @@ pub struct RunConfig {
     pub dead_letter_dir: Option<PathBuf>,
     /// Sample live counters, queue depth and RSS at this interval into the report's time series.
     pub sample_every: Option<Duration>,
+    /// Compress each batch before the write.
+    pub compress: crate::codec::Codec,
 }
 
 impl RunConfig {
@@ -315,6 +317,7 @@ impl RunConfig {
             retry: RetryStrategy::FailStop,
             dead_letter_dir: None,
             sample_every: None,
+            compress: crate::codec::Codec::None,
         }
     }
 

@@ -159,6 +159,13 @@ pub enum FrameError {
         /// The codec byte.
         codec: u8,
     },
+    /// A compressed block's payload does not decode.
+    BadPayload {
+        /// Byte offset of the block.
+        offset: u64,
+        /// The decoder's error.
+        reason: String,
+    },
     /// The block says it holds N records but its payload holds a different number.
     RecordCount {
         /// Byte offset of the block.
@@ -190,6 +197,9 @@ impl fmt::Display for FrameError {
                 f,
                 "CRC mismatch at byte {offset}: stored {stored:#010x}, computed {computed:#010x}"
             ),
+            FrameError::BadPayload { offset, reason } => {
+                write!(f, "block at byte {offset} does not decode: {reason}")
+            }
             FrameError::UnknownCodec { offset, codec } => {
                 write!(f, "unknown codec {codec} in block at byte {offset}")
             }

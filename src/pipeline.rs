@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::{BatchWindow, FlushReason};
 use crate::clock::{Clock, MonotonicClock, Nanos};
-use crate::codec::{BlockBuilder, RecordIter, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES};
+use crate::codec::{BlockBuilder, Codec, RecordIter, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES};
 use crate::config::{LoadShape, RunConfig, StopAfter};
 use crate::error::{PushError, RunError, SinkError, SysError};
 use crate::host::{current_rss_bytes, CpuMeter};
@@ -145,6 +145,7 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
         let mut b = Batcher::new(cfg.window, clock, sink, live);
         b.retry = cfg.retry;
         b.dlq = dlq;
+        b.codec = cfg.compress;
         std::thread::Builder::new()
             .name("ingest-batcher".into())
             .spawn(move || {
@@ -230,6 +231,7 @@ fn settings(cfg: &RunConfig) -> RunSettings {
         queue_capacity: cfg.queue.capacity_items,
         overflow: cfg.queue.policy.to_string(),
         slo_ms: cfg.slo.as_secs_f64() * 1e3,
+        compress: cfg.compress.as_str().to_string(),
         dir: cfg.sink.dir.display().to_string(),
     }
 }
@@ -444,6 +446,7 @@ struct Batcher<S: Sink> {
     retry: RetryStrategy,
     dlq: Option<DeadLetterQueue>,
     retry_block: BlockBuilder,
+    codec: Codec,
 }
 
 type BatcherOutcome = (
@@ -474,6 +477,7 @@ impl<S: Sink> Batcher<S> {
             retry: RetryStrategy::FailStop,
             dlq: None,
             retry_block: BlockBuilder::with_capacity(0),
+            codec: Codec::None,
         }
     }
 
@@ -589,7 +593,14 @@ impl<S: Sink> Batcher<S> {
     fn commit(&mut self, reason: FlushReason, pool: &BufferPool) -> Result<(), SinkError> {
         let records = self.block.records();
         let flushed = self.window.flush(reason, self.clock.now());
-        let result = match self.sink.commit(self.block.seal(), records) {
+        let sealed = self.block.seal_with(self.codec).map_err(|e| {
+            SinkError::Io(SysError::new(
+                "compress",
+                format!("batch {}", self.metrics.batches),
+                e,
+            ))
+        });
+        let result = match sealed.and_then(|b| self.sink.commit(b, records)) {
             Ok(()) => {
                 self.committed(0..records as usize);
                 Ok(())
@@ -647,7 +658,11 @@ impl<S: Sink> Batcher<S> {
                         self.retry_block.push(rec);
                     }
                     self.metrics.retry_attempts += 1;
-                    match self.sink.commit(self.retry_block.seal(), r.len() as u32) {
+                    let sub = self
+                        .retry_block
+                        .seal_with(self.codec)
+                        .map_err(|e| SinkError::Io(SysError::new("compress", "retry batch", e)))?;
+                    match self.sink.commit(sub, r.len() as u32) {
                         Ok(()) => {
                             plan.accepted();
                             self.committed(r);
@@ -663,6 +678,11 @@ impl<S: Sink> Batcher<S> {
             }
             RetryStrategy::AbortWholeBatch { retries, backoff } => {
                 let mut reason = first_reason.to_string();
+                let sealed = self
+                    .block
+                    .seal_with(self.codec)
+                    .map_err(|e| SinkError::Io(SysError::new("compress", "retry batch", e)))?
+                    .to_vec();
                 for k in 0..retries {
                     std::thread::sleep(backoff * 2u32.saturating_pow(k));
                     self.metrics.retry_attempts += 1;

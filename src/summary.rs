@@ -61,6 +61,8 @@ pub struct RunSettings {
     pub overflow: String,
     /// SLO for p99, ms.
     pub slo_ms: f64,
+    /// Batch compression.
+    pub compress: String,
     /// Sink directory.
     pub dir: String,
 }

@@ -64,3 +64,32 @@ fn unbatched_window_makes_one_fdatasync_per_item() {
     assert_eq!(r.flush_reasons.items, 200);
     assert_eq!(common::read_all_records(dir.path()).len(), 200);
 }
+
+#[test]
+fn compressed_batches_read_back_exactly_and_write_fewer_bytes() {
+    for codec in [ingest_lab::Codec::Zstd, ingest_lab::Codec::Gzip] {
+        let dir = common::tempdir();
+        let window = WindowConfig {
+            max_items: 512,
+            max_bytes: 1 << 20,
+            linger: Duration::from_millis(5),
+        };
+        let mut cfg = common::small_run(dir.path(), 3_000, 100_000.0, window);
+        cfg.compress = codec;
+        let r = ingest_lab::run(&cfg).unwrap();
+        assert_eq!(r.committed, 3_000);
+        let records = common::read_all_records(dir.path());
+        let mut expected = PayloadSource::new(PayloadKind::Log, 100, cfg.load.payload_seed);
+        for rec in &records {
+            let mut want = Vec::new();
+            expected.fill(&mut want);
+            assert_eq!(rec, &want, "{codec:?}");
+        }
+        assert_eq!(records.len(), 3_000);
+        assert!(
+            r.bytes_written * 2 < 3_000 * 108,
+            "{codec:?}: {} bytes",
+            r.bytes_written
+        );
+    }
+}

@@ -120,7 +120,7 @@ struct RunArgs {
     /// block | drop-newest | drop-oldest
     #[arg(long, default_value = "block")]
     overflow: String,
-    /// none (zstd and gzip are not built yet).
+    /// none | zstd | gzip: compress each batch before the write.
     #[arg(long, default_value = "none")]
     compress: String,
     /// log | random
@@ -136,7 +136,8 @@ struct RunArgs {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// physical | window | before-after | strace | sigstop | all
+    /// physical | window | before-after | strace | sigstop | poison | overflow | bomb | nagle |
+    /// compression | all
     name: String,
     /// Short runs (for `make test`).
     #[arg(long)]
@@ -417,7 +418,7 @@ fn cmd_check(a: CheckArgs) -> ExitCode {
     opts.verbose = !a.json || std::io::stderr().is_terminal();
     opts.exe = std::env::current_exe().ok();
     let names: Vec<&str> = if a.name == "all" {
-        checks::ALL.to_vec()
+        checks::names()
     } else {
         vec![a.name.as_str()]
     };

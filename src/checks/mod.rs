@@ -4,11 +4,12 @@
 //! `strace` (counters agree with strace), `sigstop` (no coordinated omission), `poison`
 //! (split-and-retry with a dead-letter queue vs abort-whole-batch), `overflow` (each overflow policy
 //! under overload, and an unbounded queue's death for contrast), `bomb` (decompression caps), `nagle`
-//! (the 40 ms Nagle/delayed-ACK stall and its two fixes).
+//! (the 40 ms Nagle/delayed-ACK stall and its two fixes), `compression` (only filled batches pay).
 
 mod before_after;
 mod bomb;
 mod common;
+mod compression;
 mod nagle;
 mod overflow;
 mod physical;
@@ -22,31 +23,36 @@ pub use common::{CheckOptions, CheckResult, Criterion};
 pub use physical::{physical, run_fio, FioResult};
 pub use window::{window, WindowChoice};
 
-/// Every check name, in the order `check all` runs them (window first: before-after uses its choice).
-pub const ALL: [&str; 6] = [
-    "physical",
-    "window",
-    "before-after",
-    "strace",
-    "sigstop",
-    "poison",
+/// A check: its name and the function that runs it.
+pub type CheckFn = fn(&CheckOptions) -> Result<CheckResult, String>;
+
+/// Every check, in the order `check all` runs them (window before before-after: it uses its choice).
+/// One table, so the list `check all` runs and the names `check NAME` accepts cannot drift apart.
+pub const CHECKS: [(&str, CheckFn); 10] = [
+    ("physical", physical),
+    ("window", |o| window(o).map(|(r, _)| r)),
+    ("before-after", before_after),
+    ("strace", strace::strace),
+    ("sigstop", sigstop::sigstop),
+    ("poison", poison::poison),
+    ("overflow", overflow::overflow),
+    ("bomb", bomb::bomb),
+    ("nagle", nagle::nagle),
+    ("compression", compression::compression),
 ];
+
+/// Every check name, in `check all` order.
+pub fn names() -> Vec<&'static str> {
+    CHECKS.iter().map(|(n, _)| *n).collect()
+}
 
 /// Run one check by name.
 pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String> {
-    match name {
-        "window" => window(opts).map(|(r, _)| r),
-        "before-after" => before_after(opts),
-        "physical" => physical(opts),
-        "strace" => strace::strace(opts),
-        "sigstop" => sigstop::sigstop(opts),
-        "poison" => poison::poison(opts),
-        "overflow" => overflow::overflow(opts),
-        "bomb" => bomb::bomb(opts),
-        "nagle" => nagle::nagle(opts),
-        other => Err(format!(
-            "unknown check '{other}' (built so far: {}; aimd, compression and redrive are not built yet)",
-            ALL.join(", ")
+    match CHECKS.iter().find(|(n, _)| *n == name) {
+        Some((_, f)) => f(opts),
+        None => Err(format!(
+            "unknown check '{name}' (built: {}; aimd and redrive are not built yet)",
+            names().join(", ")
         )),
     }
 }

@@ -2,6 +2,9 @@
 //! overlaps the linger wait) and seals the header at flush; [`BlockReader`] walks a segment and stops
 //! with an error naming the byte at the first bad or torn block.
 
+use std::borrow::Cow;
+use std::io::{Read, Write};
+
 use crate::codec::frame::{encode_record, RecordIter};
 use crate::error::FrameError;
 
@@ -9,29 +12,79 @@ use crate::error::FrameError;
 pub const BLOCK_HEADER_BYTES: usize = 20;
 const MAGIC: [u8; 4] = *b"ILB1";
 
-/// How a block's payload is encoded.
+/// How a block's payload is encoded. A compressed block compresses the whole batch of framed records at
+/// once: compression finds repetition *across* records, which is why it only pays on filled batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Codec {
     /// Records stored as they are.
     None = 0,
+    /// zstd, level 1.
+    Zstd = 1,
+    /// gzip (deflate), fastest level.
+    Gzip = 2,
 }
 
 impl Codec {
     fn from_u8(v: u8) -> Option<Codec> {
         match v {
             0 => Some(Codec::None),
+            1 => Some(Codec::Zstd),
+            2 => Some(Codec::Gzip),
             _ => None,
         }
     }
+
+    /// The CLI spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Codec::None => "none",
+            Codec::Zstd => "zstd",
+            Codec::Gzip => "gzip",
+        }
+    }
+
+    /// Parse the CLI spelling.
+    pub fn parse(s: &str) -> Option<Codec> {
+        [Codec::None, Codec::Zstd, Codec::Gzip]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// A decoded block is never larger than this (the window's largest batch plus framing).
+const MAX_DECODED_BYTES: u64 = (crate::config::MAX_BATCH_BYTES as u64) * 2;
+
+fn write_header(buf: &mut [u8], codec: Codec, records: u32) {
+    let payload_len = (buf.len() - BLOCK_HEADER_BYTES) as u32;
+    buf[0..4].copy_from_slice(&MAGIC);
+    buf[4] = codec as u8;
+    buf[5..8].fill(0);
+    buf[8..12].copy_from_slice(&records.to_le_bytes());
+    buf[12..16].copy_from_slice(&payload_len.to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&buf[0..16]);
+    h.update(&buf[BLOCK_HEADER_BYTES..]);
+    let crc = h.finalize();
+    buf[16..20].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Accumulates framed records behind a reserved header; reused across batches (no per-batch alloc once
 /// it has grown to the window's size).
-#[derive(Debug)]
 pub struct BlockBuilder {
     buf: Vec<u8>,
     records: u32,
+    packed: Vec<u8>,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+}
+
+impl std::fmt::Debug for BlockBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockBuilder")
+            .field("bytes", &self.buf.len())
+            .field("records", &self.records)
+            .finish()
+    }
 }
 
 impl BlockBuilder {
@@ -39,7 +92,12 @@ impl BlockBuilder {
     pub fn with_capacity(capacity: usize) -> Self {
         let mut buf = Vec::with_capacity(BLOCK_HEADER_BYTES + capacity);
         buf.resize(BLOCK_HEADER_BYTES, 0);
-        BlockBuilder { buf, records: 0 }
+        BlockBuilder {
+            buf,
+            records: 0,
+            packed: Vec::new(),
+            zstd: None,
+        }
     }
 
     /// Frame `payload` into the block.
@@ -61,18 +119,40 @@ impl BlockBuilder {
 
     /// Write the header and return the whole block, ready for one `write`.
     pub fn seal(&mut self) -> &[u8] {
-        let payload_len = (self.buf.len() - BLOCK_HEADER_BYTES) as u32;
-        self.buf[0..4].copy_from_slice(&MAGIC);
-        self.buf[4] = Codec::None as u8;
-        self.buf[5..8].fill(0);
-        self.buf[8..12].copy_from_slice(&self.records.to_le_bytes());
-        self.buf[12..16].copy_from_slice(&payload_len.to_le_bytes());
-        let mut h = crc32fast::Hasher::new();
-        h.update(&self.buf[0..16]);
-        h.update(&self.buf[BLOCK_HEADER_BYTES..]);
-        let crc = h.finalize();
-        self.buf[16..20].copy_from_slice(&crc.to_le_bytes());
+        write_header(&mut self.buf, Codec::None, self.records);
         &self.buf
+    }
+
+    /// Seal with the payload compressed by `codec` (the framed records stay in the builder, so a
+    /// rejected batch can still be split record by record).
+    pub fn seal_with(&mut self, codec: Codec) -> std::io::Result<&[u8]> {
+        if codec == Codec::None {
+            return Ok(self.seal());
+        }
+        self.packed.clear();
+        self.packed.resize(BLOCK_HEADER_BYTES, 0);
+        let frames = &self.buf[BLOCK_HEADER_BYTES..];
+        match codec {
+            Codec::None => unreachable!(),
+            Codec::Zstd => {
+                if self.zstd.is_none() {
+                    self.zstd = Some(zstd::bulk::Compressor::new(1)?);
+                }
+                let z = self.zstd.as_mut().expect("set above");
+                let packed = z.compress(frames)?;
+                self.packed.extend_from_slice(&packed);
+            }
+            Codec::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(
+                    std::mem::take(&mut self.packed),
+                    flate2::Compression::fast(),
+                );
+                e.write_all(frames)?;
+                self.packed = e.finish()?;
+            }
+        }
+        write_header(&mut self.packed, codec, self.records);
+        Ok(&self.packed)
     }
 
     /// Empty the builder for the next batch (keeps its capacity).
@@ -83,7 +163,7 @@ impl BlockBuilder {
 }
 
 /// One checked block read back from a segment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BlockView<'a> {
     /// File offset of the block header.
     pub offset: u64,
@@ -91,14 +171,17 @@ pub struct BlockView<'a> {
     pub codec: Codec,
     /// Record count from the header.
     pub records: u32,
-    /// The payload (framed records).
+    /// The payload as stored (framed records, or their compressed form).
     pub payload: &'a [u8],
+    /// The framed records (the payload itself, or its decompression).
+    pub frames: Cow<'a, [u8]>,
 }
 
-impl<'a> BlockView<'a> {
-    /// The block's records, each CRC-checked.
-    pub fn records(&self) -> RecordIter<'a> {
-        RecordIter::new(self.payload, self.offset + BLOCK_HEADER_BYTES as u64)
+impl BlockView<'_> {
+    /// The block's records, each CRC-checked. Offsets in errors are file offsets for plain blocks and
+    /// offsets into the decompressed frames for compressed ones.
+    pub fn records(&self) -> RecordIter<'_> {
+        RecordIter::new(&self.frames, self.offset + BLOCK_HEADER_BYTES as u64)
     }
 
     /// Total bytes of the block on disk.
@@ -110,6 +193,21 @@ impl<'a> BlockView<'a> {
     pub fn is_empty(&self) -> bool {
         self.payload.is_empty()
     }
+}
+
+fn decode_frames(codec: Codec, payload: &[u8], offset: u64) -> Result<Cow<'_, [u8]>, FrameError> {
+    if codec == Codec::None {
+        return Ok(Cow::Borrowed(payload));
+    }
+    let name = format!("block at byte {offset}");
+    let mut out = Vec::new();
+    crate::codec::CappedDecoder::new(payload, &name, MAX_DECODED_BYTES, 1)
+        .and_then(|mut d| d.read_to_end(&mut out))
+        .map_err(|e| FrameError::BadPayload {
+            offset,
+            reason: e.to_string(),
+        })?;
+    Ok(Cow::Owned(out))
 }
 
 /// Walks the blocks of a segment's bytes. After the first error it yields nothing more: what follows a
@@ -179,6 +277,7 @@ impl<'a> BlockReader<'a> {
             codec,
             records,
             payload,
+            frames: decode_frames(codec, payload, offset)?,
         })
     }
 }
@@ -235,6 +334,32 @@ mod tests {
         assert!(b.is_empty());
         b.push(b"x");
         assert_eq!(b.seal(), first.as_slice());
+    }
+
+    #[test]
+    fn compressed_blocks_round_trip_and_shrink_a_full_batch_of_log_lines() {
+        let mut src = crate::payload::PayloadSource::new(crate::config::PayloadKind::Log, 100, 1);
+        for codec in [Codec::Zstd, Codec::Gzip] {
+            let mut b = BlockBuilder::with_capacity(1 << 20);
+            let mut want = Vec::new();
+            for _ in 0..1000 {
+                let mut p = Vec::new();
+                src.fill(&mut p);
+                b.push(&p);
+                want.push(p);
+            }
+            let plain_len = b.seal().len();
+            let packed = b.seal_with(codec).unwrap().to_vec();
+            assert!(
+                packed.len() * 2 < plain_len,
+                "{codec:?}: {} vs {plain_len}",
+                packed.len()
+            );
+            let view = BlockReader::new(&packed).next().unwrap().unwrap();
+            assert_eq!(view.codec, codec);
+            let got: Vec<Vec<u8>> = view.records().map(|r| r.unwrap().to_vec()).collect();
+            assert_eq!(got, want);
+        }
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn check_section(c: &Value) -> String {
 }
 
 /// Known evidence files, in page order, with their headings.
-const TABLES: [(&str, &str); 11] = [
+const TABLES: [(&str, &str); 13] = [
     (
         "before-after.csv",
         "Before / after: unbatched vs the tuned window",
@@ -130,6 +130,8 @@ const TABLES: [(&str, &str); 11] = [
     ("overflow.csv", "Overflow: each policy under 4× overload, and the unbounded queue until it dies (every 100 ms)"),
     ("bomb.csv", "Decompression bombs: capped streaming decoder vs uncapped"),
     ("nagle.csv", "Nagle + delayed ACK on a request/response path (loopback)"),
+    ("compression.csv", "Compression ratio and CPU per item by batch size (log-like records)"),
+    ("compression-runs.csv", "Compressed blocks through the pipeline vs the disk's raw bandwidth"),
     ("poison-lag.csv", "Poison records: consumer lag, split-and-retry vs abort-whole-batch (every 100 ms)"),
 ];
 

@@ -3,7 +3,7 @@
 //! says why, but not which record: finding that is the client's job (split-and-retry).
 
 use super::{Sink, SinkCounters};
-use crate::codec::{RecordIter, BLOCK_HEADER_BYTES};
+use crate::codec::BlockReader;
 use crate::error::SinkError;
 
 /// Checks one record; `Err` says why it is invalid.
@@ -44,14 +44,16 @@ impl<S: Sink> ValidatingSink<S> {
 
 impl<S: Sink> Sink for ValidatingSink<S> {
     fn commit(&mut self, block: &[u8], records: u32) -> Result<(), SinkError> {
-        let payload = block.get(BLOCK_HEADER_BYTES..).unwrap_or_default();
-        for r in RecordIter::new(payload, BLOCK_HEADER_BYTES as u64) {
-            let rec = r.map_err(|e| SinkError::Rejected {
-                reason: format!("malformed frame: {e}"),
-            })?;
-            if let Err(why) = (self.validate)(rec) {
-                self.rejected_batches += 1;
-                return Err(SinkError::Rejected { reason: why });
+        let malformed = |e: crate::error::FrameError| SinkError::Rejected {
+            reason: format!("malformed block: {e}"),
+        };
+        for view in BlockReader::new(block) {
+            let view = view.map_err(malformed)?;
+            for r in view.records() {
+                if let Err(why) = (self.validate)(r.map_err(malformed)?) {
+                    self.rejected_batches += 1;
+                    return Err(SinkError::Rejected { reason: why });
+                }
             }
         }
         self.inner.commit(block, records)
