@@ -48,6 +48,11 @@ impl WindowChoice {
     }
 }
 
+/// The sweep keeps only windows whose bursty p99 is within this fraction of the SLO: one sweep run per
+/// window is one sample of a noisy machine, and a window chosen at 99 % of the SLO fails it on the next
+/// run about half the time (seen here: 9.1 ms chosen, 11.1 ms in the before/after repeat).
+pub const SLO_HEADROOM: f64 = 0.8;
+
 /// Max bytes for every window of the sweep: 1 MiB writes are where the disk reaches its bandwidth.
 const SWEEP_MAX_BYTES: usize = 1 << 20;
 /// Margin allowed over linger + fdatasync p99 at low load (scheduling, wake-up, generator).
@@ -147,9 +152,10 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         );
     }
 
-    // Choose: among the windows that meet the SLO on the bursty replay *and* fill at peak (their size
-    // bound is what ends most batches at saturation — a bound never reached is a guess, not a tuning),
-    // the one with the most capacity. If none qualifies, the lowest p99 (and the check fails).
+    // Choose: among the windows that meet the SLO with headroom (p99 ≤ 80 % of it) on the bursty replay
+    // *and* fill at peak (their size bound is what ends most batches at saturation — a bound never
+    // reached is a guess, not a tuning), the one with the most capacity. If none qualifies, the lowest
+    // p99 (and the check fails if that misses the SLO).
     let fills = |r: &Row| {
         let eff = effective_max_items(&r.window, r.sat.settings.item_bytes) as f64;
         (r.sat.flush_reasons.items + r.sat.flush_reasons.bytes) * 2 > r.sat.batches
@@ -157,7 +163,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
     };
     let qualifying: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.bursty.latency_us.p99 <= slo_us && fills(r))
+        .filter(|r| r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us && fills(r))
         .collect();
     let chosen = if qualifying.is_empty() {
         rows.iter()
