@@ -16,7 +16,24 @@ pub fn process_cpu_seconds() -> (f64, f64) {
     }
 }
 
-/// Peak resident set size of this process, bytes (`ru_maxrss`).
+/// High-water mark of this process image's resident set, bytes (`VmHWM` in `/proc/self/status`).
+///
+/// Unlike `ru_maxrss`, it starts afresh at `exec`: Linux carries `ru_maxrss` across `fork` + `exec`, so a
+/// child spawned by a large parent would report the parent's RSS (seen here: 56 MiB for a decoder that
+/// used a few).
+pub fn peak_rss_of_image() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Peak resident set size of this process, bytes (`ru_maxrss`; includes a parent's, across exec).
 pub fn peak_rss_bytes() -> u64 {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
         .map(|u| u.max_rss() as u64 * 1024)

@@ -58,7 +58,7 @@ pub use config::{
     WindowConfig, MAX_BATCH_BYTES, MAX_ITEM_BYTES,
 };
 pub use error::{ConfigError, FrameError, LoadError, PushError, RunError, SinkError, SysError};
-pub use host::{current_rss_bytes, peak_rss_bytes, CpuMeter, CpuUse, HostInfo};
+pub use host::{current_rss_bytes, peak_rss_bytes, peak_rss_of_image, CpuMeter, CpuUse, HostInfo};
 pub use load::{standard_trace_path, Bursty, BurstyParams, Replay, Schedule, Trace};
 pub use metrics::{BatchSizeSummary, LatencySummary, Metrics, RejectReason};
 pub use payload::{

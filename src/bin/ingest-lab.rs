@@ -573,7 +573,7 @@ fn cmd_bomb_child(a: BombChildArgs) -> ExitCode {
     };
     print_json(&serde_json::json!({
         "result": result, "seen": seen, "error": error, "crc32": crc,
-        "peak_rss_bytes": ingest_lab::peak_rss_bytes(),
+        "peak_rss_bytes": ingest_lab::peak_rss_of_image(),
     }));
     if result == "ok" {
         ExitCode::SUCCESS

@@ -51,7 +51,7 @@ fn git(args: &[&str]) -> Option<String> {
 pub struct Provenance {
     /// The command line that produced the run.
     pub command: String,
-    /// `git rev-parse HEAD`, with `-dirty` if the tree had uncommitted changes.
+    /// `git rev-parse HEAD`, with `-dirty` if tracked files outside `reports/` had uncommitted changes.
     pub commit: String,
     /// UTC start time (RFC 3339).
     pub date: String,
