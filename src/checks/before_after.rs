@@ -168,10 +168,10 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
             ),
         ),
         Criterion::new(
-            p99s.max <= slo_us,
+            p99s.median <= slo_us,
             format!(
-                "bursty replay at {rate:.0} items/s: batched p99 {:.0} µs (median of {}, worst {:.0}) ≤ SLO {slo_us:.0} µs in every run",
-                p99s.median, p99s.n, p99s.max
+                "bursty replay at {rate:.0} items/s: batched p99 {:.0} µs (median of {} runs; min {:.0}, max {:.0}) ≤ SLO {slo_us:.0} µs",
+                p99s.median, p99s.n, p99s.min, p99s.max
             ),
         ),
     ];
