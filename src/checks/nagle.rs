@@ -39,9 +39,9 @@ fn measure(nodelay: bool, mode: WriteMode, requests: u64) -> Result<Histogram<u6
 pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
     let n = if opts.quick { 40 } else { 200 };
     let cases = [
-        ("two writes, Nagle on", false, WriteMode::TwoWrites),
-        ("two writes, TCP_NODELAY", true, WriteMode::TwoWrites),
-        ("one writev, Nagle on", false, WriteMode::Writev),
+        ("two writes + Nagle", false, WriteMode::TwoWrites),
+        ("two writes + TCP_NODELAY", true, WriteMode::TwoWrites),
+        ("one writev + Nagle", false, WriteMode::Writev),
     ];
     let mut csv = String::from("case,requests,p50_us,p90_us,p99_us,max_us\n");
     let mut hist_csv = String::from("case,latency_us_upper,count\n");
