@@ -22,15 +22,15 @@ pub fn process_cpu_seconds() -> (f64, f64) {
 /// child spawned by a large parent would report the parent's RSS (seen here: 56 MiB for a decoder that
 /// used a few).
 pub fn peak_rss_of_image() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    proc_kib_field("/proc/self/status", "VmHWM:").unwrap_or(0)
+}
+
+/// A `Key:   N kB` field of a /proc file, in bytes.
+fn proc_kib_field(path: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Peak resident set size of this process, bytes (`ru_maxrss`; includes a parent's, across exec).
@@ -171,15 +171,7 @@ impl HostInfo {
                     .map(|v| v.trim().to_string())
             })
             .unwrap_or_default();
-        let mem_bytes = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("MemTotal:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<u64>().ok())
-            })
-            .map_or(0, |kb| kb * 1024);
+        let mem_bytes = proc_kib_field("/proc/meminfo", "MemTotal:").unwrap_or(0);
         HostInfo {
             hostname: uts
                 .as_ref()

@@ -175,7 +175,6 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
             ),
         ),
     ];
-    let pass = criteria.iter().all(|c| c.held);
     let figures = json!({
         "batched_window": {
             "max_items": batched.max_items, "max_bytes": batched.max_bytes,
@@ -208,11 +207,10 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
             &serde_json::to_string_pretty(&figures).unwrap(),
         )?,
     ];
-    Ok(CheckResult {
-        check: "before-after".into(),
-        pass,
+    Ok(CheckResult::judge(
+        "before-after",
+        criteria,
         figures,
         evidence,
-        criteria,
-    })
+    ))
 }

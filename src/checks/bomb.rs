@@ -311,7 +311,6 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
         let _ = std::fs::remove_file(&path);
     }
     clean_and_settle(&dir);
-    let pass = criteria.iter().all(|c| c.held);
     let figures =
         json!({ "cap_bytes": CAP, "max_capped_rss_bytes": MAX_CAPPED_RSS, "inputs": rows });
     let evidence = vec![
@@ -322,13 +321,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
             &serde_json::to_string_pretty(&figures).unwrap(),
         )?,
     ];
-    Ok(CheckResult {
-        check: "bomb".into(),
-        pass,
-        figures,
-        evidence,
-        criteria,
-    })
+    Ok(CheckResult::judge("bomb", criteria, figures, evidence))
 }
 
 #[cfg(test)]

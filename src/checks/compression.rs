@@ -128,7 +128,6 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
             ),
         ),
     ];
-    let pass = criteria.iter().all(|c| c.held);
     let bar = logical(&full) >= 2.0 * disk.bytes_per_s;
     let mut runs = String::from("case,items_per_s,logical_mb_per_s,written_mb_per_s,ratio,mean_batch,p99_us,cpu_process_cores\n");
     for (name, r) in [
@@ -164,11 +163,10 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
         write_evidence(&opts.out, "compression.csv", &csv)?,
         write_evidence(&opts.out, "compression-runs.csv", &runs)?,
     ];
-    Ok(CheckResult {
-        check: "compression".into(),
-        pass,
+    Ok(CheckResult::judge(
+        "compression",
+        criteria,
         figures,
         evidence,
-        criteria,
-    })
+    ))
 }

@@ -93,7 +93,6 @@ pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
             ),
         ),
     ];
-    let pass = criteria.iter().all(|c| c.held);
     let figures = json!({
         "requests_per_case": n,
         "cases": sums.iter().map(|(n, s)| json!({"case": n, "latency_us": s})).collect::<Vec<_>>(),
@@ -103,11 +102,5 @@ pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
         write_evidence(&opts.out, "nagle.csv", &csv)?,
         write_evidence(&opts.out, "nagle-histograms.csv", &hist_csv)?,
     ];
-    Ok(CheckResult {
-        check: "nagle".into(),
-        pass,
-        figures,
-        evidence,
-        criteria,
-    })
+    Ok(CheckResult::judge("nagle", criteria, figures, evidence))
 }

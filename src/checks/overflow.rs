@@ -261,7 +261,6 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
         oldest["lost_fraction"].as_f64().unwrap_or(0.0) * 100.0,
     );
     opts.progress(format!("overflow: {recommendation}"));
-    let pass = criteria.iter().all(|c| c.held);
     let figures = json!({
         "rate": RATE, "capacity_items": CAPACITY, "queue_byte_budget": budget, "rss_margin": RSS_MARGIN,
         "seconds": secs, "policies": summary, "unbounded": death, "recommendation": recommendation,
@@ -274,11 +273,5 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
             &serde_json::to_string_pretty(&figures).unwrap(),
         )?,
     ];
-    Ok(CheckResult {
-        check: "overflow".into(),
-        pass,
-        figures,
-        evidence,
-        criteria,
-    })
+    Ok(CheckResult::judge("overflow", criteria, figures, evidence))
 }

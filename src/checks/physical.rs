@@ -227,7 +227,6 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
             ),
         ),
     ];
-    let pass = criteria.iter().all(|c| c.held);
     let figures = json!({
         "fio_version": fio128.first().map(|r| r.version.clone()),
         "fio_128_syncs_per_s": f128, "sink_128_syncs_per_s": s128, "pipeline_unbatched_items_per_s": p128,
@@ -243,11 +242,5 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
             &serde_json::to_string_pretty(&figures).unwrap(),
         )?,
     ];
-    Ok(CheckResult {
-        check: "physical".into(),
-        pass,
-        figures,
-        evidence,
-        criteria,
-    })
+    Ok(CheckResult::judge("physical", criteria, figures, evidence))
 }

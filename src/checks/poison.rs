@@ -197,7 +197,6 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
             ),
         ),
     ];
-    let pass = criteria.iter().all(|c| c.held);
 
     let mut csv =
         String::from("t_s,lag_split_and_retry,lag_abort_whole_batch,dlq_split,dlq_abort\n");
@@ -237,11 +236,5 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
             &serde_json::to_string_pretty(&figures).unwrap(),
         )?,
     ];
-    Ok(CheckResult {
-        check: "poison".into(),
-        pass,
-        figures,
-        evidence,
-        criteria,
-    })
+    Ok(CheckResult::judge("poison", criteria, figures, evidence))
 }

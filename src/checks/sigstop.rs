@@ -104,12 +104,11 @@ pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
         r["latency_us"]["p50"],
         r["latency_us"]["p90"]
     );
-    let pass = criteria.iter().all(|c| c.held);
-    Ok(CheckResult {
-        check: "sigstop".into(),
-        pass,
-        figures: json!({ "run": r }),
-        evidence: vec![write_evidence(&opts.out, "sigstop.csv", &csv)?],
+    let evidence = vec![write_evidence(&opts.out, "sigstop.csv", &csv)?];
+    Ok(CheckResult::judge(
+        "sigstop",
         criteria,
-    })
+        json!({ "run": r }),
+        evidence,
+    ))
 }

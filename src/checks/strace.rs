@@ -162,15 +162,13 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
         ));
         runs.push(json!({ "case": name, "run": r, "strace": c }));
     }
-    let pass = criteria.iter().all(|c| c.held);
     let evidence = vec![write_evidence(&opts.out, "strace.csv", &csv)?];
-    Ok(CheckResult {
-        check: "strace".into(),
-        pass,
-        figures: json!({ "runs": runs }),
-        evidence,
+    Ok(CheckResult::judge(
+        "strace",
         criteria,
-    })
+        json!({ "runs": runs }),
+        evidence,
+    ))
 }
 
 #[cfg(test)]

@@ -244,7 +244,6 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
             ),
         ),
     ];
-    let pass = criteria.iter().all(|c| c.held);
 
     let mut evidence = vec![write_evidence(&opts.out, "window-sweep.csv", &csv)?];
     evidence.push(write_evidence(
@@ -269,13 +268,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         &serde_json::to_string_pretty(&figures).unwrap(),
     )?);
     Ok((
-        CheckResult {
-            check: "window".into(),
-            pass,
-            figures,
-            evidence,
-            criteria,
-        },
+        CheckResult::judge("window", criteria, figures, evidence),
         choice,
     ))
 }
