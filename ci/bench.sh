@@ -41,8 +41,8 @@ crit=()
 [ -d target/criterion ] && [ -z "$QUICK" ] && crit=(--criterion target/criterion --criterion-since "$RUN_DIR/.started")
 "$BIN" report "$RUN_DIR" "${crit[@]}"
 rm -f "$RUN_DIR/.started"
+# reports/latest is a link to the newest run folder (a copy would duplicate every file in git).
 rm -rf reports/latest
-mkdir -p reports/latest
-cp -r "$RUN_DIR"/. reports/latest/
+ln -s "runs/$(basename "$RUN_DIR")" reports/latest
 echo "run folder: $RUN_DIR   report: reports/latest/index.html   checks exit code: $rc" >&2
 exit $rc
