@@ -1,7 +1,7 @@
 # ingest-lab: two commands do all the set-up on a fresh machine.
 #   make bench   build, run every bench and check, write reports/runs/<date>-<host>/ and reports/latest/
 #   make test    fmt check, clippy, unit + integration tests, a short `check all --quick`
-# QUICK=1 makes `make bench` short (≈ 2 min). RUN_DIR overrides the run folder.
+# QUICK=1: no micro benches, every check in its short mode. RUN_DIR overrides the run folder.
 
 SHELL := /bin/bash
 RUN_DIR ?= reports/runs/$(shell date -u +%Y-%m-%d)-$(shell hostname -s)
