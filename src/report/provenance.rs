@@ -74,8 +74,16 @@ impl Provenance {
     pub fn collect(command: &str, sink_dir: &Path) -> Provenance {
         let commit =
             git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown (not a git checkout)".into());
-        let dirty =
-            git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+        // Run outputs under reports/ are being written by this very run; only source counts as dirty.
+        let dirty = git(&[
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!reports",
+        ])
+        .is_some_and(|s| !s.is_empty());
         let _ = std::fs::create_dir_all(sink_dir);
         Provenance {
             command: command.to_string(),
