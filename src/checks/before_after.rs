@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::common::{measured_run, write_evidence, CheckOptions, CheckResult, Criterion, Spread};
+use super::common::{
+    measured_run, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion, Spread,
+};
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
 use crate::config::WindowConfig;
 use crate::summary::RunReport;
@@ -201,11 +203,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     let evidence = vec![
         write_evidence(&opts.out, "before-after.csv", &csv)?,
         write_evidence(&opts.out, "load-latency.csv", &ladder_csv)?,
-        write_evidence(
-            &opts.out,
-            "before-after.json",
-            &serde_json::to_string_pretty(&figures).unwrap(),
-        )?,
+        write_json_evidence(&opts.out, "before-after.json", &figures)?,
     ];
     Ok(CheckResult::judge(
         "before-after",

@@ -13,7 +13,9 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use super::common::{clean_and_settle, write_evidence, CheckOptions, CheckResult, Criterion};
+use super::common::{
+    clean_and_settle, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion,
+};
 
 /// The cap the check decodes with.
 pub const CAP: u64 = 64 << 20;
@@ -315,11 +317,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
         json!({ "cap_bytes": CAP, "max_capped_rss_bytes": MAX_CAPPED_RSS, "inputs": rows });
     let evidence = vec![
         write_evidence(&opts.out, "bomb.csv", &csv)?,
-        write_evidence(
-            &opts.out,
-            "bomb.json",
-            &serde_json::to_string_pretty(&figures).unwrap(),
-        )?,
+        write_json_evidence(&opts.out, "bomb.json", &figures)?,
     ];
     Ok(CheckResult::judge("bomb", criteria, figures, evidence))
 }

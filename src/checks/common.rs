@@ -223,6 +223,16 @@ pub fn write_evidence(out: &Path, name: &str, text: &str) -> Result<String, Stri
     Ok(p.display().to_string())
 }
 
+/// Write `value` pretty-printed as `out/name` (the JSON twin of [`write_evidence`]).
+pub fn write_json_evidence(
+    out: &Path,
+    name: &str,
+    value: &impl Serialize,
+) -> Result<String, String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| format!("{name}: {e}"))?;
+    write_evidence(out, name, &text)
+}
+
 /// Items per batch the window allows at most for items of `item_bytes` (the count or the bytes bound).
 pub fn effective_max_items(w: &WindowConfig, item_bytes: usize) -> usize {
     let framed = item_bytes + crate::codec::RECORD_HEADER_BYTES;

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use super::common::{clean_and_settle, write_evidence, CheckOptions, CheckResult, Criterion};
+use super::common::{
+    clean_and_settle, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion,
+};
 use crate::config::{LoadShape, StopAfter, WindowConfig};
 use crate::host::current_rss_bytes;
 use crate::queue::OverflowPolicy;
@@ -267,11 +269,7 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
     });
     let evidence = vec![
         write_evidence(&opts.out, "overflow.csv", &csv)?,
-        write_evidence(
-            &opts.out,
-            "overflow.json",
-            &serde_json::to_string_pretty(&figures).unwrap(),
-        )?,
+        write_json_evidence(&opts.out, "overflow.json", &figures)?,
     ];
     Ok(CheckResult::judge("overflow", criteria, figures, evidence))
 }

@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::common::{
-    clean_and_settle, measured_run, write_evidence, CheckOptions, CheckResult, Criterion, Spread,
+    clean_and_settle, measured_run, write_evidence, write_json_evidence, CheckOptions, CheckResult,
+    Criterion, Spread,
 };
 use crate::config::{SinkConfig, WindowConfig};
 use crate::sink::{bench_appends, free_bytes};
@@ -236,11 +237,7 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
     let evidence = vec![
         write_evidence(&opts.out, "fio.csv", &fio_csv)?,
         write_evidence(&opts.out, "sink-vs-fio.csv", &cmp)?,
-        write_evidence(
-            &opts.out,
-            "physical.json",
-            &serde_json::to_string_pretty(&figures).unwrap(),
-        )?,
+        write_json_evidence(&opts.out, "physical.json", &figures)?,
     ];
     Ok(CheckResult::judge("physical", criteria, figures, evidence))
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::common::{clean_and_settle, write_evidence, CheckOptions, CheckResult, Criterion};
+use super::common::{
+    clean_and_settle, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion,
+};
 use crate::codec::BlockReader;
 use crate::config::{LoadShape, StopAfter, WindowConfig};
 use crate::payload::{parse_id, PoisonSpec};
@@ -230,11 +232,7 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
     });
     let evidence = vec![
         write_evidence(&opts.out, "poison-lag.csv", &csv)?,
-        write_evidence(
-            &opts.out,
-            "poison.json",
-            &serde_json::to_string_pretty(&figures).unwrap(),
-        )?,
+        write_json_evidence(&opts.out, "poison.json", &figures)?,
     ];
     Ok(CheckResult::judge("poison", criteria, figures, evidence))
 }

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::common::{
-    effective_max_items, measured_run, write_evidence, CheckOptions, CheckResult, Criterion,
+    effective_max_items, measured_run, write_evidence, write_json_evidence, CheckOptions,
+    CheckResult, Criterion,
 };
 use crate::config::{LoadShape, StopAfter, WindowConfig};
 use crate::summary::RunReport;
@@ -246,11 +247,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
     ];
 
     let mut evidence = vec![write_evidence(&opts.out, "window-sweep.csv", &csv)?];
-    evidence.push(write_evidence(
-        &opts.out,
-        "window.json",
-        &serde_json::to_string_pretty(&choice).unwrap(),
-    )?);
+    evidence.push(write_json_evidence(&opts.out, "window.json", &choice)?);
     let figures = json!({
         "peak": peak,
         "bursty_rate_items_per_s": rate,
@@ -262,10 +259,10 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         "effective_max_items": eff_max,
         "sweep_size": rows.len(),
     });
-    evidence.push(write_evidence(
+    evidence.push(write_json_evidence(
         &opts.out,
         "window-runs.json",
-        &serde_json::to_string_pretty(&figures).unwrap(),
+        &figures,
     )?);
     Ok((
         CheckResult::judge("window", criteria, figures, evidence),
