@@ -14,7 +14,8 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 use super::common::{
-    clean_and_settle, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion,
+    clean_and_settle, last_words, write_evidence, write_json_evidence, CheckOptions, CheckResult,
+    Criterion,
 };
 
 /// The cap the check decodes with.
@@ -176,21 +177,13 @@ fn child(exe: &Path, args: &[String]) -> Result<(Option<Value>, Option<i32>, Str
         .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
     let v = serde_json::from_slice(&out.stdout).ok();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let words = stderr
-        .lines()
-        .find(|l| l.contains("memory allocation"))
-        .or(stderr.lines().last())
-        .unwrap_or("")
-        .to_string();
+    let words = last_words(&stderr);
     Ok((v, out.status.signal(), words))
 }
 
 /// Run the check.
 pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
-    let exe = opts
-        .exe
-        .clone()
-        .ok_or("check bomb needs the ingest-lab binary (run it from the CLI)")?;
+    let exe = opts.binary("bomb")?;
     let dir = opts.dir.join("bomb");
     std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     let (bombs, logs) = build(opts)?;

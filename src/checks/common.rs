@@ -94,6 +94,13 @@ impl CheckOptions {
         cfg
     }
 
+    /// The `ingest-lab` binary, for checks that run it as a child; an error naming `check` otherwise.
+    pub fn binary(&self, check: &str) -> Result<PathBuf, String> {
+        self.exe.clone().ok_or_else(|| {
+            format!("check {check} needs the ingest-lab binary (run it from the CLI)")
+        })
+    }
+
     pub(crate) fn progress(&self, msg: impl AsRef<str>) {
         if self.verbose {
             eprintln!("  {}", msg.as_ref());
@@ -221,6 +228,17 @@ pub fn write_evidence(out: &Path, name: &str, text: &str) -> Result<String, Stri
     let p = out.join(name);
     std::fs::write(&p, text).map_err(|e| format!("write {}: {e}", p.display()))?;
     Ok(p.display().to_string())
+}
+
+/// What a dying child said last: the allocator's "memory allocation of N bytes failed" if it is there
+/// (a panic or abort prints more lines after it), else the last line of its stderr.
+pub fn last_words(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| l.contains("memory allocation"))
+        .or(stderr.lines().last())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Write `value` pretty-printed as `out/name` (the JSON twin of [`write_evidence`]).

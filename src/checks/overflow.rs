@@ -15,7 +15,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion,
+    clean_and_settle, last_words, write_evidence, write_json_evidence, CheckOptions, CheckResult,
+    Criterion,
 };
 use crate::config::{LoadShape, StopAfter, WindowConfig};
 use crate::host::current_rss_bytes;
@@ -58,10 +59,7 @@ pub struct ChildDeath {
 
 /// Run the unbounded-queue contrast in a child: `ingest-lab overflow-child`.
 pub fn unbounded_child(opts: &CheckOptions, secs: f64) -> Result<ChildDeath, String> {
-    let exe = opts
-        .exe
-        .clone()
-        .ok_or("check overflow needs the ingest-lab binary (run it from the CLI)")?;
+    let exe = opts.binary("overflow")?;
     let dir = opts.dir.join("overflow-unbounded");
     let t0 = Instant::now();
     let mut child = Command::new(&exe)
@@ -98,12 +96,7 @@ pub fn unbounded_child(opts: &CheckOptions, secs: f64) -> Result<ChildDeath, Str
         signal: out.status.signal(),
         exit_code: out.status.code(),
         after_s,
-        last_words: stderr
-            .lines()
-            .find(|l| l.contains("memory allocation"))
-            .or(stderr.lines().last())
-            .unwrap_or("")
-            .to_string(),
+        last_words: last_words(&stderr),
         series,
     })
 }

@@ -18,10 +18,7 @@ pub const STOP: Duration = Duration::from_secs(1);
 
 /// Run the check.
 pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
-    let exe = opts
-        .exe
-        .clone()
-        .ok_or("check sigstop needs the ingest-lab binary (run it from the CLI)")?;
+    let exe = opts.binary("sigstop")?;
     let dir = opts.dir.join("sigstop");
     let rate = 5000;
     let secs = 5.0;

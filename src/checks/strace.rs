@@ -71,10 +71,7 @@ pub fn parse_strace(log: &str, dir: &str) -> StraceCounts {
 
 /// Run the check.
 pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
-    let exe = opts
-        .exe
-        .clone()
-        .ok_or("check strace needs the ingest-lab binary (run it from the CLI)")?;
+    let exe = opts.binary("strace")?;
     let cases: [(&str, &[&str]); 2] = [
         (
             "unbatched",
