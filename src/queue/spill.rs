@@ -127,7 +127,14 @@ impl SpillFile {
     /// Move up to `max` of the oldest spilled items into `out`, reading at most ~1 MiB. A record whose
     /// CRC does not match is an error naming the file and offset.
     pub fn take(&mut self, out: &mut Vec<Item>, max: usize) -> io::Result<usize> {
-        let want = (self.bytes() as usize).min(READ_CHUNK);
+        if self.is_empty() {
+            return Ok(0);
+        }
+        // Read ~1 MiB, but never less than the first whole record (an item may be larger than a chunk).
+        let mut hdr = [0u8; HEADER];
+        self.file.read_exact_at(&mut hdr, self.read_at)?;
+        let first = HEADER + u32::from_le_bytes(hdr[8..12].try_into().unwrap()) as usize;
+        let want = (self.bytes() as usize).min(READ_CHUNK.max(first));
         self.buf.resize(want, 0);
         self.file.read_exact_at(&mut self.buf, self.read_at)?;
         let mut off = 0usize;
@@ -138,13 +145,6 @@ impl SpillFile {
             let len = u32::from_le_bytes(h[8..12].try_into().unwrap()) as usize;
             let crc = u32::from_le_bytes(h[12..16].try_into().unwrap());
             if off + HEADER + len > want {
-                if n == 0 {
-                    // A single record larger than the chunk: read it whole.
-                    let mut big = vec![0u8; HEADER + len];
-                    self.file.read_exact_at(&mut big, self.read_at)?;
-                    self.buf = big;
-                    return self.take(out, max);
-                }
                 break;
             }
             let payload = self.buf[off + HEADER..off + HEADER + len].to_vec();
@@ -231,6 +231,22 @@ mod tests {
             0,
             "drained spill is truncated"
         );
+    }
+
+    #[test]
+    fn an_item_larger_than_the_read_chunk_comes_back_whole() {
+        let d = crate::testutil::tempdir();
+        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        let big = Item {
+            intended: 7,
+            payload: vec![3u8; READ_CHUNK * 2],
+        };
+        s.append(big).unwrap();
+        s.append(item(8)).unwrap();
+        let got = s.read_remaining().unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].payload.len(), READ_CHUNK * 2);
+        assert_eq!(got[1].intended, 8);
     }
 
     #[test]
