@@ -26,7 +26,7 @@ mkdir -p "$OUT" "$SINK"
 
 tools_ok=1
 bash ci/tools.sh fio strace || tools_ok=0
-checks="window before-after sigstop poison overflow bomb nagle compression"
+checks="window aimd before-after sigstop poison overflow bomb nagle compression"
 strict="sigstop bomb nagle"
 if [ $tools_ok = 1 ]; then
     checks="physical $checks strace"

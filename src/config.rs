@@ -75,6 +75,113 @@ impl Default for WindowConfig {
     }
 }
 
+/// How the window's bounds are set during a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WindowMode {
+    /// The configured bounds, fixed for the whole run.
+    Static,
+    /// "Smart batching" (LMAX-style group commit): no timer at all. When the sink becomes free the
+    /// batcher takes everything queued, up to the size bounds, and commits it. Batches grow by
+    /// themselves while a commit is in flight. In this pipeline that is exactly a linger of 0, because
+    /// the batcher already pops everything queued: the mode exists to say so by name.
+    Smart,
+    /// The linger is moved each control interval by the AIMD controller (`batch/aimd.rs`); the size
+    /// bounds stay fixed.
+    Aimd(AimdConfig),
+}
+
+impl WindowMode {
+    /// Name as on the command line and in reports.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            WindowMode::Static => "static",
+            WindowMode::Smart => "smart",
+            WindowMode::Aimd(_) => "aimd",
+        }
+    }
+}
+
+/// The AIMD controller's settings (see `batch/aimd.rs` for why each signal).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AimdConfig {
+    /// One control step per interval.
+    pub interval: Duration,
+    /// p99 and rates are judged over this many intervals (a sliding window).
+    pub history_intervals: usize,
+    /// Grow only while p99 < SLO × (1 − margin).
+    pub margin: f64,
+    /// Additive increase of the linger per step.
+    pub increase: Duration,
+    /// Multiplicative decrease factor on a breach or an idle sink.
+    pub decrease_factor: f64,
+    /// Linger floor.
+    pub min_linger: Duration,
+    /// Linger cap.
+    pub max_linger: Duration,
+    /// Grow only when more than this many items arrive during one commit (batching pays).
+    pub grow_above_arrivals_per_commit: f64,
+    /// Decay when fewer than this many items arrive during one commit (the sink is nearly idle).
+    pub idle_below_arrivals_per_commit: f64,
+    /// Grow only on a p99 of at least this many items.
+    pub min_items: u64,
+}
+
+impl Default for AimdConfig {
+    /// 100 ms steps over a 1 s history; +0.25 ms per step (0 → 5 ms in 2 s); halve; linger in [0, 5 ms]
+    /// (half the default 10 ms SLO: the other half is the fdatasync and the bursts' queueing).
+    fn default() -> Self {
+        AimdConfig {
+            interval: Duration::from_millis(100),
+            history_intervals: 10,
+            margin: 0.3,
+            increase: Duration::from_micros(250),
+            decrease_factor: 0.5,
+            min_linger: Duration::ZERO,
+            max_linger: Duration::from_millis(5),
+            grow_above_arrivals_per_commit: 2.0,
+            idle_below_arrivals_per_commit: 0.5,
+            min_items: 100,
+        }
+    }
+}
+
+impl AimdConfig {
+    /// Reject settings that cannot converge.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, reason: &str| {
+            Err(ConfigError {
+                field,
+                reason: reason.into(),
+            })
+        };
+        if self.interval.is_zero() {
+            return bad("aimd.interval", "must be positive");
+        }
+        if self.history_intervals == 0 {
+            return bad("aimd.history_intervals", "must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.margin) {
+            return bad("aimd.margin", "must be in [0, 1)");
+        }
+        if !(self.decrease_factor > 0.0 && self.decrease_factor < 1.0) {
+            return bad("aimd.decrease_factor", "must be in (0, 1)");
+        }
+        if self.increase.is_zero() {
+            return bad("aimd.increase", "must be positive");
+        }
+        if self.min_linger > self.max_linger || self.max_linger > Duration::from_secs(60) {
+            return bad("aimd.max_linger", "must be ≥ min_linger and ≤ 60 s");
+        }
+        if self.idle_below_arrivals_per_commit > self.grow_above_arrivals_per_commit {
+            return bad(
+                "aimd.idle_below_arrivals_per_commit",
+                "must not exceed grow_above_arrivals_per_commit (no hysteresis band)",
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Largest block payload the format allows (the length field is u32; we keep well below it).
 pub const MAX_BATCH_BYTES: usize = 64 << 20;
 
@@ -282,8 +389,10 @@ pub const MAX_ITEM_BYTES: usize = 1 << 20;
 /// Everything one pipeline run needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunConfig {
-    /// Batch window.
+    /// Batch window (its bounds; with AIMD, the starting linger and the fixed size caps).
     pub window: WindowConfig,
+    /// Static, smart, or AIMD.
+    pub window_mode: WindowMode,
     /// Queue.
     pub queue: QueueConfig,
     /// Sink.
@@ -309,6 +418,7 @@ impl RunConfig {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         RunConfig {
             window: WindowConfig::default(),
+            window_mode: WindowMode::Static,
             queue: QueueConfig::default(),
             sink: SinkConfig::new(dir),
             load: LoadConfig::default(),
@@ -331,6 +441,9 @@ impl RunConfig {
     /// Validate every part.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.window.validate()?;
+        if let WindowMode::Aimd(a) = &self.window_mode {
+            a.validate()?;
+        }
         self.queue.validate()?;
         self.sink.validate()?;
         self.load.validate()?;

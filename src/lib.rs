@@ -47,15 +47,18 @@ mod summary;
 #[cfg(test)]
 mod testutil;
 
-pub use batch::{BatchWindow, FlushReason, FlushedBatch};
+pub use batch::{
+    aimd_step, AimdDriver, AimdMove, AimdObservation, AimdPoint, BatchWindow, FlushReason,
+    FlushedBatch,
+};
 pub use clock::{ms, Clock, ManualClock, MonotonicClock, Nanos};
 pub use codec::{
     encode_record, read_record, BlockBuilder, BlockReader, BlockView, CappedDecoder, Codec,
     Compression, DecompressError, RecordIter, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES,
 };
 pub use config::{
-    LoadConfig, LoadShape, PayloadKind, QueueConfig, RunConfig, SinkConfig, StopAfter,
-    WindowConfig, MAX_BATCH_BYTES, MAX_ITEM_BYTES,
+    AimdConfig, LoadConfig, LoadShape, PayloadKind, QueueConfig, RunConfig, SinkConfig, StopAfter,
+    WindowConfig, WindowMode, MAX_BATCH_BYTES, MAX_ITEM_BYTES,
 };
 pub use error::{ConfigError, FrameError, LoadError, PushError, RunError, SinkError, SysError};
 pub use host::{current_rss_bytes, peak_rss_bytes, peak_rss_of_image, CpuMeter, CpuUse, HostInfo};

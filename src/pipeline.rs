@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::batch::{BatchWindow, FlushReason};
+use crate::batch::{AimdDriver, AimdPoint, BatchWindow, FlushReason};
 use crate::clock::{Clock, MonotonicClock, Nanos};
 use crate::codec::{BlockBuilder, Codec, RecordIter, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES};
-use crate::config::{LoadShape, RunConfig, StopAfter};
+use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig, WindowMode};
 use crate::error::{PushError, RunError, SinkError, SysError};
 use crate::host::{current_rss_bytes, CpuMeter};
 use crate::load::Schedule;
@@ -142,7 +142,10 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
 
     let batcher = {
         let (queue, pool, live) = (Arc::clone(&queue), Arc::clone(&pool), Arc::clone(&live));
-        let mut b = Batcher::new(cfg.window, clock, sink, live);
+        let mut b = Batcher::new(effective_window(cfg), clock, sink, live);
+        if let WindowMode::Aimd(a) = cfg.window_mode {
+            b.aimd = Some(AimdDriver::new(a, cfg.slo, cfg.window.linger, clock.now()));
+        }
         b.retry = cfg.retry;
         b.dlq = dlq;
         b.codec = cfg.compress;
@@ -176,7 +179,7 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
     };
     let gen = generate(cfg, &mut schedule, &mut payloads, ends, start);
     queue.close();
-    let (mut metrics, sink_counters, sync, end, sink_err) =
+    let (mut metrics, sink_counters, sync, end, sink_err, aimd_trace) =
         batcher.join().expect("batcher thread panicked");
     stop_sampling.store(true, Ordering::Relaxed);
     let samples = sampler
@@ -191,6 +194,7 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
     report.behind_schedule = gen.behind_schedule;
     report.producer_blocked_s = queue.producer_blocked().as_secs_f64();
     report.samples = samples;
+    report.aimd_trace = aimd_trace;
     report.cpu = cpu.stop();
     report.slo_met = report.latency_us.p99 <= cfg.slo.as_secs_f64() * 1e6;
     report.settings = settings(cfg);
@@ -215,6 +219,17 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
     }
 }
 
+/// The window the batcher starts with: smart batching is a zero linger (see [`WindowMode::Smart`]).
+fn effective_window(cfg: &RunConfig) -> WindowConfig {
+    match cfg.window_mode {
+        WindowMode::Smart => WindowConfig {
+            linger: Duration::ZERO,
+            ..cfg.window
+        },
+        _ => cfg.window,
+    }
+}
+
 fn settings(cfg: &RunConfig) -> RunSettings {
     RunSettings {
         load: match (&cfg.load.shape, cfg.load.rate) {
@@ -227,7 +242,8 @@ fn settings(cfg: &RunConfig) -> RunSettings {
         item_bytes: cfg.load.item_bytes,
         max_items: cfg.window.max_items,
         max_bytes: cfg.window.max_bytes,
-        linger_ms: cfg.window.linger.as_secs_f64() * 1e3,
+        linger_ms: effective_window(cfg).linger.as_secs_f64() * 1e3,
+        window_mode: cfg.window_mode.as_str().into(),
         queue_capacity: cfg.queue.capacity_items,
         overflow: cfg.queue.policy.to_string(),
         slo_ms: cfg.slo.as_secs_f64() * 1e3,
@@ -447,6 +463,7 @@ struct Batcher<S: Sink> {
     dlq: Option<DeadLetterQueue>,
     retry_block: BlockBuilder,
     codec: Codec,
+    aimd: Option<AimdDriver>,
 }
 
 type BatcherOutcome = (
@@ -455,15 +472,11 @@ type BatcherOutcome = (
     LatencySummary,
     Nanos,
     Option<SinkError>,
+    Vec<AimdPoint>,
 );
 
 impl<S: Sink> Batcher<S> {
-    fn new(
-        cfg: crate::config::WindowConfig,
-        clock: MonotonicClock,
-        sink: S,
-        live: Arc<Live>,
-    ) -> Self {
+    fn new(cfg: WindowConfig, clock: MonotonicClock, sink: S, live: Arc<Live>) -> Self {
         Batcher {
             window: BatchWindow::new(cfg),
             block: BlockBuilder::with_capacity(cfg.max_bytes + 64 * 1024),
@@ -478,6 +491,7 @@ impl<S: Sink> Batcher<S> {
             dlq: None,
             retry_block: BlockBuilder::with_capacity(0),
             codec: Codec::None,
+            aimd: None,
         }
     }
 
@@ -488,6 +502,7 @@ impl<S: Sink> Batcher<S> {
             let status =
                 queue.pop_batch(&mut staging, self.window.room().max(1), self.want(), wait);
             let now = self.clock.now();
+            self.steer(now);
             if let PopStatus::Items(n) = status {
                 self.live.popped.add(n as u64);
                 Metrics::record(&mut self.metrics.queue_depth, (n + queue.len()) as u64);
@@ -529,13 +544,20 @@ impl<S: Sink> Batcher<S> {
             .sync_latency_ns()
             .map(LatencySummary::from_ns)
             .unwrap_or_default();
-        (
-            self.metrics,
-            self.sink.counters(),
-            sync,
-            self.clock.now(),
-            err,
-        )
+        let end = self.clock.now();
+        let trace = self.aimd.map(AimdDriver::into_trace).unwrap_or_default();
+        (self.metrics, self.sink.counters(), sync, end, err, trace)
+    }
+
+    /// With AIMD: at each control interval, move the linger (it applies to the open batch at once,
+    /// since the deadline is computed from the first item's arrival and the linger in force).
+    fn steer(&mut self, now: Nanos) {
+        if let Some(linger) = self.aimd.as_mut().and_then(|a| a.tick(now)) {
+            self.window.set_config(WindowConfig {
+                linger,
+                ..self.window.config()
+            });
+        }
     }
 
     /// Items the open batch can still take, by count and by bytes at the last item's size (at least 1).
@@ -600,7 +622,12 @@ impl<S: Sink> Batcher<S> {
                 e,
             ))
         });
-        let result = match sealed.and_then(|b| self.sink.commit(b, records)) {
+        let started = self.clock.now();
+        let outcome = sealed.and_then(|b| self.sink.commit(b, records));
+        if let Some(a) = self.aimd.as_mut() {
+            a.record_commit(self.clock.now().saturating_sub(started));
+        }
+        let result = match outcome {
             Ok(()) => {
                 self.committed(0..records as usize);
                 Ok(())
@@ -634,6 +661,9 @@ impl<S: Sink> Batcher<S> {
         let done = self.clock.now();
         for &t in &self.intended[range.clone()] {
             Metrics::record(&mut self.metrics.latency_ns, done.saturating_sub(t));
+            if let Some(a) = self.aimd.as_mut() {
+                a.record_latency(done.saturating_sub(t));
+            }
         }
         let n = range.len() as u64;
         self.metrics.committed += n;

@@ -53,8 +53,10 @@ pub struct RunSettings {
     pub max_items: usize,
     /// Window bound: bytes.
     pub max_bytes: usize,
-    /// Window bound: linger, ms.
+    /// Window bound: linger, ms (with AIMD: the starting linger).
     pub linger_ms: f64,
+    /// `static`, `smart` or `aimd`.
+    pub window_mode: String,
     /// Queue capacity, items.
     pub queue_capacity: usize,
     /// Overflow policy.
@@ -177,6 +179,9 @@ pub struct RunReport {
     /// Live samples, if the run sampled.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<Sample>,
+    /// The AIMD controller's decisions, one per control interval (empty for static windows).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aimd_trace: Vec<crate::batch::AimdPoint>,
 }
 
 impl RunReport {

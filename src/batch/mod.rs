@@ -1,5 +1,7 @@
 //! The batch window: the pure decision of *when* to flush.
 
+mod aimd;
 mod window;
 
+pub use aimd::{aimd_step, AimdDriver, AimdMove, AimdObservation, AimdPoint};
 pub use window::{BatchWindow, FlushReason, FlushedBatch};

@@ -11,8 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use ingest_lab::checks::{self, CheckOptions};
 use ingest_lab::report::{render_run, Provenance};
 use ingest_lab::{
-    BlockReader, BurstyParams, LoadShape, OverflowPolicy, PayloadKind, RunConfig, RunError,
-    StopAfter, Trace, WindowConfig,
+    AimdConfig, BlockReader, BurstyParams, Codec, LoadShape, OverflowPolicy, PayloadKind,
+    RunConfig, RunError, StopAfter, Trace, WindowConfig, WindowMode,
 };
 
 #[derive(Parser)]
@@ -108,8 +108,9 @@ struct RunArgs {
     item_bytes: usize,
     #[command(flatten)]
     window: WindowArgs,
-    /// static (aimd is not built yet).
-    #[arg(long, default_value = "static")]
+    /// static | smart (no timer: take everything queued when the sink is free) | aimd (the linger
+    /// follows p99 vs --slo-ms; --linger-ms is where it starts).
+    #[arg(long = "window", default_value = "static")]
     window_kind: String,
     /// p99 objective, ms.
     #[arg(long, default_value_t = 10.0)]
@@ -136,7 +137,7 @@ struct RunArgs {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// physical | window | before-after | strace | sigstop | poison | overflow | bomb | nagle |
+    /// physical | window | aimd | before-after | strace | sigstop | poison | overflow | bomb | nagle |
     /// compression | all
     name: String,
     /// Short runs (for `make test`).
@@ -317,18 +318,14 @@ fn main() -> ExitCode {
 
 fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     let mut cfg = RunConfig::new(&a.dir);
-    if a.window_kind != "static" {
-        return Err(format!(
-            "--window {} is not built yet (only static)",
-            a.window_kind
-        ));
-    }
-    if a.compress != "none" {
-        return Err(format!(
-            "--compress {} is not built yet (only none)",
-            a.compress
-        ));
-    }
+    cfg.window_mode = match a.window_kind.as_str() {
+        "static" => WindowMode::Static,
+        "smart" => WindowMode::Smart,
+        "aimd" => WindowMode::Aimd(AimdConfig::default()),
+        k => return Err(format!("--window '{k}': expected static, smart or aimd")),
+    };
+    cfg.compress = Codec::parse(&a.compress)
+        .ok_or_else(|| format!("--compress '{}': expected none, zstd or gzip", a.compress))?;
     if let Some(w) = a.window.window() {
         cfg.window = w;
     }

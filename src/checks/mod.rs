@@ -4,8 +4,10 @@
 //! `strace` (counters agree with strace), `sigstop` (no coordinated omission), `poison`
 //! (split-and-retry with a dead-letter queue vs abort-whole-batch), `overflow` (each overflow policy
 //! under overload, and an unbounded queue's death for contrast), `bomb` (decompression caps), `nagle`
-//! (the 40 ms Nagle/delayed-ACK stall and its two fixes), `compression` (only filled batches pay).
+//! (the 40 ms Nagle/delayed-ACK stall and its two fixes), `compression` (only filled batches pay),
+//! `aimd` (an adaptive window vs every fixed one, at low and high load).
 
+mod aimd;
 mod before_after;
 mod bomb;
 mod common;
@@ -28,9 +30,10 @@ pub type CheckFn = fn(&CheckOptions) -> Result<CheckResult, String>;
 
 /// Every check, in the order `check all` runs them (window before before-after: it uses its choice).
 /// One table, so the list `check all` runs and the names `check NAME` accepts cannot drift apart.
-pub const CHECKS: [(&str, CheckFn); 10] = [
+pub const CHECKS: [(&str, CheckFn); 11] = [
     ("physical", physical),
     ("window", |o| window(o).map(|(r, _)| r)),
+    ("aimd", aimd::aimd),
     ("before-after", before_after),
     ("strace", strace::strace),
     ("sigstop", sigstop::sigstop),
@@ -51,7 +54,7 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
     match CHECKS.iter().find(|(n, _)| *n == name) {
         Some((_, f)) => f(opts),
         None => Err(format!(
-            "unknown check '{name}' (built: {}; aimd and redrive are not built yet)",
+            "unknown check '{name}' (built: {})",
             names().join(", ")
         )),
     }

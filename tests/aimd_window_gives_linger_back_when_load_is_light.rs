@@ -1,0 +1,48 @@
+//! The AIMD window end to end: under a light load it decays its starting linger to the floor (a linger
+//! only adds latency when every item could have its own fdatasync), and every item is still committed.
+//! The controller's decisions themselves are unit-tested with a manual clock in `batch/aimd.rs`.
+
+mod common;
+
+use std::time::Duration;
+
+use ingest_lab::{AimdConfig, AimdMove, WindowConfig, WindowMode};
+
+#[test]
+fn aimd_window_gives_linger_back_when_load_is_light() {
+    let dir = common::tempdir();
+    let start = Duration::from_millis(4);
+    let mut cfg = common::small_run(
+        dir.path(),
+        400,
+        400.0,
+        WindowConfig {
+            max_items: 4096,
+            max_bytes: 1 << 20,
+            linger: start,
+        },
+    );
+    let aimd = AimdConfig::default();
+    cfg.window_mode = WindowMode::Aimd(aimd);
+    let r = ingest_lab::run(&cfg).unwrap();
+    assert_eq!(r.unaccounted(), 0);
+    assert_eq!(r.committed, 400);
+    assert_eq!(r.settings.window_mode, "aimd");
+    // 1 s of load at 100 ms intervals: about ten decisions.
+    assert!(r.aimd_trace.len() >= 5, "{:?}", r.aimd_trace);
+    assert!(
+        r.aimd_trace
+            .iter()
+            .all(|p| p.mv != AimdMove::Increase && p.linger_ms <= 4.0),
+        "a light load never grows the linger: {:?}",
+        r.aimd_trace
+    );
+    let last = r.aimd_trace.last().unwrap();
+    assert_eq!(
+        last.linger_ms,
+        aimd.min_linger.as_secs_f64() * 1e3,
+        "decayed to the floor: {:?}",
+        r.aimd_trace
+    );
+    assert_eq!(common::read_all_records(dir.path()).len(), 400);
+}
