@@ -4,7 +4,7 @@
 # The quick checks prove the measuring machinery end to end (runs, strace agreement, the SIGSTOP stall,
 # evidence files, counters that reconcile: a mismatch aborts the run). Their *timing* verdicts on
 # sub-second runs are printed but do not fail `make test`: speed goals are judged by `make bench` on full
-# runs. `strace`, `sigstop`, `bomb` and `nagle` do not depend on speed, so their verdicts count here (the
+# runs. `strace`, `sigstop`, `bomb`, `nagle` and `redrive` do not depend on speed, so their verdicts count here (the
 # integration tests prove poison and overflow exactly, with small data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +26,8 @@ mkdir -p "$OUT" "$SINK"
 
 tools_ok=1
 bash ci/tools.sh fio strace || tools_ok=0
-checks="window aimd before-after sigstop poison overflow bomb nagle compression"
-strict="sigstop bomb nagle"
+checks="window aimd before-after sigstop poison overflow bomb nagle compression redrive"
+strict="sigstop bomb nagle redrive"
 if [ $tools_ok = 1 ]; then
     checks="physical $checks strace"
     strict="$strict strace"

@@ -264,6 +264,8 @@ pub enum RunError {
         /// The run's counters up to the failure.
         partial: Box<crate::summary::RunReport>,
     },
+    /// The start-up scan of existing segments found corruption it must not repair (ingest).
+    Recovery(String),
     /// Not enough free space in the sink directory to run safely.
     NoSpace {
         /// The directory.
@@ -281,6 +283,7 @@ impl fmt::Display for RunError {
             RunError::Config(e) => e.fmt(f),
             RunError::Load(e) => e.fmt(f),
             RunError::Setup(e) => e.fmt(f),
+            RunError::Recovery(e) => write!(f, "recovery: {e}"),
             RunError::Sink { error, partial } => write!(
                 f,
                 "{error} (stopped: {} committed, {} accepted but not durable, {} refused after the failure)",

@@ -34,6 +34,7 @@ mod codec;
 mod config;
 mod error;
 mod host;
+mod ingest;
 mod load;
 mod metrics;
 mod payload;
@@ -62,6 +63,11 @@ pub use config::{
 };
 pub use error::{ConfigError, FrameError, LoadError, PushError, RunError, SinkError, SysError};
 pub use host::{current_rss_bytes, peak_rss_bytes, peak_rss_of_image, CpuMeter, CpuUse, HostInfo};
+pub use ingest::{
+    decode_control, ingest, input_key, is_control, record_id, recover, rfc3339, scan, segments,
+    write_ndjson, IngestConfig, IngestReport, Invalid, LineKind, Mix, Position, Recovery,
+    RejectedInput, Schema, TornTail, DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_RECORD_BYTES,
+};
 pub use load::{standard_trace_path, Bursty, BurstyParams, Replay, Schedule, Trace};
 pub use metrics::{BatchSizeSummary, LatencySummary, Metrics, RejectReason};
 pub use payload::{
@@ -71,7 +77,10 @@ pub use pipeline::{run, run_with_sink, Item};
 pub use queue::{
     BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile, SpillStore,
 };
-pub use retry::{DeadLetter, DeadLetterQueue, RetryStrategy, SplitPlan, SplitStep};
+pub use retry::{
+    dlq_status, redrive, DeadLetter, DeadLetterQueue, DlqStatus, RedriveConfig, RedriveReport,
+    RetryStrategy, SplitPlan, SplitStep,
+};
 pub use rng::SplitMix64;
 pub use sink::{
     bench_appends, free_bytes, segment_name, utf8_record, Fault, FaultOp, FileSink, FsInfo,

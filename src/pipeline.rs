@@ -20,6 +20,7 @@ use crate::codec::{BlockBuilder, Codec, RecordIter, BLOCK_HEADER_BYTES, RECORD_H
 use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig, WindowMode};
 use crate::error::{PushError, RunError, SinkError, SysError};
 use crate::host::{current_rss_bytes, CpuMeter};
+use crate::ingest::{encode_control, Position};
 use crate::load::Schedule;
 use crate::metrics::{LatencySummary, Metrics};
 use crate::payload::{make_poison, parse_id, stamp_id, PayloadSource};
@@ -35,15 +36,27 @@ pub struct Item {
     pub intended: Nanos,
     /// The record bytes.
     pub payload: Vec<u8>,
+    /// For ingested records: which input and where in it (committed with the block, see
+    /// `ingest/checkpoint.rs`). `None` for synthetic load.
+    pub source: Option<SourcePos>,
+}
+
+/// An ingested record's place in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourcePos {
+    /// Index into the run's input keys.
+    pub input: u32,
+    /// Position just past the record.
+    pub pos: Position,
 }
 
 /// Counters shared between the generator, the batcher and the sampler. Each on its own cache line so
 /// the generator's per-item increment does not bounce the batcher's line.
 #[derive(Default)]
-struct Live {
-    offered: Padded,
+pub(crate) struct Live {
+    pub(crate) offered: Padded,
     committed: Padded,
-    dead_lettered: Padded,
+    pub(crate) dead_lettered: Padded,
     dropped: Padded,
     popped: Padded,
     lost: Padded,
@@ -51,10 +64,10 @@ struct Live {
 
 #[derive(Default)]
 #[repr(align(64))]
-struct Padded(AtomicU64);
+pub(crate) struct Padded(AtomicU64);
 
 impl Padded {
-    fn add(&self, n: u64) {
+    pub(crate) fn add(&self, n: u64) {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
     fn get(&self) -> u64 {
@@ -111,6 +124,27 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
 pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunReport, RunError> {
     cfg.validate()?;
     let mut schedule = Schedule::new(&cfg.load.shape, cfg.load.rate)?;
+    let mut payloads =
+        PayloadSource::new(cfg.load.payload, cfg.load.item_bytes, cfg.load.payload_seed);
+    run_with_producer(cfg, sink, Vec::new(), |ends, start| {
+        generate(cfg, &mut schedule, &mut payloads, ends, start)
+    })
+}
+
+/// Run the pipeline with `produce` feeding the queue on the calling thread (the open-loop generator,
+/// or ingest's reader). `inputs` names the input keys that items' [`SourcePos::input`] index; each
+/// committed block then carries their positions.
+pub(crate) fn run_with_producer<S, P>(
+    cfg: &RunConfig,
+    sink: S,
+    inputs: Vec<String>,
+    produce: P,
+) -> Result<RunReport, RunError>
+where
+    S: Sink + 'static,
+    P: FnOnce(Ends<'_>, Nanos) -> GenOutcome,
+{
+    cfg.validate()?;
     let clock = MonotonicClock::new();
     let queue = Arc::new(match cfg.queue.policy {
         OverflowPolicy::Spill => {
@@ -131,8 +165,6 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
             .saturating_add(cfg.window.max_items + POOL_CHUNK)
             .min(1 << 22),
     ));
-    let mut payloads =
-        PayloadSource::new(cfg.load.payload, cfg.load.item_bytes, cfg.load.payload_seed);
     let dlq = match cfg.retry {
         RetryStrategy::FailStop => None,
         _ => Some(DeadLetterQueue::open(&cfg.dlq_dir()).map_err(RunError::Setup)?),
@@ -149,6 +181,8 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
         b.retry = cfg.retry;
         b.dlq = dlq;
         b.codec = cfg.compress;
+        b.touched = vec![None; inputs.len()];
+        b.inputs = inputs;
         std::thread::Builder::new()
             .name("ingest-batcher".into())
             .spawn(move || {
@@ -177,7 +211,7 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
         clock: &clock,
         live: &live,
     };
-    let gen = generate(cfg, &mut schedule, &mut payloads, ends, start);
+    let gen = produce(ends, start);
     queue.close();
     let (mut metrics, sink_counters, sync, end, sink_err, aimd_trace) =
         batcher.join().expect("batcher thread panicked");
@@ -287,11 +321,12 @@ fn sample(
 }
 
 /// What the generator pushes into and counts with.
-struct Ends<'a> {
-    queue: &'a BoundedQueue<Item>,
-    pool: &'a BufferPool,
-    clock: &'a MonotonicClock,
-    live: &'a Live,
+/// What a producer pushes into and counts with.
+pub(crate) struct Ends<'a> {
+    pub(crate) queue: &'a BoundedQueue<Item>,
+    pub(crate) pool: &'a BufferPool,
+    pub(crate) clock: &'a MonotonicClock,
+    pub(crate) live: &'a Live,
 }
 
 /// One sample and how long reading it took (ns).
@@ -320,11 +355,13 @@ fn snapshot(
     (s, clock.now().saturating_sub(a))
 }
 
-struct GenOutcome {
-    offered: u64,
-    dropped: u64,
-    rejected_closed: u64,
-    behind_schedule: u64,
+/// What a producer reports when it stops.
+#[derive(Debug, Default)]
+pub(crate) struct GenOutcome {
+    pub(crate) offered: u64,
+    pub(crate) dropped: u64,
+    pub(crate) rejected_closed: u64,
+    pub(crate) behind_schedule: u64,
 }
 
 /// Let this thread's sleeps end within ~1 µs of their deadline instead of the default 50 µs slack.
@@ -405,6 +442,7 @@ fn generate(
         match queue.push(Item {
             intended,
             payload: buf,
+            source: None,
         }) {
             Ok(PushOutcome::Accepted) | Ok(PushOutcome::Spilled) => {}
             Ok(PushOutcome::Dropped(it)) | Ok(PushOutcome::Evicted(it)) => {
@@ -464,6 +502,10 @@ struct Batcher<S: Sink> {
     retry_block: BlockBuilder,
     codec: Codec,
     aimd: Option<AimdDriver>,
+    /// Input keys (ingest) and, per input, the position of its last record in the open block.
+    inputs: Vec<String>,
+    touched: Vec<Option<Position>>,
+    control: Vec<u8>,
 }
 
 type BatcherOutcome = (
@@ -492,6 +534,9 @@ impl<S: Sink> Batcher<S> {
             retry_block: BlockBuilder::with_capacity(0),
             codec: Codec::None,
             aimd: None,
+            inputs: Vec::new(),
+            touched: Vec::new(),
+            control: Vec::new(),
         }
     }
 
@@ -599,6 +644,9 @@ impl<S: Sink> Batcher<S> {
                 }
             }
             self.block.push(&item.payload);
+            if let Some(s) = item.source {
+                self.touched[s.input as usize] = Some(s.pos);
+            }
             self.intended.push(item.intended);
             self.spent.push(item.payload);
             if let Some(r) = self.window.push(framed, now) {
@@ -614,6 +662,7 @@ impl<S: Sink> Batcher<S> {
 
     fn commit(&mut self, reason: FlushReason, pool: &BufferPool) -> Result<(), SinkError> {
         let records = self.block.records();
+        self.push_positions();
         let flushed = self.window.flush(reason, self.clock.now());
         let sealed = self.block.seal_with(self.codec).map_err(|e| {
             SinkError::Io(SysError::new(
@@ -654,6 +703,23 @@ impl<S: Sink> Batcher<S> {
             Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
         }
         result
+    }
+
+    /// Ingest: end the block with a control record of the inputs' positions, so they are committed
+    /// with the records (one write, one fdatasync, one CRC).
+    fn push_positions(&mut self) {
+        if self.touched.iter().all(Option::is_none) {
+            return;
+        }
+        let ps: Vec<(&str, Position)> = self
+            .inputs
+            .iter()
+            .zip(&self.touched)
+            .filter_map(|(k, p)| p.map(|p| (k.as_str(), p)))
+            .collect();
+        encode_control(&ps, &mut self.control);
+        self.block.push(&self.control);
+        self.touched.iter_mut().for_each(|p| *p = None);
     }
 
     /// Records `range` of the current batch as durable now.
@@ -748,16 +814,19 @@ impl<S: Sink> Batcher<S> {
         for (index, attempts, reason) in dead {
             let rec = records[*index];
             let id = parse_id(rec);
-            dlq.push(&DeadLetter {
-                id: id.unwrap_or(u64::MAX),
-                reason: reason.clone(),
-                source: match id {
-                    Some(id) => format!("generator seq {id}"),
-                    None => format!("batch {} record {index}", self.metrics.batches),
-                },
-                attempts: *attempts,
-                payload: String::from_utf8_lossy(rec).into_owned(),
-            });
+            dlq.push(
+                &DeadLetter {
+                    id: id.unwrap_or(u64::MAX),
+                    reason: reason.clone(),
+                    source: match id {
+                        Some(id) => format!("generator seq {id}"),
+                        None => format!("batch {} record {index}", self.metrics.batches),
+                    },
+                    attempts: *attempts,
+                    ..DeadLetter::default()
+                }
+                .with_payload(rec, usize::MAX),
+            );
         }
         dlq.sync().map_err(SinkError::Io)?;
         let n = dead.len() as u64;

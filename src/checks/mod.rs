@@ -5,7 +5,8 @@
 //! (split-and-retry with a dead-letter queue vs abort-whole-batch), `overflow` (each overflow policy
 //! under overload, and an unbounded queue's death for contrast), `bomb` (decompression caps), `nagle`
 //! (the 40 ms Nagle/delayed-ACK stall and its two fixes), `compression` (only filled batches pay),
-//! `aimd` (an adaptive window vs every fixed one, at low and high load).
+//! `aimd` (an adaptive window vs every fixed one, at low and high load), `redrive` (a schema fix replays
+//! the dead-letter queue with zero loss, proven over ids).
 
 mod aimd;
 mod before_after;
@@ -16,6 +17,7 @@ mod nagle;
 mod overflow;
 mod physical;
 mod poison;
+mod redrive;
 mod sigstop;
 mod strace;
 mod window;
@@ -30,7 +32,7 @@ pub type CheckFn = fn(&CheckOptions) -> Result<CheckResult, String>;
 
 /// Every check, in the order `check all` runs them (window before before-after: it uses its choice).
 /// One table, so the list `check all` runs and the names `check NAME` accepts cannot drift apart.
-pub const CHECKS: [(&str, CheckFn); 11] = [
+pub const CHECKS: [(&str, CheckFn); 12] = [
     ("physical", physical),
     ("window", |o| window(o).map(|(r, _)| r)),
     ("aimd", aimd::aimd),
@@ -42,6 +44,7 @@ pub const CHECKS: [(&str, CheckFn); 11] = [
     ("bomb", bomb::bomb),
     ("nagle", nagle::nagle),
     ("compression", compression::compression),
+    ("redrive", redrive::redrive_check),
 ];
 
 /// Every check name, in `check all` order.

@@ -158,7 +158,12 @@ impl SpillFile {
                     ),
                 ));
             }
-            out.push(Item { intended, payload });
+            // Spilled items carry no input position: ingest (which needs them) always uses Block.
+            out.push(Item {
+                intended,
+                payload,
+                source: None,
+            });
             off += HEADER + len;
             n += 1;
         }
@@ -209,6 +214,7 @@ mod tests {
         Item {
             intended: i,
             payload: format!("item-{i}").into_bytes(),
+            source: None,
         }
     }
 
@@ -240,6 +246,7 @@ mod tests {
         let big = Item {
             intended: 7,
             payload: vec![3u8; READ_CHUNK * 2],
+            source: None,
         };
         s.append(big).unwrap();
         s.append(item(8)).unwrap();

@@ -3,9 +3,11 @@
 //! split-and-retry and dead-letter them, or — the baseline that shows why not — retry the whole batch.
 
 mod dlq;
+mod redrive;
 mod split;
 
 pub use dlq::{DeadLetter, DeadLetterQueue};
+pub use redrive::{dlq_status, redrive, DlqStatus, RedriveConfig, RedriveReport};
 pub use split::{SplitPlan, SplitStep};
 
 use std::time::Duration;

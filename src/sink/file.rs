@@ -138,7 +138,7 @@ pub fn segment_name(index: u64) -> String {
     format!("seg-{index:010}.log")
 }
 
-fn parse_segment_index(name: &str) -> Option<u64> {
+pub(crate) fn parse_segment_index(name: &str) -> Option<u64> {
     name.strip_prefix("seg-")?
         .strip_suffix(".log")?
         .parse()

@@ -9,6 +9,7 @@ mod tcp;
 mod validating;
 
 pub use bench::{bench_appends, SinkBench, BENCH_RECORD_BYTES};
+pub(crate) use file::parse_segment_index;
 pub use file::{segment_name, Fault, FaultOp, FileSink};
 pub use fs::{free_bytes, FsInfo};
 pub use null::NullSink;

@@ -1,0 +1,375 @@
+//! `ingest`: newline-delimited JSON from files (plain, gzip or zstd, detected by magic bytes) or stdin,
+//! validated, through the same bounded queue, window and file sink as synthetic runs — and resumable
+//! after a crash with every record committed exactly once or dead-lettered.
+//!
+//! The reader runs on the calling thread (decompress, split lines, validate); the batcher commits on
+//! its own thread. Invalid records go to the dead-letter queue with the reason and `file:line`, made
+//! durable before any later record of the same input is handed to the batcher, so a committed position
+//! never covers a dead letter that could be lost. Every consumed line ends up in exactly one place:
+//! `records_in = committed + dead_lettered` (blank lines are skipped and counted apart; an input that
+//! breaks a cap or cannot be read is rejected with an error naming it, and what it yielded before the
+//! failure is still committed).
+//!
+//! Memory is bounded whatever the input size: the decoder streams (64 KiB buffers), a line is held only
+//! up to `max_record_bytes`, and the queue holds at most `queue.capacity_items` records.
+
+mod checkpoint;
+mod schema;
+mod testdata;
+
+pub(crate) use checkpoint::encode_control;
+pub use checkpoint::{
+    decode_control, is_control, recover, scan, segments, Position, Recovery, TornTail,
+};
+pub use schema::{rfc3339, Invalid, Schema};
+pub use testdata::{record_id, write_ndjson, LineKind, Mix};
+
+use std::collections::HashMap;
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::codec::{read_record, CappedDecoder, DecompressError};
+use crate::config::RunConfig;
+use crate::error::{RunError, SysError};
+use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos};
+use crate::queue::{OverflowPolicy, PushOutcome};
+use crate::retry::{DeadLetter, DeadLetterQueue};
+use crate::sink::{FileSink, FsInfo};
+use crate::summary::RunReport;
+
+/// Default cap on one input's decompressed bytes.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 256 << 20;
+/// Default cap on one record's bytes.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
+/// Nested compression layers accepted (gzip inside zstd, ...).
+const MAX_LAYERS: u32 = 2;
+
+/// What to ingest and how.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Pipeline settings: window, queue (policy must be Block), sink, compression.
+    pub run: RunConfig,
+    /// Inputs in order; `-` is stdin (not resumable: it cannot be re-read).
+    pub inputs: Vec<PathBuf>,
+    /// Validation schema.
+    pub schema: Schema,
+    /// Cap on each input's decompressed bytes.
+    pub max_decompressed_bytes: u64,
+    /// Cap on one record's bytes (a longer line is dead-lettered without being held in memory).
+    pub max_record_bytes: usize,
+}
+
+impl IngestConfig {
+    /// Defaults, sink in `dir`.
+    pub fn new(dir: impl Into<PathBuf>, inputs: Vec<PathBuf>) -> Self {
+        let mut run = RunConfig::new(dir);
+        run.min_free_bytes = 64 << 20;
+        IngestConfig {
+            run,
+            inputs,
+            schema: Schema::V1,
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
+}
+
+/// An input that was refused or failed part-way.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedInput {
+    /// The input.
+    pub input: String,
+    /// Line it stopped after (records before it were handled).
+    pub after_line: u64,
+    /// Why.
+    pub error: String,
+}
+
+/// DESIGN.md §3's `ingest` JSON, plus what recovery found.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    /// Records read this run (non-blank lines past the resume point).
+    pub records_in: u64,
+    /// Of them, committed.
+    pub committed: u64,
+    /// Of them, dead-lettered (schema or record-size).
+    pub dead_lettered: u64,
+    /// Inputs refused or cut short (missing, unreadable, corrupt, over a cap).
+    pub rejected_inputs: u64,
+    /// Details of each.
+    pub rejected: Vec<RejectedInput>,
+    /// Blank lines skipped (not records).
+    pub blank_lines: u64,
+    /// Lines skipped because an earlier run already committed or dead-lettered them.
+    pub resumed_lines: u64,
+    /// Batches committed.
+    pub batches: u64,
+    /// fdatasyncs on segments.
+    pub fdatasyncs: u64,
+    /// Bytes written to segments.
+    pub bytes_written: u64,
+    /// Wall time, s.
+    pub elapsed_s: f64,
+    /// Decompressed input bytes read per second.
+    pub input_mb_per_s: f64,
+    /// Committed records per second.
+    pub records_per_s: f64,
+    /// Peak RSS of this process, bytes.
+    pub peak_rss_bytes: u64,
+    /// The start-up scan (torn tail cut, positions found).
+    pub recovery: Recovery,
+    /// The pipeline run underneath.
+    pub run: RunReport,
+}
+
+impl IngestReport {
+    /// `records_in - committed - dead_lettered`: must be 0.
+    pub fn unaccounted(&self) -> i64 {
+        self.records_in as i64 - self.committed as i64 - self.dead_lettered as i64
+    }
+}
+
+/// The key an input's position is recorded under: its canonical path.
+pub fn input_key(p: &std::path::Path) -> String {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Ingest `cfg.inputs`. Errors are set-up or sink failures; bad inputs are reported in the result.
+pub fn ingest(cfg: &IngestConfig) -> Result<IngestReport, RunError> {
+    if cfg.run.queue.policy != OverflowPolicy::Block {
+        return Err(RunError::Config(crate::error::ConfigError {
+            field: "queue.policy",
+            reason: "ingest reads as fast as the sink takes; only block loses nothing".into(),
+        }));
+    }
+    let dir = cfg.run.sink.dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| RunError::Setup(SysError::new("mkdir", &dir, e)))?;
+    let recovery = recover(&dir, true).map_err(RunError::Recovery)?;
+    if let Some(t) = &recovery.torn_tail {
+        eprintln!(
+            "ingest: cut a torn tail of {} bytes from {} ({}): it was never acknowledged",
+            t.torn_bytes,
+            t.segment.display(),
+            t.error
+        );
+    }
+    let fs = FsInfo::of(&dir).map_err(|e| RunError::Setup(SysError::new("statfs", &dir, e)))?;
+    let sink = FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?;
+    let mut dlq = DeadLetterQueue::open_dedup(&cfg.run.dlq_dir()).map_err(RunError::Setup)?;
+    let keys: Vec<String> = cfg
+        .inputs
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                "-".to_string()
+            } else {
+                input_key(p)
+            }
+        })
+        .collect();
+    let mut tally = Tally::default();
+    let started = Instant::now();
+    let run = run_with_producer(&cfg.run, sink, keys.clone(), |ends, _start| {
+        read_inputs(cfg, &keys, &recovery.positions, &mut dlq, &mut tally, ends)
+    });
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let mut run = run?;
+    run.fs_type = fs.name.clone();
+    if let Some(w) = fs.warning(&dir) {
+        run.warnings.insert(0, w);
+    }
+    if let Some(e) = tally.dlq_error.take() {
+        return Err(RunError::Setup(e));
+    }
+    Ok(IngestReport {
+        records_in: tally.records_in,
+        committed: run.committed,
+        dead_lettered: tally.dead_lettered,
+        rejected_inputs: tally.rejected.len() as u64,
+        rejected: tally.rejected,
+        blank_lines: tally.blank,
+        resumed_lines: tally.resumed,
+        batches: run.batches,
+        fdatasyncs: run.fdatasyncs,
+        bytes_written: run.bytes_written,
+        elapsed_s,
+        input_mb_per_s: tally.bytes_in as f64 / 1e6 / elapsed_s.max(1e-9),
+        records_per_s: run.committed as f64 / elapsed_s.max(1e-9),
+        peak_rss_bytes: crate::host::peak_rss_bytes(),
+        recovery,
+        run,
+    })
+}
+
+#[derive(Default)]
+struct Tally {
+    records_in: u64,
+    dead_lettered: u64,
+    blank: u64,
+    resumed: u64,
+    bytes_in: u64,
+    rejected: Vec<RejectedInput>,
+    dlq_error: Option<SysError>,
+}
+
+fn open_input(path: &std::path::Path) -> std::io::Result<Box<dyn Read>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(std::io::stdin()))
+    } else {
+        Ok(Box::new(std::fs::File::open(path)?))
+    }
+}
+
+/// The producer: every input in order, each line to the queue or the dead-letter queue.
+fn read_inputs(
+    cfg: &IngestConfig,
+    keys: &[String],
+    done: &HashMap<String, Position>,
+    dlq: &mut DeadLetterQueue,
+    t: &mut Tally,
+    ends: Ends<'_>,
+) -> GenOutcome {
+    let mut out = GenOutcome::default();
+    let mut line_buf = Vec::new();
+    let mut bufs: Vec<Vec<u8>> = Vec::new();
+    'inputs: for (i, path) in cfg.inputs.iter().enumerate() {
+        let name = path.display().to_string();
+        let skip_to = if keys[i] == "-" {
+            0
+        } else {
+            done.get(&keys[i]).map_or(0, |p| p.line)
+        };
+        let reject = |t: &mut Tally, line: u64, error: String| {
+            eprintln!("ingest: {name}: rejected after line {line}: {error}");
+            t.rejected.push(RejectedInput {
+                input: name.clone(),
+                after_line: line,
+                error,
+            });
+        };
+        let raw = match open_input(path) {
+            Ok(r) => r,
+            Err(e) => {
+                reject(t, 0, format!("cannot open: {e}"));
+                continue;
+            }
+        };
+        let mut r = match CappedDecoder::new(raw, &name, cfg.max_decompressed_bytes, MAX_LAYERS) {
+            Ok(d) => BufReader::with_capacity(64 << 10, d),
+            Err(e) => {
+                reject(t, 0, io_reason(&e));
+                continue;
+            }
+        };
+        let (mut line, mut offset) = (0u64, 0u64);
+        loop {
+            let got = match read_record(&mut r, cfg.max_record_bytes, &mut line_buf) {
+                Ok(g) => g,
+                Err(e) => {
+                    reject(t, line, io_reason(&e));
+                    continue 'inputs;
+                }
+            };
+            let (len, valid) = match got {
+                Ok(false) => break,
+                Ok(true) => {
+                    if line_buf.last() == Some(&b'\r') {
+                        line_buf.pop();
+                        offset += 1;
+                    }
+                    (line_buf.len() as u64, None)
+                }
+                Err(skipped) => (
+                    skipped,
+                    Some(format!(
+                        "record of {skipped} bytes exceeds --max-record-bytes {}",
+                        cfg.max_record_bytes
+                    )),
+                ),
+            };
+            line += 1;
+            offset += len + 1;
+            t.bytes_in += len + 1;
+            if line <= skip_to {
+                t.resumed += 1;
+                continue;
+            }
+            if valid.is_none() && line_buf.iter().all(u8::is_ascii_whitespace) {
+                t.blank += 1;
+                continue;
+            }
+            t.records_in += 1;
+            let over_long = valid.is_some();
+            let invalid = valid.or_else(|| {
+                cfg.schema
+                    .validate(&line_buf)
+                    .err()
+                    .map(|e| format!("schema {}: {e}", cfg.schema.as_str()))
+            });
+            if let Some(reason) = invalid {
+                // An over-long line was not kept (`line_buf` is empty): the entry says so and is never
+                // re-driven; any other record is kept whole so that a re-drive can commit it exactly.
+                let entry = DeadLetter {
+                    id: line,
+                    reason,
+                    source: format!("{name}:{line}"),
+                    attempts: 1,
+                    truncated: over_long,
+                    ..DeadLetter::default()
+                };
+                dlq.push(&entry.with_payload(&line_buf, usize::MAX));
+                t.dead_lettered += 1;
+                ends.live.dead_lettered.add(1);
+                continue;
+            }
+            // Dead letters before this record must be durable before its position can be committed.
+            if let Err(e) = dlq.sync() {
+                t.dlq_error = Some(e);
+                break 'inputs;
+            }
+            if bufs.is_empty() {
+                ends.pool.take_into(&mut bufs, 256);
+            }
+            let mut buf = bufs.pop().unwrap_or_default();
+            buf.extend_from_slice(&line_buf);
+            out.offered += 1;
+            ends.live.offered.add(1);
+            let item = Item {
+                intended: ends.clock.now(),
+                payload: buf,
+                source: Some(SourcePos {
+                    input: i as u32,
+                    pos: Position { line, offset },
+                }),
+            };
+            match ends.queue.push(item) {
+                Ok(PushOutcome::Accepted) => {}
+                Ok(_) => unreachable!("block never drops, evicts or spills"),
+                Err(_) => {
+                    // The batcher stopped (sink failure): this record is not committed; stop reading.
+                    out.rejected_closed += 1;
+                    break 'inputs;
+                }
+            }
+        }
+    }
+    if let Err(e) = dlq.sync() {
+        t.dlq_error.get_or_insert(e);
+    }
+    out
+}
+
+/// The decompression error's own message when there is one, else the I/O error's.
+fn io_reason(e: &std::io::Error) -> String {
+    match DecompressError::from_io(e) {
+        Some(d) => d.to_string(),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,298 @@
+//! Record schemas (DESIGN.md §3). v1: a JSON object with an integer `ts` (Unix ms) and a string `msg`.
+//! v2 — the fix for producers that send RFC 3339 timestamps — also accepts `ts` as an RFC 3339 string.
+//! Other fields are allowed and kept: the pipeline stores the record's bytes as they came.
+//!
+//! Validation parses the line into a typed shape (not a `serde_json::Value` tree): the fields it does
+//! not check are skipped, not built, which keeps the per-record cost to one pass over the bytes.
+
+use std::fmt;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+/// Which records are valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// `ts` integer Unix ms, `msg` string.
+    V1,
+    /// v1, or `ts` an RFC 3339 string.
+    V2,
+}
+
+impl Schema {
+    /// Parse the CLI spelling (`v1`, `v2`).
+    pub fn parse(s: &str) -> Option<Schema> {
+        match s {
+            "v1" => Some(Schema::V1),
+            "v2" => Some(Schema::V2),
+            _ => None,
+        }
+    }
+
+    /// The CLI spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schema::V1 => "v1",
+            Schema::V2 => "v2",
+        }
+    }
+
+    /// `Ok` if `line` is a valid record under this schema, else why not (for the dead-letter entry).
+    pub fn validate(self, line: &[u8]) -> Result<(), Invalid> {
+        let text = std::str::from_utf8(line).map_err(|e| Invalid::Utf8 {
+            at: e.valid_up_to(),
+        })?;
+        // serde would also accept a JSON array for a struct (fields by position): insist on an object.
+        if !text.trim_start().starts_with('{') {
+            return Err(Invalid::Json {
+                msg: "the record does not start with `{`".into(),
+            });
+        }
+        let rec: Shape =
+            serde_json::from_str(text).map_err(|e| Invalid::Json { msg: e.to_string() })?;
+        match rec.msg {
+            Some(Field::Str { .. }) => {}
+            Some(_) => return Err(Invalid::Field("msg", "is not a string")),
+            None => return Err(Invalid::Field("msg", "is missing")),
+        }
+        match (rec.ts, self) {
+            (Some(Field::Int), _) => Ok(()),
+            (Some(Field::Str { rfc3339 }), Schema::V1) => Err(if rfc3339 {
+                Invalid::Field(
+                    "ts",
+                    "is an RFC 3339 string; schema v1 wants integer Unix ms (v2 accepts it)",
+                )
+            } else {
+                Invalid::Field("ts", "is a string, not integer Unix ms")
+            }),
+            (Some(Field::Str { rfc3339 }), Schema::V2) => {
+                if rfc3339 {
+                    Ok(())
+                } else {
+                    Err(Invalid::Field(
+                        "ts",
+                        "is a string that is not RFC 3339 (nor integer Unix ms)",
+                    ))
+                }
+            }
+            (Some(Field::Other), _) => Err(Invalid::Field("ts", "is not an integer")),
+            (None, _) => Err(Invalid::Field("ts", "is missing")),
+        }
+    }
+}
+
+/// Why a record is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// Not UTF-8; `at` is the byte offset of the first bad byte.
+    Utf8 {
+        /// Byte offset in the record.
+        at: usize,
+    },
+    /// Not a JSON object (serde_json's message carries line and column).
+    Json {
+        /// The parser's message.
+        msg: String,
+    },
+    /// A field is missing or has the wrong type.
+    Field(&'static str, &'static str),
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Utf8 { at } => write!(f, "invalid UTF-8 at byte {at}"),
+            Invalid::Json { msg } => write!(f, "not a JSON object: {msg}"),
+            Invalid::Field(name, what) => write!(f, "field `{name}` {what}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Shape {
+    #[serde(default)]
+    ts: Option<Field>,
+    #[serde(default)]
+    msg: Option<Field>,
+    // Any other field is skipped by serde without being built.
+}
+
+/// The type of a checked field, as much as validation needs (no allocation: a string is only asked
+/// whether it is RFC 3339).
+enum Field {
+    Int,
+    Str { rfc3339: bool },
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Field, E> {
+                Ok(Field::Int)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Field, E> {
+                Ok(Field::Int)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Field, E> {
+                Ok(Field::Str {
+                    rfc3339: rfc3339(s),
+                })
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Field, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Field, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, with field ranges checked (the `T`
+/// and `Z` may be lower case, as the RFC allows; a leap second `:60` is accepted).
+pub fn rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let d = b.get(r)?;
+        d.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| d.iter().fold(0u32, |n, c| n * 10 + (c - b'0') as u32))
+    };
+    let ok = (|| {
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+            return None;
+        }
+        if !matches!(b.get(10), Some(b'T' | b't' | b' ')) {
+            return None;
+        }
+        if b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+            return None;
+        }
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let days = [
+            31,
+            if leap { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        if !(1..=12).contains(&mo) || d == 0 || d > days[mo as usize - 1] {
+            return None;
+        }
+        if h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        let mut i = 19;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+        }
+        match b.get(i) {
+            Some(b'Z' | b'z') => (i + 1 == b.len()).then_some(()),
+            Some(b'+' | b'-') => {
+                let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+                (b.get(i + 3) == Some(&b':') && oh <= 23 && om <= 59 && i + 6 == b.len())
+                    .then_some(())
+            }
+            _ => None,
+        }
+    })();
+    ok.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_accepts_integer_ts_and_string_msg_with_extra_fields() {
+        let ok = br#"{"ts":1700000000000,"msg":"hello","host":"a","n":[1,{"x":2}]}"#;
+        assert_eq!(Schema::V1.validate(ok), Ok(()));
+        assert_eq!(Schema::V2.validate(ok), Ok(()));
+    }
+
+    #[test]
+    fn v1_rejects_an_rfc3339_ts_that_v2_accepts() {
+        let line = br#"{"ts":"2026-11-25T19:02:00.123Z","msg":"hi"}"#;
+        let e = Schema::V1.validate(line).unwrap_err();
+        assert!(e.to_string().contains("RFC 3339"), "{e}");
+        assert_eq!(Schema::V2.validate(line), Ok(()));
+        let offset = br#"{"ts":"2026-11-25T19:02:00+05:30","msg":"hi"}"#;
+        assert_eq!(Schema::V2.validate(offset), Ok(()));
+    }
+
+    #[test]
+    fn both_reject_what_neither_schema_allows_and_say_what() {
+        let cases: [(&[u8], &str); 8] = [
+            (br#"{"ts":"yesterday","msg":"x"}"#, "not RFC 3339"),
+            (br#"{"ts":1.5,"msg":"x"}"#, "not an integer"),
+            (br#"{"msg":"x"}"#, "`ts` is missing"),
+            (br#"{"ts":1}"#, "`msg` is missing"),
+            (br#"{"ts":1,"msg":7}"#, "`msg` is not a string"),
+            (br#"[1,2]"#, "not a JSON object"),
+            (b"{\"ts\":1,\"msg\":\"x\"", "not a JSON object"),
+            (b"{\"ts\":1,\"msg\":\"\xff\"}", "invalid UTF-8 at byte 15"),
+        ];
+        for (line, want) in cases {
+            let e = Schema::V2.validate(line).unwrap_err().to_string();
+            assert!(e.contains(want), "{}: {e}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn rfc3339_checks_shape_and_ranges() {
+        for ok in [
+            "2026-11-25T19:02:00Z",
+            "2026-11-25t19:02:00.5z",
+            "2024-02-29T00:00:00+00:00",
+            "1999-12-31T23:59:60-08:00",
+        ] {
+            assert!(rfc3339(ok), "{ok}");
+        }
+        for bad in [
+            "2026-11-25",
+            "2026-13-01T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2026-11-25T24:00:00Z",
+            "2026-11-25T19:02:00",
+            "2026-11-25T19:02:00.Z",
+            "2026-11-25T19:02:00+0530",
+            "2026-11-25T19:02:00Zjunk",
+        ] {
+            assert!(!rfc3339(bad), "{bad}");
+        }
+    }
+}

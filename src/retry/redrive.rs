@@ -1,0 +1,289 @@
+//! `dlq redrive`: after a schema fix, replay the dead-letter queue into the main stream — exactly once,
+//! resumable, and unable to loop.
+//!
+//! 1. The pending file `dead-letter.jsonl` is renamed to a new generation `redrive-NNNNNN.jsonl` (one
+//!    atomic rename + directory fsync); new dead letters start a fresh pending file.
+//! 2. Each entry of the generation is validated under the new schema: valid ones go through the same
+//!    queue, window and sink as any record, their position in the generation committed with them
+//!    (`ingest/checkpoint.rs`), so a crash mid-re-drive resumes after the last committed entry. Entries
+//!    still invalid go back to the pending file with `attempts + 1` and their earlier reason appended to
+//!    `history`; entries that reached `max_attempts` are put back untouched ("parked") and not tried again.
+//! 3. When the generation is done and the pending file synced, it is renamed `redrive-NNNNNN.drained.jsonl`
+//!    (kept for audit). A second re-drive finds nothing new to commit: only entries that failed again.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::config::RunConfig;
+use crate::error::{RunError, SysError};
+use crate::ingest::{recover, Position, Schema};
+use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos};
+use crate::queue::PushOutcome;
+use crate::retry::{DeadLetter, DeadLetterQueue};
+use crate::sink::FileSink;
+use crate::summary::RunReport;
+
+/// What to re-drive and how.
+#[derive(Debug, Clone)]
+pub struct RedriveConfig {
+    /// The main stream's pipeline settings (sink dir, window, DLQ dir).
+    pub run: RunConfig,
+    /// The schema to validate with (the fix).
+    pub schema: Schema,
+    /// Entries that have failed this many attempts are parked, not re-driven again.
+    pub max_attempts: u32,
+    /// Re-driven records per second at most (a re-drive must not starve live traffic); `None` = as fast
+    /// as the sink takes them.
+    pub rate: Option<f64>,
+}
+
+impl RedriveConfig {
+    /// Defaults: schema v2, 3 attempts, no rate limit.
+    pub fn new(run: RunConfig) -> Self {
+        RedriveConfig {
+            run,
+            schema: Schema::V2,
+            max_attempts: 3,
+            rate: None,
+        }
+    }
+}
+
+/// What a re-drive did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RedriveReport {
+    /// Generations processed (normally 1; more if an earlier re-drive crashed).
+    pub generations: Vec<String>,
+    /// Entries read from them (past any resume point).
+    pub entries: u64,
+    /// Entries skipped because a crashed re-drive had already committed them.
+    pub resumed: u64,
+    /// Committed to the main stream.
+    pub redriven: u64,
+    /// Still invalid: back in the pending DLQ with attempts + 1.
+    pub still_invalid: u64,
+    /// At the attempt limit, or kept only as a prefix: back in the pending DLQ untouched.
+    pub parked: u64,
+    /// Entries now pending in the DLQ.
+    pub pending_after: u64,
+    /// The pipeline run that committed them.
+    pub run: RunReport,
+}
+
+/// The DLQ's state for `dlq list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DlqStatus {
+    /// The DLQ directory.
+    pub dir: String,
+    /// Pending entries (`dead-letter.jsonl`).
+    pub pending: Vec<DeadLetter>,
+    /// Generations being re-driven (a crashed re-drive leaves one).
+    pub in_progress: Vec<String>,
+    /// Drained generations and their entry counts.
+    pub drained: Vec<(String, u64)>,
+}
+
+const PENDING: &str = "dead-letter.jsonl";
+
+fn generation_name(n: u64, drained: bool) -> String {
+    if drained {
+        format!("redrive-{n:06}.drained.jsonl")
+    } else {
+        format!("redrive-{n:06}.jsonl")
+    }
+}
+
+/// `(number, drained)` of a generation file name.
+fn parse_generation(name: &str) -> Option<(u64, bool)> {
+    let rest = name.strip_prefix("redrive-")?;
+    let (num, drained) = match rest.strip_suffix(".drained.jsonl") {
+        Some(n) => (n, true),
+        None => (rest.strip_suffix(".jsonl")?, false),
+    };
+    Some((num.parse().ok()?, drained))
+}
+
+fn generations(dir: &Path) -> Result<Vec<(u64, bool, PathBuf)>, SysError> {
+    let mut v: Vec<(u64, bool, PathBuf)> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let (n, d) = parse_generation(e.file_name().to_str()?)?;
+                Some((n, d, e.path()))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(SysError::new("readdir", dir, e)),
+    };
+    v.sort();
+    Ok(v)
+}
+
+fn read_entries(path: &Path) -> Result<Vec<DeadLetter>, RunError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    DeadLetterQueue::read_all(path).map_err(RunError::Recovery)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SysError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| SysError::new("fsync dir", dir, e))
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), SysError> {
+    std::fs::rename(from, to).map_err(|e| SysError::new("rename", from, e))?;
+    sync_dir(to.parent().unwrap_or(Path::new(".")))
+}
+
+/// The DLQ's state.
+pub fn dlq_status(dlq_dir: &Path) -> Result<DlqStatus, RunError> {
+    let mut s = DlqStatus {
+        dir: dlq_dir.display().to_string(),
+        pending: read_entries(&dlq_dir.join(PENDING))?,
+        in_progress: Vec::new(),
+        drained: Vec::new(),
+    };
+    for (n, drained, path) in generations(dlq_dir).map_err(RunError::Setup)? {
+        if drained {
+            s.drained
+                .push((generation_name(n, true), read_entries(&path)?.len() as u64));
+        } else {
+            s.in_progress.push(generation_name(n, false));
+        }
+    }
+    Ok(s)
+}
+
+/// Re-drive the DLQ of `cfg.run` into its main stream.
+pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
+    let dlq_dir = cfg.run.dlq_dir();
+    std::fs::create_dir_all(&dlq_dir)
+        .map_err(|e| RunError::Setup(SysError::new("mkdir", &dlq_dir, e)))?;
+    let mut gens = generations(&dlq_dir).map_err(RunError::Setup)?;
+    let pending = dlq_dir.join(PENDING);
+    if !gens.iter().any(|g| !g.1) && !read_entries(&pending)?.is_empty() {
+        let n = gens.last().map_or(1, |g| g.0 + 1);
+        let to = dlq_dir.join(generation_name(n, false));
+        rename(&pending, &to).map_err(RunError::Setup)?;
+        gens.push((n, false, to));
+    }
+    let todo: Vec<(u64, PathBuf)> = gens
+        .into_iter()
+        .filter(|g| !g.1)
+        .map(|g| (g.0, g.2))
+        .collect();
+    let keys: Vec<String> = todo
+        .iter()
+        .map(|(n, _)| format!("dlq:{}", generation_name(*n, false)))
+        .collect();
+    let entries: Vec<Vec<DeadLetter>> = todo
+        .iter()
+        .map(|(_, p)| read_entries(p))
+        .collect::<Result<_, _>>()?;
+
+    let recovery = recover(&cfg.run.sink.dir, true).map_err(RunError::Recovery)?;
+    let sink = FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?;
+    let mut back = DeadLetterQueue::open_dedup(&dlq_dir).map_err(RunError::Setup)?;
+    let mut rep = RedriveReport {
+        generations: keys.clone(),
+        ..RedriveReport::default()
+    };
+    let mut dlq_err = None;
+    let run = run_with_producer(&cfg.run, sink, keys.clone(), |ends, _| {
+        let mut out = GenOutcome::default();
+        let started = Instant::now();
+        'gens: for (g, list) in entries.iter().enumerate() {
+            let skip = recovery.positions.get(&keys[g]).map_or(0, |p| p.line);
+            for (i, e) in list.iter().enumerate() {
+                let line = i as u64 + 1;
+                if line <= skip {
+                    rep.resumed += 1;
+                    continue;
+                }
+                rep.entries += 1;
+                let bytes = e.bytes();
+                let verdict = match &bytes {
+                    None => Err(None),
+                    Some(_) if e.attempts >= cfg.max_attempts => Err(None),
+                    Some(b) => cfg.schema.validate(b).map_err(|x| Some(x.to_string())),
+                };
+                match (verdict, bytes) {
+                    (Ok(()), Some(b)) => {
+                        if let Err(x) = back.sync() {
+                            dlq_err = Some(x);
+                            break 'gens;
+                        }
+                        pace(cfg.rate, started, out.offered);
+                        if !push(&ends, b, g, line, &mut out) {
+                            break 'gens;
+                        }
+                    }
+                    (Err(Some(reason)), _) => {
+                        let mut again = e.clone();
+                        again.history.push(e.reason.clone());
+                        again.reason = format!("redrive schema {}: {reason}", cfg.schema.as_str());
+                        again.attempts += 1;
+                        back.push(&again);
+                        rep.still_invalid += 1;
+                    }
+                    _ => {
+                        back.push(e);
+                        rep.parked += 1;
+                    }
+                }
+            }
+        }
+        if let Err(x) = back.sync() {
+            dlq_err.get_or_insert(x);
+        }
+        out
+    })?;
+    if let Some(e) = dlq_err {
+        return Err(RunError::Setup(e));
+    }
+    rep.redriven = run.committed;
+    rep.run = run;
+    // Everything of these generations is now committed or back in the pending file: mark them drained.
+    for (n, path) in &todo {
+        rename(path, &dlq_dir.join(generation_name(*n, true))).map_err(RunError::Setup)?;
+    }
+    rep.pending_after = read_entries(&pending)?.len() as u64;
+    Ok(rep)
+}
+
+/// Sleep until the `sent`-th record is due at `rate` per second.
+fn pace(rate: Option<f64>, started: Instant, sent: u64) {
+    if let Some(r) = rate.filter(|r| *r > 0.0) {
+        let due = started + Duration::from_secs_f64(sent as f64 / r);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+    }
+}
+
+fn push(ends: &Ends<'_>, payload: Vec<u8>, input: usize, line: u64, out: &mut GenOutcome) -> bool {
+    out.offered += 1;
+    ends.live.offered.add(1);
+    let item = Item {
+        intended: ends.clock.now(),
+        payload,
+        source: Some(SourcePos {
+            input: input as u32,
+            pos: Position { line, offset: 0 },
+        }),
+    };
+    match ends.queue.push(item) {
+        Ok(PushOutcome::Accepted) => true,
+        Ok(_) => unreachable!("re-drive runs with the block policy"),
+        Err(_) => {
+            out.rejected_closed += 1;
+            false
+        }
+    }
+}
