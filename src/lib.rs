@@ -64,8 +64,8 @@ pub use config::{
 pub use error::{ConfigError, FrameError, LoadError, PushError, RunError, SinkError, SysError};
 pub use host::{current_rss_bytes, peak_rss_bytes, peak_rss_of_image, CpuMeter, CpuUse, HostInfo};
 pub use ingest::{
-    decode_control, ingest, input_key, is_control, record_id, recover, rfc3339, scan, segments,
-    write_ndjson, IngestConfig, IngestReport, Invalid, LineKind, Mix, Position, Recovery,
+    decode_control, ingest, ingest_into, input_key, is_control, record_id, recover, rfc3339, scan,
+    segments, write_ndjson, IngestConfig, IngestReport, Invalid, LineKind, Mix, Position, Recovery,
     RejectedInput, Schema, TornTail, DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_RECORD_BYTES,
 };
 pub use load::{standard_trace_path, Bursty, BurstyParams, Replay, Schedule, Trace};
@@ -73,7 +73,7 @@ pub use metrics::{BatchSizeSummary, LatencySummary, Metrics, RejectReason};
 pub use payload::{
     log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, ID_PREFIX_BYTES,
 };
-pub use pipeline::{run, run_with_sink, Item};
+pub use pipeline::{run, run_with_sink, DeadNote, Item, SourcePos};
 pub use queue::{
     BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile, SpillStore,
 };

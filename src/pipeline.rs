@@ -39,6 +39,19 @@ pub struct Item {
     /// For ingested records: which input and where in it (committed with the block, see
     /// `ingest/checkpoint.rs`). `None` for synthetic load.
     pub source: Option<SourcePos>,
+    /// For an ingested record that failed validation: why. The batcher writes it to the dead-letter
+    /// queue instead of the block, and makes the DLQ durable before the next block (whose positions
+    /// cover it) — one DLQ fdatasync per batch at most, not one per bad record.
+    pub dead: Option<Box<DeadNote>>,
+}
+
+/// Why an ingested record goes to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadNote {
+    /// The reason, for the entry.
+    pub reason: String,
+    /// Only a prefix of the record is in the payload (it broke the record cap).
+    pub truncated: bool,
 }
 
 /// An ingested record's place in its input.
@@ -126,18 +139,25 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
     let mut schedule = Schedule::new(&cfg.load.shape, cfg.load.rate)?;
     let mut payloads =
         PayloadSource::new(cfg.load.payload, cfg.load.item_bytes, cfg.load.payload_seed);
-    run_with_producer(cfg, sink, Vec::new(), |ends, start| {
+    run_with_producer(cfg, sink, Sources::default(), |ends, start| {
         generate(cfg, &mut schedule, &mut payloads, ends, start)
     })
 }
 
+/// Where ingested items come from: the input keys that items' [`SourcePos::input`] index (each
+/// committed block then carries their positions), and the dead-letter queue for items marked dead.
+#[derive(Default)]
+pub(crate) struct Sources {
+    pub(crate) keys: Vec<String>,
+    pub(crate) dlq: Option<DeadLetterQueue>,
+}
+
 /// Run the pipeline with `produce` feeding the queue on the calling thread (the open-loop generator,
-/// or ingest's reader). `inputs` names the input keys that items' [`SourcePos::input`] index; each
-/// committed block then carries their positions.
+/// or ingest's reader).
 pub(crate) fn run_with_producer<S, P>(
     cfg: &RunConfig,
     sink: S,
-    inputs: Vec<String>,
+    sources: Sources,
     produce: P,
 ) -> Result<RunReport, RunError>
 where
@@ -165,9 +185,11 @@ where
             .saturating_add(cfg.window.max_items + POOL_CHUNK)
             .min(1 << 22),
     ));
-    let dlq = match cfg.retry {
-        RetryStrategy::FailStop => None,
-        _ => Some(DeadLetterQueue::open(&cfg.dlq_dir()).map_err(RunError::Setup)?),
+    let Sources { keys: inputs, dlq } = sources;
+    let dlq = match (dlq, cfg.retry) {
+        (Some(d), _) => Some(d),
+        (None, RetryStrategy::FailStop) => None,
+        (None, _) => Some(DeadLetterQueue::open(&cfg.dlq_dir()).map_err(RunError::Setup)?),
     };
     let live = Arc::new(Live::default());
     let cpu = CpuMeter::start();
@@ -443,6 +465,7 @@ fn generate(
             intended,
             payload: buf,
             source: None,
+            dead: None,
         }) {
             Ok(PushOutcome::Accepted) | Ok(PushOutcome::Spilled) => {}
             Ok(PushOutcome::Dropped(it)) | Ok(PushOutcome::Evicted(it)) => {
@@ -506,6 +529,8 @@ struct Batcher<S: Sink> {
     inputs: Vec<String>,
     touched: Vec<Option<Position>>,
     control: Vec<u8>,
+    /// Dead letters buffered in the DLQ, not yet durable.
+    dead_pending: u64,
 }
 
 type BatcherOutcome = (
@@ -537,6 +562,7 @@ impl<S: Sink> Batcher<S> {
             inputs: Vec::new(),
             touched: Vec::new(),
             control: Vec::new(),
+            dead_pending: 0,
         }
     }
 
@@ -566,7 +592,7 @@ impl<S: Sink> Batcher<S> {
                         break Some(e);
                     }
                 }
-                break None;
+                break self.commit_positions_only().err();
             }
         };
         if err.is_some() {
@@ -581,6 +607,9 @@ impl<S: Sink> Batcher<S> {
                 lost += n as u64;
                 rest.clear();
             }
+            // Dead letters never made durable are lost to the failure too, not dead-lettered.
+            lost += self.dead_pending;
+            self.dead_pending = 0;
             self.metrics.rejected_sink_failed += lost;
         }
         self.metrics.flush_reasons = self.window.flush_counts();
@@ -632,7 +661,11 @@ impl<S: Sink> Batcher<S> {
         pool: &BufferPool,
     ) -> Result<(), SinkError> {
         let mut items = staging.drain(..);
-        while let Some(item) = items.next() {
+        while let Some(mut item) = items.next() {
+            if let Some(note) = item.dead.take() {
+                self.dead_letter_note(item, *note);
+                continue;
+            }
             let framed = item.payload.len() + RECORD_HEADER_BYTES;
             self.last_framed = framed;
             if let Some(r) = self.window.must_flush_before(framed) {
@@ -660,7 +693,68 @@ impl<S: Sink> Batcher<S> {
         Ok(())
     }
 
+    /// An ingested record that failed validation: into the DLQ's buffer, its position noted.
+    fn dead_letter_note(&mut self, item: Item, note: DeadNote) {
+        let (source, line) = match item.source {
+            Some(s) => {
+                self.touched[s.input as usize] = Some(s.pos);
+                (
+                    format!("{}:{}", self.inputs[s.input as usize], s.pos.line),
+                    s.pos.line,
+                )
+            }
+            None => ("unknown".to_string(), 0),
+        };
+        let dlq = self
+            .dlq
+            .as_mut()
+            .expect("a producer of dead letters runs with a dead-letter queue");
+        let entry = DeadLetter {
+            id: line,
+            reason: note.reason,
+            source,
+            attempts: 1,
+            truncated: note.truncated,
+            ..DeadLetter::default()
+        };
+        // A re-run after a crash may meet a record whose entry is already durable: counted, not
+        // written twice (the DLQ de-duplicates by source).
+        dlq.push(&entry.with_payload(&item.payload, usize::MAX));
+        self.dead_pending += 1;
+        self.spent.push(item.payload);
+    }
+
+    /// Make buffered dead letters durable; only then are they counted as dead-lettered.
+    fn sync_dead_letters(&mut self) -> Result<(), SinkError> {
+        if self.dead_pending == 0 {
+            return Ok(());
+        }
+        if let Some(dlq) = self.dlq.as_mut() {
+            dlq.sync().map_err(SinkError::Io)?;
+        }
+        self.metrics.dead_lettered += self.dead_pending;
+        self.live.dead_lettered.add(self.dead_pending);
+        self.dead_pending = 0;
+        Ok(())
+    }
+
+    /// At shutdown with no open batch: commit the positions of trailing dead letters in a block of its
+    /// own, so a re-run does not read them again.
+    fn commit_positions_only(&mut self) -> Result<(), SinkError> {
+        self.sync_dead_letters()?;
+        if self.touched.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        self.block.reset();
+        self.push_positions();
+        let r = self.sink.commit(self.block.seal(), 0);
+        self.block.reset();
+        r
+    }
+
     fn commit(&mut self, reason: FlushReason, pool: &BufferPool) -> Result<(), SinkError> {
+        // Dead letters whose positions this block covers must be durable first.
+        self.sync_dead_letters()?;
         let records = self.block.records();
         self.push_positions();
         let flushed = self.window.flush(reason, self.clock.now());

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::codec::BlockReader;
+use std::fs::File;
+use std::io::{BufReader, Read};
+
+use crate::codec::{BlockReader, BlockView, BLOCK_HEADER_BYTES};
 use crate::error::SysError;
 use crate::sink::parse_segment_index;
 
@@ -131,17 +134,7 @@ pub fn scan(
         ..Recovery::default()
     };
     for (i, seg) in segs.iter().enumerate() {
-        let bytes = std::fs::read(seg).map_err(|e| format!("read {}: {e}", seg.display()))?;
-        let mut reader = BlockReader::new(&bytes);
-        let mut bad = None;
-        for block in reader.by_ref() {
-            let block = match block {
-                Ok(b) => b,
-                Err(e) => {
-                    bad = Some(e.to_string());
-                    break;
-                }
-            };
+        let (good_bytes, file_len, bad) = for_each_block(seg, &mut |block| {
             rec.blocks += 1;
             for r in block.records() {
                 let r = r.map_err(|e| format!("{}: {e}", seg.display()))?;
@@ -157,9 +150,9 @@ pub fn scan(
                     on_record(r);
                 }
             }
-        }
+            Ok(())
+        })?;
         if let Some(error) = bad {
-            let good_bytes = reader.good_prefix();
             // Only the newest non-empty segment can hold a crash's torn write; segments after it are
             // the empty ones later runs opened.
             let later_data = segs[i + 1..]
@@ -174,7 +167,7 @@ pub fn scan(
             let torn = TornTail {
                 segment: seg.clone(),
                 good_bytes,
-                torn_bytes: bytes.len() as u64 - good_bytes,
+                torn_bytes: file_len - good_bytes,
                 error,
             };
             if repair {
@@ -190,6 +183,48 @@ pub fn scan(
         }
     }
     Ok(rec)
+}
+
+/// Walk the blocks of one segment file, one block in memory at a time (a start-up scan of many
+/// 64 MiB segments must not hold a segment, let alone all of them). Returns the bytes of good blocks,
+/// the file length, and the error at the first bad or torn block, if any.
+fn for_each_block(
+    seg: &Path,
+    f: &mut dyn FnMut(&BlockView<'_>) -> Result<(), String>,
+) -> Result<(u64, u64, Option<String>), String> {
+    let io = |e: std::io::Error| format!("read {}: {e}", seg.display());
+    let file = File::open(seg).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut pos = 0u64;
+    loop {
+        buf.clear();
+        let got = (&mut r)
+            .take(BLOCK_HEADER_BYTES as u64)
+            .read_to_end(&mut buf)
+            .map_err(io)?;
+        if got == 0 {
+            return Ok((pos, file_len, None));
+        }
+        if got == BLOCK_HEADER_BYTES {
+            let payload = u32::from_le_bytes(buf[12..16].try_into().expect("4 bytes")) as u64;
+            // A length past the end of the file is a torn (or corrupt) header: do not allocate it.
+            let want = payload.min(file_len - pos - BLOCK_HEADER_BYTES as u64);
+            (&mut r).take(want).read_to_end(&mut buf).map_err(io)?;
+        }
+        let block = match BlockReader::new(&buf).next() {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return Ok((pos, file_len, Some(format!("at byte {pos}: {e}")))),
+            None => return Ok((pos, file_len, None)),
+        };
+        let view = BlockView {
+            offset: pos,
+            ..block
+        };
+        f(&view)?;
+        pos += buf.len() as u64;
+    }
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! after a crash with every record committed exactly once or dead-lettered.
 //!
 //! The reader runs on the calling thread (decompress, split lines, validate); the batcher commits on
-//! its own thread. Invalid records go to the dead-letter queue with the reason and `file:line`, made
-//! durable before any later record of the same input is handed to the batcher, so a committed position
-//! never covers a dead letter that could be lost. Every consumed line ends up in exactly one place:
+//! its own thread. Invalid records travel the same queue marked dead; the batcher writes them to the
+//! dead-letter queue (reason, `file:line`) and makes it durable before the block whose positions cover
+//! them — at most one DLQ fdatasync per batch — so a committed position never covers a dead letter
+//! that could be lost. Every consumed line ends up in exactly one place:
 //! `records_in = committed + dead_lettered` (blank lines are skipped and counted apart; an input that
 //! breaks a cap or cannot be read is rejected with an error naming it, and what it yielded before the
 //! failure is still committed).
@@ -35,9 +36,9 @@ use crate::clock::Clock;
 use crate::codec::{read_record, CappedDecoder, DecompressError};
 use crate::config::RunConfig;
 use crate::error::{RunError, SysError};
-use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos};
+use crate::pipeline::{run_with_producer, DeadNote, Ends, GenOutcome, Item, SourcePos, Sources};
 use crate::queue::{OverflowPolicy, PushOutcome};
-use crate::retry::{DeadLetter, DeadLetterQueue};
+use crate::retry::DeadLetterQueue;
 use crate::sink::{FileSink, FsInfo};
 use crate::summary::RunReport;
 
@@ -141,8 +142,18 @@ pub fn input_key(p: &std::path::Path) -> String {
         .to_string()
 }
 
-/// Ingest `cfg.inputs`. Errors are set-up or sink failures; bad inputs are reported in the result.
+/// Ingest `cfg.inputs` into a [`FileSink`] in `cfg.run.sink.dir`. Errors are set-up or sink failures;
+/// bad inputs are reported in the result.
 pub fn ingest(cfg: &IngestConfig) -> Result<IngestReport, RunError> {
+    ingest_with_sink(cfg, None)
+}
+
+/// [`ingest`] into a sink the caller opened on `cfg.run.sink.dir` (tests inject faults into it).
+pub fn ingest_into(cfg: &IngestConfig, sink: FileSink) -> Result<IngestReport, RunError> {
+    ingest_with_sink(cfg, Some(sink))
+}
+
+fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<IngestReport, RunError> {
     if cfg.run.queue.policy != OverflowPolicy::Block {
         return Err(RunError::Config(crate::error::ConfigError {
             field: "queue.policy",
@@ -161,8 +172,11 @@ pub fn ingest(cfg: &IngestConfig) -> Result<IngestReport, RunError> {
         );
     }
     let fs = FsInfo::of(&dir).map_err(|e| RunError::Setup(SysError::new("statfs", &dir, e)))?;
-    let sink = FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?;
-    let mut dlq = DeadLetterQueue::open_dedup(&cfg.run.dlq_dir()).map_err(RunError::Setup)?;
+    let sink = match sink {
+        Some(s) => s,
+        None => FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?,
+    };
+    let dlq = DeadLetterQueue::open_dedup(&cfg.run.dlq_dir()).map_err(RunError::Setup)?;
     let keys: Vec<String> = cfg
         .inputs
         .iter()
@@ -176,8 +190,12 @@ pub fn ingest(cfg: &IngestConfig) -> Result<IngestReport, RunError> {
         .collect();
     let mut tally = Tally::default();
     let started = Instant::now();
-    let run = run_with_producer(&cfg.run, sink, keys.clone(), |ends, _start| {
-        read_inputs(cfg, &keys, &recovery.positions, &mut dlq, &mut tally, ends)
+    let sources = Sources {
+        keys: keys.clone(),
+        dlq: Some(dlq),
+    };
+    let run = run_with_producer(&cfg.run, sink, sources, |ends, _start| {
+        read_inputs(cfg, &keys, &recovery.positions, &mut tally, ends)
     });
     let elapsed_s = started.elapsed().as_secs_f64();
     let mut run = run?;
@@ -185,13 +203,10 @@ pub fn ingest(cfg: &IngestConfig) -> Result<IngestReport, RunError> {
     if let Some(w) = fs.warning(&dir) {
         run.warnings.insert(0, w);
     }
-    if let Some(e) = tally.dlq_error.take() {
-        return Err(RunError::Setup(e));
-    }
     Ok(IngestReport {
         records_in: tally.records_in,
         committed: run.committed,
-        dead_lettered: tally.dead_lettered,
+        dead_lettered: run.dead_lettered,
         rejected_inputs: tally.rejected.len() as u64,
         rejected: tally.rejected,
         blank_lines: tally.blank,
@@ -211,12 +226,10 @@ pub fn ingest(cfg: &IngestConfig) -> Result<IngestReport, RunError> {
 #[derive(Default)]
 struct Tally {
     records_in: u64,
-    dead_lettered: u64,
     blank: u64,
     resumed: u64,
     bytes_in: u64,
     rejected: Vec<RejectedInput>,
-    dlq_error: Option<SysError>,
 }
 
 fn open_input(path: &std::path::Path) -> std::io::Result<Box<dyn Read>> {
@@ -232,7 +245,6 @@ fn read_inputs(
     cfg: &IngestConfig,
     keys: &[String],
     done: &HashMap<String, Position>,
-    dlq: &mut DeadLetterQueue,
     t: &mut Tally,
     ends: Ends<'_>,
 ) -> GenOutcome {
@@ -313,27 +325,16 @@ fn read_inputs(
                     .err()
                     .map(|e| format!("schema {}: {e}", cfg.schema.as_str()))
             });
-            if let Some(reason) = invalid {
-                // An over-long line was not kept (`line_buf` is empty): the entry says so and is never
-                // re-driven; any other record is kept whole so that a re-drive can commit it exactly.
-                let entry = DeadLetter {
-                    id: line,
+            // An invalid record travels to the batcher too, marked dead: it writes the DLQ entry and
+            // makes it durable before the block whose position covers it. An over-long line was not
+            // kept (`line_buf` is empty): its entry says so and is never re-driven; any other record
+            // is kept whole so that a re-drive can commit it exactly.
+            let dead = invalid.map(|reason| {
+                Box::new(DeadNote {
                     reason,
-                    source: format!("{name}:{line}"),
-                    attempts: 1,
                     truncated: over_long,
-                    ..DeadLetter::default()
-                };
-                dlq.push(&entry.with_payload(&line_buf, usize::MAX));
-                t.dead_lettered += 1;
-                ends.live.dead_lettered.add(1);
-                continue;
-            }
-            // Dead letters before this record must be durable before its position can be committed.
-            if let Err(e) = dlq.sync() {
-                t.dlq_error = Some(e);
-                break 'inputs;
-            }
+                })
+            });
             if bufs.is_empty() {
                 ends.pool.take_into(&mut bufs, 256);
             }
@@ -348,6 +349,7 @@ fn read_inputs(
                     input: i as u32,
                     pos: Position { line, offset },
                 }),
+                dead,
             };
             match ends.queue.push(item) {
                 Ok(PushOutcome::Accepted) => {}
@@ -359,9 +361,6 @@ fn read_inputs(
                 }
             }
         }
-    }
-    if let Err(e) = dlq.sync() {
-        t.dlq_error.get_or_insert(e);
     }
     out
 }

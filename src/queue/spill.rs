@@ -163,6 +163,7 @@ impl SpillFile {
                 intended,
                 payload,
                 source: None,
+                dead: None,
             });
             off += HEADER + len;
             n += 1;
@@ -215,6 +216,7 @@ mod tests {
             intended: i,
             payload: format!("item-{i}").into_bytes(),
             source: None,
+            dead: None,
         }
     }
 
@@ -247,6 +249,7 @@ mod tests {
             intended: 7,
             payload: vec![3u8; READ_CHUNK * 2],
             source: None,
+            dead: None,
         };
         s.append(big).unwrap();
         s.append(item(8)).unwrap();

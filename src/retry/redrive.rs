@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::config::RunConfig;
 use crate::error::{RunError, SysError};
 use crate::ingest::{recover, Position, Schema};
-use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos};
+use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos, Sources};
 use crate::queue::PushOutcome;
 use crate::retry::{DeadLetter, DeadLetterQueue};
 use crate::sink::FileSink;
@@ -194,7 +194,11 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         ..RedriveReport::default()
     };
     let mut dlq_err = None;
-    let run = run_with_producer(&cfg.run, sink, keys.clone(), |ends, _| {
+    let sources = Sources {
+        keys: keys.clone(),
+        dlq: None,
+    };
+    let run = run_with_producer(&cfg.run, sink, sources, |ends, _| {
         let mut out = GenOutcome::default();
         let started = Instant::now();
         'gens: for (g, list) in entries.iter().enumerate() {
@@ -277,6 +281,7 @@ fn push(ends: &Ends<'_>, payload: Vec<u8>, input: usize, line: u64, out: &mut Ge
             input: input as u32,
             pos: Position { line, offset: 0 },
         }),
+        dead: None,
     };
     match ends.queue.push(item) {
         Ok(PushOutcome::Accepted) => true,

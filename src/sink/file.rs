@@ -337,8 +337,16 @@ impl Sink for FileSink {
                 self.poison(op, source)
             })?;
         }
-        self.write_all(block)?;
-        self.fdatasync()?;
+        let before = self.segment_len;
+        if let Err(e) = self.write_all(block).and_then(|_| self.fdatasync()) {
+            // The block was never acknowledged, but its bytes may sit in the page cache and look
+            // valid to the next start-up scan, which would then treat input it never durably
+            // committed as consumed. Cut them off (best effort: the sink is poisoned either way).
+            if self.file.set_len(before).is_ok() {
+                self.segment_len = before;
+            }
+            return Err(e);
+        }
         self.counters.blocks += 1;
         self.counters.records += records as u64;
         Ok(())
