@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ingest_lab::{record_id, write_ndjson, DeadLetterQueue, LineKind, Mix, SplitMix64};
 
