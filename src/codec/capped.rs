@@ -99,6 +99,16 @@ impl fmt::Display for DecompressError {
                 seen,
                 layers,
                 reason,
+            } if layers.is_empty() => write!(
+                f,
+                "{input}: read failed after {seen} bytes (cap {cap} bytes): {reason}: rejected"
+            ),
+            DecompressError::Corrupt {
+                input,
+                cap,
+                seen,
+                layers,
+                reason,
             } => write!(
                 f,
                 "{input}: invalid {} data after {seen} bytes of output (cap {cap} bytes): {reason}: rejected",
