@@ -26,7 +26,7 @@ mkdir -p "$OUT" "$SINK"
 
 tools_ok=1
 bash ci/tools.sh fio strace || tools_ok=0
-checks="window aimd before-after sigstop poison overflow bomb nagle compression redrive"
+checks="window aimd before-after sigstop poison overflow bomb nagle compression redrive ingest"
 strict="sigstop bomb nagle redrive"
 if [ $tools_ok = 1 ]; then
     checks="physical $checks strace"

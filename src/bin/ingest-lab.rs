@@ -70,7 +70,7 @@ struct IngestArgs {
     /// v1 (integer `ts`) | v2 (also RFC 3339 `ts`).
     #[arg(long, default_value = "v1")]
     schema: String,
-    /// Cap on each input's decompressed bytes.
+    /// Cap on each compressed input's decompressed bytes (plain inputs are streamed uncapped).
     #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_DECOMPRESSED_BYTES)]
     max_decompressed_bytes: u64,
     /// Cap on one record's bytes (longer lines are dead-lettered, not held in memory).
@@ -87,6 +87,9 @@ struct IngestArgs {
     /// none | zstd | gzip: compress each batch before the write.
     #[arg(long, default_value = "none")]
     compress: String,
+    /// Keep at most this many segments (oldest deleted): for benchmarks, not for data you keep.
+    #[arg(long)]
+    retain_segments: Option<usize>,
     /// One JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -196,7 +199,7 @@ struct RunArgs {
 #[derive(Args)]
 struct CheckArgs {
     /// physical | window | aimd | before-after | strace | sigstop | poison | overflow | bomb | nagle |
-    /// compression | redrive | all
+    /// compression | redrive | ingest | all
     name: String,
     /// Short runs (for `make test`).
     #[arg(long)]
@@ -414,6 +417,7 @@ fn cmd_ingest(a: IngestArgs) -> ExitCode {
         Err(e) => return fail(2, e),
     };
     cfg.max_decompressed_bytes = a.max_decompressed_bytes;
+    cfg.run.sink.retain_segments = a.retain_segments;
     cfg.max_record_bytes = a.max_record_bytes;
     match ingest_lab::ingest(&cfg) {
         Ok(r) => {

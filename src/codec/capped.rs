@@ -192,6 +192,15 @@ impl<'a> CappedDecoder<'a> {
         })
     }
 
+    /// Lift the cap when no compression layer was found: the cap exists for bombs, and a plain
+    /// input's size is what it is (it is streamed, so memory stays bounded either way).
+    pub fn uncapped_if_plain(mut self) -> Self {
+        if self.layers.is_empty() {
+            self.cap = u64::MAX / 2;
+        }
+        self
+    }
+
     /// Bytes handed out so far.
     pub fn seen(&self) -> u64 {
         self.seen
@@ -257,7 +266,7 @@ pub fn read_record(
                 None => Ok(!buf.is_empty()),
             });
         }
-        let (line, done) = match chunk.iter().position(|&b| b == b'\n') {
+        let (line, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (&chunk[..i], Some(i + 1)),
             None => (chunk, None),
         };

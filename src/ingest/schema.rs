@@ -39,17 +39,26 @@ impl Schema {
 
     /// `Ok` if `line` is a valid record under this schema, else why not (for the dead-letter entry).
     pub fn validate(self, line: &[u8]) -> Result<(), Invalid> {
-        let text = std::str::from_utf8(line).map_err(|e| Invalid::Utf8 {
-            at: e.valid_up_to(),
-        })?;
         // serde would also accept a JSON array for a struct (fields by position): insist on an object.
-        if !text.trim_start().starts_with('{') {
-            return Err(Invalid::Json {
-                msg: "the record does not start with `{`".into(),
+        if !line.trim_ascii_start().starts_with(b"{") {
+            return Err(match std::str::from_utf8(line) {
+                Err(e) => Invalid::Utf8 {
+                    at: e.valid_up_to(),
+                },
+                Ok(_) => Invalid::Json {
+                    msg: "the record does not start with `{`".into(),
+                },
             });
         }
+        // Parsing the bytes checks UTF-8 inside strings as it goes (outside them JSON is ASCII), so a
+        // separate full UTF-8 pass is needed only to explain an error.
         let rec: Shape =
-            serde_json::from_str(text).map_err(|e| Invalid::Json { msg: e.to_string() })?;
+            serde_json::from_slice(line).map_err(|e| match std::str::from_utf8(line) {
+                Err(u) => Invalid::Utf8 {
+                    at: u.valid_up_to(),
+                },
+                Ok(_) => Invalid::Json { msg: e.to_string() },
+            })?;
         match rec.msg {
             Some(Field::Str { .. }) => {}
             Some(_) => return Err(Invalid::Field("msg", "is not a string")),
