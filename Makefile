@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 RUN_DIR ?= reports/runs/$(shell date -u +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: bench test build report tools
+.PHONY: bench test build report tools icount icount-bless icount-prove
 
 bench:
 	bash ci/bench.sh "$(RUN_DIR)" $(if $(QUICK),--quick,)
@@ -23,3 +23,15 @@ report: build
 
 tools:
 	bash ci/tools.sh rust fio strace
+
+# Instruction-count gate (gungraun/Callgrind) against the budgets committed in ci/icount-budgets.tsv.
+icount:
+	bash ci/icount.sh
+
+# Rewrite the committed budgets from this machine's counts (do it on purpose, and commit the file).
+icount-bless:
+	bash ci/icount.sh --bless
+
+# Prove the gate can fail: a build with a deliberate regression must be rejected.
+icount-prove:
+	bash ci/icount.sh --prove

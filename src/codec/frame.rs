@@ -9,6 +9,9 @@ pub const RECORD_HEADER_BYTES: usize = 8;
 #[inline]
 pub fn encode_record(out: &mut Vec<u8>, payload: &[u8]) {
     let crc = crc32fast::hash(payload);
+    // See the `icount-regression` feature in Cargo.toml: extra work the CI gate must catch.
+    #[cfg(feature = "icount-regression")]
+    let crc = std::hint::black_box(crc32fast::hash(payload)) ^ crc ^ crc32fast::hash(payload);
     out.reserve(RECORD_HEADER_BYTES + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc.to_le_bytes());
