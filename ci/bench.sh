@@ -30,6 +30,15 @@ if [ -z "$QUICK" ]; then
     cargo bench --locked --bench micro 2>&1 | tee "$RUN_DIR/micro.log" | grep -E '^(sink|queue|window|codec|pipeline)/|time:|thrpt:' >&2 || true
 fi
 
+echo "== allocations per item (steady state, NullSink)" >&2
+cargo test --release --locked --test steady_state_allocates_nothing_per_item -- --nocapture 2>&1 \
+    | tee "$RUN_DIR/alloc.log" | grep -E '^allocations:' >&2 || true
+sed -nE 's/^allocations: ([0-9]+) for 200k items, ([0-9]+) for 2M: (-?[0-9.]+) per item, (-?[0-9.]+) bytes per item/run_items,allocations\n200000,\1\n2000000,\2\nper_item,\3/p' \
+    "$RUN_DIR/alloc.log" > "$RUN_DIR/alloc.csv"
+
+echo "== instruction counts vs committed budgets (gungraun)" >&2
+ICOUNT_CSV="$RUN_DIR/icount.csv" bash ci/icount.sh 2> "$RUN_DIR/icount.log" || echo "WARNING: icount gate failed (see icount.log)" >&2
+
 echo "== checks" >&2
 set +e
 "$BIN" check all ${QUICK:+--quick} --json --dir "$SINK" --out "$RUN_DIR" > "$RUN_DIR/checks.json"

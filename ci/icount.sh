@@ -64,6 +64,7 @@ fi
 
 [ -f "$BUDGETS" ] || { echo "icount: FAIL: no committed budgets ($BUDGETS); run make icount-bless" >&2; exit 1; }
 fail=0
+[ -n "${ICOUNT_CSV:-}" ] && echo "bench,budget_ir,measured_ir,delta_pct" > "$ICOUNT_CSV"
 while IFS=$'\t' read -r bench ir; do
     budget=$(awk -F'\t' -v b="$bench" '!/^#/ && $1 == b {print $2}' "$BUDGETS")
     if [ -z "$budget" ]; then
@@ -71,6 +72,8 @@ while IFS=$'\t' read -r bench ir; do
         fail=1
         continue
     fi
+    [ -n "${ICOUNT_CSV:-}" ] && awk -v n="$bench" -v m="$ir" -v b="$budget" \
+        'BEGIN { printf "%s,%d,%d,%+.2f\n", n, b, m, (m - b) * 100.0 / b }' >> "$ICOUNT_CSV"
     verdict=$(awk -v m="$ir" -v b="$budget" -v t="$THRESHOLD" 'BEGIN {
         d = (m - b) * 100.0 / b; printf "%+.2f%% (%d -> %d)", d, b, m; exit (d > t) ? 1 : 0 }') && ok=1 || ok=0
     if [ $ok = 1 ]; then

@@ -107,7 +107,7 @@ fn check_section(c: &Value) -> String {
 }
 
 /// Known evidence files, in page order, with their headings.
-const TABLES: [(&str, &str); 13] = [
+const TABLES: [(&str, &str); 18] = [
     (
         "before-after.csv",
         "Before / after: unbatched vs the tuned window",
@@ -117,6 +117,10 @@ const TABLES: [(&str, &str); 13] = [
         "Bursty replay at rising load: where the SLO stops holding",
     ),
     ("window-sweep.csv", "Window sweep on the bursty replay"),
+    (
+        "aimd-compare.csv",
+        "AIMD vs smart batching vs static lingers, low and high load (medians, min/max)",
+    ),
     (
         "fio.csv",
         "fio: append + fdatasync, same directory, same run",
@@ -133,6 +137,10 @@ const TABLES: [(&str, &str); 13] = [
     ("compression.csv", "Compression ratio and CPU per item by batch size (log-like records)"),
     ("compression-runs.csv", "Compressed blocks through the pipeline vs the disk's raw bandwidth"),
     ("poison-lag.csv", "Poison records: consumer lag, split-and-retry vs abort-whole-batch (every 100 ms)"),
+    ("redrive.csv", "DLQ re-drive after the schema fix: counts by stage (ids reconciled in the check)"),
+    ("ingest.csv", "Ingest of a generated NDJSON file vs batched saturation"),
+    ("icount.csv", "Instruction counts (Callgrind) vs the committed budgets"),
+    ("alloc.csv", "Allocations on the steady-state path (NullSink), two run lengths"),
 ];
 
 /// Write `RUN_DIR/index.html` from the files in `run_dir`; returns its path.
