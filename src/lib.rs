@@ -43,6 +43,7 @@ mod queue;
 pub mod report;
 mod retry;
 mod rng;
+mod signals;
 mod sink;
 mod summary;
 #[cfg(test)]
@@ -82,6 +83,10 @@ pub use retry::{
     RetryStrategy, SplitPlan, SplitStep,
 };
 pub use rng::SplitMix64;
+pub use signals::{
+    flush_requests, install_signal_handlers, request_flush, request_shutdown, shutdown_requested,
+    FLUSH_POLL,
+};
 pub use sink::{
     bench_appends, free_bytes, segment_name, utf8_record, Fault, FaultOp, FileSink, FsInfo,
     NullSink, Sink, SinkBench, SinkCounters, ValidatingSink, Validator, BENCH_RECORD_BYTES,

@@ -38,7 +38,7 @@ pub struct Metrics {
     /// Batches committed (`ingest_batches_total`).
     pub batches: u64,
     /// Flushes per [`crate::FlushReason`] (`ingest_flushes_total{reason}`).
-    pub flush_reasons: [u64; 4],
+    pub flush_reasons: [u64; 5],
     /// End-to-end latency per item, intended send time to fdatasync return (`ingest_latency_seconds`).
     pub latency_ns: Histogram<u64>,
     /// Items per committed batch (`ingest_batch_items`).
@@ -83,7 +83,7 @@ impl Metrics {
             rejected_queue_closed: 0,
             rejected_sink_failed: 0,
             batches: 0,
-            flush_reasons: [0; 4],
+            flush_reasons: [0; 5],
             latency_ns: h(MAX_LATENCY_NS),
             batch_items: h(1 << 32),
             batch_wait_ns: h(MAX_LATENCY_NS),

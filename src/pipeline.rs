@@ -26,6 +26,7 @@ use crate::metrics::{LatencySummary, Metrics};
 use crate::payload::{make_poison, parse_id, stamp_id, PayloadSource};
 use crate::queue::{BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile};
 use crate::retry::{DeadLetter, DeadLetterQueue, RetryStrategy, SplitPlan, SplitStep};
+use crate::signals::{flush_requests, shutdown_requested, FLUSH_POLL};
 use crate::sink::{free_bytes, FileSink, FsInfo, Sink};
 use crate::summary::{RunReport, RunSettings, Sample};
 
@@ -107,6 +108,8 @@ const START_LEAD: Duration = Duration::from_millis(5);
 /// Shortest generator sleep: below this, sleeping costs more than it waits, so the generator sleeps
 /// this long and then sends everything that has come due.
 const MIN_SLEEP: Duration = Duration::from_micros(50);
+/// Longest generator sleep (how long a shutdown request can go unseen).
+const MAX_SLEEP: Duration = Duration::from_millis(50);
 
 /// Run the pipeline into a [`FileSink`] in `cfg.sink.dir`: checks free space, warns on tmpfs.
 pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
@@ -254,6 +257,12 @@ where
     report.cpu = cpu.stop();
     report.slo_met = report.latency_us.p99 <= cfg.slo.as_secs_f64() * 1e6;
     report.settings = settings(cfg);
+    if shutdown_requested() {
+        report.warnings.push(
+            "stopped early by SIGINT/SIGTERM: intake stopped, everything accepted was flushed"
+                .into(),
+        );
+    }
     if gen.behind_schedule > 0 {
         report.warnings.push(format!(
             "the generator fell {} items behind the schedule (blocked by a full queue): the pipeline could not \
@@ -421,7 +430,7 @@ fn generate(
     };
     let mut local: Vec<Vec<u8>> = Vec::with_capacity(POOL_CHUNK);
     let mut now = clock.now();
-    while out.offered < max_items {
+    while out.offered < max_items && !shutdown_requested() {
         let intended = match schedule.next_offset() {
             Some(off) => start + off,
             None => {
@@ -443,7 +452,15 @@ fn generate(
             // Never spin (a spinning generator takes the core the kernel's journal thread needs, and
             // fdatasync latency collapses); a short sleep delays items a few tens of µs, and that
             // delay is counted in their latency because they keep their intended stamp.
-            std::thread::sleep(Duration::from_nanos(intended - now).max(MIN_SLEEP));
+            // Sleep at most MAX_SLEEP at a time, so a shutdown request is seen promptly at low rates.
+            std::thread::sleep(
+                Duration::from_nanos(intended - now)
+                    .max(MIN_SLEEP)
+                    .min(MAX_SLEEP),
+            );
+            if shutdown_requested() {
+                return out;
+            }
             now = clock.now();
         }
         let mut buf = local.pop().unwrap_or_else(|| {
@@ -568,8 +585,14 @@ impl<S: Sink> Batcher<S> {
 
     fn run(mut self, queue: &BoundedQueue<Item>, pool: &BufferPool) -> BatcherOutcome {
         let mut staging: Vec<Item> = Vec::with_capacity(self.window.config().max_items);
+        let mut flushes_served = flush_requests();
         let err = loop {
-            let wait: Option<Instant> = self.window.deadline().map(|d| self.clock.instant_at(d));
+            let mut wait: Option<Instant> =
+                self.window.deadline().map(|d| self.clock.instant_at(d));
+            if self.window.linger() > FLUSH_POLL {
+                // A long linger: wake up now and then to see whether a manual flush was asked for.
+                wait = wait.map(|w| w.min(Instant::now() + FLUSH_POLL));
+            }
             let status =
                 queue.pop_batch(&mut staging, self.window.room().max(1), self.want(), wait);
             let now = self.clock.now();
@@ -584,6 +607,15 @@ impl<S: Sink> Batcher<S> {
             if let Some(r) = self.window.due(self.clock.now()) {
                 if let Err(e) = self.commit(r, pool) {
                     break Some(e);
+                }
+            }
+            let asked = flush_requests();
+            if asked != flushes_served {
+                flushes_served = asked;
+                if !self.window.is_empty() {
+                    if let Err(e) = self.commit(FlushReason::Manual, pool) {
+                        break Some(e);
+                    }
                 }
             }
             if status == PopStatus::Closed {

@@ -18,15 +18,18 @@ pub struct FlushReasons {
     pub deadline: u64,
     /// At shutdown.
     pub shutdown: u64,
+    /// Asked for (API call or SIGUSR1).
+    pub manual: u64,
 }
 
-impl From<[u64; 4]> for FlushReasons {
-    fn from(a: [u64; 4]) -> Self {
+impl From<[u64; 5]> for FlushReasons {
+    fn from(a: [u64; 5]) -> Self {
         FlushReasons {
             items: a[0],
             bytes: a[1],
             deadline: a[2],
             shutdown: a[3],
+            manual: a[4],
         }
     }
 }

@@ -24,17 +24,20 @@ pub enum FlushReason {
     Bytes,
     /// The first item's linger expired.
     Deadline,
-    /// The input ended; what was accepted is flushed.
+    /// The input ended (or SIGINT/SIGTERM stopped intake); what was accepted is flushed.
     Shutdown,
+    /// Asked for: [`crate::request_flush`] or SIGUSR1.
+    Manual,
 }
 
 impl FlushReason {
     /// All reasons, in counter order.
-    pub const ALL: [FlushReason; 4] = [
+    pub const ALL: [FlushReason; 5] = [
         FlushReason::Items,
         FlushReason::Bytes,
         FlushReason::Deadline,
         FlushReason::Shutdown,
+        FlushReason::Manual,
     ];
 
     /// Index into per-reason counter arrays.
@@ -49,6 +52,7 @@ impl FlushReason {
             FlushReason::Bytes => "bytes",
             FlushReason::Deadline => "deadline",
             FlushReason::Shutdown => "shutdown",
+            FlushReason::Manual => "manual",
         }
     }
 }
@@ -73,7 +77,7 @@ pub struct BatchWindow {
     items: usize,
     bytes: usize,
     opened_at: Option<Nanos>,
-    flushes: [u64; 4],
+    flushes: [u64; 5],
 }
 
 impl BatchWindow {
@@ -84,7 +88,7 @@ impl BatchWindow {
             items: 0,
             bytes: 0,
             opened_at: None,
-            flushes: [0; 4],
+            flushes: [0; 5],
         }
     }
 
@@ -173,7 +177,7 @@ impl BatchWindow {
     }
 
     /// Flushes so far, per reason (index with [`FlushReason::index`]).
-    pub fn flush_counts(&self) -> [u64; 4] {
+    pub fn flush_counts(&self) -> [u64; 5] {
         self.flushes
     }
 
@@ -206,7 +210,7 @@ mod tests {
         let b = w.flush(FlushReason::Items, clock.now());
         assert_eq!((b.items, b.bytes), (3, 30));
         assert!(w.is_empty());
-        assert_eq!(w.flush_counts(), [1, 0, 0, 0]);
+        assert_eq!(w.flush_counts(), [1, 0, 0, 0, 0]);
     }
 
     #[test]

@@ -405,6 +405,7 @@ fn schema(s: &str) -> Result<ingest_lab::Schema, String> {
 }
 
 fn cmd_ingest(a: IngestArgs) -> ExitCode {
+    ingest_lab::install_signal_handlers();
     let mut cfg = ingest_lab::IngestConfig::new(&a.dir, a.inputs.clone());
     if let Err(e) = apply_window(&mut cfg.run, &a.window, &a.window_kind, &a.compress) {
         return fail(2, e);
@@ -453,6 +454,7 @@ fn cmd_ingest(a: IngestArgs) -> ExitCode {
 }
 
 fn cmd_dlq(a: DlqArgs) -> ExitCode {
+    ingest_lab::install_signal_handlers();
     let run = RunConfig::new(&a.dir);
     match a.action.as_str() {
         "list" => match ingest_lab::dlq_status(&run.dlq_dir()) {
@@ -544,6 +546,7 @@ fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
 }
 
 fn cmd_run(a: RunArgs) -> ExitCode {
+    ingest_lab::install_signal_handlers();
     let cfg = match run_config(&a) {
         Ok(c) => c,
         Err(e) => return fail(2, e),

@@ -124,6 +124,8 @@ pub struct IngestReport {
     pub records_per_s: f64,
     /// Peak RSS of this process, bytes.
     pub peak_rss_bytes: u64,
+    /// Stopped early by SIGINT/SIGTERM: what was read is committed; re-run to continue.
+    pub interrupted: bool,
     /// The start-up scan (torn tail cut, positions found).
     pub recovery: Recovery,
     /// The pipeline run underneath.
@@ -221,6 +223,7 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         input_mb_per_s: tally.bytes_in as f64 / 1e6 / elapsed_s.max(1e-9),
         records_per_s: run.committed as f64 / elapsed_s.max(1e-9),
         peak_rss_bytes: crate::host::peak_rss_bytes(),
+        interrupted: crate::signals::shutdown_requested(),
         recovery,
         run,
     })
@@ -362,6 +365,13 @@ fn split_lines(
                 }
                 Err(skipped) => (skipped, Some(skipped)),
             };
+            if crate::signals::shutdown_requested() {
+                // Stop taking input; what was read is still handed on and committed.
+                if !chunk.lines.is_empty() {
+                    send(chunk);
+                }
+                break 'inputs;
+            }
             line += 1;
             offset += len + 1;
             t.bytes_in += len + 1;

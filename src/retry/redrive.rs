@@ -69,6 +69,8 @@ pub struct RedriveReport {
     pub parked: u64,
     /// Entries now pending in the DLQ.
     pub pending_after: u64,
+    /// Stopped early by SIGINT/SIGTERM (the generation stays in progress and resumes next time).
+    pub interrupted: bool,
     /// The pipeline run that committed them.
     pub run: RunReport,
 }
@@ -205,6 +207,9 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
             let skip = recovery.positions.get(&keys[g]).map_or(0, |p| p.line);
             for (i, e) in list.iter().enumerate() {
                 let line = i as u64 + 1;
+                if crate::signals::shutdown_requested() {
+                    break 'gens;
+                }
                 if line <= skip {
                     rep.resumed += 1;
                     continue;
@@ -252,6 +257,12 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     }
     rep.redriven = run.committed;
     rep.run = run;
+    rep.interrupted = crate::signals::shutdown_requested();
+    if rep.interrupted {
+        // Stopped early: the generation stays in progress; the next re-drive resumes it.
+        rep.pending_after = read_entries(&pending)?.len() as u64;
+        return Ok(rep);
+    }
     // Everything of these generations is now committed or back in the pending file: mark them drained.
     for (n, path) in &todo {
         rename(path, &dlq_dir.join(generation_name(*n, true))).map_err(RunError::Setup)?;
