@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash ci/tools.sh rust
+bash ci/tools.sh rust promparser
 echo "== cargo fmt --check"
 cargo fmt --check
 echo "== cargo clippy"

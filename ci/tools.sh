@@ -31,6 +31,13 @@ for t in "$@"; do
             fi ;;
         fio) install_pkg fio fio || status=1 ;;
         strace) install_pkg strace strace || status=1 ;;
+        promparser)
+            # The Prometheus project's Python client: its text-format parser checks our exposition.
+            if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+                echo "ci/tools.sh: installing prometheus_client (pip) for the exposition test" >&2
+                python3 -m pip install -q prometheus_client >/tmp/ingest-lab-pip.log 2>&1 \
+                    || { echo "ci/tools.sh: pip install prometheus_client failed (log: /tmp/ingest-lab-pip.log)" >&2; status=1; }
+            fi ;;
         *) echo "ci/tools.sh: unknown tool '$t'" >&2; status=1 ;;
     esac
 done

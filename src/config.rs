@@ -411,6 +411,8 @@ pub struct RunConfig {
     pub sample_every: Option<Duration>,
     /// Compress each batch before the write.
     pub compress: crate::codec::Codec,
+    /// Serve the live counters as a Prometheus exposition here while the run works (loopback).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl RunConfig {
@@ -428,6 +430,7 @@ impl RunConfig {
             dead_letter_dir: None,
             sample_every: None,
             compress: crate::codec::Codec::None,
+            metrics_addr: None,
         }
     }
 

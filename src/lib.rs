@@ -39,6 +39,7 @@ mod load;
 mod metrics;
 mod payload;
 mod pipeline;
+mod prometheus;
 mod queue;
 pub mod report;
 mod retry;
@@ -75,6 +76,7 @@ pub use payload::{
     log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, ID_PREFIX_BYTES,
 };
 pub use pipeline::{run, run_with_sink, DeadNote, Item, SourcePos};
+pub use prometheus::{render_live, render_report, LiveCounters};
 pub use queue::{
     BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile, SpillStore,
 };

@@ -132,6 +132,8 @@ pub struct LatencySummary {
     pub max: f64,
     /// Values recorded.
     pub count: u64,
+    /// Mean.
+    pub mean: f64,
 }
 
 impl LatencySummary {
@@ -148,6 +150,7 @@ impl LatencySummary {
             p999: us(h.value_at_quantile(0.999)),
             max: us(h.max()),
             count: h.len(),
+            mean: h.mean() / 1_000.0,
         }
     }
 }

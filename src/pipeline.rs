@@ -24,6 +24,7 @@ use crate::ingest::{encode_control, Position};
 use crate::load::Schedule;
 use crate::metrics::{LatencySummary, Metrics};
 use crate::payload::{make_poison, parse_id, stamp_id, PayloadSource};
+use crate::prometheus::LiveCounters;
 use crate::queue::{BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile};
 use crate::retry::{DeadLetter, DeadLetterQueue, RetryStrategy, SplitPlan, SplitStep};
 use crate::signals::{flush_requests, shutdown_requested, FLUSH_POLL};
@@ -229,6 +230,29 @@ where
             .expect("spawn sampler thread")
     });
 
+    let metrics_server = match cfg.metrics_addr {
+        None => None,
+        Some(addr) => {
+            let (queue, live, stop) = (
+                Arc::clone(&queue),
+                Arc::clone(&live),
+                Arc::clone(&stop_sampling),
+            );
+            let (bound, h) = crate::prometheus::serve(addr, stop, move || {
+                crate::prometheus::render_live(&LiveCounters {
+                    offered: live.offered.get(),
+                    committed: live.committed.get(),
+                    dead_lettered: live.dead_lettered.get(),
+                    dropped: live.dropped.get(),
+                    lost: live.lost.get(),
+                    queue_depth: queue.len() as u64,
+                })
+            })
+            .map_err(|e| RunError::Setup(SysError::new("bind metrics", addr.to_string(), e)))?;
+            eprintln!("metrics: http://{bound}/metrics");
+            Some(h)
+        }
+    };
     let start = clock.now() + START_LEAD.as_nanos() as Nanos;
     let ends = Ends {
         queue: &queue,
@@ -244,6 +268,9 @@ where
     let samples = sampler
         .map(|h| h.join().expect("sampler thread panicked"))
         .unwrap_or_default();
+    if let Some(h) = metrics_server {
+        let _ = h.join();
+    }
     metrics.offered = gen.offered;
     metrics.dropped += gen.dropped;
     metrics.rejected_queue_closed = gen.rejected_closed;

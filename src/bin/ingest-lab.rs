@@ -90,6 +90,13 @@ struct IngestArgs {
     /// Keep at most this many segments (oldest deleted): for benchmarks, not for data you keep.
     #[arg(long)]
     retain_segments: Option<usize>,
+    /// Serve live metrics (Prometheus text format) on this loopback address while working, e.g.
+    /// 127.0.0.1:9187 (port 0 picks a free one; the address is printed).
+    #[arg(long)]
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// Write the final metrics (Prometheus text format) to this file at the end.
+    #[arg(long)]
+    metrics_file: Option<PathBuf>,
     /// One JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -191,6 +198,13 @@ struct RunArgs {
     /// Keep at most this many segments (oldest deleted), to cap disk use on long runs.
     #[arg(long)]
     retain_segments: Option<usize>,
+    /// Serve live metrics (Prometheus text format) on this loopback address while working, e.g.
+    /// 127.0.0.1:9187 (port 0 picks a free one; the address is printed).
+    #[arg(long)]
+    metrics_addr: Option<std::net::SocketAddr>,
+    /// Write the final metrics (Prometheus text format) to this file at the end.
+    #[arg(long)]
+    metrics_file: Option<PathBuf>,
     /// One JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -418,10 +432,16 @@ fn cmd_ingest(a: IngestArgs) -> ExitCode {
         Err(e) => return fail(2, e),
     };
     cfg.max_decompressed_bytes = a.max_decompressed_bytes;
+    cfg.run.metrics_addr = a.metrics_addr;
     cfg.run.sink.retain_segments = a.retain_segments;
     cfg.max_record_bytes = a.max_record_bytes;
     match ingest_lab::ingest(&cfg) {
         Ok(r) => {
+            if let Some(p) = &a.metrics_file {
+                if let Err(e) = std::fs::write(p, ingest_lab::render_report(&r.run)) {
+                    return fail(2, format!("write {}: {e}", p.display()));
+                }
+            }
             eprintln!(
                 "ingest: {} records in: {} committed, {} dead-lettered; {} inputs rejected; {} blank lines; \
                  {} lines resumed past; {} batches, {} fdatasyncs, {:.1} MB/s in, {:.0} records/s, {:.2} s",
@@ -509,6 +529,7 @@ fn cmd_dlq(a: DlqArgs) -> ExitCode {
 
 fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     let mut cfg = RunConfig::new(&a.dir);
+    cfg.metrics_addr = a.metrics_addr;
     apply_window(&mut cfg, &a.window, &a.window_kind, &a.compress)?;
     cfg.load.rate = match a.rate.as_str() {
         "max" => None,
@@ -553,6 +574,11 @@ fn cmd_run(a: RunArgs) -> ExitCode {
     };
     match ingest_lab::run(&cfg) {
         Ok(r) => {
+            if let Some(p) = &a.metrics_file {
+                if let Err(e) = std::fs::write(p, ingest_lab::render_report(&r)) {
+                    return fail(2, format!("write {}: {e}", p.display()));
+                }
+            }
             for w in &r.warnings {
                 eprintln!("{w}");
             }

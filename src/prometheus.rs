@@ -1,0 +1,269 @@
+//! Prometheus text exposition (format 0.0.4) of the pipeline's metrics: `ingest_` prefix, base units
+//! (seconds, bytes), `_total` for counters, losses broken down by reason in labels.
+//!
+//! Two sources: [`LiveCounters`], read from the running pipeline by the `--metrics-addr` endpoint
+//! (counters and queue depth as they move), and a finished [`RunReport`], written at the end of a run
+//! (`--metrics-file`) with the latency, fdatasync, batch-size and batch-age distributions as summaries.
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::metrics::LatencySummary;
+use crate::summary::RunReport;
+
+/// What the live endpoint can read while a run works.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveCounters {
+    /// Items offered.
+    pub offered: u64,
+    /// Items committed.
+    pub committed: u64,
+    /// Items dead-lettered.
+    pub dead_lettered: u64,
+    /// Items dropped by the overflow policy.
+    pub dropped: u64,
+    /// Items accepted but lost to a sink failure.
+    pub lost: u64,
+    /// Items in the queue now.
+    pub queue_depth: u64,
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn counter(out: &mut String, name: &str, help: &str, samples: &[(&str, u64)]) {
+    header(out, name, "counter", help);
+    for (labels, v) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {v}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, v: f64) {
+    header(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {v}");
+}
+
+/// A summary from a distribution recorded in `unit_per_base` units per base unit (µs → 1e6).
+fn summary(out: &mut String, name: &str, help: &str, s: &LatencySummary, unit_per_base: f64) {
+    header(out, name, "summary", help);
+    for (q, v) in [
+        ("0.5", s.p50),
+        ("0.9", s.p90),
+        ("0.99", s.p99),
+        ("0.999", s.p999),
+        ("1", s.max),
+    ] {
+        let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {}", v / unit_per_base);
+    }
+    let _ = writeln!(
+        out,
+        "{name}_sum {}",
+        s.mean * s.count as f64 / unit_per_base
+    );
+    let _ = writeln!(out, "{name}_count {}", s.count);
+}
+
+/// The live counters as an exposition.
+pub fn render_live(c: &LiveCounters) -> String {
+    let mut out = String::new();
+    counter(
+        &mut out,
+        "ingest_items_offered_total",
+        "Items offered to the pipeline.",
+        &[("", c.offered)],
+    );
+    counter(
+        &mut out,
+        "ingest_items_committed_total",
+        "Items durable in the sink (fdatasync returned).",
+        &[("", c.committed)],
+    );
+    counter(
+        &mut out,
+        "ingest_items_dead_lettered_total",
+        "Items sent to the dead-letter queue.",
+        &[("", c.dead_lettered)],
+    );
+    counter(
+        &mut out,
+        "ingest_items_dropped_total",
+        "Items discarded by the overflow policy.",
+        &[("", c.dropped)],
+    );
+    counter(
+        &mut out,
+        "ingest_items_rejected_total",
+        "Items accepted but lost to a sink failure (never reported committed).",
+        &[("reason=\"sink_failed\"", c.lost)],
+    );
+    gauge(
+        &mut out,
+        "ingest_queue_depth_items",
+        "Items waiting in the queue.",
+        c.queue_depth as f64,
+    );
+    out
+}
+
+/// A finished run as an exposition.
+pub fn render_report(r: &RunReport) -> String {
+    let mut out = String::new();
+    let policy = format!("policy=\"{}\"", r.settings.overflow);
+    counter(
+        &mut out,
+        "ingest_items_offered_total",
+        "Items offered to the pipeline.",
+        &[("", r.offered)],
+    );
+    counter(
+        &mut out,
+        "ingest_items_committed_total",
+        "Items durable in the sink (fdatasync returned).",
+        &[("", r.committed)],
+    );
+    counter(
+        &mut out,
+        "ingest_items_dead_lettered_total",
+        "Items sent to the dead-letter queue.",
+        &[("", r.dead_lettered)],
+    );
+    counter(
+        &mut out,
+        "ingest_items_dropped_total",
+        "Items discarded by the overflow policy, by policy.",
+        &[(policy.as_str(), r.dropped)],
+    );
+    counter(
+        &mut out,
+        "ingest_items_rejected_total",
+        "Items refused or lost, by reason.",
+        &[
+            ("reason=\"queue_closed\"", r.rejected_by_reason.queue_closed),
+            ("reason=\"sink_failed\"", r.rejected_by_reason.sink_failed),
+        ],
+    );
+    counter(
+        &mut out,
+        "ingest_batches_total",
+        "Batches committed.",
+        &[("", r.batches)],
+    );
+    let f = &r.flush_reasons;
+    counter(
+        &mut out,
+        "ingest_flushes_total",
+        "Batches flushed, by the bound that closed them.",
+        &[
+            ("reason=\"items\"", f.items),
+            ("reason=\"bytes\"", f.bytes),
+            ("reason=\"deadline\"", f.deadline),
+            ("reason=\"shutdown\"", f.shutdown),
+            ("reason=\"manual\"", f.manual),
+        ],
+    );
+    counter(
+        &mut out,
+        "ingest_write_syscalls_total",
+        "write(2) calls on segments.",
+        &[("", r.write_syscalls)],
+    );
+    counter(
+        &mut out,
+        "ingest_fdatasyncs_total",
+        "fdatasync(2) calls on segments.",
+        &[("", r.fdatasyncs)],
+    );
+    counter(
+        &mut out,
+        "ingest_written_bytes_total",
+        "Bytes written to segments.",
+        &[("", r.bytes_written)],
+    );
+    gauge(
+        &mut out,
+        "ingest_queue_depth_max_items",
+        "Largest queue depth the batcher saw.",
+        r.queue_depth_max as f64,
+    );
+    summary(
+        &mut out,
+        "ingest_latency_seconds",
+        "End-to-end latency, intended send time to fdatasync return.",
+        &r.latency_us,
+        1e6,
+    );
+    summary(
+        &mut out,
+        "ingest_fdatasync_seconds",
+        "Duration of each fdatasync.",
+        &r.fdatasync_us,
+        1e6,
+    );
+    summary(
+        &mut out,
+        "ingest_batch_wait_seconds",
+        "Age of each batch's first item at flush.",
+        &r.batch_wait_us,
+        1e6,
+    );
+    let b = &r.batch_size;
+    header(
+        &mut out,
+        "ingest_batch_items",
+        "summary",
+        "Items per committed batch.",
+    );
+    for (q, v) in [
+        ("0.5", b.p50 as f64),
+        ("0.99", b.p99 as f64),
+        ("1", b.max as f64),
+    ] {
+        let _ = writeln!(out, "ingest_batch_items{{quantile=\"{q}\"}} {v}");
+    }
+    let _ = writeln!(out, "ingest_batch_items_sum {}", r.committed);
+    let _ = writeln!(out, "ingest_batch_items_count {}", r.batches);
+    out
+}
+
+/// A loopback HTTP endpoint answering every request with `render()`; stops when `stop` is set.
+pub fn serve(
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    render: impl Fn() -> String + Send + 'static,
+) -> std::io::Result<(SocketAddr, std::thread::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let h = std::thread::Builder::new()
+        .name("ingest-metrics".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+                        let mut req = [0u8; 1024];
+                        let _ = s.read(&mut req);
+                        let body = render();
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })?;
+    Ok((bound, h))
+}
