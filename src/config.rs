@@ -196,6 +196,9 @@ pub struct QueueConfig {
     pub spill_dir: Option<PathBuf>,
     /// `Spill`: most bytes held on disk; past this the newest items are dropped (counted).
     pub spill_max_bytes: u64,
+    /// `Block`: wait at most this long for room (Kafka's `max.block.ms`); past it the item is rejected
+    /// and counted as `rejected{reason="block_timeout"}`. `None` waits for ever (nothing lost).
+    pub block_timeout: Option<Duration>,
 }
 
 impl QueueConfig {
@@ -215,6 +218,7 @@ impl Default for QueueConfig {
             policy: OverflowPolicy::Block,
             spill_dir: None,
             spill_max_bytes: 1 << 30,
+            block_timeout: None,
         }
     }
 }

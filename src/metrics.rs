@@ -33,6 +33,8 @@ pub struct Metrics {
     pub dropped: u64,
     /// Items refused because the queue was closed (`ingest_items_rejected_total{reason="queue_closed"}`).
     pub rejected_queue_closed: u64,
+    /// Items refused because `Block` timed out (`ingest_items_rejected_total{reason="block_timeout"}`).
+    pub rejected_block_timeout: u64,
     /// Items accepted but lost to a sink failure (`ingest_items_rejected_total{reason="sink_failed"}`).
     pub rejected_sink_failed: u64,
     /// Batches committed (`ingest_batches_total`).
@@ -81,6 +83,7 @@ impl Metrics {
             dead_lettered: 0,
             dropped: 0,
             rejected_queue_closed: 0,
+            rejected_block_timeout: 0,
             rejected_sink_failed: 0,
             batches: 0,
             flush_reasons: [0; 5],
@@ -96,7 +99,7 @@ impl Metrics {
 
     /// All rejections, whatever the reason.
     pub fn rejected(&self) -> u64 {
-        self.rejected_queue_closed + self.rejected_sink_failed
+        self.rejected_queue_closed + self.rejected_sink_failed + self.rejected_block_timeout
     }
 
     /// `offered - (committed + dead_lettered + dropped + rejected)`: zero once a run has drained.

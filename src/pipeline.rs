@@ -75,6 +75,7 @@ pub(crate) struct Live {
     dropped: Padded,
     popped: Padded,
     lost: Padded,
+    timed_out: Padded,
 }
 
 #[derive(Default)]
@@ -181,7 +182,8 @@ where
                 .map_err(|e| RunError::Setup(SysError::new("open spill", dir.clone(), e)))?;
             BoundedQueue::<Item>::with_spill(cfg.queue.capacity_items, Box::new(store))
         }
-        p => BoundedQueue::<Item>::new(cfg.queue.capacity_items, p),
+        p => BoundedQueue::<Item>::new(cfg.queue.capacity_items, p)
+            .with_block_timeout(cfg.queue.block_timeout),
     });
     let pool = Arc::new(BufferPool::new(
         cfg.queue
@@ -245,6 +247,7 @@ where
                     dead_lettered: live.dead_lettered.get(),
                     dropped: live.dropped.get(),
                     lost: live.lost.get(),
+                    timed_out: live.timed_out.get(),
                     queue_depth: queue.len() as u64,
                 })
             })
@@ -274,6 +277,7 @@ where
     metrics.offered = gen.offered;
     metrics.dropped += gen.dropped;
     metrics.rejected_queue_closed = gen.rejected_closed;
+    metrics.rejected_block_timeout = gen.rejected_timeout;
     let elapsed_s = end.saturating_sub(start) as f64 / 1e9;
 
     let mut report = RunReport::new(&metrics, sink_counters, sync, elapsed_s);
@@ -407,6 +411,7 @@ fn snapshot(
             .popped
             .get()
             .saturating_sub(live.committed.get() + live.dead_lettered.get() + live.lost.get()),
+        timed_out: live.timed_out.get(),
         producer_blocked_s: queue.producer_blocked().as_secs_f64(),
         rss_bytes: current_rss_bytes(),
     };
@@ -419,6 +424,7 @@ pub(crate) struct GenOutcome {
     pub(crate) offered: u64,
     pub(crate) dropped: u64,
     pub(crate) rejected_closed: u64,
+    pub(crate) rejected_timeout: u64,
     pub(crate) behind_schedule: u64,
 }
 
@@ -453,6 +459,7 @@ fn generate(
         offered: 0,
         dropped: 0,
         rejected_closed: 0,
+        rejected_timeout: 0,
         behind_schedule: 0,
     };
     let mut local: Vec<Vec<u8>> = Vec::with_capacity(POOL_CHUNK);
@@ -512,6 +519,11 @@ fn generate(
             dead: None,
         }) {
             Ok(PushOutcome::Accepted) | Ok(PushOutcome::Spilled) => {}
+            Ok(PushOutcome::TimedOut(it)) => {
+                out.rejected_timeout += 1;
+                live.timed_out.add(1);
+                recycle_one(&mut local, it.payload);
+            }
             Ok(PushOutcome::Dropped(it)) | Ok(PushOutcome::Evicted(it)) => {
                 out.dropped += 1;
                 live.dropped.add(1);

@@ -28,6 +28,8 @@ pub struct LiveCounters {
     pub dropped: u64,
     /// Items accepted but lost to a sink failure.
     pub lost: u64,
+    /// Items refused because `Block` timed out.
+    pub timed_out: u64,
     /// Items in the queue now.
     pub queue_depth: u64,
 }
@@ -104,7 +106,10 @@ pub fn render_live(c: &LiveCounters) -> String {
         &mut out,
         "ingest_items_rejected_total",
         "Items accepted but lost to a sink failure (never reported committed).",
-        &[("reason=\"sink_failed\"", c.lost)],
+        &[
+            ("reason=\"sink_failed\"", c.lost),
+            ("reason=\"block_timeout\"", c.timed_out),
+        ],
     );
     gauge(
         &mut out,
@@ -150,6 +155,10 @@ pub fn render_report(r: &RunReport) -> String {
         &[
             ("reason=\"queue_closed\"", r.rejected_by_reason.queue_closed),
             ("reason=\"sink_failed\"", r.rejected_by_reason.sink_failed),
+            (
+                "reason=\"block_timeout\"",
+                r.rejected_by_reason.block_timeout,
+            ),
         ],
     );
     counter(

@@ -41,6 +41,8 @@ pub struct Rejections {
     pub queue_closed: u64,
     /// Accepted but lost to a sink failure (never reported committed).
     pub sink_failed: u64,
+    /// Refused because the queue stayed full past the `Block` timeout.
+    pub block_timeout: u64,
 }
 
 /// What the run was asked to do (echoed so a JSON record stands on its own).
@@ -91,6 +93,8 @@ pub struct Sample {
     pub spilled: u64,
     /// Items the batcher has taken but not yet committed, dead-lettered or lost (its window).
     pub in_batcher: u64,
+    /// Items refused so far because `Block` timed out.
+    pub timed_out: u64,
     /// Total time the producer has been blocked on a full queue.
     pub producer_blocked_s: f64,
     /// Resident set size now.
@@ -105,6 +109,7 @@ impl Sample {
             - (self.committed
                 + self.dead_lettered
                 + self.dropped
+                + self.timed_out
                 + self.queue_depth
                 + self.spilled
                 + self.in_batcher) as i64
@@ -205,6 +210,7 @@ impl RunReport {
             rejected: m.rejected(),
             rejected_by_reason: Rejections {
                 queue_closed: m.rejected_queue_closed,
+                block_timeout: m.rejected_block_timeout,
                 sink_failed: m.rejected_sink_failed,
             },
             batches: m.batches,

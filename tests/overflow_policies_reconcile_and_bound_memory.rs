@@ -85,3 +85,34 @@ fn each_policy_under_overload_loses_what_it_says_and_counts_reconcile() {
         }
     }
 }
+
+#[test]
+fn block_with_a_timeout_rejects_by_reason_and_counts_reconcile() {
+    let dir = common::tempdir();
+    let mut cfg = common::small_run(dir.path(), 0, 5_000.0, WindowConfig::UNBATCHED);
+    cfg.load.stop = StopAfter::Duration(Duration::from_millis(300));
+    cfg.load.ids = true;
+    cfg.queue.capacity_items = 50;
+    cfg.queue.policy = OverflowPolicy::Block;
+    cfg.queue.block_timeout = Some(Duration::from_millis(1));
+    cfg.sample_every = Some(Duration::from_millis(20));
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = SlowSink {
+        inner: NullSink::new(),
+        ids: ids.clone(),
+    };
+    let r = ingest_lab::run_with_sink(&cfg, sink).unwrap();
+    assert_eq!(r.unaccounted(), 0, "{r:?}");
+    for s in &r.samples {
+        assert!(s.residual().abs() <= 2, "sample {s:?}");
+    }
+    assert!(r.rejected_by_reason.block_timeout > 100, "{r:?}");
+    assert_eq!(r.rejected, r.rejected_by_reason.block_timeout);
+    assert_eq!(r.dropped, 0);
+    assert_eq!(ids.lock().unwrap().len() as u64, r.committed);
+    // The producer never waited much longer than the timeout per item.
+    assert!(
+        r.behind_schedule == 0 || r.producer_blocked_s < 1.0,
+        "{r:?}"
+    );
+}

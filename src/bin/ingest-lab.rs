@@ -189,6 +189,10 @@ struct RunArgs {
     /// block | drop-newest | drop-oldest
     #[arg(long, default_value = "block")]
     overflow: String,
+    /// With --overflow block: wait at most this long for room, then reject the item (counted as
+    /// rejected{reason="block_timeout"}). Default: wait for ever.
+    #[arg(long)]
+    block_timeout_ms: Option<f64>,
     /// none | zstd | gzip: compress each batch before the write.
     #[arg(long, default_value = "none")]
     compress: String,
@@ -530,6 +534,9 @@ fn cmd_dlq(a: DlqArgs) -> ExitCode {
 fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     let mut cfg = RunConfig::new(&a.dir);
     cfg.metrics_addr = a.metrics_addr;
+    cfg.queue.block_timeout = a
+        .block_timeout_ms
+        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1e3));
     apply_window(&mut cfg, &a.window, &a.window_kind, &a.compress)?;
     cfg.load.rate = match a.rate.as_str() {
         "max" => None,

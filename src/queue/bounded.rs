@@ -23,6 +23,9 @@ pub enum PushOutcome<T> {
     Evicted(T),
     /// `Spill`: the item is queued on disk.
     Spilled,
+    /// `Block` with a timeout (Kafka's `max.block.ms`): no room came within it; this is your item, not
+    /// queued. Count it as rejected (`block_timeout`).
+    TimedOut(T),
 }
 
 /// What `pop_batch` found.
@@ -64,6 +67,7 @@ pub struct BoundedQueue<T> {
     capacity: usize,
     policy: OverflowPolicy,
     blocked_ns: AtomicU64,
+    block_timeout: Option<Duration>,
 }
 
 impl<T> BoundedQueue<T> {
@@ -104,7 +108,15 @@ impl<T> BoundedQueue<T> {
             capacity,
             policy,
             blocked_ns: AtomicU64::new(0),
+            block_timeout: None,
         }
+    }
+
+    /// `Block` waits at most `timeout` per push; past it the item is handed back as
+    /// [`PushOutcome::TimedOut`].
+    pub fn with_block_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.block_timeout = timeout;
+        self
     }
 
     /// Total time producers have spent blocked in `push` on a full queue (`Block` policy).
@@ -167,6 +179,7 @@ impl<T> BoundedQueue<T> {
     /// blocked, becomes) closed.
     pub fn push(&self, item: T) -> Result<PushOutcome<T>, PushError<T>> {
         let mut s = self.lock();
+        let give_up = self.block_timeout.map(|t| Instant::now() + t);
         loop {
             if s.closed {
                 return Err(PushError::Closed(item));
@@ -191,9 +204,20 @@ impl<T> BoundedQueue<T> {
                     };
                 }
                 OverflowPolicy::Block => {
-                    s.producers_waiting += 1;
                     let t0 = Instant::now();
-                    s = self.not_full.wait(s).unwrap_or_else(|p| p.into_inner());
+                    if give_up.is_some_and(|g| t0 >= g) {
+                        return Ok(PushOutcome::TimedOut(item));
+                    }
+                    s.producers_waiting += 1;
+                    s = match give_up {
+                        None => self.not_full.wait(s).unwrap_or_else(|p| p.into_inner()),
+                        Some(g) => {
+                            self.not_full
+                                .wait_timeout(s, g - t0)
+                                .unwrap_or_else(|p| p.into_inner())
+                                .0
+                        }
+                    };
                     self.blocked_ns
                         .fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     s.producers_waiting -= 1;
@@ -289,6 +313,29 @@ impl<T> BoundedQueue<T> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn block_with_a_timeout_hands_the_item_back_after_waiting_that_long() {
+        let q = BoundedQueue::new(1, OverflowPolicy::Block)
+            .with_block_timeout(Some(Duration::from_millis(30)));
+        assert_eq!(q.push(1), Ok(PushOutcome::Accepted));
+        let t0 = Instant::now();
+        assert_eq!(q.push(2), Ok(PushOutcome::TimedOut(2)));
+        let waited = t0.elapsed();
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        assert!(q.producer_blocked() >= Duration::from_millis(29));
+        // Room within the timeout: accepted.
+        let q = Arc::new(q);
+        let q2 = Arc::clone(&q);
+        let popper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            let mut out = Vec::new();
+            q2.pop_batch(&mut out, 1, 1, None);
+            out
+        });
+        assert_eq!(q.push(3), Ok(PushOutcome::Accepted));
+        assert_eq!(popper.join().unwrap(), vec![1]);
+    }
 
     #[test]
     fn try_push_on_full_queue_hands_the_item_back() {
