@@ -68,7 +68,8 @@ pub use host::{current_rss_bytes, peak_rss_bytes, peak_rss_of_image, CpuMeter, C
 pub use ingest::{
     decode_control, ingest, ingest_into, input_key, is_control, record_id, recover, rfc3339, scan,
     segments, write_ndjson, IngestConfig, IngestReport, Invalid, LineKind, Mix, Position, Recovery,
-    RejectedInput, Schema, TornTail, DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_RECORD_BYTES,
+    RejectedInput, Schema, TornTail, DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_RATIO,
+    DEFAULT_MAX_RECORD_BYTES,
 };
 pub use load::{standard_trace_path, Bursty, BurstyParams, Replay, Schedule, Trace};
 pub use metrics::{BatchSizeSummary, LatencySummary, Metrics, RejectReason};

@@ -104,7 +104,26 @@ fn malformed_inputs_give_clear_errors_and_lose_nothing_accepted() {
         "{}",
         why("a-directory")
     );
-    assert!(why("bomb.zst").contains("cap"), "{}", why("bomb.zst"));
+    assert!(why("bomb.zst").contains("ratio cap"), "{}", why("bomb.zst"));
+    let by = |k: &str| r.rejected_by_reason.get(k).copied().unwrap_or(0);
+    assert_eq!(
+        (by("corrupt"), by("unreadable"), by("ratio_cap")),
+        (2, 2, 1),
+        "{:?}",
+        r.rejected_by_reason
+    );
+
+    // The absolute cap catches it too when the ratio cap is off, and is counted as such.
+    let mut cfg2 = IngestConfig::new(p("sink2"), vec![p("bomb.zst")]);
+    cfg2.max_decompressed_bytes = 4 << 20;
+    cfg2.max_ratio = None;
+    let r2 = ingest(&cfg2).unwrap();
+    assert_eq!(
+        r2.rejected_by_reason.get("decompressed_cap"),
+        Some(&1),
+        "{:?}",
+        r2.rejected
+    );
 
     // What each input yielded is committed or dead-lettered; the truncated ones up to their cut, in order.
     let mut ids = Vec::new();

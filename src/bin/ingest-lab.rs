@@ -73,6 +73,9 @@ struct IngestArgs {
     /// Cap on each compressed input's decompressed bytes (plain inputs are streamed uncapped).
     #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_DECOMPRESSED_BYTES)]
     max_decompressed_bytes: u64,
+    /// Cap on decompressed / compressed bytes of a compressed input (0 = none).
+    #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_RATIO)]
+    max_ratio: f64,
     /// Cap on one record's bytes (longer lines are dead-lettered, not held in memory).
     #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_RECORD_BYTES)]
     max_record_bytes: usize,
@@ -439,6 +442,7 @@ fn cmd_ingest(a: IngestArgs) -> ExitCode {
     cfg.run.metrics_addr = a.metrics_addr;
     cfg.run.sink.retain_segments = a.retain_segments;
     cfg.max_record_bytes = a.max_record_bytes;
+    cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
     match ingest_lab::ingest(&cfg) {
         Ok(r) => {
             if let Some(p) = &a.metrics_file {

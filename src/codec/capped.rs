@@ -71,6 +71,20 @@ pub enum DecompressError {
         /// The decoder's message.
         reason: String,
     },
+    /// Output grew past `max_ratio` times the compressed bytes read (Envoy-style ratio cap: a bomb is
+    /// caught early even under a generous absolute cap).
+    RatioExceeded {
+        /// The input's name.
+        input: String,
+        /// The ratio cap.
+        max_ratio: f64,
+        /// Bytes of output seen.
+        seen: u64,
+        /// Compressed bytes read to produce them.
+        compressed: u64,
+        /// The compression layers detected, outermost first.
+        layers: Vec<Compression>,
+    },
     /// More nested compression layers than allowed.
     TooManyLayers {
         /// The input's name.
@@ -114,6 +128,18 @@ impl fmt::Display for DecompressError {
                 "{input}: invalid {} data after {seen} bytes of output (cap {cap} bytes): {reason}: rejected",
                 layers.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" inside ")
             ),
+            DecompressError::RatioExceeded {
+                input,
+                max_ratio,
+                seen,
+                compressed,
+                layers,
+            } => write!(
+                f,
+                "{input}: decompressed {seen} bytes from {compressed} compressed bytes, a ratio of {:.0} past the ratio cap of {max_ratio} ({}): rejected",
+                *seen as f64 / (*compressed).max(1) as f64,
+                layers.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" inside ")
+            ),
             DecompressError::TooManyLayers { input, max_layers } => write!(
                 f,
                 "{input}: more than {max_layers} nested compression layers: rejected"
@@ -138,6 +164,27 @@ pub struct CappedDecoder<'a> {
     seen: u64,
     input: String,
     layers: Vec<Compression>,
+    /// Compressed bytes read from the input so far (shared with the counting reader under the
+    /// decoders).
+    raw: std::rc::Rc<std::cell::Cell<u64>>,
+    max_ratio: Option<f64>,
+}
+
+/// Output a ratio cap ignores: tiny inputs (a 1 KiB gzip of a 2 MiB blank page) have huge ratios
+/// and are harmless; the absolute cap covers them.
+pub const RATIO_GRACE_BYTES: u64 = 1 << 20;
+
+struct Counting<R> {
+    inner: R,
+    n: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.set(self.n.get() + k as u64);
+        Ok(k)
+    }
 }
 
 fn wrap<'a>(r: Box<dyn BufRead + 'a>, c: Compression) -> io::Result<Box<dyn Read + 'a>> {
@@ -153,6 +200,11 @@ impl<'a> CappedDecoder<'a> {
     /// and fail once the output passes `cap` bytes.
     pub fn new(input: impl Read + 'a, name: &str, cap: u64, max_layers: u32) -> io::Result<Self> {
         let mut layers = Vec::new();
+        let raw = std::rc::Rc::new(std::cell::Cell::new(0));
+        let input = Counting {
+            inner: input,
+            n: raw.clone(),
+        };
         let mut r: Box<dyn BufRead + 'a> = Box::new(BufReader::with_capacity(64 << 10, input));
         loop {
             let prefix = r.fill_buf().map_err(|e| {
@@ -189,7 +241,16 @@ impl<'a> CappedDecoder<'a> {
             seen: 0,
             input: name.to_string(),
             layers,
+            raw,
+            max_ratio: None,
         })
+    }
+
+    /// Also fail once the output passes `max_ratio` × the compressed bytes read (after the first
+    /// [`RATIO_GRACE_BYTES`] of output).
+    pub fn with_max_ratio(mut self, max_ratio: Option<f64>) -> Self {
+        self.max_ratio = max_ratio;
+        self
     }
 
     /// Lift the cap when no compression layer was found: the cap exists for bombs, and a plain
@@ -243,6 +304,24 @@ impl Read for CappedDecoder<'_> {
                     layers: self.layers.clone(),
                 },
             ));
+        }
+        if let Some(max_ratio) = self.max_ratio {
+            let raw = self.raw.get().max(1);
+            if !self.layers.is_empty()
+                && self.seen > RATIO_GRACE_BYTES
+                && self.seen as f64 > max_ratio * raw as f64
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    DecompressError::RatioExceeded {
+                        input: self.input.clone(),
+                        max_ratio,
+                        seen: self.seen,
+                        compressed: raw,
+                        layers: self.layers.clone(),
+                    },
+                ));
+            }
         }
         Ok(n)
     }

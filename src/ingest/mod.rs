@@ -45,6 +45,9 @@ use crate::summary::RunReport;
 
 /// Default cap on one input's decompressed bytes.
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 256 << 20;
+/// Default ratio cap (decompressed / compressed). Real logs compress 5–30× (gzip) and the lab's
+/// log-like batches ~4×; a megabyte of zeros compresses ~1000×: 200 leaves real data far inside.
+pub const DEFAULT_MAX_RATIO: f64 = 200.0;
 /// Default cap on one record's bytes.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 /// Records stamped with one clock reading.
@@ -65,6 +68,8 @@ pub struct IngestConfig {
     pub max_decompressed_bytes: u64,
     /// Cap on one record's bytes (a longer line is dead-lettered without being held in memory).
     pub max_record_bytes: usize,
+    /// Cap on decompressed / compressed bytes of a compressed input (`None`: no ratio cap).
+    pub max_ratio: Option<f64>,
 }
 
 impl IngestConfig {
@@ -78,6 +83,7 @@ impl IngestConfig {
             schema: Schema::V1,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_ratio: Some(DEFAULT_MAX_RATIO),
         }
     }
 }
@@ -89,6 +95,8 @@ pub struct RejectedInput {
     pub input: String,
     /// Line it stopped after (records before it were handled).
     pub after_line: u64,
+    /// Counter label: `unreadable`, `corrupt`, `decompressed_cap`, `ratio_cap`, `too_many_layers`.
+    pub reason: &'static str,
     /// Why.
     pub error: String,
 }
@@ -104,6 +112,8 @@ pub struct IngestReport {
     pub dead_lettered: u64,
     /// Inputs refused or cut short (missing, unreadable, corrupt, over a cap).
     pub rejected_inputs: u64,
+    /// Rejected inputs by reason (the labels of [`RejectedInput::reason`]).
+    pub rejected_by_reason: std::collections::BTreeMap<&'static str, u64>,
     /// Details of each.
     pub rejected: Vec<RejectedInput>,
     /// Blank lines skipped (not records).
@@ -214,6 +224,7 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         dead_lettered: run.dead_lettered,
         rejected_inputs: tally.rejected.len() as u64,
         rejected: tally.rejected,
+        rejected_by_reason: tally.rejected_by_reason,
         blank_lines: tally.blank,
         resumed_lines: tally.resumed,
         batches: run.batches,
@@ -236,6 +247,7 @@ struct Tally {
     resumed: u64,
     bytes_in: u64,
     rejected: Vec<RejectedInput>,
+    rejected_by_reason: std::collections::BTreeMap<&'static str, u64>,
 }
 
 fn open_input(path: &std::path::Path) -> std::io::Result<Box<dyn Read>> {
@@ -317,23 +329,28 @@ fn split_lines(
         } else {
             done.get(&keys[i]).map_or(0, |p| p.line)
         };
-        let reject = |t: &mut Tally, line: u64, error: String| {
+        let reject = |t: &mut Tally, line: u64, (reason, error): (&'static str, String)| {
             eprintln!("ingest: {name}: rejected after line {line}: {error}");
+            *t.rejected_by_reason.entry(reason).or_default() += 1;
             t.rejected.push(RejectedInput {
                 input: name.clone(),
                 after_line: line,
+                reason,
                 error,
             });
         };
         let raw = match open_input(path) {
             Ok(r) => r,
             Err(e) => {
-                reject(t, 0, format!("cannot open: {e}"));
+                reject(t, 0, ("unreadable", format!("cannot open: {e}")));
                 continue;
             }
         };
         let mut r = match CappedDecoder::new(raw, &name, cfg.max_decompressed_bytes, MAX_LAYERS) {
-            Ok(d) => BufReader::with_capacity(64 << 10, d.uncapped_if_plain()),
+            Ok(d) => BufReader::with_capacity(
+                64 << 10,
+                d.uncapped_if_plain().with_max_ratio(cfg.max_ratio),
+            ),
             Err(e) => {
                 reject(t, 0, io_reason(&e));
                 continue;
@@ -476,9 +493,19 @@ fn validate_and_push(
 }
 
 /// The decompression error's own message when there is one, else the I/O error's.
-fn io_reason(e: &std::io::Error) -> String {
+/// The rejection reason (a counter label) and message.
+fn io_reason(e: &std::io::Error) -> (&'static str, String) {
     match DecompressError::from_io(e) {
-        Some(d) => d.to_string(),
-        None => e.to_string(),
+        Some(d) => (
+            match d {
+                DecompressError::CapExceeded { .. } => "decompressed_cap",
+                DecompressError::RatioExceeded { .. } => "ratio_cap",
+                DecompressError::TooManyLayers { .. } => "too_many_layers",
+                DecompressError::Corrupt { layers, .. } if layers.is_empty() => "unreadable",
+                DecompressError::Corrupt { .. } => "corrupt",
+            },
+            d.to_string(),
+        ),
+        None => ("unreadable", e.to_string()),
     }
 }
