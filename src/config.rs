@@ -411,6 +411,8 @@ pub struct RunConfig {
     pub retry: RetryStrategy,
     /// Where dead letters go (default: `<sink dir>/dlq`).
     pub dead_letter_dir: Option<PathBuf>,
+    /// Bound on the dead-letter file (`None`: unbounded).
+    pub dlq_limit: Option<crate::retry::DlqLimit>,
     /// Sample live counters, queue depth and RSS at this interval into the report's time series.
     pub sample_every: Option<Duration>,
     /// Compress each batch before the write.
@@ -432,6 +434,7 @@ impl RunConfig {
             min_free_bytes: 256 << 20,
             retry: RetryStrategy::FailStop,
             dead_letter_dir: None,
+            dlq_limit: None,
             sample_every: None,
             compress: crate::codec::Codec::None,
             metrics_addr: None,

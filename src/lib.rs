@@ -82,8 +82,8 @@ pub use queue::{
     BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile, SpillStore,
 };
 pub use retry::{
-    dlq_status, redrive, DeadLetter, DeadLetterQueue, DlqStatus, RedriveConfig, RedriveReport,
-    RetryStrategy, SplitPlan, SplitStep,
+    dlq_status, redrive, DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush, DlqStatus,
+    RedriveConfig, RedriveReport, RetryStrategy, SplitPlan, SplitStep,
 };
 pub use rng::SplitMix64;
 pub use signals::{

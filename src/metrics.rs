@@ -31,6 +31,8 @@ pub struct Metrics {
     pub dead_lettered: u64,
     /// Items discarded by the overflow policy (`ingest_items_dropped_total`).
     pub dropped: u64,
+    /// Items a full dead-letter queue refused (`ingest_items_dropped_total{reason="dlq_full"}`).
+    pub dropped_dlq_full: u64,
     /// Items refused because the queue was closed (`ingest_items_rejected_total{reason="queue_closed"}`).
     pub rejected_queue_closed: u64,
     /// Items refused because `Block` timed out (`ingest_items_rejected_total{reason="block_timeout"}`).
@@ -82,6 +84,7 @@ impl Metrics {
             committed: 0,
             dead_lettered: 0,
             dropped: 0,
+            dropped_dlq_full: 0,
             rejected_queue_closed: 0,
             rejected_block_timeout: 0,
             rejected_sink_failed: 0,

@@ -26,7 +26,7 @@ use crate::metrics::{LatencySummary, Metrics};
 use crate::payload::{make_poison, parse_id, stamp_id, PayloadSource};
 use crate::prometheus::LiveCounters;
 use crate::queue::{BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile};
-use crate::retry::{DeadLetter, DeadLetterQueue, RetryStrategy, SplitPlan, SplitStep};
+use crate::retry::{DeadLetter, DeadLetterQueue, DlqPush, RetryStrategy, SplitPlan, SplitStep};
 use crate::signals::{flush_requests, shutdown_requested, FLUSH_POLL};
 use crate::sink::{free_bytes, FileSink, FsInfo, Sink};
 use crate::summary::{RunReport, RunSettings, Sample};
@@ -195,7 +195,11 @@ where
     let dlq = match (dlq, cfg.retry) {
         (Some(d), _) => Some(d),
         (None, RetryStrategy::FailStop) => None,
-        (None, _) => Some(DeadLetterQueue::open(&cfg.dlq_dir()).map_err(RunError::Setup)?),
+        (None, _) => Some(
+            DeadLetterQueue::open(&cfg.dlq_dir())
+                .map_err(RunError::Setup)?
+                .with_limit(cfg.dlq_limit),
+        ),
     };
     let live = Arc::new(Live::default());
     let cpu = CpuMeter::start();
@@ -790,8 +794,13 @@ impl<S: Sink> Batcher<S> {
         };
         // A re-run after a crash may meet a record whose entry is already durable: counted, not
         // written twice (the DLQ de-duplicates by source).
-        dlq.push(&entry.with_payload(&item.payload, usize::MAX));
-        self.dead_pending += 1;
+        match dlq.push(&entry.with_payload(&item.payload, usize::MAX)) {
+            DlqPush::Written | DlqPush::Duplicate => self.dead_pending += 1,
+            DlqPush::Refused => {
+                self.metrics.dropped_dlq_full += 1;
+                self.live.dropped.add(1);
+            }
+        }
         self.spent.push(item.payload);
     }
 
@@ -976,10 +985,11 @@ impl<S: Sink> Batcher<S> {
             .dlq
             .as_mut()
             .expect("a retry strategy has a dead-letter queue");
+        let mut refused = 0u64;
         for (index, attempts, reason) in dead {
             let rec = records[*index];
             let id = parse_id(rec);
-            dlq.push(
+            let pushed = dlq.push(
                 &DeadLetter {
                     id: id.unwrap_or(u64::MAX),
                     reason: reason.clone(),
@@ -992,12 +1002,18 @@ impl<S: Sink> Batcher<S> {
                 }
                 .with_payload(rec, usize::MAX),
             );
+            if pushed == DlqPush::Refused {
+                refused += 1;
+            }
         }
         dlq.sync().map_err(SinkError::Io)?;
         let n = dead.len() as u64;
-        self.metrics.dead_lettered += n;
+        // Refused by a full DLQ: dropped (by reason dlq_full), still accounted for in this batch.
+        self.metrics.dead_lettered += n - refused;
+        self.metrics.dropped_dlq_full += refused;
         self.metrics.dead_in_batch += n;
-        self.live.dead_lettered.add(n);
+        self.live.dead_lettered.add(n - refused);
+        self.live.dropped.add(refused);
         Ok(())
     }
 }

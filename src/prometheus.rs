@@ -123,7 +123,7 @@ pub fn render_live(c: &LiveCounters) -> String {
 /// A finished run as an exposition.
 pub fn render_report(r: &RunReport) -> String {
     let mut out = String::new();
-    let policy = format!("policy=\"{}\"", r.settings.overflow);
+    let policy = format!("reason=\"overflow\",policy=\"{}\"", r.settings.overflow);
     counter(
         &mut out,
         "ingest_items_offered_total",
@@ -145,8 +145,11 @@ pub fn render_report(r: &RunReport) -> String {
     counter(
         &mut out,
         "ingest_items_dropped_total",
-        "Items discarded by the overflow policy, by policy.",
-        &[(policy.as_str(), r.dropped)],
+        "Items discarded: by the overflow policy, or refused by a full dead-letter queue.",
+        &[
+            (policy.as_str(), r.dropped_by_reason.overflow),
+            ("reason=\"dlq_full\"", r.dropped_by_reason.dlq_full),
+        ],
     );
     counter(
         &mut out,

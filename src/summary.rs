@@ -45,6 +45,15 @@ pub struct Rejections {
     pub block_timeout: u64,
 }
 
+/// Drops by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Drops {
+    /// By the overflow policy (`settings.overflow`).
+    pub overflow: u64,
+    /// Refused by a full dead-letter queue (policy drop-newer).
+    pub dlq_full: u64,
+}
+
 /// What the run was asked to do (echoed so a JSON record stands on its own).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunSettings {
@@ -131,6 +140,8 @@ pub struct RunReport {
     pub committed: u64,
     /// Items discarded by the overflow policy.
     pub dropped: u64,
+    /// Drops by reason.
+    pub dropped_by_reason: Drops,
     /// Items dead-lettered.
     pub dead_lettered: u64,
     /// Items rejected (all reasons).
@@ -205,7 +216,11 @@ impl RunReport {
         RunReport {
             offered: m.offered,
             committed: m.committed,
-            dropped: m.dropped,
+            dropped: m.dropped + m.dropped_dlq_full,
+            dropped_by_reason: Drops {
+                overflow: m.dropped,
+                dlq_full: m.dropped_dlq_full,
+            },
             dead_lettered: m.dead_lettered,
             rejected: m.rejected(),
             rejected_by_reason: Rejections {

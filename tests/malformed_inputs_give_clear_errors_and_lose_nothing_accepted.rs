@@ -125,6 +125,23 @@ fn malformed_inputs_give_clear_errors_and_lose_nothing_accepted() {
         r2.rejected
     );
 
+    // A bounded DLQ (4 KiB, drop-newer): the garbage's bad lines overflow it; what it refuses is
+    // counted as dropped{dlq_full}, and the counts still add up.
+    let mut cfg3 = IngestConfig::new(p("sink3"), vec![p("garbage.bin")]);
+    cfg3.run.dlq_limit = Some(ingest_lab::DlqLimit {
+        max_bytes: 4096,
+        policy: ingest_lab::DlqPolicy::DropNewer,
+    });
+    let r3 = ingest(&cfg3).unwrap();
+    assert_eq!(r3.unaccounted(), 0, "{r3:?}");
+    assert!(r3.dropped_dlq_full > 0 && r3.dead_lettered > 0, "{r3:?}");
+    let dlq3 = p("sink3").join("dlq").join("dead-letter.jsonl");
+    assert!(std::fs::metadata(&dlq3).unwrap().len() <= 4096);
+    assert_eq!(
+        DeadLetterQueue::read_all(&dlq3).unwrap().len() as u64,
+        r3.dead_lettered
+    );
+
     // What each input yielded is committed or dead-lettered; the truncated ones up to their cut, in order.
     let mut ids = Vec::new();
     scan(&sink, false, &mut |rec| {

@@ -96,7 +96,8 @@ fn prometheus_exposition_parses_with_a_real_parser() {
         offered,
         v("ingest_items_committed_total{}")
             + v("ingest_items_dead_lettered_total{}")
-            + v(r#"ingest_items_dropped_total{"policy": "block"}"#)
+            + v(r#"ingest_items_dropped_total{"policy": "block", "reason": "overflow"}"#)
+            + v(r#"ingest_items_dropped_total{"reason": "dlq_full"}"#)
             + lost
     );
     assert!(offered >= offered_live);

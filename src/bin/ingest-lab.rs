@@ -100,6 +100,12 @@ struct IngestArgs {
     /// Write the final metrics (Prometheus text format) to this file at the end.
     #[arg(long)]
     metrics_file: Option<PathBuf>,
+    /// Bound the dead-letter file to this many bytes (default: unbounded).
+    #[arg(long)]
+    dlq_max_bytes: Option<u64>,
+    /// drop-newer | drop-older: what a full dead-letter queue gives up.
+    #[arg(long, default_value = "drop-newer")]
+    dlq_policy: String,
     /// One JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -212,6 +218,12 @@ struct RunArgs {
     /// Write the final metrics (Prometheus text format) to this file at the end.
     #[arg(long)]
     metrics_file: Option<PathBuf>,
+    /// Bound the dead-letter file to this many bytes (default: unbounded).
+    #[arg(long)]
+    dlq_max_bytes: Option<u64>,
+    /// drop-newer | drop-older: what a full dead-letter queue gives up.
+    #[arg(long, default_value = "drop-newer")]
+    dlq_policy: String,
     /// One JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -421,6 +433,19 @@ fn apply_window(
     Ok(())
 }
 
+fn dlq_limit(max: Option<u64>, policy: &str) -> Result<Option<ingest_lab::DlqLimit>, String> {
+    let policy = match policy {
+        "drop-newer" => ingest_lab::DlqPolicy::DropNewer,
+        "drop-older" => ingest_lab::DlqPolicy::DropOlder,
+        p => {
+            return Err(format!(
+                "--dlq-policy '{p}': expected drop-newer or drop-older"
+            ))
+        }
+    };
+    Ok(max.map(|max_bytes| ingest_lab::DlqLimit { max_bytes, policy }))
+}
+
 fn schema(s: &str) -> Result<ingest_lab::Schema, String> {
     ingest_lab::Schema::parse(s).ok_or_else(|| format!("--schema '{s}': expected v1 or v2"))
 }
@@ -440,6 +465,10 @@ fn cmd_ingest(a: IngestArgs) -> ExitCode {
     };
     cfg.max_decompressed_bytes = a.max_decompressed_bytes;
     cfg.run.metrics_addr = a.metrics_addr;
+    cfg.run.dlq_limit = match dlq_limit(a.dlq_max_bytes, &a.dlq_policy) {
+        Ok(l) => l,
+        Err(e) => return fail(2, e),
+    };
     cfg.run.sink.retain_segments = a.retain_segments;
     cfg.max_record_bytes = a.max_record_bytes;
     cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
@@ -538,6 +567,7 @@ fn cmd_dlq(a: DlqArgs) -> ExitCode {
 fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     let mut cfg = RunConfig::new(&a.dir);
     cfg.metrics_addr = a.metrics_addr;
+    cfg.dlq_limit = dlq_limit(a.dlq_max_bytes, &a.dlq_policy)?;
     cfg.queue.block_timeout = a
         .block_timeout_ms
         .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1e3));

@@ -110,6 +110,8 @@ pub struct IngestReport {
     pub committed: u64,
     /// Of them, dead-lettered (schema or record-size).
     pub dead_lettered: u64,
+    /// Invalid records a full (drop-newer) dead-letter queue refused: counted, not kept.
+    pub dropped_dlq_full: u64,
     /// Inputs refused or cut short (missing, unreadable, corrupt, over a cap).
     pub rejected_inputs: u64,
     /// Rejected inputs by reason (the labels of [`RejectedInput::reason`]).
@@ -143,9 +145,12 @@ pub struct IngestReport {
 }
 
 impl IngestReport {
-    /// `records_in - committed - dead_lettered`: must be 0.
+    /// `records_in - committed - dead_lettered - dropped_dlq_full`: must be 0.
     pub fn unaccounted(&self) -> i64 {
-        self.records_in as i64 - self.committed as i64 - self.dead_lettered as i64
+        self.records_in as i64
+            - self.committed as i64
+            - self.dead_lettered as i64
+            - self.dropped_dlq_full as i64
     }
 }
 
@@ -191,7 +196,9 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         Some(s) => s,
         None => FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?,
     };
-    let dlq = DeadLetterQueue::open_dedup(&cfg.run.dlq_dir()).map_err(RunError::Setup)?;
+    let dlq = DeadLetterQueue::open_dedup(&cfg.run.dlq_dir())
+        .map_err(RunError::Setup)?
+        .with_limit(cfg.run.dlq_limit);
     let keys: Vec<String> = cfg
         .inputs
         .iter()
@@ -222,6 +229,7 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         records_in: tally.records_in,
         committed: run.committed,
         dead_lettered: run.dead_lettered,
+        dropped_dlq_full: run.dropped_by_reason.dlq_full,
         rejected_inputs: tally.rejected.len() as u64,
         rejected: tally.rejected,
         rejected_by_reason: tally.rejected_by_reason,

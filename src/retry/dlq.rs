@@ -97,6 +97,38 @@ impl DeadLetter {
     }
 }
 
+/// What a full dead-letter queue gives up (it is bounded in bytes like the main queue is in items).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DlqPolicy {
+    /// Refuse the new entry. **Lost:** the newest bad records (counted `dropped{reason="dlq_full"}`);
+    /// the oldest evidence is kept.
+    DropNewer,
+    /// Make room by removing the oldest entries (the file is compacted to 3/4 of the limit, so the
+    /// rewrite is amortized). **Lost:** the oldest dead letters (counted as `dlq_evicted`); the newest
+    /// evidence is kept.
+    DropOlder,
+}
+
+/// A byte bound on the dead-letter file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DlqLimit {
+    /// Most bytes in `dead-letter.jsonl`.
+    pub max_bytes: u64,
+    /// What to give up when full.
+    pub policy: DlqPolicy,
+}
+
+/// What happened to a pushed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DlqPush {
+    /// Queued; durable after the next sync.
+    Written,
+    /// De-duplicating, and an entry from the same source is already there: nothing written.
+    Duplicate,
+    /// Full under [`DlqPolicy::DropNewer`]: refused. The caller counts the record as dropped.
+    Refused,
+}
+
 /// An append-only, durable dead-letter file.
 pub struct DeadLetterQueue {
     path: PathBuf,
@@ -106,6 +138,10 @@ pub struct DeadLetterQueue {
     /// With de-duplication: the `source` of every entry in the file (a re-run after a crash re-reads
     /// records whose dead letters are already durable; they must not appear twice).
     seen: Option<HashSet<String>>,
+    limit: Option<DlqLimit>,
+    /// Bytes in the file plus the buffer.
+    bytes: u64,
+    evicted: u64,
 }
 
 impl DeadLetterQueue {
@@ -120,13 +156,31 @@ impl DeadLetterQueue {
             .open(&path)
             .map_err(|e| SysError::new("open", &path, e))?;
         cut_torn_line(&file).map_err(|e| SysError::new("truncate torn line", &path, e))?;
+        let bytes = file
+            .metadata()
+            .map_err(|e| SysError::new("stat", &path, e))?
+            .len();
         Ok(DeadLetterQueue {
             path,
             file,
             buf: Vec::new(),
             count: 0,
             seen: None,
+            limit: None,
+            bytes,
+            evicted: 0,
         })
+    }
+
+    /// Bound the file in bytes with a policy (`None`: unbounded).
+    pub fn with_limit(mut self, limit: Option<DlqLimit>) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Dead letters removed by [`DlqPolicy::DropOlder`] through this handle.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Open like [`DeadLetterQueue::open`], skipping later pushes whose `source` is already in the file.
@@ -145,24 +199,83 @@ impl DeadLetterQueue {
         Ok(q)
     }
 
-    /// Queue an entry; it is durable after the next [`DeadLetterQueue::sync`]. Returns false when
-    /// de-duplicating and an entry from the same source is already there.
-    pub fn push(&mut self, d: &DeadLetter) -> bool {
-        if let Some(seen) = self.seen.as_mut() {
-            if !seen.insert(d.source.clone()) {
-                return false;
-            }
+    /// Queue an entry; it is durable after the next [`DeadLetterQueue::sync`].
+    pub fn push(&mut self, d: &DeadLetter) -> DlqPush {
+        if self.seen.as_ref().is_some_and(|s| s.contains(&d.source)) {
+            return DlqPush::Duplicate;
         }
+        let start = self.buf.len();
         serde_json::to_writer(&mut self.buf, d).expect("serializable");
         self.buf.push(b'\n');
+        let len = (self.buf.len() - start) as u64;
+        if let Some(l) = self.limit {
+            if self.bytes + len > l.max_bytes && l.policy == DlqPolicy::DropNewer {
+                self.buf.truncate(start);
+                return DlqPush::Refused;
+            }
+        }
+        if let Some(seen) = self.seen.as_mut() {
+            seen.insert(d.source.clone());
+        }
+        self.bytes += len;
         self.count += 1;
-        true
+        DlqPush::Written
+    }
+
+    /// DropOlder: rewrite the file with only the newest entries that fit in 3/4 of the limit
+    /// (tmp file, fdatasync, rename, directory fsync: a crash leaves the old or the new file whole).
+    fn compact(&mut self, max_bytes: u64) -> Result<(), SysError> {
+        let io = |op: &'static str| {
+            let p = self.path.clone();
+            move |e: std::io::Error| SysError::new(op, p, e)
+        };
+        let mut all = std::fs::read(&self.path).map_err(io("read"))?;
+        all.extend_from_slice(&self.buf);
+        let keep = max_bytes * 3 / 4;
+        let mut cut = 0usize;
+        let mut dropped = 0u64;
+        let mut rest = all.len() as u64;
+        while rest > keep && cut < all.len() {
+            let nl = all[cut..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(all.len(), |i| cut + i + 1);
+            rest -= (nl - cut) as u64;
+            cut = nl;
+            dropped += 1;
+        }
+        let tmp = self.path.with_extension("jsonl.tmp");
+        {
+            let mut f = File::create(&tmp).map_err(io("create"))?;
+            f.write_all(&all[cut..]).map_err(io("write"))?;
+            f.sync_data().map_err(io("fdatasync"))?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(io("rename"))?;
+        if let Some(d) = self.path.parent() {
+            File::open(d)
+                .and_then(|d| d.sync_all())
+                .map_err(io("fsync dir"))?;
+        }
+        self.file = OpenOptions::new()
+            .append(true)
+            .read(true)
+            .open(&self.path)
+            .map_err(io("open"))?;
+        self.buf.clear();
+        self.bytes = rest;
+        self.evicted += dropped;
+        Ok(())
     }
 
     /// Write and fdatasync what was pushed.
     pub fn sync(&mut self) -> Result<(), SysError> {
         if self.buf.is_empty() {
             return Ok(());
+        }
+        if let Some(l) = self.limit {
+            if l.policy == DlqPolicy::DropOlder && self.bytes > l.max_bytes {
+                return self.compact(l.max_bytes);
+            }
         }
         self.file
             .write_all(&self.buf)
@@ -202,5 +315,78 @@ impl DeadLetterQueue {
                 serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: u64) -> DeadLetter {
+        DeadLetter {
+            id: i,
+            reason: "bad".into(),
+            source: format!("f:{i}"),
+            attempts: 1,
+            ..DeadLetter::default()
+        }
+        .with_payload(
+            format!("record {i:04} xxxxxxxxxxxxxxxxxxxxxxxx").as_bytes(),
+            usize::MAX,
+        )
+    }
+
+    #[test]
+    fn a_full_drop_newer_dlq_refuses_and_stays_within_its_bound() {
+        let d = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(d.path())
+            .unwrap()
+            .with_limit(Some(DlqLimit {
+                max_bytes: 2000,
+                policy: DlqPolicy::DropNewer,
+            }));
+        let results: Vec<DlqPush> = (0..100).map(|i| q.push(&entry(i))).collect();
+        q.sync().unwrap();
+        let written = results.iter().filter(|r| **r == DlqPush::Written).count();
+        assert!(written > 5 && written < 100, "{written}");
+        assert!(results[written..].iter().all(|r| *r == DlqPush::Refused));
+        let back = DeadLetterQueue::read_all(q.path()).unwrap();
+        assert_eq!(back.len(), written);
+        assert_eq!(back[0].id, 0, "the oldest are kept");
+        assert!(std::fs::metadata(q.path()).unwrap().len() <= 2000);
+    }
+
+    #[test]
+    fn a_full_drop_older_dlq_evicts_the_oldest_and_counts_them() {
+        let d = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(d.path())
+            .unwrap()
+            .with_limit(Some(DlqLimit {
+                max_bytes: 2000,
+                policy: DlqPolicy::DropOlder,
+            }));
+        for i in 0..100 {
+            assert_eq!(q.push(&entry(i)), DlqPush::Written);
+            q.sync().unwrap();
+        }
+        let back = DeadLetterQueue::read_all(q.path()).unwrap();
+        assert_eq!(back.last().unwrap().id, 99, "the newest are kept");
+        assert_eq!(
+            back.len() as u64 + q.evicted(),
+            100,
+            "every entry kept or counted"
+        );
+        assert!(std::fs::metadata(q.path()).unwrap().len() <= 2000);
+        // Still appendable after compaction.
+        q.push(&entry(100));
+        q.sync().unwrap();
+        assert_eq!(
+            DeadLetterQueue::read_all(q.path())
+                .unwrap()
+                .last()
+                .unwrap()
+                .id,
+            100
+        );
     }
 }

@@ -6,7 +6,7 @@ mod dlq;
 mod redrive;
 mod split;
 
-pub use dlq::{DeadLetter, DeadLetterQueue};
+pub use dlq::{DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush};
 pub use redrive::{dlq_status, redrive, DlqStatus, RedriveConfig, RedriveReport};
 pub use split::{SplitPlan, SplitStep};
 
