@@ -1,6 +1,6 @@
 //! `check physical`: how close the sink gets to what the disk can do, measured against `fio` in the same
 //! directory and the same run, at the same write sizes: 128 B (one 100-byte item per write, the unbatched
-//! case) and 1 MiB (a full batch). fio and our runs alternate, repeated, so drift hits both alike.
+//! case) and 1 MiB (a full batch), and the window sweep's batch sizes in between (reported). fio and our runs alternate, repeated, so drift hits both alike.
 //!
 //! Passes when, by medians: the sink's 1 MiB bandwidth ≥ 90 % of fio's; the sink's 128 B fdatasyncs/s
 //! ≥ 90 % of fio's; and the whole unbatched pipeline's items/s ≥ 90 % of fio's 128 B syncs/s (no hidden
@@ -20,6 +20,10 @@ use super::common::{
 };
 use crate::config::{SinkConfig, WindowConfig};
 use crate::sink::{bench_appends, free_bytes};
+
+/// Write sizes between 128 B and 1 MiB that the window sweep issues (its batches of 256, 1024 and 4096
+/// items of ~108 framed bytes), reported as fractions of fio (the bar is judged at 128 B and 1 MiB).
+pub const MID_SIZES: [u64; 3] = [27_648, 110_592, 442_368];
 
 /// Minimum fraction of fio the sink must reach (the project's bar).
 pub const MIN_FRACTION_OF_FIO: f64 = 0.9;
@@ -129,6 +133,9 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
     let secs = opts.run_secs(3.0).as_secs_f64().max(2.0);
     let (mut fio128, mut fio1m, mut sink128, mut sink1m, mut pipe_un) =
         (vec![], vec![], vec![], vec![], vec![]);
+    #[allow(clippy::type_complexity)]
+    let mut mid: Vec<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> =
+        vec![(vec![], vec![], vec![], vec![]); MID_SIZES.len()];
     for i in 0..opts.reps() {
         opts.progress(format!("physical: repetition {}/{}", i + 1, opts.reps()));
         fio128.push(run_fio(&dir, 128, secs, cap, false)?);
@@ -146,6 +153,22 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
             .map_err(|e| e.to_string())?;
         clean_and_settle(&sc.dir);
         sink1m.push(s);
+        // The window sweep's write sizes in between (256, 1024, 4096 items of ~108 B framed).
+        for (k, &bs) in MID_SIZES.iter().enumerate() {
+            let f = run_fio(&dir, bs, secs * 2.0 / 3.0, cap, false)?;
+            let s = bench_appends(
+                &sc,
+                bs as usize,
+                Duration::from_secs_f64(secs * 2.0 / 3.0),
+                cap,
+            )
+            .map_err(|e| e.to_string())?;
+            clean_and_settle(&sc.dir);
+            mid[k].0.push(f.bytes_per_s);
+            mid[k].1.push(s.bytes_per_s);
+            mid[k].2.push(f.syncs_per_s);
+            mid[k].3.push(s.syncs_per_s);
+        }
     }
     opts.progress("physical: fio with latency statistics (fdatasync percentiles)");
     let fio_lat = [
@@ -203,6 +226,19 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
         p128,
     );
     line("sink 1 MiB writes: bytes/s", f1m, s1m);
+    for (k, bs) in MID_SIZES.iter().enumerate() {
+        let (fb, sb, fs, ss) = &mid[k];
+        line(
+            &format!("sink {bs} B writes: bytes/s"),
+            Spread::of(fb),
+            Spread::of(sb),
+        );
+        line(
+            &format!("sink {bs} B writes: fdatasyncs/s"),
+            Spread::of(fs),
+            Spread::of(ss),
+        );
+    }
 
     let criteria = vec![
         Criterion::new(
