@@ -33,7 +33,7 @@ fi
 echo "== allocations per item (steady state, NullSink)" >&2
 cargo test --release --locked --test steady_state_allocates_nothing_per_item -- --nocapture 2>&1 \
     | tee "$RUN_DIR/alloc.log" | grep -E '^allocations:' >&2 || true
-sed -nE 's/^allocations: ([0-9]+) for 200k items, ([0-9]+) for 2M: (-?[0-9.]+) per item, (-?[0-9.]+) bytes per item/run_items,allocations\n200000,\1\n2000000,\2\nper_item,\3/p' \
+sed -nE 's/^allocations: ([0-9]+) at 1.0 s, ([0-9]+) at 2.5 s: ([0-9]+) in steady state over ([0-9]+) items = ([0-9.]+) per item/reading,allocations\nat 1.0 s,\1\nat 2.5 s,\2\nsteady-state items between,\4\nper item,\5/p' \
     "$RUN_DIR/alloc.log" > "$RUN_DIR/alloc.csv"
 
 echo "== instruction counts vs committed budgets (gungraun)" >&2
@@ -48,6 +48,7 @@ rm -rf "$SINK"
 
 crit=()
 [ -d target/criterion ] && [ -z "$QUICK" ] && crit=(--criterion target/criterion --criterion-since "$RUN_DIR/.started")
+python3 ci/results.py "$RUN_DIR"
 "$BIN" report "$RUN_DIR" "${crit[@]}"
 rm -f "$RUN_DIR/.started"
 # reports/latest is a link to the newest run folder (a copy would duplicate every file in git).

@@ -16,6 +16,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --locked
+echo "== zero allocations per item in steady state (release build)"
+cargo test --release --locked --test steady_state_allocates_nothing_per_item
 echo "== quick checks"
 cargo build --release --locked
 BIN=target/release/ingest-lab

@@ -154,6 +154,14 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
         Some(p) => body.push_str(&provenance_section(&p)),
         None => body.push_str("<p class=\"fail\">No provenance.json in this run folder: figures below have no stated origin.</p>\n"),
     }
+    // The one-paragraph write-up, generated from this run's figures by ci/results.py.
+    if let Ok(w) = std::fs::read_to_string(run_dir.join("writeup.txt")) {
+        let _ = write!(
+            body,
+            "<h2>Write-up</h2>\n<p>{}</p>\n<p class=\"src\">from <code>writeup.txt</code> (ci/results.py)</p>\n",
+            esc(w.trim())
+        );
+    }
     if let Some(Value::Array(checks)) =
         read_json(&run_dir.join("checks.json")).map(|v| v["checks"].clone())
     {

@@ -10,7 +10,13 @@ use crate::sink::FsInfo;
 
 const CARGO_LOCK: &str = include_str!("../../Cargo.lock");
 /// Crates whose versions a report names (the ones whose behaviour the figures depend on).
-const NAMED_CRATES: [&str; 8] = [
+const NAMED_CRATES: [&str; 14] = [
+    "gungraun",
+    "divan",
+    "zstd",
+    "flate2",
+    "proptest",
+    "memchr",
     "hdrhistogram",
     "crc32fast",
     "libc",
