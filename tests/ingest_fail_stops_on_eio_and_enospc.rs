@@ -16,16 +16,7 @@ use ingest_lab::{
 const N: u64 = 50_000;
 
 fn input(dir: &Path) -> std::path::PathBuf {
-    let mix = Mix {
-        rfc3339_ppm: 0,
-        bad_ts_ppm: 0,
-        malformed_ppm: 0,
-        bad_utf8_ppm: 0,
-        too_long_ppm: 0,
-        crlf_ppm: 0,
-        blank_every: 0,
-        record_cap: 4096,
-    };
+    let mix = Mix::clean(4096);
     let mut v = Vec::new();
     write_ndjson(&mut v, 1, N, &mix, 1).unwrap();
     let p = dir.join("in.ndjson");

@@ -16,16 +16,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 fn clean(n: u64, first: u64) -> Vec<u8> {
-    let mix = Mix {
-        rfc3339_ppm: 0,
-        bad_ts_ppm: 0,
-        malformed_ppm: 0,
-        bad_utf8_ppm: 0,
-        too_long_ppm: 0,
-        crlf_ppm: 0,
-        blank_every: 0,
-        record_cap: 4096,
-    };
+    let mix = Mix::clean(4096);
     let mut v = Vec::new();
     write_ndjson(&mut v, first, n, &mix, first).unwrap();
     v

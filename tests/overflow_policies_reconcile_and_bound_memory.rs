@@ -28,27 +28,38 @@ impl Sink for SlowSink {
     }
 }
 
+/// 5 000 items/s for 300 ms into a 500 items/s sink through a 50-item queue: the counters must
+/// reconcile at the end and at every 20 ms sample. Returns the report and the ids the sink committed.
+fn overload(
+    policy: OverflowPolicy,
+    block_timeout: Option<Duration>,
+) -> (ingest_lab::RunReport, Vec<u64>) {
+    let dir = common::tempdir();
+    let mut cfg = common::small_run(dir.path(), 0, 5_000.0, WindowConfig::UNBATCHED);
+    cfg.load.stop = StopAfter::Duration(Duration::from_millis(300));
+    cfg.load.ids = true;
+    cfg.queue.capacity_items = 50;
+    cfg.queue.policy = policy;
+    cfg.queue.block_timeout = block_timeout;
+    cfg.sample_every = Some(Duration::from_millis(20));
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = SlowSink {
+        inner: NullSink::new(),
+        ids: ids.clone(),
+    };
+    let r = ingest_lab::run_with_sink(&cfg, sink).unwrap();
+    assert_eq!(r.unaccounted(), 0, "{policy}: {r:?}");
+    for s in &r.samples {
+        assert!(s.residual().abs() <= 2, "{policy}: sample {s:?}");
+    }
+    let ids = ids.lock().unwrap().clone();
+    (r, ids)
+}
+
 #[test]
 fn each_policy_under_overload_loses_what_it_says_and_counts_reconcile() {
     for policy in OverflowPolicy::ALL {
-        let dir = common::tempdir();
-        let mut cfg = common::small_run(dir.path(), 0, 5_000.0, WindowConfig::UNBATCHED);
-        cfg.load.stop = StopAfter::Duration(Duration::from_millis(300));
-        cfg.load.ids = true;
-        cfg.queue.capacity_items = 50;
-        cfg.queue.policy = policy;
-        cfg.sample_every = Some(Duration::from_millis(20));
-        let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = SlowSink {
-            inner: NullSink::new(),
-            ids: ids.clone(),
-        };
-        let r = ingest_lab::run_with_sink(&cfg, sink).unwrap();
-        assert_eq!(r.unaccounted(), 0, "{policy}: {r:?}");
-        for s in &r.samples {
-            assert!(s.residual().abs() <= 2, "{policy}: sample {s:?}");
-        }
-        let ids = ids.lock().unwrap().clone();
+        let (r, ids) = overload(policy, None);
         assert_eq!(ids.len() as u64, r.committed);
         match policy {
             OverflowPolicy::Block => {
@@ -88,28 +99,11 @@ fn each_policy_under_overload_loses_what_it_says_and_counts_reconcile() {
 
 #[test]
 fn block_with_a_timeout_rejects_by_reason_and_counts_reconcile() {
-    let dir = common::tempdir();
-    let mut cfg = common::small_run(dir.path(), 0, 5_000.0, WindowConfig::UNBATCHED);
-    cfg.load.stop = StopAfter::Duration(Duration::from_millis(300));
-    cfg.load.ids = true;
-    cfg.queue.capacity_items = 50;
-    cfg.queue.policy = OverflowPolicy::Block;
-    cfg.queue.block_timeout = Some(Duration::from_millis(1));
-    cfg.sample_every = Some(Duration::from_millis(20));
-    let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = SlowSink {
-        inner: NullSink::new(),
-        ids: ids.clone(),
-    };
-    let r = ingest_lab::run_with_sink(&cfg, sink).unwrap();
-    assert_eq!(r.unaccounted(), 0, "{r:?}");
-    for s in &r.samples {
-        assert!(s.residual().abs() <= 2, "sample {s:?}");
-    }
+    let (r, ids) = overload(OverflowPolicy::Block, Some(Duration::from_millis(1)));
     assert!(r.rejected_by_reason.block_timeout > 100, "{r:?}");
     assert_eq!(r.rejected, r.rejected_by_reason.block_timeout);
     assert_eq!(r.dropped, 0);
-    assert_eq!(ids.lock().unwrap().len() as u64, r.committed);
+    assert_eq!(ids.len() as u64, r.committed);
     // The producer never waited much longer than the timeout per item.
     assert!(
         r.behind_schedule == 0 || r.producer_blocked_s < 1.0,

@@ -73,16 +73,7 @@ fn sigusr1_flushes_and_sigterm_stops_a_run_losing_nothing() {
 #[test]
 fn sigint_stops_ingest_cleanly_and_a_rerun_finishes_exactly_once() {
     let dir = common::tempdir();
-    let mix = Mix {
-        rfc3339_ppm: 0,
-        bad_ts_ppm: 0,
-        malformed_ppm: 0,
-        bad_utf8_ppm: 0,
-        too_long_ppm: 0,
-        crlf_ppm: 0,
-        blank_every: 0,
-        record_cap: 4096,
-    };
+    let mix = Mix::clean(4096);
     const N: u64 = 3_000_000;
     let input = dir.path().join("in.ndjson");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());

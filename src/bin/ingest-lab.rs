@@ -93,6 +93,16 @@ struct IngestArgs {
     /// Keep at most this many segments (oldest deleted): for benchmarks, not for data you keep.
     #[arg(long)]
     retain_segments: Option<usize>,
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Metrics and dead-letter flags that `run` and `ingest` share.
+#[derive(Args)]
+struct ServiceArgs {
     /// Serve live metrics (Prometheus text format) on this loopback address while working, e.g.
     /// 127.0.0.1:9187 (port 0 picks a free one; the address is printed).
     #[arg(long)]
@@ -106,9 +116,24 @@ struct IngestArgs {
     /// drop-newer | drop-older: what a full dead-letter queue gives up.
     #[arg(long, default_value = "drop-newer")]
     dlq_policy: String,
-    /// One JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+}
+
+impl ServiceArgs {
+    /// Put the metrics address and the DLQ bound into `cfg`.
+    fn apply(&self, cfg: &mut RunConfig) -> Result<(), String> {
+        cfg.metrics_addr = self.metrics_addr;
+        cfg.dlq_limit = dlq_limit(self.dlq_max_bytes, &self.dlq_policy)?;
+        Ok(())
+    }
+
+    /// Write the final metrics file, if one was asked for.
+    fn write_metrics(&self, r: &ingest_lab::RunReport) -> Result<(), String> {
+        match &self.metrics_file {
+            Some(p) => std::fs::write(p, ingest_lab::render_report(r))
+                .map_err(|e| format!("write {}: {e}", p.display())),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -211,19 +236,8 @@ struct RunArgs {
     /// Keep at most this many segments (oldest deleted), to cap disk use on long runs.
     #[arg(long)]
     retain_segments: Option<usize>,
-    /// Serve live metrics (Prometheus text format) on this loopback address while working, e.g.
-    /// 127.0.0.1:9187 (port 0 picks a free one; the address is printed).
-    #[arg(long)]
-    metrics_addr: Option<std::net::SocketAddr>,
-    /// Write the final metrics (Prometheus text format) to this file at the end.
-    #[arg(long)]
-    metrics_file: Option<PathBuf>,
-    /// Bound the dead-letter file to this many bytes (default: unbounded).
-    #[arg(long)]
-    dlq_max_bytes: Option<u64>,
-    /// drop-newer | drop-older: what a full dead-letter queue gives up.
-    #[arg(long, default_value = "drop-newer")]
-    dlq_policy: String,
+    #[command(flatten)]
+    service: ServiceArgs,
     /// One JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -464,20 +478,16 @@ fn cmd_ingest(a: IngestArgs) -> ExitCode {
         Err(e) => return fail(2, e),
     };
     cfg.max_decompressed_bytes = a.max_decompressed_bytes;
-    cfg.run.metrics_addr = a.metrics_addr;
-    cfg.run.dlq_limit = match dlq_limit(a.dlq_max_bytes, &a.dlq_policy) {
-        Ok(l) => l,
-        Err(e) => return fail(2, e),
-    };
+    if let Err(e) = a.service.apply(&mut cfg.run) {
+        return fail(2, e);
+    }
     cfg.run.sink.retain_segments = a.retain_segments;
     cfg.max_record_bytes = a.max_record_bytes;
     cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
     match ingest_lab::ingest(&cfg) {
         Ok(r) => {
-            if let Some(p) = &a.metrics_file {
-                if let Err(e) = std::fs::write(p, ingest_lab::render_report(&r.run)) {
-                    return fail(2, format!("write {}: {e}", p.display()));
-                }
+            if let Err(e) = a.service.write_metrics(&r.run) {
+                return fail(2, e);
             }
             eprintln!(
                 "ingest: {} records in: {} committed, {} dead-lettered; {} inputs rejected; {} blank lines; \
@@ -566,8 +576,7 @@ fn cmd_dlq(a: DlqArgs) -> ExitCode {
 
 fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     let mut cfg = RunConfig::new(&a.dir);
-    cfg.metrics_addr = a.metrics_addr;
-    cfg.dlq_limit = dlq_limit(a.dlq_max_bytes, &a.dlq_policy)?;
+    a.service.apply(&mut cfg)?;
     cfg.queue.block_timeout = a
         .block_timeout_ms
         .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1e3));
@@ -615,10 +624,8 @@ fn cmd_run(a: RunArgs) -> ExitCode {
     };
     match ingest_lab::run(&cfg) {
         Ok(r) => {
-            if let Some(p) = &a.metrics_file {
-                if let Err(e) = std::fs::write(p, ingest_lab::render_report(&r)) {
-                    return fail(2, format!("write {}: {e}", p.display()));
-                }
+            if let Err(e) = a.service.write_metrics(&r) {
+                return fail(2, e);
             }
             for w in &r.warnings {
                 eprintln!("{w}");

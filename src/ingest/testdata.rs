@@ -76,6 +76,22 @@ impl Default for Mix {
     }
 }
 
+impl Mix {
+    /// Only valid records, LF endings, no blank lines (for tests about something other than bad input).
+    pub fn clean(record_cap: usize) -> Self {
+        Mix {
+            rfc3339_ppm: 0,
+            bad_ts_ppm: 0,
+            malformed_ppm: 0,
+            bad_utf8_ppm: 0,
+            too_long_ppm: 0,
+            crlf_ppm: 0,
+            blank_every: 0,
+            record_cap,
+        }
+    }
+}
+
 const LEVELS: [&str; 4] = ["info", "info", "warn", "error"];
 const PATHS: [&str; 5] = [
     "/api/v1/items",
