@@ -94,6 +94,15 @@ pub enum DecompressError {
     },
 }
 
+/// `zstd inside gzip`: the layers, outermost first, as error messages name them.
+fn layer_names(layers: &[Compression]) -> String {
+    layers
+        .iter()
+        .map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join(" inside ")
+}
+
 impl fmt::Display for DecompressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -105,7 +114,7 @@ impl fmt::Display for DecompressError {
             } => write!(
                 f,
                 "{input}: decompressed output passed the cap of {cap} bytes ({seen} bytes seen; {}): rejected",
-                layers.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" inside ")
+                layer_names(layers)
             ),
             DecompressError::Corrupt {
                 input,
@@ -113,21 +122,20 @@ impl fmt::Display for DecompressError {
                 seen,
                 layers,
                 reason,
-            } if layers.is_empty() => write!(
-                f,
-                "{input}: read failed after {seen} bytes (cap {cap} bytes): {reason}: rejected"
-            ),
-            DecompressError::Corrupt {
-                input,
-                cap,
-                seen,
-                layers,
-                reason,
-            } => write!(
-                f,
-                "{input}: invalid {} data after {seen} bytes of output (cap {cap} bytes): {reason}: rejected",
-                layers.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" inside ")
-            ),
+            } => {
+                if layers.is_empty() {
+                    write!(
+                        f,
+                        "{input}: read failed after {seen} bytes (cap {cap} bytes): {reason}: rejected"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "{input}: invalid {} data after {seen} bytes of output (cap {cap} bytes): {reason}: rejected",
+                        layer_names(layers)
+                    )
+                }
+            }
             DecompressError::RatioExceeded {
                 input,
                 max_ratio,
@@ -138,7 +146,7 @@ impl fmt::Display for DecompressError {
                 f,
                 "{input}: decompressed {seen} bytes from {compressed} compressed bytes, a ratio of {:.0} past the ratio cap of {max_ratio} ({}): rejected",
                 *seen as f64 / (*compressed).max(1) as f64,
-                layers.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" inside ")
+                layer_names(layers)
             ),
             DecompressError::TooManyLayers { input, max_layers } => write!(
                 f,
