@@ -37,6 +37,14 @@ def num(x, d=0):
     return f"{float(x):,.{d}f}"
 
 
+def whole(md, run, name, title):
+    """Append the whole of CSV `name` as a table under `title`, if the run wrote it."""
+    rs = rows(run, name)
+    if rs:
+        cols = list(rs[0].keys())
+        md.append(f"**{title}** (`{name}`):\n\n" + table(cols, [[r[c] for c in cols] for r in rs]))
+
+
 def table(header, body):
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in body]
@@ -65,10 +73,7 @@ def main():
     )
 
     ba = fig("before-after")
-    ba_rows = rows(run, "before-after.csv")
-    if ba_rows:
-        cols = list(ba_rows[0].keys())
-        md.append("**Before / after** (`before-after.csv`):\n\n" + table(cols, [[r[c] for c in cols] for r in ba_rows]))
+    whole(md, run, "before-after.csv", "Before / after")
 
     svf = rows(run, "sink-vs-fio.csv")
     if svf:
@@ -80,10 +85,7 @@ def main():
             )
         )
 
-    ll = rows(run, "load-latency.csv")
-    if ll:
-        cols = list(ll[0].keys())
-        md.append("**Where the SLO stops holding** (`load-latency.csv`):\n\n" + table(cols, [[r[c] for c in cols] for r in ll]))
+    whole(md, run, "load-latency.csv", "Where the SLO stops holding")
 
     ai = rows(run, "aimd-compare.csv")
     if ai:
@@ -104,15 +106,9 @@ def main():
             f"cost-first: {a.get('cost_first_static')}."
         )
 
-    ing = rows(run, "ingest.csv")
-    if ing:
-        cols = list(ing[0].keys())
-        md.append("**Ingest of a generated NDJSON file** (`ingest.csv`):\n\n" + table(cols, [[r[c] for c in cols] for r in ing]))
+    whole(md, run, "ingest.csv", "Ingest of a generated NDJSON file")
 
-    rd = rows(run, "redrive.csv")
-    if rd:
-        cols = list(rd[0].keys())
-        md.append("**DLQ re-drive after the schema fix** (`redrive.csv`; ids reconciled by the check):\n\n" + table(cols, [[r[c] for c in cols] for r in rd]))
+    whole(md, run, "redrive.csv", "DLQ re-drive after the schema fix (ids reconciled by the check)")
 
     ic = rows(run, "icount.csv")
     if ic:
