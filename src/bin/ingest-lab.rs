@@ -80,8 +80,19 @@ struct IngestArgs {
     #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_RECORD_BYTES)]
     max_record_bytes: usize,
     #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The window, queue, compression, retention, metrics and dead-letter flags `run` and `ingest` share.
+#[derive(Args)]
+struct PipelineArgs {
+    #[command(flatten)]
     window: WindowArgs,
-    /// static | smart | aimd
+    /// static | smart (no timer: take everything queued when the sink is free) | aimd (the linger
+    /// follows p99 vs --slo-ms; --linger-ms is where it starts).
     #[arg(long = "window", default_value = "static")]
     window_kind: String,
     /// Queue capacity, items.
@@ -90,14 +101,38 @@ struct IngestArgs {
     /// none | zstd | gzip: compress each batch before the write.
     #[arg(long, default_value = "none")]
     compress: String,
-    /// Keep at most this many segments (oldest deleted): for benchmarks, not for data you keep.
+    /// Keep at most this many segments (oldest deleted), to cap disk use on long runs (not for data
+    /// you keep).
     #[arg(long)]
     retain_segments: Option<usize>,
     #[command(flatten)]
     service: ServiceArgs,
-    /// One JSON object on stdout.
-    #[arg(long)]
-    json: bool,
+}
+
+impl PipelineArgs {
+    /// Put every one of these settings into `cfg`.
+    fn apply(&self, cfg: &mut RunConfig) -> Result<(), String> {
+        cfg.window_mode = match self.window_kind.as_str() {
+            "static" => WindowMode::Static,
+            "smart" => WindowMode::Smart,
+            "aimd" => WindowMode::Aimd(AimdConfig::default()),
+            k => return Err(format!("--window '{k}': expected static, smart or aimd")),
+        };
+        cfg.compress = Codec::parse(&self.compress).ok_or_else(|| {
+            format!(
+                "--compress '{}': expected none, zstd or gzip",
+                self.compress
+            )
+        })?;
+        if let Some(w) = self.window.window() {
+            cfg.window = w;
+        }
+        if let Some(c) = self.queue_capacity {
+            cfg.queue.capacity_items = c;
+        }
+        cfg.sink.retain_segments = self.retain_segments;
+        self.service.apply(cfg)
+    }
 }
 
 /// Metrics and dead-letter flags that `run` and `ingest` share.
@@ -209,17 +244,10 @@ struct RunArgs {
     #[arg(long, default_value_t = 100)]
     item_bytes: usize,
     #[command(flatten)]
-    window: WindowArgs,
-    /// static | smart (no timer: take everything queued when the sink is free) | aimd (the linger
-    /// follows p99 vs --slo-ms; --linger-ms is where it starts).
-    #[arg(long = "window", default_value = "static")]
-    window_kind: String,
+    pipeline: PipelineArgs,
     /// p99 objective, ms.
     #[arg(long, default_value_t = 10.0)]
     slo_ms: f64,
-    /// Queue capacity, items.
-    #[arg(long)]
-    queue_capacity: Option<usize>,
     /// block | drop-newest | drop-oldest
     #[arg(long, default_value = "block")]
     overflow: String,
@@ -227,17 +255,9 @@ struct RunArgs {
     /// rejected{reason="block_timeout"}). Default: wait for ever.
     #[arg(long)]
     block_timeout_ms: Option<f64>,
-    /// none | zstd | gzip: compress each batch before the write.
-    #[arg(long, default_value = "none")]
-    compress: String,
     /// log | random
     #[arg(long, default_value = "log")]
     payload: String,
-    /// Keep at most this many segments (oldest deleted), to cap disk use on long runs.
-    #[arg(long)]
-    retain_segments: Option<usize>,
-    #[command(flatten)]
-    service: ServiceArgs,
     /// One JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -426,27 +446,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// The window, window mode and compression flags `run` and `ingest` share.
-fn apply_window(
-    cfg: &mut RunConfig,
-    window: &WindowArgs,
-    kind: &str,
-    compress: &str,
-) -> Result<(), String> {
-    cfg.window_mode = match kind {
-        "static" => WindowMode::Static,
-        "smart" => WindowMode::Smart,
-        "aimd" => WindowMode::Aimd(AimdConfig::default()),
-        k => return Err(format!("--window '{k}': expected static, smart or aimd")),
-    };
-    cfg.compress = Codec::parse(compress)
-        .ok_or_else(|| format!("--compress '{compress}': expected none, zstd or gzip"))?;
-    if let Some(w) = window.window() {
-        cfg.window = w;
-    }
-    Ok(())
-}
-
 fn dlq_limit(max: Option<u64>, policy: &str) -> Result<Option<ingest_lab::DlqLimit>, String> {
     let policy = match policy {
         "drop-newer" => ingest_lab::DlqPolicy::DropNewer,
@@ -467,26 +466,19 @@ fn schema(s: &str) -> Result<ingest_lab::Schema, String> {
 fn cmd_ingest(a: IngestArgs) -> ExitCode {
     ingest_lab::install_signal_handlers();
     let mut cfg = ingest_lab::IngestConfig::new(&a.dir, a.inputs.clone());
-    if let Err(e) = apply_window(&mut cfg.run, &a.window, &a.window_kind, &a.compress) {
+    if let Err(e) = a.pipeline.apply(&mut cfg.run) {
         return fail(2, e);
-    }
-    if let Some(c) = a.queue_capacity {
-        cfg.run.queue.capacity_items = c;
     }
     cfg.schema = match schema(&a.schema) {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
     cfg.max_decompressed_bytes = a.max_decompressed_bytes;
-    if let Err(e) = a.service.apply(&mut cfg.run) {
-        return fail(2, e);
-    }
-    cfg.run.sink.retain_segments = a.retain_segments;
     cfg.max_record_bytes = a.max_record_bytes;
     cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
     match ingest_lab::ingest(&cfg) {
         Ok(r) => {
-            if let Err(e) = a.service.write_metrics(&r.run) {
+            if let Err(e) = a.pipeline.service.write_metrics(&r.run) {
                 return fail(2, e);
             }
             eprintln!(
@@ -576,11 +568,10 @@ fn cmd_dlq(a: DlqArgs) -> ExitCode {
 
 fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     let mut cfg = RunConfig::new(&a.dir);
-    a.service.apply(&mut cfg)?;
+    a.pipeline.apply(&mut cfg)?;
     cfg.queue.block_timeout = a
         .block_timeout_ms
         .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1e3));
-    apply_window(&mut cfg, &a.window, &a.window_kind, &a.compress)?;
     cfg.load.rate = match a.rate.as_str() {
         "max" => None,
         r => Some(
@@ -608,10 +599,6 @@ fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
         p => return Err(format!("--payload '{p}' is not log or random")),
     };
     cfg.queue.policy = a.overflow.parse::<OverflowPolicy>()?;
-    if let Some(c) = a.queue_capacity {
-        cfg.queue.capacity_items = c;
-    }
-    cfg.sink.retain_segments = a.retain_segments;
     cfg.slo = Duration::from_secs_f64(a.slo_ms / 1e3);
     Ok(cfg)
 }
@@ -624,7 +611,7 @@ fn cmd_run(a: RunArgs) -> ExitCode {
     };
     match ingest_lab::run(&cfg) {
         Ok(r) => {
-            if let Err(e) = a.service.write_metrics(&r) {
+            if let Err(e) = a.pipeline.service.write_metrics(&r) {
                 return fail(2, e);
             }
             for w in &r.warnings {
