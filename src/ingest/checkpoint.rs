@@ -121,6 +121,21 @@ pub fn recover(dir: &Path, repair: bool) -> Result<Recovery, String> {
     scan(dir, repair, &mut |_| {})
 }
 
+/// The start-up scan of `ingest` and `dlq redrive`: [`recover`] with repair, saying on stderr when a
+/// torn tail was cut.
+pub fn start_up(dir: &Path, who: &str) -> Result<Recovery, String> {
+    let rec = recover(dir, true)?;
+    if let Some(t) = &rec.torn_tail {
+        eprintln!(
+            "{who}: cut a torn tail of {} bytes from {} ({}): it was never acknowledged",
+            t.torn_bytes,
+            t.segment.display(),
+            t.error
+        );
+    }
+    Ok(rec)
+}
+
 /// [`recover`], handing every committed data record (not control records, not a torn tail) to
 /// `on_record` in commit order: what `cat` prints and `verify` counts.
 pub fn scan(

@@ -20,7 +20,7 @@ mod testdata;
 
 pub(crate) use checkpoint::encode_control;
 pub use checkpoint::{
-    decode_control, is_control, recover, scan, segments, Position, Recovery, TornTail,
+    decode_control, is_control, recover, scan, segments, start_up, Position, Recovery, TornTail,
 };
 pub use schema::{rfc3339, Invalid, Schema};
 pub use testdata::{record_id, write_ndjson, LineKind, Mix};
@@ -182,15 +182,7 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
     }
     let dir = cfg.run.sink.dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| RunError::Setup(SysError::new("mkdir", &dir, e)))?;
-    let recovery = recover(&dir, true).map_err(RunError::Recovery)?;
-    if let Some(t) = &recovery.torn_tail {
-        eprintln!(
-            "ingest: cut a torn tail of {} bytes from {} ({}): it was never acknowledged",
-            t.torn_bytes,
-            t.segment.display(),
-            t.error
-        );
-    }
+    let recovery = checkpoint::start_up(&dir, "ingest").map_err(RunError::Recovery)?;
     let fs = FsInfo::of(&dir).map_err(|e| RunError::Setup(SysError::new("statfs", &dir, e)))?;
     let sink = match sink {
         Some(s) => s,
@@ -226,7 +218,9 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         run.warnings.insert(0, w);
     }
     Ok(IngestReport {
-        records_in: tally.records_in,
+        // Every record the reader handed on was offered to the queue (a stop on sink failure returns
+        // the error above instead).
+        records_in: run.offered,
         committed: run.committed,
         dead_lettered: run.dead_lettered,
         dropped_dlq_full: run.dropped_by_reason.dlq_full,
@@ -250,7 +244,6 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
 
 #[derive(Default)]
 struct Tally {
-    records_in: u64,
     blank: u64,
     resumed: u64,
     bytes_in: u64,
@@ -408,7 +401,6 @@ fn split_lines(
                 t.blank += 1;
                 continue;
             }
-            t.records_in += 1;
             chunk.data.extend_from_slice(&line_buf);
             chunk.lines.push(LineMeta {
                 end: chunk.data.len(),

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::config::RunConfig;
 use crate::error::{RunError, SysError};
-use crate::ingest::{recover, Position, Schema};
+use crate::ingest::{start_up, Position, Schema};
 use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos, Sources};
 use crate::queue::PushOutcome;
 use crate::retry::{DeadLetter, DeadLetterQueue};
@@ -188,7 +188,7 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         .map(|(_, p)| read_entries(p))
         .collect::<Result<_, _>>()?;
 
-    let recovery = recover(&cfg.run.sink.dir, true).map_err(RunError::Recovery)?;
+    let recovery = start_up(&cfg.run.sink.dir, "redrive").map_err(RunError::Recovery)?;
     let sink = FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?;
     let mut back = DeadLetterQueue::open_dedup(&dlq_dir).map_err(RunError::Setup)?;
     let mut rep = RedriveReport {
@@ -257,15 +257,13 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     }
     rep.redriven = run.committed;
     rep.run = run;
+    // Stopped early by a signal: the generations stay in progress and the next re-drive resumes them.
+    // Otherwise everything of them is now committed or back in the pending file: mark them drained.
     rep.interrupted = crate::signals::shutdown_requested();
-    if rep.interrupted {
-        // Stopped early: the generation stays in progress; the next re-drive resumes it.
-        rep.pending_after = read_entries(&pending)?.len() as u64;
-        return Ok(rep);
-    }
-    // Everything of these generations is now committed or back in the pending file: mark them drained.
-    for (n, path) in &todo {
-        rename(path, &dlq_dir.join(generation_name(*n, true))).map_err(RunError::Setup)?;
+    if !rep.interrupted {
+        for (n, path) in &todo {
+            rename(path, &dlq_dir.join(generation_name(*n, true))).map_err(RunError::Setup)?;
+        }
     }
     rep.pending_after = read_entries(&pending)?.len() as u64;
     Ok(rep)
