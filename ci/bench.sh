@@ -31,10 +31,8 @@ if [ -z "$QUICK" ]; then
 fi
 
 echo "== allocations per item (steady state, NullSink)" >&2
-cargo test --release --locked --test steady_state_allocates_nothing_per_item -- --nocapture 2>&1 \
-    | tee "$RUN_DIR/alloc.log" | grep -E '^allocations:' >&2 || true
-sed -nE 's/^allocations: ([0-9]+) at 1.0 s, ([0-9]+) at 2.5 s: ([0-9]+) in steady state over ([0-9]+) items = ([0-9.]+) per item/reading,allocations\nat 1.0 s,\1\nat 2.5 s,\2\nsteady-state items between,\4\nper item,\5/p' \
-    "$RUN_DIR/alloc.log" > "$RUN_DIR/alloc.csv"
+ALLOC_CSV="$RUN_DIR/alloc.csv" cargo test --release --locked --test steady_state_allocates_nothing_per_item -- --nocapture 2>&1 \
+    | tee "$RUN_DIR/alloc.log" | grep -E '^allocations' >&2 || echo "WARNING: the steady-state allocation test failed (see alloc.log)" >&2
 
 echo "== instruction counts vs committed budgets (gungraun)" >&2
 ICOUNT_CSV="$RUN_DIR/icount.csv" bash ci/icount.sh 2> "$RUN_DIR/icount.log" || echo "WARNING: icount gate failed (see icount.log)" >&2
