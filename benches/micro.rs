@@ -121,6 +121,34 @@ fn in_process(c: &mut Criterion) {
     g.finish();
 }
 
+/// Record validation on generated log records: the fast scan against serde_json, the reference it is
+/// tested against (same verdicts; `src/ingest/scan.rs`).
+fn validate(c: &mut Criterion) {
+    const N: u64 = 10_000;
+    let mut text = Vec::new();
+    ingest_lab::write_ndjson(&mut text, 1, N, &ingest_lab::Mix::clean(1 << 20), 7)
+        .expect("generate");
+    let lines: Vec<&[u8]> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    let schema = ingest_lab::Schema::V1;
+    g.bench_function(BenchmarkId::new("validate", "scan"), |b| {
+        b.iter(|| lines.iter().filter(|l| schema.validate(l).is_ok()).count())
+    });
+    g.bench_function(BenchmarkId::new("validate", "serde_json"), |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .filter(|l| schema.validate_by_serde(l).is_ok())
+                .count()
+        })
+    });
+    g.finish();
+}
+
 fn pipeline(c: &mut Criterion) {
     const ITEMS: u64 = 1_000_000;
     let mut g = c.benchmark_group("pipeline");
@@ -148,5 +176,5 @@ fn pipeline(c: &mut Criterion) {
     let _ = <NullSink as Sink>::counters;
 }
 
-criterion_group!(benches, in_process, pipeline, sink);
+criterion_group!(benches, in_process, validate, pipeline, sink);
 criterion_main!(benches);

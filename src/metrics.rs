@@ -33,6 +33,9 @@ pub struct Metrics {
     pub dropped: u64,
     /// Items a full dead-letter queue refused (`ingest_items_dropped_total{reason="dlq_full"}`).
     pub dropped_dlq_full: u64,
+    /// `fdatasync` calls on the dead-letter queue's files (`ingest_dlq_fdatasyncs_total`): a batch
+    /// holding dead letters makes them durable before its positions, a second sync for that batch.
+    pub dlq_fdatasyncs: u64,
     /// Items refused because the queue was closed (`ingest_items_rejected_total{reason="queue_closed"}`).
     pub rejected_queue_closed: u64,
     /// Items refused because `Block` timed out (`ingest_items_rejected_total{reason="block_timeout"}`).
@@ -85,6 +88,7 @@ impl Metrics {
             dead_lettered: 0,
             dropped: 0,
             dropped_dlq_full: 0,
+            dlq_fdatasyncs: 0,
             rejected_queue_closed: 0,
             rejected_block_timeout: 0,
             rejected_sink_failed: 0,

@@ -811,6 +811,7 @@ impl<S: Sink> Batcher<S> {
         }
         if let Some(dlq) = self.dlq.as_mut() {
             dlq.sync().map_err(SinkError::Io)?;
+            self.metrics.dlq_fdatasyncs = dlq.syncs();
         }
         self.metrics.dead_lettered += self.dead_pending;
         self.live.dead_lettered.add(self.dead_pending);
@@ -1007,6 +1008,7 @@ impl<S: Sink> Batcher<S> {
             }
         }
         dlq.sync().map_err(SinkError::Io)?;
+        self.metrics.dlq_fdatasyncs = dlq.syncs();
         let n = dead.len() as u64;
         // Refused by a full DLQ: dropped (by reason dlq_full), still accounted for in this batch.
         self.metrics.dead_lettered += n - refused;

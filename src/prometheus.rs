@@ -197,6 +197,12 @@ pub fn render_report(r: &RunReport) -> String {
     );
     counter(
         &mut out,
+        "ingest_dlq_fdatasyncs_total",
+        "fdatasync(2) calls on the dead-letter queue's files.",
+        &[("", r.dlq_fdatasyncs)],
+    );
+    counter(
+        &mut out,
         "ingest_written_bytes_total",
         "Bytes written to segments.",
         &[("", r.bytes_written)],

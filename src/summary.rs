@@ -161,6 +161,9 @@ pub struct RunReport {
     pub bytes_written: u64,
     /// Directory fsyncs (one per new segment).
     pub dir_fsyncs: u64,
+    /// `fdatasync(2)` calls on the dead-letter queue's files (not in `fdatasyncs`, which counts
+    /// segments only).
+    pub dlq_fdatasyncs: u64,
     /// Wall time from the first intended send to the last commit, s.
     pub elapsed_s: f64,
     /// committed / elapsed_s.
@@ -233,6 +236,7 @@ impl RunReport {
             fdatasyncs: sink.fdatasyncs,
             bytes_written: sink.bytes_written,
             dir_fsyncs: sink.dir_fsyncs,
+            dlq_fdatasyncs: m.dlq_fdatasyncs,
             elapsed_s,
             throughput_items_per_s: if elapsed_s > 0.0 {
                 m.committed as f64 / elapsed_s

@@ -79,6 +79,10 @@ struct IngestArgs {
     /// Cap on one record's bytes (longer lines are dead-lettered, not held in memory).
     #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_RECORD_BYTES)]
     max_record_bytes: usize,
+    /// Validate on a thread of its own (three threads: reader, validator, batcher). Off by default:
+    /// on two cores the third thread costs the batcher CPU (measured: 3.5 M vs 4.0–4.4 M records/s).
+    #[arg(long)]
+    validator_thread: bool,
     #[command(flatten)]
     pipeline: PipelineArgs,
     /// One JSON object on stdout.
@@ -476,6 +480,7 @@ fn cmd_ingest(a: IngestArgs) -> ExitCode {
     cfg.max_decompressed_bytes = a.max_decompressed_bytes;
     cfg.max_record_bytes = a.max_record_bytes;
     cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
+    cfg.validator_thread = a.validator_thread;
     match ingest_lab::ingest(&cfg) {
         Ok(r) => {
             if let Err(e) = a.pipeline.service.write_metrics(&r.run) {

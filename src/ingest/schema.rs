@@ -2,13 +2,16 @@
 //! v2 — the fix for producers that send RFC 3339 timestamps — also accepts `ts` as an RFC 3339 string.
 //! Other fields are allowed and kept: the pipeline stores the record's bytes as they came.
 //!
-//! Validation parses the line into a typed shape (not a `serde_json::Value` tree): the fields it does
-//! not check are skipped, not built, which keeps the per-record cost to one pass over the bytes.
+//! Validation is one pass over the bytes by a purpose-built scan (`scan.rs`) that builds nothing;
+//! serde_json, parsing into a typed shape whose unchecked fields are skipped, is the reference that
+//! decides the rare shapes the scan defers and words every rejection.
 
 use std::fmt;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
+
+use super::scan::{scan, Scan};
 
 /// Which records are valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,33 +41,43 @@ impl Schema {
     }
 
     /// `Ok` if `line` is a valid record under this schema, else why not (for the dead-letter entry).
+    ///
+    /// A record is valid UTF-8 as a whole (also inside fields the schema does not check), a JSON
+    /// object, and has the fields the schema asks for. The fast scan ([`super::scan`]) decides almost
+    /// every record; serde_json decides the rest and explains every rejection.
     pub fn validate(self, line: &[u8]) -> Result<(), Invalid> {
-        // serde would also accept a JSON array for a struct (fields by position): insist on an object.
-        if !line.trim_ascii_start().starts_with(b"{") {
-            return Err(match std::str::from_utf8(line) {
-                Err(e) => Invalid::Utf8 {
-                    at: e.valid_up_to(),
-                },
-                Ok(_) => Invalid::Json {
-                    msg: "the record does not start with `{`".into(),
-                },
+        if let Err(e) = std::str::from_utf8(line) {
+            return Err(Invalid::Utf8 {
+                at: e.valid_up_to(),
             });
         }
-        // Parsing the bytes checks UTF-8 inside strings as it goes (outside them JSON is ASCII), so a
-        // separate full UTF-8 pass is needed only to explain an error.
-        let rec: Shape =
-            serde_json::from_slice(line).map_err(|e| match std::str::from_utf8(line) {
-                Err(u) => Invalid::Utf8 {
-                    at: u.valid_up_to(),
-                },
-                Ok(_) => Invalid::Json { msg: e.to_string() },
-            })?;
-        match rec.msg {
+        let (ts, msg) = match scan(line) {
+            Scan::Valid { ts, msg } => (ts, msg),
+            Scan::Invalid | Scan::Unsure => shape_by_serde(line)?,
+        };
+        self.judge(ts, msg)
+    }
+
+    /// The reference verdict: the same rules decided by serde_json alone (the slow path, and the
+    /// oracle the fast scan is tested against).
+    pub fn validate_by_serde(self, line: &[u8]) -> Result<(), Invalid> {
+        if let Err(e) = std::str::from_utf8(line) {
+            return Err(Invalid::Utf8 {
+                at: e.valid_up_to(),
+            });
+        }
+        let (ts, msg) = shape_by_serde(line)?;
+        self.judge(ts, msg)
+    }
+
+    /// The schema's rule on the two fields' types.
+    fn judge(self, ts: Option<Field>, msg: Option<Field>) -> Result<(), Invalid> {
+        match msg {
             Some(Field::Str { .. }) => {}
             Some(_) => return Err(Invalid::Field("msg", "is not a string")),
             None => return Err(Invalid::Field("msg", "is missing")),
         }
-        match (rec.ts, self) {
+        match (ts, self) {
             (Some(Field::Int), _) => Ok(()),
             (Some(Field::Str { rfc3339 }), Schema::V1) => Err(if rfc3339 {
                 Invalid::Field(
@@ -88,6 +101,19 @@ impl Schema {
             (None, _) => Err(Invalid::Field("ts", "is missing")),
         }
     }
+}
+
+/// The two fields' types as serde_json reads them, or its error. `line` is UTF-8.
+fn shape_by_serde(line: &[u8]) -> Result<(Option<Field>, Option<Field>), Invalid> {
+    // serde would also accept a JSON array for a struct (fields by position): insist on an object.
+    if !line.trim_ascii_start().starts_with(b"{") {
+        return Err(Invalid::Json {
+            msg: "the record does not start with `{`".into(),
+        });
+    }
+    let rec: Shape =
+        serde_json::from_slice(line).map_err(|e| Invalid::Json { msg: e.to_string() })?;
+    Ok((rec.ts, rec.msg))
 }
 
 /// Why a record is invalid.
@@ -128,7 +154,7 @@ struct Shape {
 
 /// The type of a checked field, as much as validation needs (no allocation: a string is only asked
 /// whether it is RFC 3339).
-enum Field {
+pub(super) enum Field {
     Int,
     Str { rfc3339: bool },
     Other,

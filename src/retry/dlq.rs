@@ -142,6 +142,8 @@ pub struct DeadLetterQueue {
     /// Bytes in the file plus the buffer.
     bytes: u64,
     evicted: u64,
+    /// `fdatasync` calls made on the DLQ's files (the fixed cost dead letters add to a batch).
+    syncs: u64,
 }
 
 impl DeadLetterQueue {
@@ -169,6 +171,7 @@ impl DeadLetterQueue {
             limit: None,
             bytes,
             evicted: 0,
+            syncs: 0,
         })
     }
 
@@ -250,6 +253,7 @@ impl DeadLetterQueue {
             f.write_all(&all[cut..]).map_err(io("write"))?;
             f.sync_data().map_err(io("fdatasync"))?;
         }
+        self.syncs += 1;
         std::fs::rename(&tmp, &self.path).map_err(io("rename"))?;
         if let Some(d) = self.path.parent() {
             File::open(d)
@@ -288,8 +292,14 @@ impl DeadLetterQueue {
                 std::io::Error::last_os_error(),
             ));
         }
+        self.syncs += 1;
         self.buf.clear();
         Ok(())
+    }
+
+    /// `fdatasync` calls this handle has made on the DLQ's files.
+    pub fn syncs(&self) -> u64 {
+        self.syncs
     }
 
     /// Entries pushed through this handle.
