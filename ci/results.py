@@ -86,6 +86,13 @@ def main():
         )
 
     whole(md, run, "load-latency.csv", "Where the SLO stops holding")
+    whole(md, run, "window-contenders.csv", "The tuned static window vs smart batching vs AIMD (same replay, same run)")
+    wc = fig("window").get("contenders")
+    if wc:
+        md.append(
+            f"Which wins where: lowest p99 — {wc.get('lowest_p99')}; fewest fdatasyncs per item — "
+            f"{wc.get('fewest_fdatasyncs_per_item')}; most capacity — {wc.get('most_capacity')}."
+        )
 
     ai = rows(run, "aimd-compare.csv")
     if ai:

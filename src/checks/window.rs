@@ -14,7 +14,7 @@ use super::common::{
     effective_max_items, measured_run, write_evidence, write_json_evidence, CheckOptions,
     CheckResult, Criterion,
 };
-use crate::config::{LoadShape, StopAfter, WindowConfig};
+use crate::config::{AimdConfig, LoadShape, StopAfter, WindowConfig, WindowMode};
 use crate::summary::RunReport;
 
 /// The window a sweep chose, as written to `window.json`.
@@ -85,9 +85,21 @@ pub fn measure_peak(opts: &CheckOptions) -> Result<RunReport, String> {
 }
 
 struct Row {
+    mode: WindowMode,
     window: WindowConfig,
     bursty: RunReport,
     sat: RunReport,
+}
+
+impl Row {
+    /// How the row's window is named in the CSV and the progress lines.
+    fn linger_label(&self) -> String {
+        match self.mode {
+            WindowMode::Static => format!("{}", self.window.linger.as_secs_f64() * 1e3),
+            WindowMode::Smart => "none".into(),
+            WindowMode::Aimd(_) => "adaptive".into(),
+        }
+    }
 }
 
 /// Run the sweep; returns the check result and the chosen window.
@@ -101,42 +113,68 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         peak.throughput_items_per_s
     ));
     let (items, lingers) = grid(opts.quick);
+    let measure = |mode: WindowMode, w: WindowConfig| -> Result<Row, String> {
+        let mut b = opts.bursty("sweep", w, rate, 4.0);
+        b.window_mode = mode;
+        let bursty = measured_run(&b).map_err(|e| e.to_string())?;
+        let mut s = opts.saturate("sweep-sat", w, 2.0);
+        s.window_mode = mode;
+        let sat = measured_run(&s).map_err(|e| e.to_string())?;
+        let row = Row {
+            mode,
+            window: w,
+            bursty,
+            sat,
+        };
+        opts.progress(format!(
+            "window: {:<6} max_items={:>5} linger={}  p99 {:>8.0} µs  capacity {:>9.0} items/s",
+            mode.as_str(),
+            w.max_items,
+            row.linger_label(),
+            row.bursty.latency_us.p99,
+            row.sat.throughput_items_per_s
+        ));
+        Ok(row)
+    };
+    let sized = |max_items: usize, linger_ms: f64| WindowConfig {
+        max_items,
+        max_bytes: SWEEP_MAX_BYTES,
+        linger: Duration::from_secs_f64(linger_ms / 1e3),
+    };
     let mut rows = Vec::new();
     for &max_items in &items {
         for &linger_ms in &lingers {
-            let w = WindowConfig {
-                max_items,
-                max_bytes: SWEEP_MAX_BYTES,
-                linger: Duration::from_secs_f64(linger_ms / 1e3),
-            };
-            let bursty =
-                measured_run(&opts.bursty("sweep", w, rate, 4.0)).map_err(|e| e.to_string())?;
-            let sat =
-                measured_run(&opts.saturate("sweep-sat", w, 2.0)).map_err(|e| e.to_string())?;
-            opts.progress(format!(
-                "window: max_items={max_items:>5} linger={linger_ms}ms  p99 {:>8.0} µs  capacity {:>9.0} items/s",
-                bursty.latency_us.p99, sat.throughput_items_per_s
-            ));
-            rows.push(Row {
-                window: w,
-                bursty,
-                sat,
-            });
+            rows.push(measure(WindowMode::Static, sized(max_items, linger_ms))?);
         }
     }
+    // The other contenders on the same replay: smart batching (no timer) at each size bound, and the
+    // AIMD controller at the default size bound. The tuned window is chosen among the static ones
+    // (other checks reuse it as a plain config); these are compared with it below.
+    for &max_items in &items {
+        rows.push(measure(WindowMode::Smart, sized(max_items, 0.0))?);
+    }
+    let aimd_items = WindowConfig::default().max_items;
+    rows.push(measure(
+        WindowMode::Aimd(AimdConfig::default()),
+        sized(
+            aimd_items,
+            AimdConfig::default().min_linger.as_secs_f64() * 1e3,
+        ),
+    )?);
 
     let mut csv = String::from(
-        "max_items,max_bytes,linger_ms,bursty_rate,bursty_p50_us,bursty_p99_us,bursty_max_us,bursty_items_per_s,\
+        "mode,max_items,max_bytes,linger_ms,bursty_rate,bursty_p50_us,bursty_p99_us,bursty_max_us,bursty_items_per_s,\
          bursty_fdatasyncs_per_item,bursty_mean_batch,capacity_items_per_s,headroom,slo_met,peak_mean_batch,peak_size_flush_share,\
          cpu_process_cores,cpu_other_cores\n",
     );
     for r in &rows {
         let _ = writeln!(
             csv,
-            "{},{},{},{rate},{:.0},{:.0},{:.0},{:.0},{:.6},{:.1},{:.0},{:.2},{},{:.0},{:.2},{:.2},{:.2}",
+            "{},{},{},{},{rate},{:.0},{:.0},{:.0},{:.0},{:.6},{:.1},{:.0},{:.2},{},{:.0},{:.2},{:.2},{:.2}",
+            r.mode.as_str(),
             r.window.max_items,
             r.window.max_bytes,
-            r.window.linger.as_secs_f64() * 1e3,
+            r.linger_label(),
             r.bursty.latency_us.p50,
             r.bursty.latency_us.p99,
             r.bursty.latency_us.max,
@@ -162,24 +200,21 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         (r.sat.flush_reasons.items + r.sat.flush_reasons.bytes) * 2 > r.sat.batches
             && r.sat.batch_size.mean >= 0.8 * eff
     };
-    let qualifying: Vec<&Row> = rows
+    let statics: Vec<&Row> = rows
         .iter()
+        .filter(|r| r.mode == WindowMode::Static)
+        .collect();
+    let qualifying: Vec<&Row> = statics
+        .iter()
+        .copied()
         .filter(|r| r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us && fills(r))
         .collect();
     let chosen = if qualifying.is_empty() {
-        rows.iter()
-            .min_by(|a, b| a.bursty.latency_us.p99.total_cmp(&b.bursty.latency_us.p99))
-            .unwrap()
+        lowest_p99(&statics)
     } else {
-        qualifying
-            .into_iter()
-            .max_by(|a, b| {
-                a.sat
-                    .throughput_items_per_s
-                    .total_cmp(&b.sat.throughput_items_per_s)
-            })
-            .unwrap()
+        most_capacity(&qualifying)
     };
+    let (contenders, contenders_csv) = compare_contenders(&rows, chosen, slo_us);
     let w = chosen.window;
     let choice = WindowChoice {
         max_items: w.max_items,
@@ -246,7 +281,10 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         ),
     ];
 
-    let mut evidence = vec![write_evidence(&opts.out, "window-sweep.csv", &csv)?];
+    let mut evidence = vec![
+        write_evidence(&opts.out, "window-sweep.csv", &csv)?,
+        write_evidence(&opts.out, "window-contenders.csv", &contenders_csv)?,
+    ];
     evidence.push(write_json_evidence(&opts.out, "window.json", &choice)?);
     let figures = json!({
         "peak": peak,
@@ -258,6 +296,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         "low_load_bound_us": low_bound_us,
         "effective_max_items": eff_max,
         "sweep_size": rows.len(),
+        "contenders": contenders,
     });
     evidence.push(write_json_evidence(
         &opts.out,
@@ -268,4 +307,94 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         CheckResult::judge("window", criteria, figures, evidence),
         choice,
     ))
+}
+
+fn lowest_p99<'a>(rows: &[&'a Row]) -> &'a Row {
+    rows.iter()
+        .min_by(|a, b| a.bursty.latency_us.p99.total_cmp(&b.bursty.latency_us.p99))
+        .expect("a non-empty sweep")
+}
+
+fn most_capacity<'a>(rows: &[&'a Row]) -> &'a Row {
+    rows.iter()
+        .max_by(|a, b| {
+            a.sat
+                .throughput_items_per_s
+                .total_cmp(&b.sat.throughput_items_per_s)
+        })
+        .expect("a non-empty sweep")
+}
+
+/// The tuned static window beside the best smart-batching row and the AIMD row (each "best" as the
+/// static choice is made: meeting the SLO with headroom, then most capacity; else lowest p99), and
+/// which of the three wins on each axis — the bursty replay's p99, its fdatasyncs per item, and the
+/// saturation capacity. Reported as measured; no mode is declared the winner overall.
+fn compare_contenders(rows: &[Row], chosen: &Row, slo_us: f64) -> (serde_json::Value, String) {
+    let best_of = |mode: &str| -> Option<&Row> {
+        let of: Vec<&Row> = rows.iter().filter(|r| r.mode.as_str() == mode).collect();
+        if of.is_empty() {
+            return None;
+        }
+        let ok: Vec<&Row> = of
+            .iter()
+            .copied()
+            .filter(|r| r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us)
+            .collect();
+        Some(if ok.is_empty() {
+            lowest_p99(&of)
+        } else {
+            most_capacity(&ok)
+        })
+    };
+    let picks: Vec<(&str, &Row)> = [
+        ("static (tuned)", Some(chosen)),
+        ("smart", best_of("smart")),
+        ("aimd", best_of("aimd")),
+    ]
+    .into_iter()
+    .filter_map(|(n, r)| r.map(|r| (n, r)))
+    .collect();
+    let winner = |key: fn(&Row) -> f64, low_wins: bool| -> &str {
+        picks
+            .iter()
+            .min_by(|a, b| {
+                let (x, y) = (key(a.1), key(b.1));
+                if low_wins {
+                    x.total_cmp(&y)
+                } else {
+                    y.total_cmp(&x)
+                }
+            })
+            .map_or("", |p| p.0)
+    };
+    let mut csv = String::from(
+        "contender,max_items,linger_ms,bursty_p99_us,bursty_fdatasyncs_per_item,capacity_items_per_s,slo_met\n",
+    );
+    for (name, r) in &picks {
+        let _ = writeln!(
+            csv,
+            "{name},{},{},{:.0},{:.6},{:.0},{}",
+            r.window.max_items,
+            r.linger_label(),
+            r.bursty.latency_us.p99,
+            r.bursty.fdatasyncs_per_item,
+            r.sat.throughput_items_per_s,
+            r.bursty.latency_us.p99 <= slo_us
+        );
+    }
+    let v = json!({
+        "rows": picks.iter().map(|(name, r)| json!({
+            "contender": name,
+            "max_items": r.window.max_items,
+            "linger": r.linger_label(),
+            "bursty_p99_us": r.bursty.latency_us.p99,
+            "bursty_fdatasyncs_per_item": r.bursty.fdatasyncs_per_item,
+            "capacity_items_per_s": r.sat.throughput_items_per_s,
+            "slo_met": r.bursty.latency_us.p99 <= slo_us,
+        })).collect::<Vec<_>>(),
+        "lowest_p99": winner(|r| r.bursty.latency_us.p99, true),
+        "fewest_fdatasyncs_per_item": winner(|r| r.bursty.fdatasyncs_per_item, true),
+        "most_capacity": winner(|r| r.sat.throughput_items_per_s, false),
+    });
+    (v, csv)
 }

@@ -107,7 +107,7 @@ fn check_section(c: &Value) -> String {
 }
 
 /// Known evidence files, in page order, with their headings.
-const TABLES: [(&str, &str); 18] = [
+const TABLES: [(&str, &str); 19] = [
     (
         "before-after.csv",
         "Before / after: unbatched vs the tuned window",
@@ -117,6 +117,10 @@ const TABLES: [(&str, &str); 18] = [
         "Bursty replay at rising load: where the SLO stops holding",
     ),
     ("window-sweep.csv", "Window sweep on the bursty replay"),
+    (
+        "window-contenders.csv",
+        "The tuned static window vs smart batching vs AIMD on the same replay",
+    ),
     (
         "aimd-compare.csv",
         "AIMD vs smart batching vs static lingers, low and high load (medians, min/max)",
