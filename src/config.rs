@@ -419,6 +419,8 @@ pub struct RunConfig {
     pub compress: crate::codec::Codec,
     /// Serve the live counters as a Prometheus exposition here while the run works (loopback).
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Redraw a progress line on stderr while the run works (the CLI sets it for a terminal).
+    pub progress: Option<crate::progress::Progress>,
 }
 
 impl RunConfig {
@@ -438,6 +440,7 @@ impl RunConfig {
             sample_every: None,
             compress: crate::codec::Codec::None,
             metrics_addr: None,
+            progress: None,
         }
     }
 

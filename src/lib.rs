@@ -39,6 +39,7 @@ mod load;
 mod metrics;
 mod payload;
 mod pipeline;
+mod progress;
 mod prometheus;
 mod queue;
 pub mod report;
@@ -77,6 +78,7 @@ pub use payload::{
     log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, ID_PREFIX_BYTES,
 };
 pub use pipeline::{run, run_with_sink, DeadNote, Item, SourcePos};
+pub use progress::{render_line, wanted as progress_wanted, Counts as ProgressCounts, Progress};
 pub use prometheus::{render_live, render_report, LiveCounters};
 pub use queue::{
     BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile, SpillStore,

@@ -260,6 +260,20 @@ where
             Some(h)
         }
     };
+    let progress = cfg.progress.clone().map(|p| {
+        let (queue, live, stop) = (
+            Arc::clone(&queue),
+            Arc::clone(&live),
+            Arc::clone(&stop_sampling),
+        );
+        crate::progress::spawn(p, stop, move || crate::progress::Counts {
+            offered: live.offered.get(),
+            committed: live.committed.get(),
+            dead_lettered: live.dead_lettered.get(),
+            lost: live.dropped.get() + live.lost.get() + live.timed_out.get(),
+            queue_depth: queue.len() as u64,
+        })
+    });
     let start = clock.now() + START_LEAD.as_nanos() as Nanos;
     let ends = Ends {
         queue: &queue,
@@ -276,6 +290,9 @@ where
         .map(|h| h.join().expect("sampler thread panicked"))
         .unwrap_or_default();
     if let Some(h) = metrics_server {
+        let _ = h.join();
+    }
+    if let Some(h) = progress {
         let _ = h.join();
     }
     metrics.offered = gen.offered;

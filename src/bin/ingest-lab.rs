@@ -481,6 +481,7 @@ fn cmd_ingest(a: IngestArgs) -> ExitCode {
     cfg.max_record_bytes = a.max_record_bytes;
     cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
     cfg.validator_thread = a.validator_thread;
+    cfg.run.progress = progress("ingest", a.json);
     match ingest_lab::ingest(&cfg) {
         Ok(r) => {
             if let Err(e) = a.pipeline.service.write_metrics(&r.run) {
@@ -546,6 +547,8 @@ fn cmd_dlq(a: DlqArgs) -> ExitCode {
             Err(e) => fail(2, e),
         },
         "redrive" => {
+            let mut run = run;
+            run.progress = progress("redrive", a.json);
             let mut cfg = ingest_lab::RedriveConfig::new(run);
             cfg.schema = match schema(&a.schema) {
                 Ok(s) => s,
@@ -605,7 +608,21 @@ fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     };
     cfg.queue.policy = a.overflow.parse::<OverflowPolicy>()?;
     cfg.slo = Duration::from_secs_f64(a.slo_ms / 1e3);
+    cfg.progress = progress("run", a.json).map(|mut p| {
+        if let StopAfter::Items(n) = cfg.load.stop {
+            p.total = Some(n);
+        }
+        p
+    });
     Ok(cfg)
+}
+
+/// A progress line for a person at a terminal (never with --json or under CI).
+fn progress(label: &str, json: bool) -> Option<ingest_lab::Progress> {
+    ingest_lab::progress_wanted(json).then(|| ingest_lab::Progress {
+        label: label.into(),
+        total: None,
+    })
 }
 
 fn cmd_run(a: RunArgs) -> ExitCode {

@@ -200,7 +200,11 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         keys: keys.clone(),
         dlq: None,
     };
-    let run = run_with_producer(&cfg.run, sink, sources, |ends, _| {
+    let mut run_cfg = cfg.run.clone();
+    if let Some(p) = run_cfg.progress.as_mut() {
+        p.total = Some(entries.iter().map(|l| l.len() as u64).sum());
+    }
+    let run = run_with_producer(&run_cfg, sink, sources, |ends, _| {
         let mut out = GenOutcome::default();
         let started = Instant::now();
         'gens: for (g, list) in entries.iter().enumerate() {
