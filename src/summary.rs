@@ -180,6 +180,9 @@ pub struct RunReport {
     pub batch_wait_us: LatencySummary,
     /// Items per batch.
     pub batch_size: BatchSizeSummary,
+    /// Batches by size, in power-of-two buckets: `(largest size in the bucket, batches)` with the
+    /// buckets ending at 1, 3, 7, …, 2^k − 1; empty buckets left out.
+    pub batch_size_hist: Vec<(u64, u64)>,
     /// Largest queue depth the batcher saw.
     pub queue_depth_max: u64,
     /// Flushes by reason.
@@ -257,6 +260,7 @@ impl RunReport {
                 },
                 ..BatchSizeSummary::from_hist(&m.batch_items)
             },
+            batch_size_hist: pow2_buckets(&m.batch_items),
             queue_depth_max: if m.queue_depth.is_empty() {
                 0
             } else {
@@ -272,5 +276,31 @@ impl RunReport {
     pub fn unaccounted(&self) -> i64 {
         self.offered as i64
             - (self.committed + self.dead_lettered + self.dropped + self.rejected) as i64
+    }
+}
+
+/// `(upper bound, count)` per power-of-two bucket (1, 2, 4, …) of `h`, non-empty buckets only.
+fn pow2_buckets(h: &hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    h.iter_log(1, 2.0)
+        .filter(|v| v.count_since_last_iteration() > 0)
+        .map(|v| (v.value_iterated_to(), v.count_since_last_iteration()))
+        .collect()
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    #[test]
+    fn batch_sizes_fall_in_power_of_two_buckets() {
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 1 << 32, 3).unwrap();
+        for v in [1, 3, 3, 4, 4096, 4099] {
+            h.record(v).unwrap();
+        }
+        let b = super::pow2_buckets(&h);
+        assert_eq!(b.iter().map(|x| x.1).sum::<u64>(), 6);
+        // Buckets end at 2^k - 1: 1, 3, 7, …, 8191.
+        assert_eq!(b, vec![(1, 1), (3, 2), (7, 1), (8191, 2)]);
     }
 }

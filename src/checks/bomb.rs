@@ -287,7 +287,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
         }
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{:.1},\"{}\",{}",
+            "{},\"{}\",{},{},{},{:.1},\"{}\",{}",
             b.name,
             b.what,
             b.bytes.len(),

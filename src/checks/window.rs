@@ -281,9 +281,16 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         ),
     ];
 
+    let mut hist = String::from("load,batch_items_upper,batches\n");
+    for (load, r) in [("peak (saturation)", sat), ("low load", &low)] {
+        for (upper, n) in &r.batch_size_hist {
+            let _ = writeln!(hist, "{load},{upper},{n}");
+        }
+    }
     let mut evidence = vec![
         write_evidence(&opts.out, "window-sweep.csv", &csv)?,
         write_evidence(&opts.out, "window-contenders.csv", &contenders_csv)?,
+        write_evidence(&opts.out, "batch-size-hist.csv", &hist)?,
     ];
     evidence.push(write_json_evidence(&opts.out, "window.json", &choice)?);
     let figures = json!({

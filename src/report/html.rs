@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::charts::{charts_for, render_svg, Chart};
+use super::csv::Csv;
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -18,18 +21,45 @@ fn read_json(p: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
 }
 
-/// A CSV file as an HTML table (first line = header). Commas inside fields are not used by our CSVs.
+/// A CSV file as an HTML table (first line = header; quoted fields keep their commas).
 fn csv_table(text: &str) -> String {
-    let mut out = String::from("<table>\n");
-    for (i, line) in text.lines().enumerate() {
-        let tag = if i == 0 { "th" } else { "td" };
+    let Some(csv) = Csv::parse(text) else {
+        return String::new();
+    };
+    let mut out = String::from("<table>\n<tr>");
+    for h in &csv.header {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>\n");
+    for row in &csv.rows {
         out.push_str("<tr>");
-        for cell in line.split(',') {
-            let _ = write!(out, "<{tag}>{}</{tag}>", esc(cell));
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", esc(cell));
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
+    out
+}
+
+/// The charts drawn from `file`, inline (the page stays one self-contained file).
+fn charts_of(charts: &[Chart], file: &str) -> String {
+    let mut out = String::new();
+    for c in charts.iter().filter(|c| c.source == file) {
+        match render_svg(c) {
+            Ok(svg) => {
+                let _ = write!(out, "<figure class=\"chart\">{svg}</figure>\n");
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "<p class=\"fail\">chart “{}” could not be drawn: {}</p>",
+                    esc(&c.title),
+                    esc(&e)
+                );
+            }
+        }
+    }
     out
 }
 
@@ -107,7 +137,7 @@ fn check_section(c: &Value) -> String {
 }
 
 /// Known evidence files, in page order, with their headings.
-const TABLES: [(&str, &str); 19] = [
+const TABLES: [(&str, &str); 20] = [
     (
         "before-after.csv",
         "Before / after: unbatched vs the tuned window",
@@ -117,6 +147,10 @@ const TABLES: [(&str, &str); 19] = [
         "Bursty replay at rising load: where the SLO stops holding",
     ),
     ("window-sweep.csv", "Window sweep on the bursty replay"),
+    (
+        "batch-size-hist.csv",
+        "Batch sizes of the tuned window at peak and at low load (power-of-two buckets)",
+    ),
     (
         "window-contenders.csv",
         "The tuned static window vs smart batching vs AIMD on the same replay",
@@ -174,6 +208,7 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
             body.push_str(&check_section(c));
         }
     }
+    let charts = charts_for(run_dir);
     for (file, heading) in TABLES {
         if let Ok(text) = std::fs::read_to_string(run_dir.join(file)) {
             let _ = write!(
@@ -181,6 +216,7 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
                 "<h2>{}</h2>\n<p class=\"src\">from <code>{file}</code></p>\n",
                 esc(heading)
             );
+            body.push_str(&charts_of(&charts, file));
             body.push_str(&csv_table(&text));
         }
     }
@@ -196,7 +232,7 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
          body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}}\n\
          table{{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}}\n\
          th,td{{border:1px solid #ccc;padding:0.25em 0.5em;text-align:right}}\nth{{background:#f3f3f3}}\n\
-         .prov th,.prov td{{text-align:left}}\n.pass{{color:#176117}}\n.fail{{color:#a01515}}\n.src{{color:#666;font-size:0.8em}}\n\
+         .prov th,.prov td{{text-align:left}}\n.pass{{color:#176117}}\n.fail{{color:#a01515}}\n.src{{color:#666;font-size:0.8em}}\n.chart{{margin:0.5em 0}}\n.chart svg{{max-width:100%;height:auto}}\n\
          </style></head><body>\n<h1>ingest-lab run {t}</h1>\n{body}</body></html>\n",
         t = esc(title)
     );

@@ -2,10 +2,14 @@
 //! the run, each check's JSON and CSV evidence, and `index.html` rendered from them — never a figure the
 //! run did not produce.
 
+mod charts;
 mod criterion;
+mod csv;
 mod html;
 mod provenance;
 
+pub use charts::{charts_for, render_svg, Chart, Plot, Series};
 pub use criterion::criterion_summary;
+pub use csv::Csv;
 pub use html::render_run;
 pub use provenance::{crate_versions, Provenance};
