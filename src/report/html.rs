@@ -48,7 +48,7 @@ fn charts_of(charts: &[Chart], file: &str) -> String {
     for c in charts.iter().filter(|c| c.source == file) {
         match render_svg(c) {
             Ok(svg) => {
-                let _ = write!(out, "<figure class=\"chart\">{svg}</figure>\n");
+                let _ = writeln!(out, "<figure class=\"chart\">{svg}</figure>");
             }
             Err(e) => {
                 let _ = writeln!(
