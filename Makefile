@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 RUN_DIR ?= reports/runs/$(shell date -u +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: bench test build report tools icount icount-bless icount-prove
+.PHONY: bench test build report report-check tools icount icount-bless icount-prove
 
 bench:
 	bash ci/bench.sh "$(RUN_DIR)" $(if $(QUICK),--quick,)
@@ -20,6 +20,12 @@ build:
 
 report: build
 	target/release/ingest-lab report reports/latest
+
+# Open the latest report in headless Chromium (installed from the distribution when missing), screenshot
+# it to target/report-check/, and fail on a blank or broken page.
+report-check: report
+	bash ci/tools.sh chromium
+	python3 ci/report-check.py reports/latest target/report-check
 
 tools:
 	bash ci/tools.sh rust fio strace

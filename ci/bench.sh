@@ -48,6 +48,14 @@ crit=()
 [ -d target/criterion ] && [ -z "$QUICK" ] && crit=(--criterion target/criterion --criterion-since "$RUN_DIR/.started")
 python3 ci/results.py "$RUN_DIR"
 "$BIN" report "$RUN_DIR" "${crit[@]}"
+
+echo "== the report in a real browser (headless Chromium)" >&2
+if bash ci/tools.sh chromium; then
+    python3 ci/report-check.py "$RUN_DIR" target/report-check 2>&1 | tee "$RUN_DIR/report-check.log" >&2 \
+        || echo "WARNING: report-check failed (see $RUN_DIR/report-check.log)" >&2
+else
+    echo "WARNING: chromium unavailable: the report was not opened in a browser" >&2
+fi
 rm -f "$RUN_DIR/.started"
 # reports/latest is a link to the newest run folder (a copy would duplicate every file in git).
 rm -rf reports/latest

@@ -31,6 +31,7 @@ for t in "$@"; do
             fi ;;
         fio) install_pkg fio fio || status=1 ;;
         strace) install_pkg strace strace || status=1 ;;
+        chromium) install_pkg chromium chromium || status=1 ;;
         promparser)
             # The Prometheus project's Python client: its text-format parser checks our exposition.
             if ! python3 -c 'import prometheus_client' 2>/dev/null; then

@@ -389,6 +389,82 @@ struct ReportArgs {
     /// Only criterion results written after this file's modification time (the run's start marker).
     #[arg(long)]
     criterion_since: Option<PathBuf>,
+    /// Compare two run folders instead (before/after, e.g. two commits): writes an HTML page of
+    /// both runs' verdicts and every figure both recorded, with the change from A to B.
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"])]
+    compare: Option<Vec<PathBuf>>,
+    /// Where --compare writes its page (default: reports/compare/<A>-vs-<B>.html).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// With --compare: one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn cmd_compare(a: ReportArgs) -> ExitCode {
+    let runs = a.compare.unwrap_or_default();
+    let (ra, rb) = (&runs[0], &runs[1]);
+    let c = match ingest_lab::report::compare(ra, rb) {
+        Ok(c) => c,
+        Err(e) => return fail(2, e),
+    };
+    let name = |p: &PathBuf| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.clone())
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "run".into())
+    };
+    let out = a.out.unwrap_or_else(|| {
+        PathBuf::from("reports/compare").join(format!("{}-vs-{}.html", name(ra), name(rb)))
+    });
+    if let Some(d) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(d) {
+            return fail(2, format!("mkdir {}: {e}", d.display()));
+        }
+    }
+    if let Err(e) = std::fs::write(&out, ingest_lab::report::render_comparison(&c)) {
+        return fail(2, format!("write {}: {e}", out.display()));
+    }
+    let mut notable: Vec<_> = c
+        .figures
+        .iter()
+        .filter(|f| {
+            f.change
+                .is_some_and(|x| x.abs() > ingest_lab::report::NOTABLE)
+        })
+        .collect();
+    notable.sort_by(|x, y| {
+        y.change
+            .unwrap_or(0.0)
+            .abs()
+            .total_cmp(&x.change.unwrap_or(0.0).abs())
+    });
+    for (n, va, vb) in &c.verdicts {
+        if va != vb {
+            eprintln!("verdict changed: {n}: {va:?} -> {vb:?}");
+        }
+    }
+    for f in notable.iter().take(15) {
+        eprintln!(
+            "{:+7.1} %  {}  ({} -> {})",
+            f.change.unwrap_or(0.0) * 100.0,
+            f.figure,
+            f.a,
+            f.b
+        );
+    }
+    eprintln!(
+        "{} figures compared, {} changed by more than {:.0} %; wrote {}",
+        c.figures.len(),
+        notable.len(),
+        ingest_lab::report::NOTABLE * 100.0,
+        out.display()
+    );
+    if a.json {
+        print_json(&c);
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
@@ -420,6 +496,7 @@ fn main() -> ExitCode {
             print_json(&Provenance::collect(&a.command, &a.dir));
             ExitCode::SUCCESS
         }
+        Cmd::Report(a) if a.compare.is_some() => cmd_compare(a),
         Cmd::Report(a) => {
             let dir = a.run_dir.unwrap_or_else(|| PathBuf::from("reports/latest"));
             if let Some(c) = &a.criterion {

@@ -3,12 +3,14 @@
 //! run did not produce.
 
 mod charts;
+mod compare;
 mod criterion;
 mod csv;
 mod html;
 mod provenance;
 
 pub use charts::{charts_for, render_svg, Chart, Plot, Series};
+pub use compare::{compare, render_html as render_comparison, Comparison, FigureDelta, NOTABLE};
 pub use criterion::criterion_summary;
 pub use csv::Csv;
 pub use html::render_run;
