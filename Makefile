@@ -6,10 +6,22 @@
 SHELL := /bin/bash
 RUN_DIR ?= reports/runs/$(shell date -u +%Y-%m-%d)-$(shell hostname -s)
 
-.PHONY: bench test build report report-check tools icount icount-bless icount-prove
+.PHONY: bench bench-peers test build report report-check tools icount icount-bless icount-prove
 
 bench:
 	bash ci/bench.sh "$(RUN_DIR)" $(if $(QUICK),--quick,)
+
+# PostgreSQL group commit (pgbench) and SQLite WAL (rusqlite) beside our pipeline, measured in one go on
+# the same filesystem, into the latest run folder (PEERS_DIR overrides); the report is re-rendered.
+# PostgreSQL is installed from the distribution when missing, and skipped with a message when it cannot be.
+PEERS_DIR ?= reports/latest
+bench-peers:
+	bash ci/tools.sh rust
+	bash ci/tools.sh postgresql || echo "bench-peers: PostgreSQL unavailable: it will be skipped" >&2
+	cargo build --release --locked --features peers
+	python3 ci/peers.py "$(PEERS_DIR)" $(if $(QUICK),--quick,)
+	python3 ci/results.py "$(PEERS_DIR)"
+	target/release/ingest-lab report "$(PEERS_DIR)"
 
 test:
 	bash ci/test.sh

@@ -71,6 +71,17 @@ def main():
         + ", ".join(f"{c['check']} {'PASS' if c['pass'] else 'FAIL'}" for c in checks["checks"])
         + "."
     )
+    contended = [c for c in checks["checks"] if c.get("cpu", {}).get("contended", 0) > 0]
+    runs = sum(c.get("cpu", {}).get("runs", 0) for c in checks["checks"])
+    if contended:
+        md.append(
+            "**CPU contention flagged** (another process used more than "
+            f"{contended[0]['cpu']['threshold_cores']} cores during a measured run): "
+            + "; ".join(f"{c['check']}: {c['cpu']['contended']} of {c['cpu']['runs']} runs (max {c['cpu']['max_other_cores']:.2} cores)" for c in contended)
+            + "."
+        )
+    elif runs:
+        md.append(f"CPU: no competing process flagged in any of the {runs} measured runs.")
 
     ba = fig("before-after")
     whole(md, run, "before-after.csv", "Before / after")
@@ -114,6 +125,12 @@ def main():
         )
 
     whole(md, run, "ingest.csv", "Ingest of a generated NDJSON file")
+    whole(md, run, "peers-vs.csv", "PostgreSQL group commit vs our pipeline at the same p99 (`make bench-peers`)")
+    whole(md, run, "peers-sqlite.csv", "SQLite WAL (synchronous=FULL) vs our pipeline at the same batch size (`make bench-peers`)")
+    for skip in ("peers-pg.skip", "peers-sqlite.skip"):
+        p = os.path.join(run, skip)
+        if os.path.exists(p):
+            md.append(f"**Skipped** ({skip[:-5]}): " + open(p).read().strip())
 
     whole(md, run, "redrive.csv", "DLQ re-drive after the schema fix (ids reconciled by the check)")
 

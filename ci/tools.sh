@@ -32,6 +32,11 @@ for t in "$@"; do
         fio) install_pkg fio fio || status=1 ;;
         strace) install_pkg strace strace || status=1 ;;
         chromium) install_pkg chromium chromium || status=1 ;;
+        postgresql)
+            # initdb, pg_ctl, postgres and pgbench live in /usr/lib/postgresql/<major>/bin (not on PATH).
+            if ! ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1; then
+                install_pkg /usr/lib/postgresql/15/bin/pgbench postgresql || status=1
+            fi ;;
         promparser)
             # The Prometheus project's Python client: its text-format parser checks our exposition.
             if ! python3 -c 'import prometheus_client' 2>/dev/null; then

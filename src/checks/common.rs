@@ -127,6 +127,67 @@ pub struct CheckResult {
     pub evidence: Vec<String>,
     /// Each criterion, stated with its measured value and whether it held.
     pub criteria: Vec<Criterion>,
+    /// Whether other processes competed for the CPU during the check's measured runs.
+    pub cpu: Contention,
+}
+
+/// CPU competition during a check's measured runs: each run's `other_cores` (machine busy time not
+/// explained by the measuring process — another process, or kernel threads) against a threshold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Contention {
+    /// Measured runs whose CPU use was recorded.
+    pub runs: usize,
+    /// Of those, runs where others used more than `threshold_cores`.
+    pub contended: usize,
+    /// The largest `other_cores` seen.
+    pub max_other_cores: f64,
+    /// The threshold.
+    pub threshold_cores: f64,
+}
+
+/// A run where others used more than this many cores is flagged: on two cores that is a quarter of
+/// the machine, enough to move fdatasync latency (see the guide: with both cores busy fdatasync p50
+/// goes from ~0.2 ms to ~4 ms).
+pub const CONTENDED_OTHER_CORES: f64 = 0.5;
+
+static CPU_LOG: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+
+/// Record one measured run's `other_cores` for the running check's [`Contention`].
+pub fn note_cpu(other_cores: f64) {
+    if other_cores.is_finite() {
+        CPU_LOG
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(other_cores);
+    }
+}
+
+impl Contention {
+    /// Forget what was recorded (at the start of a check).
+    pub fn reset() {
+        CPU_LOG.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// What was recorded since the last reset.
+    pub fn collect() -> Contention {
+        let log = CPU_LOG.lock().unwrap_or_else(|p| p.into_inner());
+        Contention {
+            runs: log.len(),
+            contended: log.iter().filter(|&&c| c > CONTENDED_OTHER_CORES).count(),
+            max_other_cores: log.iter().copied().fold(0.0, f64::max),
+            threshold_cores: CONTENDED_OTHER_CORES,
+        }
+    }
+
+    /// A sentence for the check's output when any run was contended.
+    pub fn note(&self) -> Option<String> {
+        (self.contended > 0).then(|| {
+            format!(
+                "CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}): timing figures may be low",
+                self.contended, self.runs, self.threshold_cores, self.max_other_cores
+            )
+        })
+    }
 }
 
 impl CheckResult {
@@ -143,6 +204,7 @@ impl CheckResult {
             figures,
             evidence,
             criteria,
+            cpu: Contention::default(),
         }
     }
 }
@@ -181,6 +243,7 @@ pub fn measured_run(cfg: &RunConfig) -> Result<RunReport, RunError> {
     let r = crate::pipeline::run(cfg);
     clean_and_settle(&cfg.sink.dir);
     let r = r?;
+    note_cpu(r.cpu.other_cores);
     assert_eq!(
         r.unaccounted(),
         0,
@@ -260,6 +323,24 @@ pub fn effective_max_items(w: &WindowConfig, item_bytes: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contention_is_flagged_only_past_the_threshold() {
+        let quiet = Contention {
+            runs: 4,
+            contended: 0,
+            max_other_cores: 0.2,
+            threshold_cores: CONTENDED_OTHER_CORES,
+        };
+        assert_eq!(quiet.note(), None);
+        let busy = Contention {
+            contended: 1,
+            max_other_cores: 1.7,
+            ..quiet
+        };
+        let n = busy.note().unwrap();
+        assert!(n.contains("in 1 of 4 measured runs") && n.contains("max 1.70"), "{n}");
+    }
 
     #[test]
     fn spread_of_odd_and_even_samples() {

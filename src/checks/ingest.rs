@@ -96,7 +96,12 @@ fn ingest_once(exe: &Path, base: &Path, input: &Input) -> Result<serde_json::Val
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("ingest --json: {e}"))
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("ingest --json: {e}"))?;
+    if let Some(c) = v["run"]["cpu"]["other_cores"].as_f64() {
+        super::common::note_cpu(c);
+    }
+    Ok(v)
 }
 
 /// Every run of this input: each line committed or dead-lettered as generated, none rejected.

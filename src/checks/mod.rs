@@ -25,7 +25,7 @@ mod strace;
 mod window;
 
 pub use before_after::before_after;
-pub use common::{CheckOptions, CheckResult, Criterion};
+pub use common::{note_cpu, CheckOptions, CheckResult, Contention, Criterion};
 pub use physical::{physical, run_fio, FioResult};
 pub use window::{window, WindowChoice};
 
@@ -58,7 +58,15 @@ pub fn names() -> Vec<&'static str> {
 /// Run one check by name.
 pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String> {
     match CHECKS.iter().find(|(n, _)| *n == name) {
-        Some((_, f)) => f(opts),
+        Some((_, f)) => {
+            Contention::reset();
+            let mut r = f(opts)?;
+            r.cpu = Contention::collect();
+            if let Some(n) = r.cpu.note() {
+                opts.progress(format!("{name}: {n}"));
+            }
+            Ok(r)
+        }
         None => Err(format!(
             "unknown check '{name}' (built: {})",
             names().join(", ")

@@ -466,6 +466,48 @@ pub fn charts_for(run: &Path) -> Vec<Chart> {
             grouped(&c, "latency_us_upper", "count", 1.0, Some("case")),
         ));
     }
+    if let (Some(pg), Some(ours)) = (read("peers-pg.csv"), read("peers-ours.csv")) {
+        let mut s: Vec<Series> = grouped(&pg, "p99_ms", "tps", 1.0, Some("commit_delay_us"))
+            .into_iter()
+            .map(|mut x| {
+                x.name = format!("PostgreSQL, commit_delay {} µs", x.name);
+                x.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                x
+            })
+            .collect();
+        for mut x in grouped(&ours, "p99_ms", "items_per_s", 1.0, Some("window")) {
+            x.name = format!("ingest-lab, {} window", x.name);
+            x.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            s.push(x);
+        }
+        out.push(lines(
+            "peers-vs.csv",
+            "Items/s against p99: PostgreSQL group commit vs our pipeline",
+            "p99 ms (log)",
+            "items/s (log)",
+            (true, true),
+            s,
+        ));
+    }
+    if let Some(c) = read("peers-sqlite.csv") {
+        let s = columns(
+            &c,
+            "rows_per_txn",
+            &[
+                ("sqlite_rows_per_s", "SQLite WAL, synchronous=FULL"),
+                ("ours_items_per_s", "ingest-lab"),
+            ],
+            1.0,
+        );
+        out.push(lines(
+            "peers-sqlite.csv",
+            "SQLite vs our pipeline at the same batch size",
+            "rows (items) per transaction (log)",
+            "per s (log)",
+            (true, true),
+            s,
+        ));
+    }
     out.retain(|c| match &c.plot {
         Plot::Lines(s) => s.iter().any(|s| !s.points.is_empty()),
         Plot::Bars(b) => !b.is_empty(),

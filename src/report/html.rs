@@ -133,11 +133,25 @@ fn check_section(c: &Value) -> String {
         );
     }
     s.push_str("</ul>\n");
+    let cpu = &c["cpu"];
+    if cpu["contended"].as_u64().unwrap_or(0) > 0 {
+        let _ = writeln!(
+            s,
+            "<p class=\"fail\">CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}): timing figures may be low.</p>",
+            cpu["contended"], cpu["runs"], cpu["threshold_cores"], cpu["max_other_cores"].as_f64().unwrap_or(0.0)
+        );
+    } else if cpu["runs"].as_u64().unwrap_or(0) > 0 {
+        let _ = writeln!(
+            s,
+            "<p class=\"src\">CPU: no competing process in its {} measured runs (others ≤ {} cores; max {:.2}).</p>",
+            cpu["runs"], cpu["threshold_cores"], cpu["max_other_cores"].as_f64().unwrap_or(0.0)
+        );
+    }
     s
 }
 
 /// Known evidence files, in page order, with their headings.
-const TABLES: [(&str, &str); 20] = [
+const TABLES: [(&str, &str); 24] = [
     (
         "before-after.csv",
         "Before / after: unbatched vs the tuned window",
@@ -177,6 +191,22 @@ const TABLES: [(&str, &str); 20] = [
     ("poison-lag.csv", "Poison records: consumer lag, split-and-retry vs abort-whole-batch (every 100 ms)"),
     ("redrive.csv", "DLQ re-drive after the schema fix: counts by stage (ids reconciled in the check)"),
     ("ingest.csv", "Ingest of a generated NDJSON file vs batched saturation"),
+    (
+        "peers-vs.csv",
+        "PostgreSQL group commit (pgbench, one INSERT per transaction) vs our pipeline at the same p99",
+    ),
+    (
+        "peers-pg.csv",
+        "PostgreSQL: clients × commit_delay (tps, latency from per-transaction logs, CPU per transaction)",
+    ),
+    (
+        "peers-sqlite.csv",
+        "SQLite WAL, synchronous=FULL, rows per transaction = our batch sizes, vs our pipeline",
+    ),
+    (
+        "peers-ours.csv",
+        "Our pipeline in the peers run: open-loop rates, default and smart window",
+    ),
     ("icount.csv", "Instruction counts (Callgrind) vs the committed budgets"),
     ("alloc.csv", "Allocations on the steady-state path (NullSink), two run lengths"),
 ];
