@@ -300,6 +300,14 @@ def sqlite(batches, quick):
     return rows, None
 
 
+def skip(run_dir, report, key, name, why):
+    """A peer that cannot run: say so, and leave the reason in the run folder (peers-KEY.skip)."""
+    say(f"SKIP {name}: {why}")
+    report[f"{key}_skipped"] = why
+    with open(os.path.join(run_dir, f"peers-{key}.skip"), "w") as f:
+        f.write(why + "\n")
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -317,9 +325,7 @@ def main():
 
     pg, why = postgres(run_dir, quick)
     if pg is None:
-        say(f"SKIP PostgreSQL: {why}")
-        report["postgres_skipped"] = why
-        open(os.path.join(run_dir, "peers-pg.skip"), "w").write(why + "\n")
+        skip(run_dir, report, "pg", "PostgreSQL", why)
     else:
         report["postgres"] = pg
         write_csv(os.path.join(run_dir, "peers-pg.csv"),
@@ -348,9 +354,7 @@ def main():
     batches = [1, 256, 1024, 4096] if quick else [1, 256, 1024, 4096, 16384]
     sq, why = sqlite(batches, quick)
     if sq is None:
-        say(f"SKIP SQLite: {why}")
-        report["sqlite_skipped"] = why
-        open(os.path.join(run_dir, "peers-sqlite.skip"), "w").write(why + "\n")
+        skip(run_dir, report, "sqlite", "SQLite", why)
     else:
         rows = []
         for v in sq:

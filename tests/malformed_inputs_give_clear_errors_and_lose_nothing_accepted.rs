@@ -24,6 +24,16 @@ fn clean(n: u64, first: u64) -> Vec<u8> {
 
 #[test]
 fn malformed_inputs_give_clear_errors_and_lose_nothing_accepted() {
+    case(false);
+}
+
+/// The same inputs through the three-thread layout (reader, validator, batcher): the same outcome.
+#[test]
+fn malformed_inputs_give_the_same_outcome_with_a_validator_thread() {
+    case(true);
+}
+
+fn case(validator_thread: bool) {
     let dir = common::tempdir();
     let p = |name: &str| dir.path().join(name);
     std::fs::write(p("good.ndjson"), clean(1000, 1)).unwrap();
@@ -65,6 +75,7 @@ fn malformed_inputs_give_clear_errors_and_lose_nothing_accepted() {
     let mut cfg = IngestConfig::new(&sink, names.iter().map(|n| p(n)).collect());
     cfg.max_record_bytes = 4096;
     cfg.max_decompressed_bytes = 4 << 20;
+    cfg.validator_thread = validator_thread;
     let r = ingest(&cfg).expect("bad inputs are reported, not fatal");
 
     assert_eq!(r.unaccounted(), 0, "{r:?}");

@@ -339,7 +339,10 @@ mod tests {
             ..quiet
         };
         let n = busy.note().unwrap();
-        assert!(n.contains("in 1 of 4 measured runs") && n.contains("max 1.70"), "{n}");
+        assert!(
+            n.contains("in 1 of 4 measured runs") && n.contains("max 1.70"),
+            "{n}"
+        );
     }
 
     #[test]

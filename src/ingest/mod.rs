@@ -246,7 +246,7 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         elapsed_s,
         input_mb_per_s: tally.bytes_in as f64 / 1e6 / elapsed_s.max(1e-9),
         records_per_s: run.committed as f64 / elapsed_s.max(1e-9),
-        peak_rss_bytes: crate::host::peak_rss_bytes(),
+        peak_rss_bytes: crate::host::peak_rss_of_image(),
         interrupted: crate::signals::shutdown_requested(),
         recovery,
         run,
@@ -361,6 +361,37 @@ enum Handoff<'a> {
 }
 
 impl Handoff<'_> {
+    /// One line: validated and pushed now (inline: no copy into a chunk), or added to `chunk` and
+    /// the chunk handed over when full. `true` means stop reading.
+    fn line(
+        &mut self,
+        chunk: &mut Chunk,
+        bytes: &[u8],
+        pos: Position,
+        too_long: Option<u64>,
+        stop: &AtomicBool,
+    ) -> bool {
+        match self {
+            Handoff::Inline(v) => {
+                let meta = LineMeta {
+                    end: bytes.len(),
+                    pos,
+                    too_long,
+                };
+                !v.one(chunk.input, bytes, &meta)
+            }
+            Handoff::Thread { .. } => {
+                chunk.data.extend_from_slice(bytes);
+                chunk.lines.push(LineMeta {
+                    end: chunk.data.len(),
+                    pos,
+                    too_long,
+                });
+                chunk.lines.len() == CHUNK_LINES && self.pass(chunk, stop)
+            }
+        }
+    }
+
     /// Hand over a chunk; `true` means stop reading (the batcher or the validator has stopped).
     fn pass(&mut self, chunk: &mut Chunk, stop: &AtomicBool) -> bool {
         let input = chunk.input;
@@ -426,13 +457,12 @@ fn split_lines(
         };
         let (mut line, mut offset) = (0u64, 0u64);
         let mut chunk = Chunk::new(i as u32);
-        let mut send = |chunk: &mut Chunk| handoff.pass(chunk, stop);
         loop {
             let got = match read_record(&mut r, cfg.max_record_bytes, &mut line_buf) {
                 Ok(g) => g,
                 Err(e) => {
                     // What was read before the failure is still handed on (and committed).
-                    if !chunk.lines.is_empty() && send(&mut chunk) {
+                    if !chunk.lines.is_empty() && handoff.pass(&mut chunk, stop) {
                         break 'inputs;
                     }
                     reject(t, line, io_reason(&e));
@@ -453,7 +483,7 @@ fn split_lines(
             if crate::signals::shutdown_requested() {
                 // Stop taking input; what was read is still handed on and committed.
                 if !chunk.lines.is_empty() {
-                    send(&mut chunk);
+                    handoff.pass(&mut chunk, stop);
                 }
                 break 'inputs;
             }
@@ -468,17 +498,17 @@ fn split_lines(
                 t.blank += 1;
                 continue;
             }
-            chunk.data.extend_from_slice(&line_buf);
-            chunk.lines.push(LineMeta {
-                end: chunk.data.len(),
-                pos: Position { line, offset },
+            if handoff.line(
+                &mut chunk,
+                &line_buf,
+                Position { line, offset },
                 too_long,
-            });
-            if chunk.lines.len() == CHUNK_LINES && send(&mut chunk) {
+                stop,
+            ) {
                 break 'inputs;
             }
         }
-        if !chunk.lines.is_empty() && send(&mut chunk) {
+        if !chunk.lines.is_empty() && handoff.pass(&mut chunk, stop) {
             break;
         }
     }
@@ -510,63 +540,71 @@ impl<'a> Validator<'a> {
 
     /// Validate and push one chunk's records; `false` once the batcher has stopped.
     fn take(&mut self, chunk: &Chunk) -> bool {
-        let (cfg, ends) = (self.cfg, &self.ends);
         let mut start = 0;
         for meta in &chunk.lines {
             let bytes = &chunk.data[start..meta.end];
             start = meta.end;
-            let invalid = match meta.too_long {
-                Some(n) => Some(format!(
-                    "record of {n} bytes exceeds --max-record-bytes {}",
-                    cfg.max_record_bytes
-                )),
-                None => cfg
-                    .schema
-                    .validate(bytes)
-                    .err()
-                    .map(|e| format!("schema {}: {e}", cfg.schema.as_str())),
-            };
-            // An invalid record travels to the batcher too, marked dead: it writes the DLQ entry and
-            // makes it durable before the block whose position covers it. An over-long line was not
-            // kept (no bytes): its entry says so and is never re-driven; any other record is kept
-            // whole so that a re-drive can commit it exactly.
-            let dead = invalid.map(|reason| {
-                Box::new(DeadNote {
-                    reason,
-                    truncated: meta.too_long.is_some(),
-                })
-            });
-            if self.bufs.is_empty() {
-                ends.pool.take_into(&mut self.bufs, 256);
+            if !self.one(chunk.input, bytes, meta) {
+                return false;
             }
-            // Latency is stamped when the record is handed to the queue. Reading the clock costs
-            // ~20 ns, a sixth of the per-record budget, so it is read every STAMP_EVERY records: a
-            // stamp is then up to that many records early, which can only over-state latency.
-            if self.out.offered.is_multiple_of(STAMP_EVERY) {
-                self.now = ends.clock.now();
-            }
-            let mut buf = self.bufs.pop().unwrap_or_default();
-            buf.extend_from_slice(bytes);
-            self.out.offered += 1;
-            ends.live.offered.add(1);
-            let item = Item {
-                intended: self.now,
-                payload: buf,
-                source: Some(SourcePos {
-                    input: chunk.input,
-                    pos: meta.pos,
-                }),
-                dead,
-            };
-            match ends.queue.push(item) {
-                Ok(PushOutcome::Accepted) => {}
-                Ok(_) => unreachable!("block never drops, evicts or spills"),
-                Err(_) => {
-                    // The batcher stopped (sink failure): this record is not committed; stop reading.
-                    self.out.rejected_closed += 1;
-                    self.stop.store(true, Ordering::Relaxed);
-                    return false;
-                }
+        }
+        true
+    }
+
+    /// Validate and push one record; `false` once the batcher has stopped.
+    fn one(&mut self, input: u32, bytes: &[u8], meta: &LineMeta) -> bool {
+        let (cfg, ends) = (self.cfg, &self.ends);
+        let invalid = match meta.too_long {
+            Some(n) => Some(format!(
+                "record of {n} bytes exceeds --max-record-bytes {}",
+                cfg.max_record_bytes
+            )),
+            None => cfg
+                .schema
+                .validate(bytes)
+                .err()
+                .map(|e| format!("schema {}: {e}", cfg.schema.as_str())),
+        };
+        // An invalid record travels to the batcher too, marked dead: it writes the DLQ entry and
+        // makes it durable before the block whose position covers it. An over-long line was not
+        // kept (no bytes): its entry says so and is never re-driven; any other record is kept
+        // whole so that a re-drive can commit it exactly.
+        let dead = invalid.map(|reason| {
+            Box::new(DeadNote {
+                reason,
+                truncated: meta.too_long.is_some(),
+            })
+        });
+        if self.bufs.is_empty() {
+            ends.pool.take_into(&mut self.bufs, 256);
+        }
+        // Latency is stamped when the record is handed to the queue. Reading the clock costs
+        // ~20 ns, a sixth of the per-record budget, so it is read every STAMP_EVERY records: a
+        // stamp is then up to that many records early, which can only over-state latency.
+        if self.out.offered.is_multiple_of(STAMP_EVERY) {
+            self.now = ends.clock.now();
+        }
+        let mut buf = self.bufs.pop().unwrap_or_default();
+        buf.extend_from_slice(bytes);
+        self.out.offered += 1;
+        ends.live.offered.add(1);
+        let item = Item {
+            intended: self.now,
+            payload: buf,
+            source: Some(SourcePos {
+                input,
+                pos: meta.pos,
+            }),
+            dead,
+        };
+        match ends.queue.push(item) {
+            Ok(PushOutcome::Accepted) => {}
+            Ok(_) => unreachable!("block never drops, evicts or spills"),
+            Err(_) => {
+                // The batcher stopped (sink failure): this record is not committed; stop reading.
+                self.out.rejected_closed += 1;
+                self.stop.store(true, Ordering::Relaxed);
+                return false;
             }
         }
         true

@@ -221,50 +221,16 @@ impl<'a> Scanner<'a> {
     fn value(&mut self, depth: u32) -> R<()> {
         match self.next()? {
             b'"' => self.string(false).map(drop),
-            b'{' => {
-                if depth > MAX_DEPTH {
-                    return Err(Stop::Unsure);
-                }
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.expect(b'"')?;
-                    // serde reads every key as a string, even of a map it ignores.
-                    self.string(true)?;
-                    self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => self.ws(),
-                        b'}' => return Ok(()),
-                        _ => return Err(Stop::Invalid),
-                    }
-                }
-            }
-            b'[' => {
-                if depth > MAX_DEPTH {
-                    return Err(Stop::Unsure);
-                }
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => self.ws(),
-                        b']' => return Ok(()),
-                        _ => return Err(Stop::Invalid),
-                    }
-                }
-            }
+            b'{' => self.members(b'}', depth, |s| {
+                s.expect(b'"')?;
+                // serde reads every key as a string, even of a map it ignores.
+                s.string(true)?;
+                s.ws();
+                s.expect(b':')?;
+                s.ws();
+                s.value(depth + 1)
+            }),
+            b'[' => self.members(b']', depth, |s| s.value(depth + 1)),
             b't' => self.rest_of(b"rue"),
             b'f' => self.rest_of(b"alse"),
             b'n' => self.rest_of(b"ull"),
@@ -273,6 +239,33 @@ impl<'a> Scanner<'a> {
                 self.number().map(drop)
             }
             _ => Err(Stop::Invalid),
+        }
+    }
+
+    /// The members of an object or array whose opening bracket was just read, up to `close`:
+    /// `member` reads one, commas and whitespace between them are handled here.
+    fn members(
+        &mut self,
+        close: u8,
+        depth: u32,
+        mut member: impl FnMut(&mut Self) -> R<()>,
+    ) -> R<()> {
+        if depth > MAX_DEPTH {
+            return Err(Stop::Unsure);
+        }
+        self.ws();
+        if self.peek() == Some(close) {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            member(self)?;
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                c if c == close => return Ok(()),
+                _ => return Err(Stop::Invalid),
+            }
         }
     }
 
