@@ -125,7 +125,11 @@ def main():
         )
 
     whole(md, run, "ingest.csv", "Ingest of a generated NDJSON file")
-    whole(md, run, "peers-vs.csv", "PostgreSQL group commit vs our pipeline at the same p99 (`make bench-peers`)")
+    pj = load(run, "peers.json")
+    if pj and pj.get("command"):
+        md.append(f"**Peers** (`{pj['command']}` at commit `{pj.get('commit', '?')[:12]}`, {pj.get('date', '?')}, "
+                  f"host `{pj.get('host', '?')}`, kernel {pj.get('kernel', '?')}; our pipeline measured again in the same invocation):")
+    whole(md, run, "peers-vs.csv", "PostgreSQL group commit vs our pipeline at the same p99 (`make bench-peers`; ours = the highest rate of our open-loop sweep meeting that p99, a lower bound)")
     whole(md, run, "peers-sqlite.csv", "SQLite WAL (synchronous=FULL) vs our pipeline at the same batch size (`make bench-peers`)")
     for skip in ("peers-pg.skip", "peers-sqlite.skip"):
         p = os.path.join(run, skip)

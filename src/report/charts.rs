@@ -44,11 +44,16 @@ pub struct Chart {
     pub log_x: bool,
     /// Log-scaled axes.
     pub log_y: bool,
+    /// Join a line series' points (false: markers only — histograms and scatters, where a line
+    /// between two sparse points would show values nobody measured).
+    pub join: bool,
     /// The data.
     pub plot: Plot,
 }
 
-const SIZE: (u32, u32) = (800, 360);
+const SIZE: (u32, u32) = (1000, 360);
+/// Width of the legend column of line charts.
+const LEGEND_WIDTH: u32 = 210;
 
 fn axis(v: f64, log: bool) -> Option<f64> {
     if log {
@@ -128,7 +133,9 @@ pub fn render_svg(c: &Chart) -> Result<String, String> {
                     range(pts.iter().flatten().map(|p| p.0), false).ok_or("no points to draw")?;
                 let (y0, y1) = range(pts.iter().flatten().map(|p| p.1), !c.log_y)
                     .ok_or("no points to draw")?;
-                let mut ch = ChartBuilder::on(&root)
+                // The legend gets a column of its own on the right, so it never hides a point.
+                let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+                let mut ch = ChartBuilder::on(&plot)
                     .caption(&c.title, ("sans-serif", 17))
                     .margin(12)
                     .x_label_area_size(40)
@@ -146,22 +153,25 @@ pub fn render_svg(c: &Chart) -> Result<String, String> {
                     .map_err(err)?;
                 for (i, (s, p)) in series.iter().zip(&pts).enumerate() {
                     let color = Palette99::pick(i).to_rgba();
-                    ch.draw_series(LineSeries::new(p.iter().copied(), color.stroke_width(2)))
-                        .map_err(err)?
-                        .label(s.name.as_str())
-                        .legend(move |(x, y)| {
-                            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                        });
-                    ch.draw_series(p.iter().map(|&q| Circle::new(q, 2, color.filled())))
+                    let dot = if c.join { 2 } else { 4 };
+                    let line: Vec<(f64, f64)> = if c.join { p.clone() } else { Vec::new() };
+                    ch.draw_series(LineSeries::new(line, color.stroke_width(2)))
                         .map_err(err)?;
-                }
-                if series.len() > 1 {
-                    ch.configure_series_labels()
-                        .background_style(WHITE.mix(0.85))
-                        .border_style(BLACK.mix(0.4))
-                        .label_font(("sans-serif", 12))
-                        .position(SeriesLabelPosition::UpperRight)
-                        .draw()
+                    let y = 48 + 20 * i as i32;
+                    legend
+                        .draw(&PathElement::new(
+                            vec![(4, y), (22, y)],
+                            color.stroke_width(3),
+                        ))
+                        .map_err(err)?;
+                    legend
+                        .draw(&Text::new(
+                            s.name.clone(),
+                            (28, y - 7),
+                            ("sans-serif", 12).into_font(),
+                        ))
+                        .map_err(err)?;
+                    ch.draw_series(p.iter().map(|&q| Circle::new(q, dot, color.filled())))
                         .map_err(err)?;
                 }
             }
@@ -284,6 +294,7 @@ fn lines(
         y_label: y.into(),
         log_x: log.0,
         log_y: log.1,
+        join: true,
         plot: Plot::Lines(s),
     }
 }
@@ -302,6 +313,7 @@ fn bar_chart(
         y_label: y.into(),
         log_x: false,
         log_y,
+        join: false,
         plot: Plot::Bars(b),
     }
 }
@@ -482,7 +494,7 @@ pub fn charts_for(run: &Path) -> Vec<Chart> {
         }
         out.push(lines(
             "peers-vs.csv",
-            "Items/s against p99: PostgreSQL group commit vs our pipeline",
+            "Items/s against p99: PostgreSQL group commit vs our pipeline (each run)",
             "p99 ms (log)",
             "items/s (log)",
             (true, true),
@@ -507,6 +519,15 @@ pub fn charts_for(run: &Path) -> Vec<Chart> {
             (true, true),
             s,
         ));
+    }
+    // Histograms and the peers scatter: markers only.
+    for c in &mut out {
+        if matches!(
+            c.source,
+            "batch-size-hist.csv" | "peers-vs.csv" | "nagle-histograms.csv"
+        ) {
+            c.join = false;
+        }
     }
     out.retain(|c| match &c.plot {
         Plot::Lines(s) => s.iter().any(|s| !s.points.is_empty()),
@@ -545,6 +566,7 @@ mod tests {
             y_label: "y".into(),
             log_x: false,
             log_y: true,
+            join: false,
             plot: Plot::Bars(vec![
                 ("unbatched".into(), 6000.0),
                 ("zero".into(), 0.0),
