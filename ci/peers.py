@@ -82,20 +82,13 @@ def ours(run_dir, quick):
     runs += [("smart", r) for r in ["1000", "10000", "100000", "300000", "1000000"]]
     rows = []
     for window, r in runs:
-        d = os.path.join(SCRATCH, "ours")
-        shutil.rmtree(d, ignore_errors=True)
-        out = subprocess.run([BIN, "run", "--json", "--dir", d, "--rate", r, "--duration", secs, "--window", window],
-                             capture_output=True, text=True)
-        shutil.rmtree(d, ignore_errors=True)
-        if out.returncode != 0:
-            raise SystemExit(f"peers: ingest-lab run --rate {r} failed: {out.stderr[-400:]}")
-        v = json.loads(out.stdout)
+        v = run_ours("--rate", r, "--duration", secs, "--window", window)
         cpu = v["cpu"]
         rows.append({
             "window": window, "rate": r, "items_per_s": round(v["throughput_items_per_s"]),
             "p50_ms": round(v["latency_us"]["p50"] / 1e3, 3), "p99_ms": round(v["latency_us"]["p99"] / 1e3, 3),
             "fdatasyncs_per_item": round(v["fdatasyncs_per_item"], 6),
-            "cpu_us_per_item": round(cpu["process_cores"] * v["elapsed_s"] / max(v["committed"], 1) * 1e6, 3),
+            "cpu_us_per_item": cpu_us_per_item(v),
             "machine_busy": round(cpu["machine_busy"], 2), "other_cores": round(cpu["other_cores"], 2),
         })
         say(f"ours ({window}) @ {r}/s: {rows[-1]['items_per_s']} items/s, p99 {rows[-1]['p99_ms']} ms")
@@ -103,16 +96,24 @@ def ours(run_dir, quick):
 
 
 def ours_at_batch(batch, quick):
-    d = os.path.join(SCRATCH, "ours-b")
+    return run_ours("--rate", "max", "--duration", "2" if quick else "3",
+                    "--max-items", str(batch), "--max-bytes", str(64 << 20), "--linger-ms", "1000")
+
+
+def run_ours(*args):
+    """One `ingest-lab run --json` into a scratch sink directory (removed afterwards); its JSON."""
+    d = os.path.join(SCRATCH, "ours")
     shutil.rmtree(d, ignore_errors=True)
-    out = subprocess.run([BIN, "run", "--json", "--dir", d, "--rate", "max", "--duration", "2" if quick else "3",
-                          "--max-items", str(batch), "--max-bytes", str(64 << 20), "--linger-ms", "1000"],
-                         capture_output=True, text=True)
+    out = subprocess.run([BIN, "run", "--json", "--dir", d, *args], capture_output=True, text=True)
     shutil.rmtree(d, ignore_errors=True)
     if out.returncode != 0:
-        raise SystemExit(f"peers: ingest-lab run --max-items {batch} failed: {out.stderr[-400:]}")
-    v = json.loads(out.stdout)
-    return v
+        raise SystemExit(f"peers: ingest-lab run {' '.join(args)} failed: {out.stderr[-400:]}")
+    return json.loads(out.stdout)
+
+
+def cpu_us_per_item(v):
+    """This process's CPU per committed item, µs, from a run's JSON."""
+    return round(v["cpu"]["process_cores"] * v["elapsed_s"] / max(v["committed"], 1) * 1e6, 3)
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -373,7 +374,7 @@ def main():
                 "rows_per_txn": v["rows_per_txn"], "sqlite_rows_per_s": round(v["rows_per_s"]),
                 "sqlite_commit_p50_ms": round(v["commit_p50_ms"], 3), "sqlite_commit_p99_ms": round(v["commit_p99_ms"], 3),
                 "sqlite_cpu_us_per_row": round(v["cpu_us_per_row"], 2),
-                "ours_cpu_us_per_item": round(o["cpu"]["process_cores"] * o["elapsed_s"] / max(o["committed"], 1) * 1e6, 3),
+                "ours_cpu_us_per_item": cpu_us_per_item(o),
                 "ours_items_per_s": round(o["throughput_items_per_s"]), "ours_mean_batch": round(o["batch_size"]["mean"], 1),
                 "ours_fdatasync_p99_ms": round(o["fdatasync_us"]["p99"] / 1e3, 3),
                 "ours_over_sqlite": round(o["throughput_items_per_s"] / max(v["rows_per_s"], 1), 2),

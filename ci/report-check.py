@@ -33,6 +33,15 @@ def chromium(args, profile):
         sys.exit(2)
 
 
+def screenshot(page, size, png, profile):
+    """Chromium's screenshot of `page` at window `size` ("W,H") into `png`; exit 2 when it fails."""
+    r = chromium([f"--window-size={size}", f"--screenshot={png}", f"file://{os.path.abspath(page)}"], profile)
+    if r.returncode != 0 or not os.path.exists(png):
+        print(f"report-check: screenshot of {page} failed: {r.stderr[-500:]}", file=sys.stderr)
+        sys.exit(2)
+    return png
+
+
 def png_pixels(path):
     """(width, height, rows of RGB tuples) of an 8-bit RGB or RGBA PNG."""
     data = open(path, "rb").read()
@@ -126,11 +135,7 @@ def main():
         for what, held in checks:
             print(f"  {'PASS' if held else 'FAIL'} {what}")
             ok &= held
-        top = os.path.join(out, "report-top.png")
-        r = chromium(["--window-size=1280,2400", f"--screenshot={top}", f"file://{page}"], profile)
-        if r.returncode != 0 or not os.path.exists(top):
-            print(f"report-check: screenshot failed: {r.stderr[-500:]}", file=sys.stderr)
-            return 2
+        top = screenshot(page, "1280,2400", os.path.join(out, "report-top.png"), profile)
         ok &= not_blank(top, "top of the report")
         # The charts, on a page of their own (they sit below the fold of the report).
         charts = re.findall(r'<figure class="chart">.*?</figure>', src, re.S)
@@ -138,11 +143,8 @@ def main():
             cpage = os.path.join(out, "charts.html")
             with open(cpage, "w", encoding="utf-8") as f:
                 f.write('<!doctype html><html><body style="margin:0">' + "".join(charts[:6]) + "</body></html>")
-            shot = os.path.join(out, "report-charts.png")
-            r = chromium(["--window-size=820,2300", f"--screenshot={shot}", f"file://{os.path.abspath(cpage)}"], profile)
-            if r.returncode != 0 or not os.path.exists(shot):
-                print(f"report-check: screenshot failed: {r.stderr[-500:]}", file=sys.stderr)
-                return 2
+            # Charts are 1000 px wide (the legend column included).
+            shot = screenshot(cpage, "1020,2300", os.path.join(out, "report-charts.png"), profile)
             ok &= not_blank(shot, f"the first {min(6, len(charts))} charts", min_ink=0.03, min_colours=12)
     print(f"report-check: {'PASS' if ok else 'FAIL'} ({page})")
     return 0 if ok else 1

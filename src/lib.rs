@@ -78,7 +78,7 @@ pub use payload::{
     log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, ID_PREFIX_BYTES,
 };
 pub use pipeline::{run, run_with_sink, DeadNote, Item, SourcePos};
-pub use progress::{render_line, wanted as progress_wanted, Counts as ProgressCounts, Progress};
+pub use progress::{render_line, wanted as progress_wanted, Progress};
 pub use prometheus::{render_live, render_report, LiveCounters};
 pub use queue::{
     BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile, SpillStore,

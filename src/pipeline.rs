@@ -78,6 +78,21 @@ pub(crate) struct Live {
     timed_out: Padded,
 }
 
+impl Live {
+    /// The counters as the live endpoint and the progress line read them.
+    fn snapshot(&self, queue: &BoundedQueue<Item>) -> LiveCounters {
+        LiveCounters {
+            offered: self.offered.get(),
+            committed: self.committed.get(),
+            dead_lettered: self.dead_lettered.get(),
+            dropped: self.dropped.get(),
+            lost: self.lost.get(),
+            timed_out: self.timed_out.get(),
+            queue_depth: queue.len() as u64,
+        }
+    }
+}
+
 #[derive(Default)]
 #[repr(align(64))]
 pub(crate) struct Padded(AtomicU64);
@@ -245,15 +260,7 @@ where
                 Arc::clone(&stop_sampling),
             );
             let (bound, h) = crate::prometheus::serve(addr, stop, move || {
-                crate::prometheus::render_live(&LiveCounters {
-                    offered: live.offered.get(),
-                    committed: live.committed.get(),
-                    dead_lettered: live.dead_lettered.get(),
-                    dropped: live.dropped.get(),
-                    lost: live.lost.get(),
-                    timed_out: live.timed_out.get(),
-                    queue_depth: queue.len() as u64,
-                })
+                crate::prometheus::render_live(&live.snapshot(&queue))
             })
             .map_err(|e| RunError::Setup(SysError::new("bind metrics", addr.to_string(), e)))?;
             eprintln!("metrics: http://{bound}/metrics");
@@ -266,13 +273,7 @@ where
             Arc::clone(&live),
             Arc::clone(&stop_sampling),
         );
-        crate::progress::spawn(p, stop, move || crate::progress::Counts {
-            offered: live.offered.get(),
-            committed: live.committed.get(),
-            dead_lettered: live.dead_lettered.get(),
-            lost: live.dropped.get() + live.lost.get() + live.timed_out.get(),
-            queue_depth: queue.len() as u64,
-        })
+        crate::progress::spawn(p, stop, move || live.snapshot(&queue))
     });
     let start = clock.now() + START_LEAD.as_nanos() as Nanos;
     let ends = Ends {
@@ -705,6 +706,7 @@ impl<S: Sink> Batcher<S> {
             self.metrics.rejected_sink_failed += lost;
         }
         self.metrics.flush_reasons = self.window.flush_counts();
+        self.metrics.dlq_fdatasyncs = self.dlq.as_ref().map_or(0, DeadLetterQueue::syncs);
         let sync = self
             .sink
             .sync_latency_ns()
@@ -828,7 +830,6 @@ impl<S: Sink> Batcher<S> {
         }
         if let Some(dlq) = self.dlq.as_mut() {
             dlq.sync().map_err(SinkError::Io)?;
-            self.metrics.dlq_fdatasyncs = dlq.syncs();
         }
         self.metrics.dead_lettered += self.dead_pending;
         self.live.dead_lettered.add(self.dead_pending);
@@ -1025,7 +1026,6 @@ impl<S: Sink> Batcher<S> {
             }
         }
         dlq.sync().map_err(SinkError::Io)?;
-        self.metrics.dlq_fdatasyncs = dlq.syncs();
         let n = dead.len() as u64;
         // Refused by a full DLQ: dropped (by reason dlq_full), still accounted for in this batch.
         self.metrics.dead_lettered += n - refused;

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::prometheus::LiveCounters;
+
 /// What the display says about the run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
@@ -29,24 +31,11 @@ pub fn wanted(json: bool) -> bool {
     !json && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
 }
 
-/// The counters one line shows.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Counts {
-    /// Items offered so far.
-    pub offered: u64,
-    /// Items durable.
-    pub committed: u64,
-    /// Items dead-lettered.
-    pub dead_lettered: u64,
-    /// Items dropped or rejected.
-    pub lost: u64,
-    /// Items queued now.
-    pub queue_depth: u64,
-}
-
 /// One line of the display (no carriage return). `rate` is committed items/s since the start.
-pub fn render_line(p: &Progress, c: Counts, elapsed: Duration, rate: f64) -> String {
-    let done = c.committed + c.dead_lettered + c.lost;
+pub fn render_line(p: &Progress, c: &LiveCounters, elapsed: Duration, rate: f64) -> String {
+    // Lost: dropped by the overflow policy, refused on a Block timeout, or lost to a sink failure.
+    let lost = c.dropped + c.timed_out + c.lost;
+    let done = c.committed + c.dead_lettered + lost;
     let head = match p.total {
         Some(total) if total > 0 => {
             let f = (done as f64 / total as f64).clamp(0.0, 1.0);
@@ -66,7 +55,7 @@ pub fn render_line(p: &Progress, c: Counts, elapsed: Duration, rate: f64) -> Str
         c.committed,
         si(rate),
         c.dead_lettered,
-        c.lost,
+        lost,
         c.queue_depth,
         elapsed.as_secs_f64()
     )
@@ -87,7 +76,7 @@ fn si(v: f64) -> String {
 pub(crate) fn spawn(
     p: Progress,
     stop: Arc<AtomicBool>,
-    read: impl Fn() -> Counts + Send + 'static,
+    read: impl Fn() -> LiveCounters + Send + 'static,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("ingest-progress".into())
@@ -100,7 +89,7 @@ pub(crate) fn spawn(
                 let el = t0.elapsed();
                 let rate = c.committed as f64 / el.as_secs_f64().max(1e-9);
                 // \r back to the line start, \x1b[K erase to its end.
-                let _ = write!(err, "\r{}\x1b[K", render_line(&p, c, el, rate));
+                let _ = write!(err, "\r{}\x1b[K", render_line(&p, &c, el, rate));
                 let _ = err.flush();
             }
             let _ = write!(err, "\r\x1b[K");
@@ -119,14 +108,16 @@ mod tests {
             label: "redrive".into(),
             total: Some(200),
         };
-        let c = Counts {
+        let c = LiveCounters {
             offered: 120,
             committed: 90,
             dead_lettered: 8,
-            lost: 2,
+            dropped: 1,
+            timed_out: 1,
+            lost: 0,
             queue_depth: 20,
         };
-        let line = render_line(&p, c, Duration::from_millis(1500), 60.0);
+        let line = render_line(&p, &c, Duration::from_millis(1500), 60.0);
         assert!(
             line.starts_with("redrive [############------------]  50% 100/200"),
             "{line}"
@@ -144,11 +135,11 @@ mod tests {
             label: "ingest".into(),
             total: None,
         };
-        let c = Counts {
+        let c = LiveCounters {
             committed: 2_500_000,
-            ..Counts::default()
+            ..LiveCounters::default()
         };
-        let line = render_line(&p, c, Duration::from_secs(1), 2_500_000.0);
+        let line = render_line(&p, &c, Duration::from_secs(1), 2_500_000.0);
         assert!(
             line.starts_with("ingest 2500000  committed 2500000 (2.50M/s)"),
             "{line}"

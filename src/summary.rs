@@ -279,7 +279,7 @@ impl RunReport {
     }
 }
 
-/// `(upper bound, count)` per power-of-two bucket (1, 2, 4, …) of `h`, non-empty buckets only.
+/// `(upper bound, count)` per power-of-two bucket of `h` (ending at 1, 3, 7, …), non-empty buckets only.
 fn pow2_buckets(h: &hdrhistogram::Histogram<u64>) -> Vec<(u64, u64)> {
     if h.is_empty() {
         return Vec::new();

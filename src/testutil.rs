@@ -7,3 +7,12 @@ pub fn tempdir() -> tempfile::TempDir {
     std::fs::create_dir_all(&base).expect("create target/test-tmp");
     tempfile::tempdir_in(base).expect("create temp dir")
 }
+
+/// One sealed block (header, framed records, CRC) holding `records`, as the sink writes it.
+pub fn sealed_block(records: &[&[u8]]) -> Vec<u8> {
+    let mut b = crate::codec::BlockBuilder::with_capacity(1024);
+    for r in records {
+        b.push(r);
+    }
+    b.seal().to_vec()
+}

@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let payload = [b'x'; 100];
     let mut commits: Vec<u64> = Vec::new();
     let mut rows = 0u64;
-    let cpu0 = cpu_s();
+    let cpu = ingest_lab::CpuMeter::start();
     let t0 = Instant::now();
     let end = Duration::from_secs_f64(a.seconds);
     while t0.elapsed() < end {
@@ -56,7 +56,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows += a.rows_per_txn as u64;
     }
     let wall = t0.elapsed().as_secs_f64();
-    let cpu = cpu_s() - cpu0;
+    let used = cpu.stop();
+    let cpu = used.user_s + used.sys_s;
     drop(db);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -78,13 +79,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     );
     Ok(())
-}
-
-/// This process's user + system CPU, s.
-fn cpu_s() -> f64 {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
-    t(ru.ru_utime) + t(ru.ru_stime)
 }

@@ -133,7 +133,7 @@ pub struct CheckResult {
 
 /// CPU competition during a check's measured runs: each run's `other_cores` (machine busy time not
 /// explained by the measuring process — another process, or kernel threads) against a threshold.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Contention {
     /// Measured runs whose CPU use was recorded.
     pub runs: usize,

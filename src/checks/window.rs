@@ -204,16 +204,9 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         .iter()
         .filter(|r| r.mode == WindowMode::Static)
         .collect();
-    let qualifying: Vec<&Row> = statics
-        .iter()
-        .copied()
-        .filter(|r| r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us && fills(r))
-        .collect();
-    let chosen = if qualifying.is_empty() {
-        lowest_p99(&statics)
-    } else {
-        most_capacity(&qualifying)
-    };
+    let chosen = pick(&statics, |r| {
+        r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us && fills(r)
+    });
     let (contenders, contenders_csv) = compare_contenders(&rows, chosen, slo_us);
     let w = chosen.window;
     let choice = WindowChoice {
@@ -316,20 +309,23 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
     ))
 }
 
-fn lowest_p99<'a>(rows: &[&'a Row]) -> &'a Row {
-    rows.iter()
-        .min_by(|a, b| a.bursty.latency_us.p99.total_cmp(&b.bursty.latency_us.p99))
-        .expect("a non-empty sweep")
-}
-
-fn most_capacity<'a>(rows: &[&'a Row]) -> &'a Row {
-    rows.iter()
-        .max_by(|a, b| {
-            a.sat
-                .throughput_items_per_s
-                .total_cmp(&b.sat.throughput_items_per_s)
-        })
-        .expect("a non-empty sweep")
+/// Among `rows` (not empty), the qualifying one with the most capacity; when none qualifies, the one
+/// with the lowest bursty p99.
+fn pick<'a>(rows: &[&'a Row], qualifies: impl Fn(&Row) -> bool) -> &'a Row {
+    let ok: Vec<&Row> = rows.iter().copied().filter(|r| qualifies(r)).collect();
+    if ok.is_empty() {
+        rows.iter()
+            .min_by(|a, b| a.bursty.latency_us.p99.total_cmp(&b.bursty.latency_us.p99))
+            .expect("a non-empty sweep")
+    } else {
+        ok.into_iter()
+            .max_by(|a, b| {
+                a.sat
+                    .throughput_items_per_s
+                    .total_cmp(&b.sat.throughput_items_per_s)
+            })
+            .expect("a qualifying row")
+    }
 }
 
 /// The tuned static window beside the best smart-batching row and the AIMD row (each "best" as the
@@ -342,16 +338,9 @@ fn compare_contenders(rows: &[Row], chosen: &Row, slo_us: f64) -> (serde_json::V
         if of.is_empty() {
             return None;
         }
-        let ok: Vec<&Row> = of
-            .iter()
-            .copied()
-            .filter(|r| r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us)
-            .collect();
-        Some(if ok.is_empty() {
-            lowest_p99(&of)
-        } else {
-            most_capacity(&ok)
-        })
+        Some(pick(&of, |r| {
+            r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us
+        }))
     };
     let picks: Vec<(&str, &Row)> = [
         ("static (tuned)", Some(chosen)),

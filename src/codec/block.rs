@@ -305,19 +305,12 @@ impl<'a> Iterator for BlockReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn block_of(payloads: &[&[u8]]) -> Vec<u8> {
-        let mut b = BlockBuilder::with_capacity(64);
-        for p in payloads {
-            b.push(p);
-        }
-        b.seal().to_vec()
-    }
+    use crate::testutil::sealed_block;
 
     #[test]
     fn blocks_and_records_round_trip() {
-        let mut seg = block_of(&[b"a", b"bb"]);
-        seg.extend(block_of(&[b"ccc"]));
+        let mut seg = sealed_block(&[b"a", b"bb"]);
+        seg.extend(sealed_block(&[b"ccc"]));
         let blocks: Vec<_> = BlockReader::new(&seg).map(|b| b.unwrap()).collect();
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[0].records, 2);
@@ -364,9 +357,9 @@ mod tests {
 
     #[test]
     fn torn_tail_is_detected_and_good_prefix_stops_before_it() {
-        let mut seg = block_of(&[b"one"]);
+        let mut seg = sealed_block(&[b"one"]);
         let good = seg.len();
-        let second = block_of(&[b"two", b"three"]);
+        let second = sealed_block(&[b"two", b"three"]);
         seg.extend_from_slice(&second[..second.len() - 4]);
         let mut r = BlockReader::new(&seg);
         assert!(r.next().unwrap().is_ok());
@@ -380,7 +373,7 @@ mod tests {
 
     #[test]
     fn a_corrupt_header_byte_fails_the_block_crc() {
-        let mut seg = block_of(&[b"data"]);
+        let mut seg = sealed_block(&[b"data"]);
         seg[9] ^= 1; // record count
         assert!(matches!(
             BlockReader::new(&seg).next().unwrap(),

@@ -245,15 +245,7 @@ fn for_each_block(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::BlockBuilder;
-
-    fn block(records: &[&[u8]]) -> Vec<u8> {
-        let mut b = BlockBuilder::with_capacity(1024);
-        for r in records {
-            b.push(r);
-        }
-        b.seal().to_vec()
-    }
+    use crate::testutil::sealed_block;
 
     #[test]
     fn control_records_round_trip_and_are_never_data() {
@@ -285,7 +277,7 @@ mod tests {
             )],
             &mut ck,
         );
-        seg.extend(block(&[b"r1", b"r2", &ck]));
+        seg.extend(sealed_block(&[b"r1", b"r2", &ck]));
         encode_control(
             &[(
                 "in",
@@ -296,7 +288,7 @@ mod tests {
             )],
             &mut ck,
         );
-        seg.extend(block(&[b"r3", &ck]));
+        seg.extend(sealed_block(&[b"r3", &ck]));
         let good = seg.len() as u64;
         encode_control(
             &[(
@@ -308,7 +300,7 @@ mod tests {
             )],
             &mut ck,
         );
-        let torn = block(&[b"r4", &ck]);
+        let torn = sealed_block(&[b"r4", &ck]);
         seg.extend(&torn[..torn.len() - 3]);
         let path = dir.path().join("seg-0000000000.log");
         std::fs::write(&path, &seg).unwrap();
@@ -336,10 +328,14 @@ mod tests {
     #[test]
     fn a_bad_block_before_newer_data_is_corruption_not_a_torn_tail() {
         let dir = crate::testutil::tempdir();
-        let mut seg = block(&[b"r1"]);
+        let mut seg = sealed_block(&[b"r1"]);
         seg[25] ^= 0xff;
         std::fs::write(dir.path().join("seg-0000000000.log"), &seg).unwrap();
-        std::fs::write(dir.path().join("seg-0000000001.log"), block(&[b"r2"])).unwrap();
+        std::fs::write(
+            dir.path().join("seg-0000000001.log"),
+            sealed_block(&[b"r2"]),
+        )
+        .unwrap();
         let e = recover(dir.path(), true).unwrap_err();
         assert!(
             e.contains("seg-0000000000.log") && e.contains("not a torn tail"),

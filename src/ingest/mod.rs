@@ -290,9 +290,10 @@ struct LineMeta {
 }
 
 impl Chunk {
-    fn new(input: u32) -> Self {
+    /// An empty chunk (its input is set with its first line).
+    fn new() -> Self {
         Chunk {
-            input,
+            input: 0,
             data: Vec::with_capacity(CHUNK_LINES * 128),
             lines: Vec::with_capacity(CHUNK_LINES),
         }
@@ -316,11 +317,11 @@ fn read_inputs(
 ) -> GenOutcome {
     let stop = AtomicBool::new(false);
     if !cfg.validator_thread {
-        let mut v = Handoff::Inline(Validator::new(cfg, ends, &stop));
-        split_lines(cfg, keys, done, t, &mut v, &stop);
-        return match v {
+        let mut h = Handoff::Inline(Validator::new(cfg, ends, &stop));
+        split_lines(cfg, keys, done, t, &mut h, &stop);
+        return match h {
             Handoff::Inline(v) => v.out,
-            Handoff::Thread { .. } => unreachable!(),
+            Handoff::Thread { .. } => unreachable!("built inline above"),
         };
     }
     std::thread::scope(|scope| {
@@ -342,30 +343,35 @@ fn read_inputs(
                 v.out
             })
             .expect("spawn validator thread");
-        let mut h = Handoff::Thread { tx, back };
+        let mut h = Handoff::Thread {
+            chunk: Chunk::new(),
+            tx,
+            back,
+        };
         split_lines(cfg, keys, done, t, &mut h, stop);
         drop(h);
         validator.join().expect("validator thread panicked")
     })
 }
 
-/// Where the reader's chunks go.
+/// Where the reader's lines go.
 enum Handoff<'a> {
-    /// Validated and pushed on the reader's thread.
+    /// Validated and pushed on the reader's thread, straight from the read buffer.
     Inline(Validator<'a>),
-    /// To the validator thread; emptied chunks come back on `back` for reuse.
+    /// Gathered into `chunk` for the validator thread; emptied chunks come back on `back` for reuse.
     Thread {
+        chunk: Chunk,
         tx: std::sync::mpsc::SyncSender<Chunk>,
         back: std::sync::mpsc::Receiver<Chunk>,
     },
 }
 
 impl Handoff<'_> {
-    /// One line: validated and pushed now (inline: no copy into a chunk), or added to `chunk` and
-    /// the chunk handed over when full. `true` means stop reading.
+    /// One line of input `input`: validated and pushed now (inline), or added to the chunk and the
+    /// chunk handed over when full. `true` means stop reading.
     fn line(
         &mut self,
-        chunk: &mut Chunk,
+        input: u32,
         bytes: &[u8],
         pos: Position,
         too_long: Option<u64>,
@@ -378,32 +384,32 @@ impl Handoff<'_> {
                     pos,
                     too_long,
                 };
-                !v.one(chunk.input, bytes, &meta)
+                !v.one(input, bytes, &meta)
             }
-            Handoff::Thread { .. } => {
+            Handoff::Thread { chunk, .. } => {
+                // A chunk holds lines of one input: `flush` empties it at the end of each.
+                chunk.input = input;
                 chunk.data.extend_from_slice(bytes);
                 chunk.lines.push(LineMeta {
                     end: chunk.data.len(),
                     pos,
                     too_long,
                 });
-                chunk.lines.len() == CHUNK_LINES && self.pass(chunk, stop)
+                chunk.lines.len() == CHUNK_LINES && self.flush(stop)
             }
         }
     }
 
-    /// Hand over a chunk; `true` means stop reading (the batcher or the validator has stopped).
-    fn pass(&mut self, chunk: &mut Chunk, stop: &AtomicBool) -> bool {
-        let input = chunk.input;
+    /// Hand over the lines gathered so far (none inline); `true` means stop reading (the batcher or
+    /// the validator has stopped).
+    fn flush(&mut self, stop: &AtomicBool) -> bool {
         match self {
-            Handoff::Inline(v) => {
-                let stopped = !v.take(chunk);
-                chunk.clear();
-                stopped
-            }
-            Handoff::Thread { tx, back } => {
-                let mut next = back.try_recv().unwrap_or_else(|_| Chunk::new(input));
-                next.input = input;
+            Handoff::Inline(_) => false,
+            Handoff::Thread { chunk, tx, back } => {
+                if chunk.lines.is_empty() {
+                    return false;
+                }
+                let next = back.try_recv().unwrap_or_else(|_| Chunk::new());
                 let full = std::mem::replace(chunk, next);
                 stop.load(Ordering::Relaxed) || tx.send(full).is_err()
             }
@@ -411,7 +417,7 @@ impl Handoff<'_> {
     }
 }
 
-/// Stage 1: every input in order, lines in chunks to the validator.
+/// Stage 1: every input in order, line by line to the handoff.
 fn split_lines(
     cfg: &IngestConfig,
     keys: &[String],
@@ -456,13 +462,12 @@ fn split_lines(
             }
         };
         let (mut line, mut offset) = (0u64, 0u64);
-        let mut chunk = Chunk::new(i as u32);
         loop {
             let got = match read_record(&mut r, cfg.max_record_bytes, &mut line_buf) {
                 Ok(g) => g,
                 Err(e) => {
                     // What was read before the failure is still handed on (and committed).
-                    if !chunk.lines.is_empty() && handoff.pass(&mut chunk, stop) {
+                    if handoff.flush(stop) {
                         break 'inputs;
                     }
                     reject(t, line, io_reason(&e));
@@ -482,9 +487,7 @@ fn split_lines(
             };
             if crate::signals::shutdown_requested() {
                 // Stop taking input; what was read is still handed on and committed.
-                if !chunk.lines.is_empty() {
-                    handoff.pass(&mut chunk, stop);
-                }
+                handoff.flush(stop);
                 break 'inputs;
             }
             line += 1;
@@ -499,7 +502,7 @@ fn split_lines(
                 continue;
             }
             if handoff.line(
-                &mut chunk,
+                i as u32,
                 &line_buf,
                 Position { line, offset },
                 too_long,
@@ -508,7 +511,7 @@ fn split_lines(
                 break 'inputs;
             }
         }
-        if !chunk.lines.is_empty() && handoff.pass(&mut chunk, stop) {
+        if handoff.flush(stop) {
             break;
         }
     }

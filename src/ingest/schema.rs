@@ -46,11 +46,7 @@ impl Schema {
     /// object, and has the fields the schema asks for. The fast scan ([`super::scan`]) decides almost
     /// every record; serde_json decides the rest and explains every rejection.
     pub fn validate(self, line: &[u8]) -> Result<(), Invalid> {
-        if let Err(e) = std::str::from_utf8(line) {
-            return Err(Invalid::Utf8 {
-                at: e.valid_up_to(),
-            });
-        }
+        utf8(line)?;
         let (ts, msg) = match scan(line) {
             Scan::Valid { ts, msg } => (ts, msg),
             Scan::Invalid | Scan::Unsure => shape_by_serde(line)?,
@@ -61,11 +57,7 @@ impl Schema {
     /// The reference verdict: the same rules decided by serde_json alone (the slow path, and the
     /// oracle the fast scan is tested against).
     pub fn validate_by_serde(self, line: &[u8]) -> Result<(), Invalid> {
-        if let Err(e) = std::str::from_utf8(line) {
-            return Err(Invalid::Utf8 {
-                at: e.valid_up_to(),
-            });
-        }
+        utf8(line)?;
         let (ts, msg) = shape_by_serde(line)?;
         self.judge(ts, msg)
     }
@@ -101,6 +93,15 @@ impl Schema {
             (None, _) => Err(Invalid::Field("ts", "is missing")),
         }
     }
+}
+
+/// A record is UTF-8 as a whole, also inside fields the schema does not check.
+fn utf8(line: &[u8]) -> Result<(), Invalid> {
+    std::str::from_utf8(line)
+        .map(drop)
+        .map_err(|e| Invalid::Utf8 {
+            at: e.valid_up_to(),
+        })
 }
 
 /// The two fields' types as serde_json reads them, or its error. `line` is UTF-8.

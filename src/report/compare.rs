@@ -13,6 +13,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::html::{esc, read_json};
+
 /// A change larger than this fraction is marked on the page and listed first in the summary.
 pub const NOTABLE: f64 = 0.10;
 
@@ -46,11 +48,6 @@ pub struct Comparison {
     pub figures: Vec<FigureDelta>,
     /// Figures only one run has.
     pub only_in_one: usize,
-}
-
-fn read_json(p: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
 }
 
 /// Numeric leaves of `v` under `prefix` (objects only: arrays are per-run series, not figures).
@@ -136,12 +133,6 @@ pub fn compare(a: &Path, b: &Path) -> Result<Comparison, String> {
         figures,
         only_in_one,
     })
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn num(v: f64) -> String {

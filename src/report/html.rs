@@ -9,16 +9,20 @@ use serde_json::Value;
 
 use super::charts::{charts_for, render_svg, Chart};
 use super::csv::Csv;
+use crate::checks::Contention;
 
-fn esc(s: &str) -> String {
+/// Text made safe inside HTML elements and attribute values.
+pub(super) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn read_json(p: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
+/// A JSON file, or why it could not be read.
+pub(super) fn read_json(p: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
 }
 
 /// A CSV file as an HTML table (first line = header; quoted fields keep their commas).
@@ -133,18 +137,14 @@ fn check_section(c: &Value) -> String {
         );
     }
     s.push_str("</ul>\n");
-    let cpu = &c["cpu"];
-    if cpu["contended"].as_u64().unwrap_or(0) > 0 {
-        let _ = writeln!(
-            s,
-            "<p class=\"fail\">CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}): timing figures may be low.</p>",
-            cpu["contended"], cpu["runs"], cpu["threshold_cores"], cpu["max_other_cores"].as_f64().unwrap_or(0.0)
-        );
-    } else if cpu["runs"].as_u64().unwrap_or(0) > 0 {
+    let cpu: Contention = serde_json::from_value(c["cpu"].clone()).unwrap_or_default();
+    if let Some(note) = cpu.note() {
+        let _ = writeln!(s, "<p class=\"fail\">{}.</p>", esc(&note));
+    } else if cpu.runs > 0 {
         let _ = writeln!(
             s,
             "<p class=\"src\">CPU: no competing process in its {} measured runs (others ≤ {} cores; max {:.2}).</p>",
-            cpu["runs"], cpu["threshold_cores"], cpu["max_other_cores"].as_f64().unwrap_or(0.0)
+            cpu.runs, cpu.threshold_cores, cpu.max_other_cores
         );
     }
     s
@@ -214,11 +214,10 @@ const TABLES: [(&str, &str); 24] = [
 /// Write `RUN_DIR/index.html` from the files in `run_dir`; returns its path.
 pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
     let mut body = String::new();
-    let title = run_dir
-        .file_name()
-        .and_then(|s| s.to_str())
-        .unwrap_or("run");
-    match read_json(&run_dir.join("provenance.json")) {
+    // The run folder's own name, also when it is reached through the `reports/latest` link.
+    let real = std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());
+    let title = real.file_name().and_then(|s| s.to_str()).unwrap_or("run");
+    match read_json(&run_dir.join("provenance.json")).ok() {
         Some(p) => body.push_str(&provenance_section(&p)),
         None => body.push_str("<p class=\"fail\">No provenance.json in this run folder: figures below have no stated origin.</p>\n"),
     }
@@ -230,8 +229,9 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
             esc(w.trim())
         );
     }
-    if let Some(Value::Array(checks)) =
-        read_json(&run_dir.join("checks.json")).map(|v| v["checks"].clone())
+    if let Some(Value::Array(checks)) = read_json(&run_dir.join("checks.json"))
+        .ok()
+        .map(|v| v["checks"].clone())
     {
         body.push_str("<h2>Checks</h2>\n");
         for c in &checks {
