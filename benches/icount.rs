@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use ingest_lab::{
-    aimd_step, encode_record, AimdConfig, AimdObservation, BatchWindow, BoundedQueue,
+    aimd_step, encode_record, AimdConfig, AimdObservation, AimdState, BatchWindow, BoundedQueue,
     CappedDecoder, OverflowPolicy, PopStatus, Schema, SplitPlan, SplitStep, WindowConfig,
 };
 
@@ -101,16 +101,19 @@ fn capped_gzip(input: Vec<u8>) -> usize {
 fn aimd_steps() -> Duration {
     let cfg = AimdConfig::default();
     let slo = Duration::from_millis(10);
-    let mut linger = Duration::ZERO;
+    let mut state = AimdState {
+        linger: Duration::ZERO,
+        slow_start: cfg.slow_start,
+    };
     for i in 0..1000u64 {
         let obs = AimdObservation {
             p99: Duration::from_micros(2000 + (i * 37) % 9000),
             items: 10_000,
             arrivals_per_commit: (i % 7) as f64,
         };
-        linger = aimd_step(&cfg, slo, linger, black_box(&obs)).0;
+        state = aimd_step(&cfg, slo, state, black_box(&obs)).0;
     }
-    linger
+    state.linger
 }
 
 #[library_benchmark]

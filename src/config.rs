@@ -124,6 +124,8 @@ pub struct AimdConfig {
     pub idle_below_arrivals_per_commit: f64,
     /// Grow only on a p99 of at least this many items.
     pub min_items: u64,
+    /// Grow by doubling the linger (TCP's slow start) until the first decrease, then additively.
+    pub slow_start: bool,
 }
 
 impl Default for AimdConfig {
@@ -141,6 +143,7 @@ impl Default for AimdConfig {
             grow_above_arrivals_per_commit: 2.0,
             idle_below_arrivals_per_commit: 0.5,
             min_items: 100,
+            slow_start: true,
         }
     }
 }

@@ -52,8 +52,8 @@ mod summary;
 mod testutil;
 
 pub use batch::{
-    aimd_step, AimdDriver, AimdMove, AimdObservation, AimdPoint, BatchWindow, FlushReason,
-    FlushedBatch,
+    aimd_step, AimdDriver, AimdMove, AimdObservation, AimdPoint, AimdState, BatchWindow,
+    FlushReason, FlushedBatch,
 };
 pub use clock::{ms, Clock, ManualClock, MonotonicClock, Nanos};
 pub use codec::{

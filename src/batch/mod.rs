@@ -3,5 +3,5 @@
 mod aimd;
 mod window;
 
-pub use aimd::{aimd_step, AimdDriver, AimdMove, AimdObservation, AimdPoint};
+pub use aimd::{aimd_step, AimdDriver, AimdMove, AimdObservation, AimdPoint, AimdState};
 pub use window::{BatchWindow, FlushReason, FlushedBatch};
