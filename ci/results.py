@@ -53,6 +53,8 @@ def table(header, body):
 
 def main():
     run = sys.argv[1]
+    # Name the real folder, not the reports/latest link it may have been called through.
+    real = os.path.relpath(os.path.realpath(run))
     prov = load(run, "provenance.json") or {}
     checks = load(run, "checks.json") or {"checks": []}
     by = {c["check"]: c for c in checks["checks"]}
@@ -61,7 +63,7 @@ def main():
 
     host = prov.get("host", {})
     md.append(
-        f"Run folder `{run}` — `{prov.get('command', '?')}` at commit `{str(prov.get('commit', '?'))[:12]}`, "
+        f"Run folder `{real}` — `{prov.get('command', '?')}` at commit `{str(prov.get('commit', '?'))[:12]}`, "
         f"{prov.get('date', '?')}, host `{host.get('hostname', '?')}` ({host.get('cpu', '?')}, "
         f"{host.get('cpus', '?')} cpus), kernel {host.get('kernel', '?')}, {prov.get('filesystem', '?')}, "
         f"{prov.get('rustc', '?')}. Open `reports/latest/index.html` for every table."
