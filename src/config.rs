@@ -129,8 +129,9 @@ pub struct AimdConfig {
 }
 
 impl Default for AimdConfig {
-    /// 100 ms steps over a 1 s history; +0.25 ms per step (0 → 5 ms in 2 s); halve; linger in [0, 5 ms]
-    /// (half the default 10 ms SLO: the other half is the fdatasync and the bursts' queueing).
+    /// 100 ms steps over a 1 s history; slow start doubles from 0.25 ms (0 → 5 ms in 0.6 s), then
+    /// +0.25 ms per step; halve; linger in [0, 5 ms] (half the default 10 ms SLO: the other half is the
+    /// fdatasync and the bursts' queueing).
     fn default() -> Self {
         AimdConfig {
             interval: Duration::from_millis(100),
