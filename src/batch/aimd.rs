@@ -113,7 +113,6 @@ pub fn aimd_step(
             slow_start: cfg.slow_start && next == cfg.min_linger,
         }
     };
-    let hold = |slow_start| AimdState { linger, slow_start };
     if obs.items > 0 && obs.p99 > slo {
         return (decrease(linger), AimdMove::DecreaseBreach);
     }
@@ -121,7 +120,7 @@ pub fn aimd_step(
         return if linger > cfg.min_linger {
             (decrease(linger), AimdMove::DecreaseIdle)
         } else {
-            (hold(state.slow_start), AimdMove::Hold)
+            (state, AimdMove::Hold)
         };
     }
     let headroom = obs.p99 < slo.mul_f64(1.0 - cfg.margin);
@@ -138,14 +137,14 @@ pub fn aimd_step(
         return (
             AimdState {
                 linger: next.min(cfg.max_linger),
-                slow_start: state.slow_start,
+                ..state
             },
             mv,
         );
     }
     // Slow start survives a hold: only a decrease ends it (TCP's loss), so one burst that lifts p99 into
     // the band for an interval does not leave the linger to creep up additively from near zero.
-    (hold(state.slow_start), AimdMove::Hold)
+    (state, AimdMove::Hold)
 }
 
 /// One control decision, for the window trace in the report.
