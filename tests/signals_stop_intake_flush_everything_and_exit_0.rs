@@ -36,6 +36,10 @@ fn sigusr1_flushes_and_sigterm_stops_a_run_losing_nothing() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The CLI installs its handlers before it opens the sink: once the sink exists, signals are safe.
+    wait_until("the sink directory to appear", || {
+        dir.path().join("sink").is_dir()
+    });
     std::thread::sleep(Duration::from_millis(1000));
     signal(child.id(), libc::SIGUSR1);
     std::thread::sleep(Duration::from_millis(1000));
@@ -87,7 +91,16 @@ fn sigint_stops_ingest_cleanly_and_a_rerun_finishes_exactly_once() {
         c
     };
     let child = cmd().spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(150));
+    // Interrupt once the first block is on disk (not after a fixed sleep, which on a loaded machine can
+    // land before the first commit, or before the handlers are installed — they are, before any write).
+    wait_until("the first block to reach the sink", || {
+        std::fs::read_dir(&sink)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.metadata().ok())
+            .any(|m| m.is_file() && m.len() > 0)
+    });
     signal(child.id(), libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -115,4 +128,16 @@ fn sigint_stops_ingest_cleanly_and_a_rerun_finishes_exactly_once() {
     assert_eq!(ids.len() as u64, N);
     assert_eq!(unique.len() as u64, N);
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order");
+}
+
+/// Poll `done` every 5 ms; fail after 60 s.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "waited 60 s for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
