@@ -195,18 +195,32 @@ impl BlockView<'_> {
     }
 }
 
+/// Decode a block's payload by the codec its header names — never by sniffing what the payload holds:
+/// framed records can begin with any bytes (a first record of 35,615 bytes starts `1f 8b`, gzip's
+/// magic), and our own format must not be read with the input side's nested-compression rule.
+/// The output is capped at [`MAX_DECODED_BYTES`], so a corrupt or hostile block cannot expand without
+/// bound.
 fn decode_frames(codec: Codec, payload: &[u8], offset: u64) -> Result<Cow<'_, [u8]>, FrameError> {
-    if codec == Codec::None {
-        return Ok(Cow::Borrowed(payload));
-    }
-    let name = format!("block at byte {offset}");
+    let bad = |reason: String| FrameError::BadPayload { offset, reason };
+    let decoder: Box<dyn Read + '_> = match codec {
+        Codec::None => return Ok(Cow::Borrowed(payload)),
+        Codec::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(payload)
+                .map_err(|e| bad(format!("zstd: {e}")))?,
+        ),
+        Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(payload)),
+    };
     let mut out = Vec::new();
-    crate::codec::CappedDecoder::new(payload, &name, MAX_DECODED_BYTES, 1)
-        .and_then(|mut d| d.read_to_end(&mut out))
-        .map_err(|e| FrameError::BadPayload {
-            offset,
-            reason: e.to_string(),
-        })?;
+    decoder
+        .take(MAX_DECODED_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| bad(format!("{}: {e}", codec.as_str())))?;
+    if out.len() as u64 > MAX_DECODED_BYTES {
+        return Err(bad(format!(
+            "{} payload decodes to more than {MAX_DECODED_BYTES} bytes",
+            codec.as_str()
+        )));
+    }
     Ok(Cow::Owned(out))
 }
 
@@ -352,6 +366,24 @@ mod tests {
             assert_eq!(view.codec, codec);
             let got: Vec<Vec<u8>> = view.records().map(|r| r.unwrap().to_vec()).collect();
             assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn compressed_block_whose_first_record_looks_like_gzip_magic_reads_back() {
+        // A record of 35,615 bytes frames as `1f 8b 00 00 ...`: gzip's magic. The block used to be
+        // decoded by sniffing, found "gzip inside zstd", and was called a torn tail.
+        for len in [0x8b1f, 0x1_8b1f] {
+            let big: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+            for codec in [Codec::Zstd, Codec::Gzip] {
+                let mut b = BlockBuilder::with_capacity(1 << 20);
+                b.push(&big);
+                b.push(b"second");
+                let packed = b.seal_with(codec).unwrap().to_vec();
+                let view = BlockReader::new(&packed).next().unwrap().unwrap();
+                let got: Vec<&[u8]> = view.records().map(|r| r.unwrap()).collect();
+                assert_eq!(got, vec![&big[..], b"second"], "{codec:?} len {len}");
+            }
         }
     }
 
