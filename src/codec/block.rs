@@ -10,7 +10,8 @@ use crate::error::FrameError;
 
 /// Bytes of the block header.
 pub const BLOCK_HEADER_BYTES: usize = 20;
-const MAGIC: [u8; 4] = *b"ILB1";
+/// The first bytes of every block.
+pub const BLOCK_MAGIC: [u8; 4] = *b"ILB1";
 
 /// How a block's payload is encoded. A compressed block compresses the whole batch of framed records at
 /// once: compression finds repetition *across* records, which is why it only pays on filled batches.
@@ -53,11 +54,11 @@ impl Codec {
 }
 
 /// A decoded block is never larger than this (the window's largest batch plus framing).
-const MAX_DECODED_BYTES: u64 = (crate::config::MAX_BATCH_BYTES as u64) * 2;
+pub const MAX_DECODED_BYTES: u64 = (crate::config::MAX_BATCH_BYTES as u64) * 2;
 
 fn write_header(buf: &mut [u8], codec: Codec, records: u32) {
     let payload_len = (buf.len() - BLOCK_HEADER_BYTES) as u32;
-    buf[0..4].copy_from_slice(&MAGIC);
+    buf[0..4].copy_from_slice(&BLOCK_MAGIC);
     buf[4] = codec as u8;
     buf[5..8].fill(0);
     buf[8..12].copy_from_slice(&records.to_le_bytes());
@@ -224,6 +225,17 @@ fn decode_frames(codec: Codec, payload: &[u8], offset: u64) -> Result<Cow<'_, [u
     Ok(Cow::Owned(out))
 }
 
+/// The largest block a sink can write: its header and a payload of at most [`MAX_DECODED_BYTES`]
+/// (a compressed payload of incompressible records is a little larger than the records; the slack
+/// covers zstd's and gzip's worst-case growth). A torn tail, being one write, is never longer.
+pub const MAX_BLOCK_BYTES: u64 = BLOCK_HEADER_BYTES as u64 + MAX_DECODED_BYTES + (1 << 20);
+
+/// The payload length a block header at the start of `header` claims, if it is a block header.
+pub fn claimed_payload_len(header: &[u8]) -> Option<u64> {
+    (header.len() >= BLOCK_HEADER_BYTES && header[0..4] == BLOCK_MAGIC)
+        .then(|| u32::from_le_bytes(header[12..16].try_into().expect("4 bytes")) as u64)
+}
+
 /// Walks the blocks of a segment's bytes. After the first error it yields nothing more: what follows a
 /// torn or corrupt block is not trusted.
 pub struct BlockReader<'a> {
@@ -257,7 +269,7 @@ impl<'a> BlockReader<'a> {
                 available: rest.len() as u64,
             });
         }
-        if rest[0..4] != MAGIC {
+        if rest[0..4] != BLOCK_MAGIC {
             return Err(FrameError::BadMagic { offset });
         }
         let codec = Codec::from_u8(rest[4]).ok_or(FrameError::UnknownCodec {

@@ -14,6 +14,9 @@ mod block;
 mod capped;
 mod frame;
 
-pub use block::{BlockBuilder, BlockReader, BlockView, Codec, BLOCK_HEADER_BYTES};
+pub use block::{
+    claimed_payload_len, BlockBuilder, BlockReader, BlockView, Codec, BLOCK_HEADER_BYTES,
+    BLOCK_MAGIC, MAX_BLOCK_BYTES,
+};
 pub use capped::{read_record, CappedDecoder, Compression, DecompressError};
 pub use frame::{encode_record, RecordIter, RECORD_HEADER_BYTES};

@@ -10,7 +10,12 @@
 //!
 //! A torn tail — the last block of the last segment cut short by a crash — fails its length or CRC
 //! check. It was never acknowledged (its fdatasync did not return), so [`recover`] cuts it off and says
-//! so; a bad block anywhere *before* the tail is corruption, not a crash, and is an error.
+//! so. A crash tears at most the one write that was in flight, so a torn tail is at most one block,
+//! is the last thing in its segment, and nothing valid follows it: a bad block whose intact header ends
+//! before the end of the file, a bad stretch longer than the largest block, a bad block that a valid
+//! block follows, or a bad block in a segment that newer data follows is **corruption** (a flipped
+//! byte, a bad sector). Corruption is never cut: the scan refuses with an error naming the segment and
+//! the byte, because the bytes after it had been acknowledged.
 
 use std::collections::HashMap;
 use std::fs::OpenOptions;
@@ -21,7 +26,9 @@ use serde::Serialize;
 use std::fs::File;
 use std::io::{BufReader, Read};
 
-use crate::codec::{BlockReader, BlockView, BLOCK_HEADER_BYTES};
+use crate::codec::{
+    claimed_payload_len, BlockReader, BlockView, BLOCK_HEADER_BYTES, BLOCK_MAGIC, MAX_BLOCK_BYTES,
+};
 use crate::error::SysError;
 use crate::sink::parse_segment_index;
 
@@ -179,6 +186,12 @@ pub fn scan(
                     seg.display()
                 ));
             }
+            if let Err(why) = torn_not_corrupt(seg, good_bytes, file_len) {
+                return Err(format!(
+                    "{}: corrupt block at byte {good_bytes} ({error}): {why}: not a torn tail (a crash tears only the last write, at most one block, with nothing valid after it); refusing to continue",
+                    seg.display()
+                ));
+            }
             let torn = TornTail {
                 segment: seg.clone(),
                 good_bytes,
@@ -198,6 +211,81 @@ pub fn scan(
         }
     }
     Ok(rec)
+}
+
+/// `Ok` when the bad stretch from `at` to `file_len` of `seg` can be a torn last write; else why not.
+fn torn_not_corrupt(seg: &Path, at: u64, file_len: u64) -> Result<(), String> {
+    use std::os::unix::fs::FileExt;
+    let io = |e: std::io::Error| format!("read {}: {e}", seg.display());
+    let f = File::open(seg).map_err(io)?;
+    let mut header = [0u8; BLOCK_HEADER_BYTES];
+    let got = read_at_most(&f, &mut header, at).map_err(io)?;
+    match claimed_payload_len(&header[..got]) {
+        Some(len) if at + (BLOCK_HEADER_BYTES as u64) + len < file_len => {
+            return Err(format!(
+                "its header says it ends at byte {}, but the segment goes on to byte {file_len}",
+                at + BLOCK_HEADER_BYTES as u64 + len
+            ))
+        }
+        Some(_) => {}
+        None if file_len - at > MAX_BLOCK_BYTES => {
+            return Err(format!(
+                "{} bad bytes, more than the largest block ({MAX_BLOCK_BYTES} bytes)",
+                file_len - at
+            ))
+        }
+        None => {}
+    }
+    // Any valid block after the bad one means the bad one was not the last write.
+    let finder = memchr::memmem::Finder::new(&BLOCK_MAGIC);
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut pos = at + 1;
+    while pos < file_len {
+        let n = read_at_most(&f, &mut chunk, pos).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        for hit in finder.find_iter(&chunk[..n]) {
+            let cand = pos + hit as u64;
+            if let Some(len) = claimed_payload_len_at(&f, cand).map_err(io)? {
+                let end = cand + BLOCK_HEADER_BYTES as u64 + len;
+                if end <= file_len {
+                    let mut block = vec![0u8; (end - cand) as usize];
+                    f.read_exact_at(&mut block, cand).map_err(io)?;
+                    if matches!(BlockReader::new(&block).next(), Some(Ok(_))) {
+                        return Err(format!("a valid block follows at byte {cand}"));
+                    }
+                }
+            }
+        }
+        if n < BLOCK_MAGIC.len() {
+            break;
+        }
+        // Overlap by the magic's length less one, so a magic across two chunks is found.
+        pos += (n - (BLOCK_MAGIC.len() - 1)) as u64;
+    }
+    Ok(())
+}
+
+fn claimed_payload_len_at(f: &File, at: u64) -> std::io::Result<Option<u64>> {
+    let mut header = [0u8; BLOCK_HEADER_BYTES];
+    let got = read_at_most(f, &mut header, at)?;
+    Ok(claimed_payload_len(&header[..got]))
+}
+
+/// `pread` until `buf` is full or the file ends; the bytes read.
+fn read_at_most(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read_at(&mut buf[got..], at + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// Walk the blocks of one segment file, one block in memory at a time (a start-up scan of many
@@ -225,7 +313,7 @@ fn for_each_block(
         if got == BLOCK_HEADER_BYTES {
             let payload = u32::from_le_bytes(buf[12..16].try_into().expect("4 bytes")) as u64;
             // A length past the end of the file is a torn (or corrupt) header: do not allocate it.
-            let want = payload.min(file_len - pos - BLOCK_HEADER_BYTES as u64);
+            let want = payload.min(file_len.saturating_sub(pos + BLOCK_HEADER_BYTES as u64));
             (&mut r).take(want).read_to_end(&mut buf).map_err(io)?;
         }
         let block = match BlockReader::new(&buf).next() {
@@ -341,5 +429,65 @@ mod tests {
             e.contains("seg-0000000000.log") && e.contains("not a torn tail"),
             "{e}"
         );
+    }
+
+    fn segment_of(blocks: &[Vec<u8>]) -> Vec<u8> {
+        blocks.concat()
+    }
+
+    #[test]
+    fn one_flipped_byte_mid_segment_is_corruption_not_a_torn_tail() {
+        // Before: the bad block and every acknowledged block after it were reported as a "torn tail"
+        // and cut on the next start.
+        let dir = crate::testutil::tempdir();
+        let blocks: Vec<Vec<u8>> = (0..5u8).map(|i| sealed_block(&[&[i; 100]])).collect();
+        let mut seg = segment_of(&blocks);
+        let mid = blocks[0].len() + blocks[1].len() + 30;
+        seg[mid] ^= 0x01;
+        let path = dir.path().join("seg-0000000000.log");
+        std::fs::write(&path, &seg).unwrap();
+        let e = recover(dir.path(), true).unwrap_err();
+        assert!(
+            e.contains("corrupt block at byte") && e.contains("not a torn tail"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            seg.len() as u64,
+            "nothing cut"
+        );
+    }
+
+    #[test]
+    fn a_flipped_length_in_the_header_is_corruption_when_valid_blocks_follow() {
+        let dir = crate::testutil::tempdir();
+        let blocks: Vec<Vec<u8>> = (0..4u8).map(|i| sealed_block(&[&[i; 50]])).collect();
+        let mut seg = segment_of(&blocks);
+        let at = blocks[0].len() + 14; // high byte of block 1's payload length: claims past EOF
+        seg[at] = 0x7f;
+        std::fs::write(dir.path().join("seg-0000000000.log"), &seg).unwrap();
+        let e = recover(dir.path(), true).unwrap_err();
+        assert!(e.contains("a valid block follows at byte"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_last_block_with_nothing_after_it_is_a_torn_tail() {
+        // The in-flight write: cut short, zero-filled, or with a bad byte — and nothing valid after.
+        for damage in 0..3 {
+            let dir = crate::testutil::tempdir();
+            let blocks: Vec<Vec<u8>> = (0..3u8).map(|i| sealed_block(&[&[i; 64]])).collect();
+            let mut seg = segment_of(&blocks);
+            let last = seg.len() - blocks[2].len();
+            match damage {
+                0 => seg.truncate(seg.len() - 5),
+                1 => seg[last..].fill(0),
+                _ => seg[last + 40] ^= 0x10,
+            }
+            std::fs::write(dir.path().join("seg-0000000000.log"), &seg).unwrap();
+            let r = recover(dir.path(), true).unwrap();
+            let t = r.torn_tail.expect("torn tail");
+            assert_eq!(t.good_bytes, last as u64, "damage {damage}");
+            assert_eq!(r.records, 2);
+        }
     }
 }
