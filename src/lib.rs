@@ -93,7 +93,8 @@ pub use signals::{
     FLUSH_POLL,
 };
 pub use sink::{
-    bench_appends, free_bytes, segment_name, utf8_record, Fault, FaultOp, FileSink, FsInfo,
-    NullSink, Sink, SinkBench, SinkCounters, ValidatingSink, Validator, BENCH_RECORD_BYTES,
+    bench_appends, free_bytes, segment_name, utf8_record, DirLock, Fault, FaultOp, FileSink,
+    FsInfo, NullSink, Sink, SinkBench, SinkCounters, ValidatingSink, Validator, BENCH_RECORD_BYTES,
+    LOCK_FILE,
 };
 pub use summary::{FlushReasons, Rejections, RunReport, RunSettings, Sample};

@@ -700,8 +700,8 @@ impl<S: Sink> Batcher<S> {
                 lost += n as u64;
                 rest.clear();
             }
-            // Dead letters never made durable are lost to the failure too, not dead-lettered.
-            lost += self.dead_pending;
+            // Dead letters never made durable are in the window's count: lost to the failure too,
+            // not dead-lettered.
             self.dead_pending = 0;
             self.metrics.rejected_sink_failed += lost;
         }
@@ -756,10 +756,6 @@ impl<S: Sink> Batcher<S> {
     ) -> Result<(), SinkError> {
         let mut items = staging.drain(..);
         while let Some(mut item) = items.next() {
-            if let Some(note) = item.dead.take() {
-                self.dead_letter_note(item, *note);
-                continue;
-            }
             let framed = item.payload.len() + RECORD_HEADER_BYTES;
             self.last_framed = framed;
             if let Some(r) = self.window.must_flush_before(framed) {
@@ -770,12 +766,21 @@ impl<S: Sink> Batcher<S> {
                     return Err(e);
                 }
             }
-            self.block.push(&item.payload);
-            if let Some(s) = item.source {
-                self.touched[s.input as usize] = Some(s.pos);
+            if let Some(note) = item.dead.take() {
+                // A dead letter takes its place in the window like a record: it is made durable
+                // (and its position committed) within the same size and linger bounds, so a file of
+                // nothing but invalid records is bounded in memory and resumable mid-way.
+                if !self.dead_letter_note(item, *note, pool) {
+                    continue;
+                }
+            } else {
+                self.block.push(&item.payload);
+                if let Some(s) = item.source {
+                    self.touched[s.input as usize] = Some(s.pos);
+                }
+                self.intended.push(item.intended);
+                self.spent.push(item.payload);
             }
-            self.intended.push(item.intended);
-            self.spent.push(item.payload);
             if let Some(r) = self.window.push(framed, now) {
                 if let Err(e) = self.commit(r, pool) {
                     let rest: Vec<Item> = items.collect();
@@ -787,8 +792,11 @@ impl<S: Sink> Batcher<S> {
         Ok(())
     }
 
-    /// An ingested record that failed validation: into the DLQ's buffer, its position noted.
-    fn dead_letter_note(&mut self, item: Item, note: DeadNote) {
+    /// An ingested record that failed validation: into the DLQ's buffer, its position noted. `true`
+    /// when it is buffered for the DLQ (it then counts in the window until the next commit makes it
+    /// durable); `false` when a full DLQ refused it (dropped and counted now; its buffer is recycled
+    /// at once).
+    fn dead_letter_note(&mut self, item: Item, note: DeadNote, pool: &BufferPool) -> bool {
         let (source, line) = match item.source {
             Some(s) => {
                 self.touched[s.input as usize] = Some(s.pos);
@@ -813,14 +821,23 @@ impl<S: Sink> Batcher<S> {
         };
         // A re-run after a crash may meet a record whose entry is already durable: counted, not
         // written twice (the DLQ de-duplicates by source).
-        match dlq.push(&entry.with_payload(&item.payload, usize::MAX)) {
-            DlqPush::Written | DlqPush::Duplicate => self.dead_pending += 1,
+        let kept = match dlq.push(&entry.with_payload(&item.payload, usize::MAX)) {
+            DlqPush::Written | DlqPush::Duplicate => {
+                self.dead_pending += 1;
+                true
+            }
             DlqPush::Refused => {
                 self.metrics.dropped_dlq_full += 1;
                 self.live.dropped.add(1);
+                false
             }
+        };
+        if kept {
+            self.spent.push(item.payload);
+        } else {
+            pool.give_back(&mut vec![item.payload]);
         }
-        self.spent.push(item.payload);
+        kept
     }
 
     /// Make buffered dead letters durable; only then are they counted as dead-lettered.
@@ -883,10 +900,12 @@ impl<S: Sink> Batcher<S> {
         pool.give_back(&mut self.spent);
         self.intended.clear();
         if result.is_err() {
-            // Nothing of this batch is reported committed past what `committed`/`dead_letter` counted.
+            // Nothing of this batch's records is reported committed past what `committed` and
+            // `dead_letter` counted. (Its dead letters were made durable, and counted, before the
+            // block was written.)
             let accounted = self.metrics.committed_in_batch + self.metrics.dead_in_batch;
-            self.metrics.rejected_sink_failed += flushed.items as u64 - accounted;
-            self.live.lost.add(flushed.items as u64 - accounted);
+            self.metrics.rejected_sink_failed += records as u64 - accounted;
+            self.live.lost.add(records as u64 - accounted);
         }
         self.metrics.committed_in_batch = 0;
         self.metrics.dead_in_batch = 0;

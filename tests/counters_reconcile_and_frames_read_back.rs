@@ -45,9 +45,10 @@ fn batched_run_commits_every_item_once_with_one_write_and_one_fdatasync_per_batc
         expected.fill(&mut want);
         assert_eq!(rec, &want);
     }
-    let bytes_on_disk: u64 = std::fs::read_dir(dir.path())
+    let bytes_on_disk: u64 = ingest_lab::segments(dir.path())
         .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
     assert_eq!(bytes_on_disk, r.bytes_written);
 }

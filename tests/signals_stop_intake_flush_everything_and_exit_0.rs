@@ -94,12 +94,12 @@ fn sigint_stops_ingest_cleanly_and_a_rerun_finishes_exactly_once() {
     // Interrupt once the first block is on disk (not after a fixed sleep, which on a loaded machine can
     // land before the first commit, or before the handlers are installed — they are, before any write).
     wait_until("the first block to reach the sink", || {
-        std::fs::read_dir(&sink)
+        // Segments only: the directory's LOCK file is written before any block.
+        ingest_lab::segments(&sink)
             .into_iter()
             .flatten()
-            .flatten()
-            .filter_map(|e| e.metadata().ok())
-            .any(|m| m.is_file() && m.len() > 0)
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .any(|m| m.len() > 0)
     });
     signal(child.id(), libc::SIGINT);
     let out = child.wait_with_output().unwrap();

@@ -41,7 +41,7 @@ use crate::error::{RunError, SysError};
 use crate::pipeline::{run_with_producer, DeadNote, Ends, GenOutcome, Item, SourcePos, Sources};
 use crate::queue::{OverflowPolicy, PushOutcome};
 use crate::retry::DeadLetterQueue;
-use crate::sink::{FileSink, FsInfo};
+use crate::sink::{DirLock, FileSink, FsInfo};
 use crate::summary::RunReport;
 
 /// Default cap on one input's decompressed bytes.
@@ -190,15 +190,28 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
             reason: "ingest reads as fast as the sink takes; only block loses nothing".into(),
         }));
     }
+    if cfg.run.sink.retain_segments.is_some() {
+        return Err(RunError::Config(crate::error::ConfigError {
+            field: "sink.retain_segments",
+            reason: "ingest keeps every segment: the input positions that make a re-run resume live in them, and a reaped segment's positions would make a re-run ingest its inputs again".into(),
+        }));
+    }
     let dir = cfg.run.sink.dir.clone();
-    std::fs::create_dir_all(&dir).map_err(|e| RunError::Setup(SysError::new("mkdir", &dir, e)))?;
+    // Both directories are this process's until it ends, before the start-up scan reads them.
+    let _locks = (
+        DirLock::acquire(&dir).map_err(RunError::Setup)?,
+        DirLock::acquire(&cfg.run.dlq_dir()).map_err(RunError::Setup)?,
+    );
     let recovery = checkpoint::start_up(&dir, "ingest").map_err(RunError::Recovery)?;
     let fs = FsInfo::of(&dir).map_err(|e| RunError::Setup(SysError::new("statfs", &dir, e)))?;
     let sink = match sink {
         Some(s) => s,
         None => FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?,
     };
-    let dlq = DeadLetterQueue::open_dedup(&cfg.run.dlq_dir())
+    // Dead letters of a batch whose block never became durable are cut: their lines are read again,
+    // so no run needs to remember which entries it has seen (memory stays bounded).
+    crate::retry::cut_unacknowledged_dead_letters(&cfg.run.dlq_dir(), &recovery, "ingest")?;
+    let dlq = DeadLetterQueue::open(&cfg.run.dlq_dir())
         .map_err(RunError::Setup)?
         .with_limit(cfg.run.dlq_limit);
     let keys: Vec<String> = cfg

@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -66,6 +65,83 @@ fn cut_torn_line(file: &File) -> std::io::Result<()> {
     }
     file.set_len(0)?;
     file.sync_data()
+}
+
+/// Cut the dead letters at the end of `dir/dead-letter.jsonl` that were never acknowledged, and say
+/// how many: entries whose source is `key:line` with `line` past the position committed for `key` in
+/// the main log (`committed`). The batcher makes a batch's dead letters durable *before* the block
+/// that commits their positions; a crash between the two leaves such entries behind. Their lines are
+/// read again by the next run, which dead-letters them again — or commits them, if the schema was
+/// changed in between. Keeping them would make a record both committed and dead-lettered, or
+/// dead-lettered twice. They are always the file's last entries (one batch's), so only the suffix is
+/// cut, like a torn tail, and the cut is made durable before anything is appended.
+pub fn cut_unacknowledged(
+    dir: &Path,
+    committed: &std::collections::HashMap<String, crate::ingest::Position>,
+) -> Result<u64, SysError> {
+    use std::io::BufRead;
+    let path = dir.join(PENDING_FILE);
+    let file = match OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(SysError::new("open", &path, e)),
+    };
+    let orphan = |line: &str| -> bool {
+        let Ok(d) = serde_json::from_str::<DeadLetter>(line) else {
+            return false;
+        };
+        let Some((key, at)) = d.source.rsplit_once(':') else {
+            return false;
+        };
+        let Ok(at) = at.parse::<u64>() else {
+            return false;
+        };
+        committed.get(key).is_none_or(|p| at > p.line)
+    };
+    let mut r = std::io::BufReader::with_capacity(1 << 20, &file);
+    let (mut offset, mut cut_at, mut orphans) = (0u64, None::<u64>, 0u64);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = r
+            .read_line(&mut line)
+            .map_err(|e| SysError::new("read", &path, e))?;
+        if n == 0 || !line.ends_with('\n') {
+            break;
+        }
+        if orphan(line.trim_end()) {
+            if cut_at.is_none() {
+                cut_at = Some(offset);
+            }
+            orphans += 1;
+        } else {
+            (cut_at, orphans) = (None, 0);
+        }
+        offset += n as u64;
+    }
+    if let Some(at) = cut_at {
+        file.set_len(at)
+            .and_then(|_| file.sync_data())
+            .map_err(|e| SysError::new("truncate unacknowledged dead letters", &path, e))?;
+    }
+    Ok(orphans)
+}
+
+/// [`cut_unacknowledged`] at a start-up (after the recovery scan of the main log), saying on stderr
+/// what was cut.
+pub fn cut_unacknowledged_dead_letters(
+    dir: &Path,
+    recovery: &crate::ingest::Recovery,
+    who: &str,
+) -> Result<(), crate::error::RunError> {
+    let n = cut_unacknowledged(dir, &recovery.positions).map_err(crate::error::RunError::Setup)?;
+    if n > 0 {
+        eprintln!(
+            "{who}: cut {n} dead letters from {} whose positions were never committed: their lines are read again",
+            dir.join(PENDING_FILE).display()
+        );
+    }
+    Ok(())
 }
 
 impl DeadLetter {
@@ -129,6 +205,9 @@ pub enum DlqPush {
     Refused,
 }
 
+/// The file dead letters are appended to, in the DLQ directory.
+pub const PENDING_FILE: &str = "dead-letter.jsonl";
+
 /// An append-only, durable dead-letter file.
 pub struct DeadLetterQueue {
     path: PathBuf,
@@ -144,13 +223,18 @@ pub struct DeadLetterQueue {
     evicted: u64,
     /// `fdatasync` calls made on the DLQ's files (the fixed cost dead letters add to a batch).
     syncs: u64,
+    /// Set when a write or fdatasync failed: the file's state is unknown, so nothing more is written
+    /// or promised through this handle (fail-stop, as for the sink; never retry an fdatasync).
+    poisoned: Option<String>,
+    /// One process per DLQ directory.
+    _lock: std::sync::Arc<crate::sink::DirLock>,
 }
 
 impl DeadLetterQueue {
     /// Open (or create) `dir/dead-letter.jsonl`.
     pub fn open(dir: &Path) -> Result<Self, SysError> {
-        std::fs::create_dir_all(dir).map_err(|e| SysError::new("mkdir", dir, e))?;
-        let path = dir.join("dead-letter.jsonl");
+        let lock = crate::sink::DirLock::acquire(dir)?;
+        let path = dir.join(PENDING_FILE);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -172,6 +256,8 @@ impl DeadLetterQueue {
             bytes,
             evicted: 0,
             syncs: 0,
+            poisoned: None,
+            _lock: lock,
         })
     }
 
@@ -271,11 +357,29 @@ impl DeadLetterQueue {
         Ok(())
     }
 
-    /// Write and fdatasync what was pushed.
+    /// Write and fdatasync what was pushed. A failure poisons the queue: every later sync fails too,
+    /// naming the first error, and nothing pushed since is written.
     pub fn sync(&mut self) -> Result<(), SysError> {
+        if let Some(first) = &self.poisoned {
+            return Err(SysError::new(
+                "sync",
+                &self.path,
+                std::io::Error::other(format!(
+                    "dead-letter queue failed earlier ({first}): fail-stop"
+                )),
+            ));
+        }
         if self.buf.is_empty() {
             return Ok(());
         }
+        let r = self.sync_buffered();
+        if let Err(e) = &r {
+            self.poisoned = Some(e.to_string());
+        }
+        r
+    }
+
+    fn sync_buffered(&mut self) -> Result<(), SysError> {
         if let Some(l) = self.limit {
             if l.policy == DlqPolicy::DropOlder && self.bytes > l.max_bytes {
                 return self.compact(l.max_bytes);
@@ -284,14 +388,9 @@ impl DeadLetterQueue {
         self.file
             .write_all(&self.buf)
             .map_err(|e| SysError::new("write", &self.path, e))?;
-        // SAFETY: valid open fd.
-        if unsafe { libc::fdatasync(self.file.as_raw_fd()) } != 0 {
-            return Err(SysError::new(
-                "fdatasync",
-                &self.path,
-                std::io::Error::last_os_error(),
-            ));
-        }
+        self.file
+            .sync_data()
+            .map_err(|e| SysError::new("fdatasync", &self.path, e))?;
         self.syncs += 1;
         self.buf.clear();
         Ok(())
@@ -344,6 +443,52 @@ mod tests {
             format!("record {i:04} xxxxxxxxxxxxxxxxxxxxxxxx").as_bytes(),
             usize::MAX,
         )
+    }
+
+    #[test]
+    fn a_failed_dlq_write_poisons_it_and_nothing_more_is_written() {
+        // Before: the DLQ kept the bytes that failed and wrote them again at the next sync, after
+        // later entries had been added: duplicated or glued entries.
+        let dir = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(dir.path()).unwrap();
+        q.push(&entry(1));
+        q.sync().unwrap();
+        let good = q.file.try_clone().unwrap();
+        q.file = File::open(&q.path).unwrap(); // read-only: the next write fails (EBADF)
+        q.push(&entry(2));
+        let first = q.sync().unwrap_err().to_string();
+        q.file = good;
+        q.push(&entry(3));
+        let again = q.sync().unwrap_err().to_string();
+        assert!(
+            again.contains("fail-stop") && again.contains(&first),
+            "{again}"
+        );
+        let all = DeadLetterQueue::read_all(&q.path).unwrap();
+        assert_eq!(all.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn unacknowledged_dead_letters_at_the_tail_are_cut() {
+        let dir = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(dir.path()).unwrap();
+        for i in [1, 2, 7, 8] {
+            q.push(&entry(i));
+        }
+        q.sync().unwrap();
+        drop(q);
+        let committed = std::collections::HashMap::from([(
+            "f".to_string(),
+            crate::ingest::Position { line: 2, offset: 0 },
+        )]);
+        assert_eq!(cut_unacknowledged(dir.path(), &committed).unwrap(), 2);
+        let left = DeadLetterQueue::read_all(&dir.path().join(PENDING_FILE)).unwrap();
+        assert_eq!(left.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1, 2]);
+        // An input never committed at all: every one of its trailing entries goes.
+        assert_eq!(
+            cut_unacknowledged(dir.path(), &Default::default()).unwrap(),
+            2
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ mod dlq;
 mod redrive;
 mod split;
 
-pub use dlq::{DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush};
+pub use dlq::{
+    cut_unacknowledged_dead_letters, DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush,
+};
 pub use redrive::{dlq_status, redrive, DlqStatus, RedriveConfig, RedriveReport};
 pub use split::{SplitPlan, SplitStep};
 

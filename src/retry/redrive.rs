@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::dlq::cut_unacknowledged_dead_letters;
 use crate::clock::Clock;
 use crate::config::RunConfig;
 use crate::error::{RunError, SysError};
@@ -23,6 +24,7 @@ use crate::ingest::{start_up, Position, Schema};
 use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos, Sources};
 use crate::queue::PushOutcome;
 use crate::retry::{DeadLetter, DeadLetterQueue};
+use crate::sink::DirLock;
 use crate::sink::FileSink;
 use crate::summary::RunReport;
 
@@ -88,7 +90,7 @@ pub struct DlqStatus {
     pub drained: Vec<(String, u64)>,
 }
 
-const PENDING: &str = "dead-letter.jsonl";
+use super::dlq::PENDING_FILE as PENDING;
 
 fn generation_name(n: u64, drained: bool) -> String {
     if drained {
@@ -164,8 +166,14 @@ pub fn dlq_status(dlq_dir: &Path) -> Result<DlqStatus, RunError> {
 /// Re-drive the DLQ of `cfg.run` into its main stream.
 pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     let dlq_dir = cfg.run.dlq_dir();
-    std::fs::create_dir_all(&dlq_dir)
-        .map_err(|e| RunError::Setup(SysError::new("mkdir", &dlq_dir, e)))?;
+    // Both directories are this process's until it ends, before anything in them is read.
+    let _locks = (
+        DirLock::acquire(&cfg.run.sink.dir).map_err(RunError::Setup)?,
+        DirLock::acquire(&dlq_dir).map_err(RunError::Setup)?,
+    );
+    let recovery = start_up(&cfg.run.sink.dir, "redrive").map_err(RunError::Recovery)?;
+    // Before pending entries become a generation: the unacknowledged ones of a crashed ingest go.
+    cut_unacknowledged_dead_letters(&dlq_dir, &recovery, "redrive")?;
     let mut gens = generations(&dlq_dir).map_err(RunError::Setup)?;
     let pending = dlq_dir.join(PENDING);
     if !gens.iter().any(|g| !g.1) && !read_entries(&pending)?.is_empty() {
@@ -188,7 +196,6 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         .map(|(_, p)| read_entries(p))
         .collect::<Result<_, _>>()?;
 
-    let recovery = start_up(&cfg.run.sink.dir, "redrive").map_err(RunError::Recovery)?;
     let sink = FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?;
     let mut back = DeadLetterQueue::open_dedup(&dlq_dir).map_err(RunError::Setup)?;
     let mut rep = RedriveReport {

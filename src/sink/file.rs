@@ -57,6 +57,7 @@ pub struct FileSink {
     fault: Option<Fault>,
     calls_since_fault: [u64; 2],
     reaper: Option<Reaper>,
+    _lock: std::sync::Arc<super::DirLock>,
 }
 
 /// Deletes segments past the retention limit on its own thread, a few MiB at a time.
@@ -115,7 +116,23 @@ const REAP_STEP_BYTES: u64 = 2 << 20;
 /// Pause between steps: 2 MiB / 4 ms frees up to 500 MB/s, faster than this disk writes.
 const REAP_PAUSE: std::time::Duration = std::time::Duration::from_millis(4);
 
+/// Suffix of a segment being reaped: no longer a segment name, so a crash mid-reap leaves a file that
+/// recovery ignores instead of a segment that ends mid-block with newer segments after it.
+const REAPING_SUFFIX: &str = ".reaping";
+
 fn reap(path: &Path) -> io::Result<()> {
+    let mut doomed = path.as_os_str().to_owned();
+    doomed.push(REAPING_SUFFIX);
+    let doomed = PathBuf::from(doomed);
+    std::fs::rename(path, &doomed)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    truncate_away(&doomed)
+}
+
+/// Free a file's blocks a step at a time, then unlink it.
+fn truncate_away(path: &Path) -> io::Result<()> {
     let f = OpenOptions::new().write(true).open(path)?;
     let mut len = f.metadata()?.len();
     while len > 0 {
@@ -125,6 +142,18 @@ fn reap(path: &Path) -> io::Result<()> {
     }
     drop(f);
     std::fs::remove_file(path)
+}
+
+/// Finish the reaping a crash interrupted (files renamed for reaping but not yet removed).
+fn finish_interrupted_reaps(dir: &Path) -> Result<(), SysError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| SysError::new("readdir", dir, e))?;
+    for e in rd.filter_map(|e| e.ok()) {
+        let p = e.path();
+        if p.to_string_lossy().ends_with(REAPING_SUFFIX) {
+            std::fs::remove_file(&p).map_err(|e| SysError::new("unlink", &p, e))?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Reaper {
@@ -149,7 +178,8 @@ impl FileSink {
     /// Open a sink in `cfg.dir` (created if missing). Existing segments are kept; writing starts in a
     /// new segment after the highest-numbered one.
     pub fn open(cfg: &SinkConfig) -> Result<FileSink, SysError> {
-        std::fs::create_dir_all(&cfg.dir).map_err(|e| SysError::new("mkdir", &cfg.dir, e))?;
+        let lock = super::DirLock::acquire(&cfg.dir)?;
+        finish_interrupted_reaps(&cfg.dir)?;
         let mut existing: Vec<(u64, PathBuf)> = std::fs::read_dir(&cfg.dir)
             .map_err(|e| SysError::new("readdir", &cfg.dir, e))?
             .filter_map(|e| e.ok())
@@ -176,6 +206,7 @@ impl FileSink {
             fault: None,
             calls_since_fault: [0; 2],
             reaper: cfg.retain_segments.map(|_| Reaper::start()),
+            _lock: lock,
         };
         sink.live_segments.push_back(path);
         sink.counters.segments_opened = 1;
@@ -416,7 +447,41 @@ mod tests {
         // 2 blocks fit per 4 KiB segment: 10 blocks -> 5 segments, 3 removed.
         assert_eq!(c.segments_opened, 5);
         assert_eq!(c.segments_removed, 3);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        assert_eq!(crate::ingest::segments(dir.path()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_crash_mid_reap_leaves_no_half_truncated_segment() {
+        // Before: the reaper truncated the segment under its own name, so a crash between two steps
+        // left `seg-N.log` ending mid-block with newer segments after it, and start-up refused forever.
+        let dir = crate::testutil::tempdir();
+        let seg = dir.path().join(segment_name(0));
+        std::fs::write(&seg, crate::testutil::sealed_block(&[b"old"])).unwrap();
+        // What a crash after the rename and one truncation step leaves behind.
+        let mut doomed = seg.clone().into_os_string();
+        doomed.push(REAPING_SUFFIX);
+        std::fs::rename(&seg, &doomed).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&doomed)
+            .unwrap()
+            .set_len(7)
+            .unwrap();
+        std::fs::write(
+            dir.path().join(segment_name(1)),
+            crate::testutil::sealed_block(&[b"new"]),
+        )
+        .unwrap();
+        let r = crate::ingest::recover(dir.path(), false)
+            .expect("the half-reaped file is not a segment");
+        assert_eq!(r.records, 1);
+        let mut cfg = SinkConfig::new(dir.path());
+        cfg.retain_segments = Some(2);
+        let _s = FileSink::open(&cfg).unwrap();
+        assert!(
+            !std::path::Path::new(&doomed).exists(),
+            "open finishes the interrupted reap"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod bench;
 mod file;
 mod fs;
+mod lock;
 mod null;
 mod tcp;
 mod validating;
@@ -12,6 +13,7 @@ pub use bench::{bench_appends, SinkBench, BENCH_RECORD_BYTES};
 pub(crate) use file::parse_segment_index;
 pub use file::{segment_name, Fault, FaultOp, FileSink};
 pub use fs::{free_bytes, FsInfo};
+pub use lock::{DirLock, LOCK_FILE};
 pub use null::NullSink;
 pub use tcp::{AckServer, TcpSink, WriteMode};
 pub use validating::{utf8_record, ValidatingSink, Validator};
