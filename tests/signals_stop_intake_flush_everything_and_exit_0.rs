@@ -3,6 +3,9 @@
 //!   intake, flushes what was accepted, prints the summary and exits 0; nothing accepted is lost.
 //! - `ingest`: SIGINT mid-file exits 0 with every record read committed; re-running finishes the file
 //!   with every record exactly once.
+//! - `ingest` of a stream (stdin, a FIFO) that sends nothing more: SIGTERM ends it at once, its lines
+//!   committed. Before, the read restarted after the handler and the process waited for the writer:
+//!   `(echo REC; sleep 20) | ingest -` ran 20.5 s after SIGTERM.
 
 mod common;
 
@@ -131,6 +134,82 @@ fn sigint_stops_ingest_cleanly_and_a_rerun_finishes_exactly_once() {
 }
 
 /// Poll `done` every 5 ms; fail after 60 s.
+fn segments_hold_data(sink: &std::path::Path) -> bool {
+    ingest_lab::segments(sink)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .any(|m| m.len() > 0)
+}
+
+/// Ingest `source` (`-` with `feed` on stdin, or a FIFO that `feed` writes), wait until its first line
+/// is committed while the writer stays silent and open, SIGTERM it: it must exit 0 within 2 s.
+fn sigterm_while_blocked(source: &std::path::Path, stdin: bool) {
+    let dir = source.parent().unwrap();
+    let sink = dir.join("sink");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ingest-lab"));
+    c.args(["ingest", "--json", "--linger-ms", "1", "--dir"])
+        .arg(&sink)
+        .arg(if stdin {
+            std::path::Path::new("-")
+        } else {
+            source
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if stdin {
+        c.stdin(Stdio::piped());
+    }
+    let mut child = c.spawn().unwrap();
+    // The writer: one record, then silence with the stream held open.
+    let mut writer: Box<dyn std::io::Write> = if stdin {
+        Box::new(child.stdin.take().unwrap())
+    } else {
+        Box::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(source)
+                .unwrap(),
+        )
+    };
+    writer.write_all(b"{\"ts\":1,\"msg\":\"REC\"}\n").unwrap();
+    writer.flush().unwrap();
+    wait_until("the record to be committed", || segments_hold_data(&sink));
+    let t0 = Instant::now();
+    signal(child.id(), libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let stopped_in = t0.elapsed();
+    drop(writer);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stopped_in < Duration::from_secs(2),
+        "took {stopped_in:?} to stop"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["committed"].as_u64(), r["interrupted"].as_bool()),
+        (Some(1), Some(true))
+    );
+}
+
+#[test]
+fn sigterm_stops_ingest_of_stdin_that_sends_nothing_more() {
+    let dir = common::tempdir();
+    sigterm_while_blocked(&dir.path().join("stdin"), true);
+}
+
+#[test]
+fn sigterm_stops_ingest_of_a_fifo_that_sends_nothing_more() {
+    let dir = common::tempdir();
+    let fifo = dir.path().join("in.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    sigterm_while_blocked(&fifo, false);
+}
+
 fn wait_until(what: &str, done: impl Fn() -> bool) {
     let t0 = Instant::now();
     while !done() {

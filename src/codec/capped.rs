@@ -284,7 +284,7 @@ impl<'a> CappedDecoder<'a> {
 impl Read for CappedDecoder<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         // Never ask for more than one byte past the cap: the read that passes it is the last.
-        let room = (self.cap + 1).saturating_sub(self.seen).max(1);
+        let room = self.cap.saturating_add(1).saturating_sub(self.seen).max(1);
         let want = buf.len().min(room.min(usize::MAX as u64) as usize);
         let n = self.inner.read(&mut buf[..want]).map_err(|e| {
             if DecompressError::from_io(&e).is_some() || e.kind() == io::ErrorKind::Interrupted {

@@ -1,8 +1,12 @@
 //! Input positions committed atomically with the data, and the start-up scan that reads them back.
 //!
 //! Each block that carries ingested records ends with one **control record**: a NUL byte, `ILCK`, then
-//! JSON `[[key, line, offset], ...]` — for every input with records in the block, the line number and
-//! decompressed byte offset just past its last record there. A record and the position that says it
+//! JSON `[[key, line, offset, fp_len, fp_crc], ...]` — for every input with records in the block, the
+//! line number and decompressed byte offset just past its last record there, and the fingerprint of
+//! the input's content up to there (CRC32 of its first `fp_len` bytes, at most
+//! [`super::input::FINGERPRINT_BYTES`]): a resume checks that the input still begins with what was
+//! committed, so a file replaced, rotated or truncated at the same path is detected, never silently
+//! skipped. (Control records of three fields, from before fingerprints, still decode.) A record and the position that says it
 //! was consumed reach the disk in the same `write` + `fdatasync`, under the same block CRC: after a crash
 //! either both are durable or neither is. Re-running the same command resumes each input after its last
 //! committed position: nothing twice, nothing lost. NDJSON lines cannot start with NUL, so a control
@@ -42,6 +46,35 @@ pub struct Position {
     pub line: u64,
     /// Decompressed bytes consumed.
     pub offset: u64,
+    /// Bytes of the input's beginning that `fp_crc` covers: `min(offset, FINGERPRINT_BYTES)`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fp_len: u32,
+    /// CRC32 of the input's first `fp_len` decompressed bytes.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fp_crc: u32,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+impl Position {
+    /// Line and offset with no fingerprint (a stream's, or a test's).
+    pub fn at(line: u64, offset: u64) -> Position {
+        Position {
+            line,
+            offset,
+            ..Position::default()
+        }
+    }
+}
+
+/// One input's entry in a control record: with a fingerprint, or (older segments) without.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum ControlEntry {
+    Fingerprinted(String, u64, u64, u32, u32),
+    Plain(String, u64, u64),
 }
 
 /// True for a control record (not data).
@@ -53,9 +86,9 @@ pub fn is_control(record: &[u8]) -> bool {
 pub fn encode_control(positions: &[(&str, Position)], out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(CONTROL_PREFIX);
-    let v: Vec<(&str, u64, u64)> = positions
+    let v: Vec<(&str, u64, u64, u32, u32)> = positions
         .iter()
-        .map(|(k, p)| (*k, p.line, p.offset))
+        .map(|(k, p)| (*k, p.line, p.offset, p.fp_len, p.fp_crc))
         .collect();
     serde_json::to_writer(&mut *out, &v).expect("serializable");
 }
@@ -65,10 +98,21 @@ pub fn decode_control(record: &[u8]) -> Result<Vec<(String, Position)>, String> 
     let json = record
         .strip_prefix(CONTROL_PREFIX)
         .ok_or("not a control record")?;
-    let v: Vec<(String, u64, u64)> =
+    let v: Vec<ControlEntry> =
         serde_json::from_slice(json).map_err(|e| format!("bad control record: {e}"))?;
     Ok(v.into_iter()
-        .map(|(k, line, offset)| (k, Position { line, offset }))
+        .map(|e| match e {
+            ControlEntry::Fingerprinted(k, line, offset, fp_len, fp_crc) => (
+                k,
+                Position {
+                    line,
+                    offset,
+                    fp_len,
+                    fp_crc,
+                },
+            ),
+            ControlEntry::Plain(k, line, offset) => (k, Position::at(line, offset)),
+        })
         .collect())
 }
 
@@ -338,16 +382,23 @@ mod tests {
     #[test]
     fn control_records_round_trip_and_are_never_data() {
         let mut c = Vec::new();
-        let p = Position {
-            line: 17,
-            offset: 999,
-        };
+        let p = Position::at(17, 999);
         encode_control(&[("a.ndjson", p), ("b", Position::default())], &mut c);
         assert!(is_control(&c));
         assert!(!is_control(br#"{"ts":1,"msg":"x"}"#));
         let back = decode_control(&c).unwrap();
         assert_eq!(back[0], ("a.ndjson".to_string(), p));
         assert_eq!(back.len(), 2);
+        let fp = Position {
+            fp_len: 1024,
+            fp_crc: 0xdead_beef,
+            ..p
+        };
+        encode_control(&[("a", fp)], &mut c);
+        assert_eq!(decode_control(&c).unwrap()[0].1, fp);
+        // A control record from before fingerprints.
+        let old = [&CONTROL_PREFIX[..], br#"[["a",17,999]]"#].concat();
+        assert_eq!(decode_control(&old).unwrap()[0].1, p);
     }
 
     #[test]
@@ -355,39 +406,12 @@ mod tests {
         let dir = crate::testutil::tempdir();
         let mut ck = Vec::new();
         let mut seg = Vec::new();
-        encode_control(
-            &[(
-                "in",
-                Position {
-                    line: 2,
-                    offset: 20,
-                },
-            )],
-            &mut ck,
-        );
+        encode_control(&[("in", Position::at(2, 20))], &mut ck);
         seg.extend(sealed_block(&[b"r1", b"r2", &ck]));
-        encode_control(
-            &[(
-                "in",
-                Position {
-                    line: 3,
-                    offset: 30,
-                },
-            )],
-            &mut ck,
-        );
+        encode_control(&[("in", Position::at(3, 30))], &mut ck);
         seg.extend(sealed_block(&[b"r3", &ck]));
         let good = seg.len() as u64;
-        encode_control(
-            &[(
-                "in",
-                Position {
-                    line: 4,
-                    offset: 40,
-                },
-            )],
-            &mut ck,
-        );
+        encode_control(&[("in", Position::at(4, 40))], &mut ck);
         let torn = sealed_block(&[b"r4", &ck]);
         seg.extend(&torn[..torn.len() - 3]);
         let path = dir.path().join("seg-0000000000.log");
@@ -396,13 +420,7 @@ mod tests {
 
         let r = recover(dir.path(), false).unwrap();
         assert_eq!((r.blocks, r.records, r.control_records), (2, 3, 2));
-        assert_eq!(
-            r.positions["in"],
-            Position {
-                line: 3,
-                offset: 30
-            }
-        );
+        assert_eq!(r.positions["in"], Position::at(3, 30));
         let t = r.torn_tail.unwrap();
         assert_eq!((t.good_bytes, t.torn_bytes), (good, torn.len() as u64 - 3));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), seg.len() as u64);

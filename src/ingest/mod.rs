@@ -15,6 +15,7 @@
 //! up to `max_record_bytes`, and the queue holds at most `queue.capacity_items` records.
 
 mod checkpoint;
+mod input;
 mod scan;
 mod schema;
 mod testdata;
@@ -23,11 +24,11 @@ pub(crate) use checkpoint::encode_control;
 pub use checkpoint::{
     decode_control, is_control, recover, scan, segments, start_up, Position, Recovery, TornTail,
 };
+pub use input::{input_key, plan_inputs, InputChange, InputPlan};
 pub use schema::{rfc3339, Invalid, Schema};
 pub use testdata::{record_id, write_ndjson, LineKind, Mix};
 
-use std::collections::HashMap;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -126,6 +127,9 @@ pub struct IngestReport {
     pub rejected_by_reason: std::collections::BTreeMap<&'static str, u64>,
     /// Details of each.
     pub rejected: Vec<RejectedInput>,
+    /// Inputs found replaced, renamed or truncated since their position was committed, or given
+    /// twice (see [`InputPlan`]): each said on stderr too.
+    pub changed_inputs: Vec<InputChange>,
     /// Blank lines skipped (not records).
     pub blank_lines: u64,
     /// Lines skipped because an earlier run already committed or dead-lettered them.
@@ -162,14 +166,6 @@ impl IngestReport {
             - self.dead_lettered as i64
             - self.dropped_dlq_full as i64
     }
-}
-
-/// The key an input's position is recorded under: its canonical path.
-pub fn input_key(p: &std::path::Path) -> String {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
 }
 
 /// Ingest `cfg.inputs` into a [`FileSink`] in `cfg.run.sink.dir`. Errors are set-up or sink failures;
@@ -214,25 +210,25 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
     let dlq = DeadLetterQueue::open(&cfg.run.dlq_dir())
         .map_err(RunError::Setup)?
         .with_limit(cfg.run.dlq_limit);
-    let keys: Vec<String> = cfg
-        .inputs
-        .iter()
-        .map(|p| {
-            if p.as_os_str() == "-" {
-                "-".to_string()
-            } else {
-                input_key(p)
-            }
-        })
-        .collect();
+    let plans = plan_inputs(
+        &cfg.inputs,
+        &recovery.positions,
+        cfg.max_decompressed_bytes,
+        MAX_LAYERS,
+    );
+    let keys: Vec<String> = plans.iter().map(|p| p.key.clone()).collect();
     let mut tally = Tally::default();
+    for c in plans.iter().filter_map(|p| p.change.as_ref()) {
+        eprintln!("ingest: {}: {}: {}", c.input, c.change, c.detail);
+        tally.changed.push(c.clone());
+    }
     let started = Instant::now();
     let sources = Sources {
         keys: keys.clone(),
         dlq: Some(dlq),
     };
     let run = run_with_producer(&cfg.run, sink, sources, |ends, _start| {
-        read_inputs(cfg, &keys, &recovery.positions, &mut tally, ends)
+        read_inputs(cfg, &plans, &mut tally, ends)
     });
     let elapsed_s = started.elapsed().as_secs_f64();
     let mut run = run?;
@@ -250,6 +246,7 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         rejected_inputs: tally.rejected.len() as u64,
         rejected: tally.rejected,
         rejected_by_reason: tally.rejected_by_reason,
+        changed_inputs: tally.changed,
         blank_lines: tally.blank,
         resumed_lines: tally.resumed,
         batches: run.batches,
@@ -273,14 +270,7 @@ struct Tally {
     bytes_in: u64,
     rejected: Vec<RejectedInput>,
     rejected_by_reason: std::collections::BTreeMap<&'static str, u64>,
-}
-
-fn open_input(path: &std::path::Path) -> std::io::Result<Box<dyn Read>> {
-    if path.as_os_str() == "-" {
-        Ok(Box::new(std::io::stdin()))
-    } else {
-        Ok(Box::new(std::fs::File::open(path)?))
-    }
+    changed: Vec<InputChange>,
 }
 
 /// Lines handed from the reader to the validator at once.
@@ -323,15 +313,14 @@ impl Chunk {
 /// thread, or on a second one when `cfg.validator_thread` is set (see [`IngestConfig`]).
 fn read_inputs(
     cfg: &IngestConfig,
-    keys: &[String],
-    done: &HashMap<String, Position>,
+    plans: &[InputPlan],
     t: &mut Tally,
     ends: Ends<'_>,
 ) -> GenOutcome {
     let stop = AtomicBool::new(false);
     if !cfg.validator_thread {
         let mut h = Handoff::Inline(Validator::new(cfg, ends, &stop));
-        split_lines(cfg, keys, done, t, &mut h, &stop);
+        split_lines(cfg, plans, t, &mut h, &stop);
         return match h {
             Handoff::Inline(v) => v.out,
             Handoff::Thread { .. } => unreachable!("built inline above"),
@@ -361,7 +350,7 @@ fn read_inputs(
             tx,
             back,
         };
-        split_lines(cfg, keys, done, t, &mut h, stop);
+        split_lines(cfg, plans, t, &mut h, stop);
         drop(h);
         validator.join().expect("validator thread panicked")
     })
@@ -433,20 +422,18 @@ impl Handoff<'_> {
 /// Stage 1: every input in order, line by line to the handoff.
 fn split_lines(
     cfg: &IngestConfig,
-    keys: &[String],
-    done: &HashMap<String, Position>,
+    plans: &[InputPlan],
     t: &mut Tally,
     handoff: &mut Handoff<'_>,
     stop: &AtomicBool,
 ) {
     let mut line_buf = Vec::new();
-    'inputs: for (i, path) in cfg.inputs.iter().enumerate() {
-        let name = path.display().to_string();
-        let skip_to = if keys[i] == "-" {
-            0
-        } else {
-            done.get(&keys[i]).map_or(0, |p| p.line)
-        };
+    'inputs: for (i, plan) in plans.iter().enumerate() {
+        if !plan.read {
+            continue;
+        }
+        let name = plan.path.display().to_string();
+        let skip_to = plan.skip_to.line;
         let reject = |t: &mut Tally, line: u64, (reason, error): (&'static str, String)| {
             eprintln!("ingest: {name}: rejected after line {line}: {error}");
             *t.rejected_by_reason.entry(reason).or_default() += 1;
@@ -457,7 +444,7 @@ fn split_lines(
                 error,
             });
         };
-        let raw = match open_input(path) {
+        let raw = match input::open_input(plan) {
             Ok(r) => r,
             Err(e) => {
                 reject(t, 0, ("unreadable", format!("cannot open: {e}")));
@@ -470,6 +457,9 @@ fn split_lines(
                 d.uncapped_if_plain().with_max_ratio(cfg.max_ratio),
             ),
             Err(e) => {
+                if crate::signals::shutdown_requested() {
+                    break 'inputs;
+                }
                 reject(t, 0, io_reason(&e));
                 continue;
             }
@@ -480,7 +470,7 @@ fn split_lines(
                 Ok(g) => g,
                 Err(e) => {
                     // What was read before the failure is still handed on (and committed).
-                    if handoff.flush(stop) {
+                    if handoff.flush(stop) || crate::signals::shutdown_requested() {
                         break 'inputs;
                     }
                     reject(t, line, io_reason(&e));
@@ -504,7 +494,9 @@ fn split_lines(
                 break 'inputs;
             }
             line += 1;
-            offset += len + 1;
+            // Past the line and its newline — except an unterminated last line, which ends where
+            // the input does (the decoder has handed out every byte by then).
+            offset = (offset + len + 1).min(r.get_ref().seen());
             t.bytes_in += len + 1;
             if line <= skip_to {
                 t.resumed += 1;
@@ -514,15 +506,27 @@ fn split_lines(
                 t.blank += 1;
                 continue;
             }
-            if handoff.line(
-                i as u32,
-                &line_buf,
-                Position { line, offset },
-                too_long,
-                stop,
-            ) {
+            let (fp_len, fp_crc) = plan.fingerprint(offset);
+            let pos = Position {
+                line,
+                offset,
+                fp_len,
+                fp_crc,
+            };
+            if handoff.line(i as u32, &line_buf, pos, too_long, stop) {
                 break 'inputs;
             }
+        }
+        if line < skip_to {
+            let c = InputChange {
+                input: name.clone(),
+                change: "truncated",
+                detail: format!(
+                    "ends at line {line}, before its committed line {skip_to}: nothing of it read again"
+                ),
+            };
+            eprintln!("ingest: {}: {}: {}", c.input, c.change, c.detail);
+            t.changed.push(c);
         }
         if handoff.flush(stop) {
             break;

@@ -477,10 +477,8 @@ mod tests {
         }
         q.sync().unwrap();
         drop(q);
-        let committed = std::collections::HashMap::from([(
-            "f".to_string(),
-            crate::ingest::Position { line: 2, offset: 0 },
-        )]);
+        let committed =
+            std::collections::HashMap::from([("f".to_string(), crate::ingest::Position::at(2, 0))]);
         assert_eq!(cut_unacknowledged(dir.path(), &committed).unwrap(), 2);
         let left = DeadLetterQueue::read_all(&dir.path().join(PENDING_FILE)).unwrap();
         assert_eq!(left.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1, 2]);

@@ -299,7 +299,7 @@ fn push(ends: &Ends<'_>, payload: Vec<u8>, input: usize, line: u64, out: &mut Ge
         payload,
         source: Some(SourcePos {
             input: input as u32,
-            pos: Position { line, offset: 0 },
+            pos: Position::at(line, 0),
         }),
         dead: None,
     };
