@@ -250,6 +250,9 @@ pub struct SinkConfig {
     /// Keep at most this many segments, deleting the oldest (None = keep all). Benches and checks set it
     /// so that a long run at disk bandwidth cannot fill the disk.
     pub retain_segments: Option<usize>,
+    /// The filesystem segments and the dead-letter queue live on: the machine's, or the crash
+    /// simulation's.
+    pub storage: crate::storage::Storage,
 }
 
 impl SinkConfig {
@@ -259,6 +262,7 @@ impl SinkConfig {
             dir: dir.into(),
             segment_bytes: 64 << 20,
             retain_segments: None,
+            storage: crate::storage::Storage::os(),
         }
     }
 

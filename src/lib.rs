@@ -44,9 +44,10 @@ mod prometheus;
 mod queue;
 pub mod report;
 mod retry;
-mod rng;
+pub mod rng;
 mod signals;
 mod sink;
+pub mod storage;
 mod summary;
 #[cfg(test)]
 mod testutil;
@@ -68,9 +69,9 @@ pub use error::{ConfigError, FrameError, LoadError, PushError, RunError, SinkErr
 pub use host::{current_rss_bytes, peak_rss_bytes, peak_rss_of_image, CpuMeter, CpuUse, HostInfo};
 pub use ingest::{
     decode_control, ingest, ingest_into, input_key, is_control, record_id, recover, rfc3339, scan,
-    segments, write_ndjson, IngestConfig, IngestReport, Invalid, LineKind, Mix, Position, Recovery,
-    RejectedInput, Schema, TornTail, DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_RATIO,
-    DEFAULT_MAX_RECORD_BYTES,
+    scan_in, segments, segments_in, write_ndjson, IngestConfig, IngestReport, InputChange, Invalid,
+    LineKind, Mix, Position, Recovery, RejectedInput, Schema, TornTail,
+    DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_RATIO, DEFAULT_MAX_RECORD_BYTES,
 };
 pub use load::{standard_trace_path, Bursty, BurstyParams, Replay, Schedule, Trace};
 pub use metrics::{BatchSizeSummary, LatencySummary, Metrics, RejectReason};

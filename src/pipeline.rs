@@ -211,7 +211,7 @@ where
         (Some(d), _) => Some(d),
         (None, RetryStrategy::FailStop) => None,
         (None, _) => Some(
-            DeadLetterQueue::open(&cfg.dlq_dir())
+            DeadLetterQueue::open_in(&cfg.sink.storage, &cfg.dlq_dir())
                 .map_err(RunError::Setup)?
                 .with_limit(cfg.dlq_limit),
         ),

@@ -22,12 +22,10 @@
 //! the byte, because the bytes after it had been acknowledged.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 
 use crate::codec::{
@@ -35,6 +33,7 @@ use crate::codec::{
 };
 use crate::error::SysError;
 use crate::sink::parse_segment_index;
+use crate::storage::{read_at_most, OpenMode, Storage};
 
 /// Prefix of a control record.
 pub const CONTROL_PREFIX: &[u8; 5] = b"\0ILCK";
@@ -148,19 +147,21 @@ pub struct TornTail {
 
 /// The segment files of `dir`, in append order.
 pub fn segments(dir: &Path) -> Result<Vec<PathBuf>, SysError> {
-    let mut segs: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| parse_segment_index(n).is_some())
-            })
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(SysError::new("readdir", dir, e)),
-    };
+    segments_in(&Storage::os(), dir)
+}
+
+/// [`segments`] on `storage`.
+pub fn segments_in(storage: &Storage, dir: &Path) -> Result<Vec<PathBuf>, SysError> {
+    let mut segs: Vec<PathBuf> = storage
+        .list_or_empty(dir)
+        .map_err(|e| SysError::new("readdir", dir, e))?
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| parse_segment_index(n).is_some())
+        })
+        .collect();
     segs.sort();
     Ok(segs)
 }
@@ -172,10 +173,10 @@ pub fn recover(dir: &Path, repair: bool) -> Result<Recovery, String> {
     scan(dir, repair, &mut |_| {})
 }
 
-/// The start-up scan of `ingest` and `dlq redrive`: [`recover`] with repair, saying on stderr when a
-/// torn tail was cut.
-pub fn start_up(dir: &Path, who: &str) -> Result<Recovery, String> {
-    let rec = recover(dir, true)?;
+/// The start-up scan of `ingest` and `dlq redrive`: [`recover`] with repair on `storage`, saying on
+/// stderr when a torn tail was cut.
+pub fn start_up(storage: &Storage, dir: &Path, who: &str) -> Result<Recovery, String> {
+    let rec = scan_in(storage, dir, true, &mut |_| {})?;
     if let Some(t) = &rec.torn_tail {
         eprintln!(
             "{who}: cut a torn tail of {} bytes from {} ({}): it was never acknowledged",
@@ -194,13 +195,23 @@ pub fn scan(
     repair: bool,
     on_record: &mut dyn FnMut(&[u8]),
 ) -> Result<Recovery, String> {
-    let segs = segments(dir).map_err(|e| e.to_string())?;
+    scan_in(&Storage::os(), dir, repair, on_record)
+}
+
+/// [`scan`] on `storage`.
+pub fn scan_in(
+    storage: &Storage,
+    dir: &Path,
+    repair: bool,
+    on_record: &mut dyn FnMut(&[u8]),
+) -> Result<Recovery, String> {
+    let segs = segments_in(storage, dir).map_err(|e| e.to_string())?;
     let mut rec = Recovery {
         segments: segs.len(),
         ..Recovery::default()
     };
     for (i, seg) in segs.iter().enumerate() {
-        let (good_bytes, file_len, bad) = for_each_block(seg, &mut |block| {
+        let (good_bytes, file_len, bad) = for_each_block(storage, seg, &mut |block| {
             rec.blocks += 1;
             for r in block.records() {
                 let r = r.map_err(|e| format!("{}: {e}", seg.display()))?;
@@ -223,14 +234,14 @@ pub fn scan(
             // the empty ones later runs opened.
             let later_data = segs[i + 1..]
                 .iter()
-                .any(|s| std::fs::metadata(s).map(|m| m.len() > 0).unwrap_or(true));
+                .any(|s| storage.len(s).map(|n| n > 0).unwrap_or(true));
             if later_data {
                 return Err(format!(
                     "{}: corrupt block at byte {good_bytes} ({error}) followed by newer segments: not a torn tail; refusing to continue",
                     seg.display()
                 ));
             }
-            if let Err(why) = torn_not_corrupt(seg, good_bytes, file_len) {
+            if let Err(why) = torn_not_corrupt(storage, seg, good_bytes, file_len) {
                 return Err(format!(
                     "{}: corrupt block at byte {good_bytes} ({error}): {why}: not a torn tail (a crash tears only the last write, at most one block, with nothing valid after it); refusing to continue",
                     seg.display()
@@ -243,12 +254,12 @@ pub fn scan(
                 error,
             };
             if repair {
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(seg)
-                    .map_err(|e| format!("open {}: {e}", seg.display()))?;
-                f.set_len(good_bytes)
-                    .and_then(|_| f.sync_all())
+                storage
+                    .open(seg, OpenMode::AppendOrCreate)
+                    .and_then(|mut f| {
+                        f.set_len(good_bytes)?;
+                        f.sync_data()
+                    })
                     .map_err(|e| format!("truncate {}: {e}", seg.display()))?;
             }
             rec.torn_tail = Some(torn);
@@ -258,12 +269,10 @@ pub fn scan(
 }
 
 /// `Ok` when the bad stretch from `at` to `file_len` of `seg` can be a torn last write; else why not.
-fn torn_not_corrupt(seg: &Path, at: u64, file_len: u64) -> Result<(), String> {
-    use std::os::unix::fs::FileExt;
+fn torn_not_corrupt(storage: &Storage, seg: &Path, at: u64, file_len: u64) -> Result<(), String> {
     let io = |e: std::io::Error| format!("read {}: {e}", seg.display());
-    let f = File::open(seg).map_err(io)?;
     let mut header = [0u8; BLOCK_HEADER_BYTES];
-    let got = read_at_most(&f, &mut header, at).map_err(io)?;
+    let got = read_at_most(storage, seg, &mut header, at).map_err(io)?;
     match claimed_payload_len(&header[..got]) {
         Some(len) if at + (BLOCK_HEADER_BYTES as u64) + len < file_len => {
             return Err(format!(
@@ -285,17 +294,19 @@ fn torn_not_corrupt(seg: &Path, at: u64, file_len: u64) -> Result<(), String> {
     let mut chunk = vec![0u8; 1 << 20];
     let mut pos = at + 1;
     while pos < file_len {
-        let n = read_at_most(&f, &mut chunk, pos).map_err(io)?;
+        let n = read_at_most(storage, seg, &mut chunk, pos).map_err(io)?;
         if n == 0 {
             break;
         }
         for hit in finder.find_iter(&chunk[..n]) {
             let cand = pos + hit as u64;
-            if let Some(len) = claimed_payload_len_at(&f, cand).map_err(io)? {
+            let mut header = [0u8; BLOCK_HEADER_BYTES];
+            let got = read_at_most(storage, seg, &mut header, cand).map_err(io)?;
+            if let Some(len) = claimed_payload_len(&header[..got]) {
                 let end = cand + BLOCK_HEADER_BYTES as u64 + len;
                 if end <= file_len {
                     let mut block = vec![0u8; (end - cand) as usize];
-                    f.read_exact_at(&mut block, cand).map_err(io)?;
+                    read_at_most(storage, seg, &mut block, cand).map_err(io)?;
                     if matches!(BlockReader::new(&block).next(), Some(Ok(_))) {
                         return Err(format!("a valid block follows at byte {cand}"));
                     }
@@ -311,38 +322,17 @@ fn torn_not_corrupt(seg: &Path, at: u64, file_len: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn claimed_payload_len_at(f: &File, at: u64) -> std::io::Result<Option<u64>> {
-    let mut header = [0u8; BLOCK_HEADER_BYTES];
-    let got = read_at_most(f, &mut header, at)?;
-    Ok(claimed_payload_len(&header[..got]))
-}
-
-/// `pread` until `buf` is full or the file ends; the bytes read.
-fn read_at_most(f: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
-    use std::os::unix::fs::FileExt;
-    let mut got = 0;
-    while got < buf.len() {
-        match f.read_at(&mut buf[got..], at + got as u64) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
 /// Walk the blocks of one segment file, one block in memory at a time (a start-up scan of many
 /// 64 MiB segments must not hold a segment, let alone all of them). Returns the bytes of good blocks,
 /// the file length, and the error at the first bad or torn block, if any.
 fn for_each_block(
+    storage: &Storage,
     seg: &Path,
     f: &mut dyn FnMut(&BlockView<'_>) -> Result<(), String>,
 ) -> Result<(u64, u64, Option<String>), String> {
     let io = |e: std::io::Error| format!("read {}: {e}", seg.display());
-    let file = File::open(seg).map_err(io)?;
-    let file_len = file.metadata().map_err(io)?.len();
-    let mut r = BufReader::with_capacity(1 << 20, file);
+    let file_len = storage.len(seg).map_err(io)?;
+    let mut r = BufReader::with_capacity(1 << 20, storage.reader(seg, 0));
     let mut buf = Vec::new();
     let mut pos = 0u64;
     loop {

@@ -22,7 +22,8 @@ mod testdata;
 
 pub(crate) use checkpoint::encode_control;
 pub use checkpoint::{
-    decode_control, is_control, recover, scan, segments, start_up, Position, Recovery, TornTail,
+    decode_control, is_control, recover, scan, scan_in, segments, segments_in, start_up, Position,
+    Recovery, TornTail,
 };
 pub use input::{input_key, plan_inputs, InputChange, InputPlan};
 pub use schema::{rfc3339, Invalid, Schema};
@@ -42,7 +43,7 @@ use crate::error::{RunError, SysError};
 use crate::pipeline::{run_with_producer, DeadNote, Ends, GenOutcome, Item, SourcePos, Sources};
 use crate::queue::{OverflowPolicy, PushOutcome};
 use crate::retry::DeadLetterQueue;
-use crate::sink::{DirLock, FileSink, FsInfo};
+use crate::sink::{FileSink, FsInfo};
 use crate::summary::RunReport;
 
 /// Default cap on one input's decompressed bytes.
@@ -193,21 +194,37 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         }));
     }
     let dir = cfg.run.sink.dir.clone();
+    let storage = &cfg.run.sink.storage;
+    storage
+        .create_dir_all(&dir)
+        .map_err(|e| RunError::Setup(SysError::new("mkdir", &dir, e)))?;
     // Both directories are this process's until it ends, before the start-up scan reads them.
     let _locks = (
-        DirLock::acquire(&dir).map_err(RunError::Setup)?,
-        DirLock::acquire(&cfg.run.dlq_dir()).map_err(RunError::Setup)?,
+        storage.lock(&dir).map_err(RunError::Setup)?,
+        storage.lock(&cfg.run.dlq_dir()).map_err(RunError::Setup)?,
     );
-    let recovery = checkpoint::start_up(&dir, "ingest").map_err(RunError::Recovery)?;
-    let fs = FsInfo::of(&dir).map_err(|e| RunError::Setup(SysError::new("statfs", &dir, e)))?;
+    let recovery = checkpoint::start_up(storage, &dir, "ingest").map_err(RunError::Recovery)?;
+    let fs = if storage.simulated() {
+        FsInfo {
+            magic: 0,
+            name: "simulated".into(),
+        }
+    } else {
+        FsInfo::of(&dir).map_err(|e| RunError::Setup(SysError::new("statfs", &dir, e)))?
+    };
     let sink = match sink {
         Some(s) => s,
         None => FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?,
     };
     // Dead letters of a batch whose block never became durable are cut: their lines are read again,
     // so no run needs to remember which entries it has seen (memory stays bounded).
-    crate::retry::cut_unacknowledged_dead_letters(&cfg.run.dlq_dir(), &recovery, "ingest")?;
-    let dlq = DeadLetterQueue::open(&cfg.run.dlq_dir())
+    crate::retry::cut_unacknowledged_dead_letters(
+        storage,
+        &cfg.run.dlq_dir(),
+        &recovery,
+        "ingest",
+    )?;
+    let dlq = DeadLetterQueue::open_in(storage, &cfg.run.dlq_dir())
         .map_err(RunError::Setup)?
         .with_limit(cfg.run.dlq_limit);
     let plans = plan_inputs(

@@ -3,13 +3,12 @@
 //! before the batch they came from is reported done. A record is never both committed and dead-lettered.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::SysError;
+use crate::storage::{read_at_most, OpenMode, Storage, VfsFile};
 
 /// One dead-lettered record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,14 +38,13 @@ pub struct DeadLetter {
 
 /// A crash mid-append can leave an unterminated last line; appending after it would glue the next entry
 /// onto it. Cut it (it was never synced, so nothing relied on it).
-fn cut_torn_line(file: &File) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let len = file.metadata()?.len();
+fn cut_torn_line(storage: &Storage, path: &Path, file: &mut dyn VfsFile) -> std::io::Result<()> {
+    let len = file.len()?;
     if len == 0 {
         return Ok(());
     }
     let mut last = [0u8; 1];
-    file.read_exact_at(&mut last, len - 1)?;
+    read_at_most(storage, path, &mut last, len - 1)?;
     if last[0] == b'\n' {
         return Ok(());
     }
@@ -56,7 +54,7 @@ fn cut_torn_line(file: &File) -> std::io::Result<()> {
     while end > 0 {
         let start = end.saturating_sub(buf.len() as u64);
         let chunk = &mut buf[..(end - start) as usize];
-        file.read_exact_at(chunk, start)?;
+        read_at_most(storage, path, chunk, start)?;
         if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
             file.set_len(start + i as u64 + 1)?;
             return file.sync_data();
@@ -65,6 +63,19 @@ fn cut_torn_line(file: &File) -> std::io::Result<()> {
     }
     file.set_len(0)?;
     file.sync_data()
+}
+
+/// Write all of `buf` (a write may be short).
+fn write_all(file: &mut dyn VfsFile, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match file.write(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Cut the dead letters at the end of `dir/dead-letter.jsonl` that were never acknowledged, and say
@@ -76,16 +87,18 @@ fn cut_torn_line(file: &File) -> std::io::Result<()> {
 /// dead-lettered twice. They are always the file's last entries (one batch's), so only the suffix is
 /// cut, like a torn tail, and the cut is made durable before anything is appended.
 pub fn cut_unacknowledged(
+    storage: &Storage,
     dir: &Path,
     committed: &std::collections::HashMap<String, crate::ingest::Position>,
 ) -> Result<u64, SysError> {
     use std::io::BufRead;
     let path = dir.join(PENDING_FILE);
-    let file = match OpenOptions::new().read(true).write(true).open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(SysError::new("open", &path, e)),
-    };
+    if let Err(e) = storage.len(&path) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Ok(0);
+        }
+        return Err(SysError::new("stat", &path, e));
+    }
     let orphan = |line: &str| -> bool {
         let Ok(d) = serde_json::from_str::<DeadLetter>(line) else {
             return false;
@@ -98,7 +111,7 @@ pub fn cut_unacknowledged(
         };
         committed.get(key).is_none_or(|p| at > p.line)
     };
-    let mut r = std::io::BufReader::with_capacity(1 << 20, &file);
+    let mut r = std::io::BufReader::with_capacity(1 << 20, storage.reader(&path, 0));
     let (mut offset, mut cut_at, mut orphans) = (0u64, None::<u64>, 0u64);
     let mut line = String::new();
     loop {
@@ -120,8 +133,12 @@ pub fn cut_unacknowledged(
         offset += n as u64;
     }
     if let Some(at) = cut_at {
-        file.set_len(at)
-            .and_then(|_| file.sync_data())
+        storage
+            .open(&path, OpenMode::AppendOrCreate)
+            .and_then(|mut f| {
+                f.set_len(at)?;
+                f.sync_data()
+            })
             .map_err(|e| SysError::new("truncate unacknowledged dead letters", &path, e))?;
     }
     Ok(orphans)
@@ -130,11 +147,13 @@ pub fn cut_unacknowledged(
 /// [`cut_unacknowledged`] at a start-up (after the recovery scan of the main log), saying on stderr
 /// what was cut.
 pub fn cut_unacknowledged_dead_letters(
+    storage: &Storage,
     dir: &Path,
     recovery: &crate::ingest::Recovery,
     who: &str,
 ) -> Result<(), crate::error::RunError> {
-    let n = cut_unacknowledged(dir, &recovery.positions).map_err(crate::error::RunError::Setup)?;
+    let n = cut_unacknowledged(storage, dir, &recovery.positions)
+        .map_err(crate::error::RunError::Setup)?;
     if n > 0 {
         eprintln!(
             "{who}: cut {n} dead letters from {} whose positions were never committed: their lines are read again",
@@ -210,8 +229,9 @@ pub const PENDING_FILE: &str = "dead-letter.jsonl";
 
 /// An append-only, durable dead-letter file.
 pub struct DeadLetterQueue {
+    storage: Storage,
     path: PathBuf,
-    file: File,
+    file: Box<dyn VfsFile>,
     buf: Vec<u8>,
     count: u64,
     /// With de-duplication: the `source` of every entry in the file (a re-run after a crash re-reads
@@ -227,26 +247,37 @@ pub struct DeadLetterQueue {
     /// or promised through this handle (fail-stop, as for the sink; never retry an fdatasync).
     poisoned: Option<String>,
     /// One process per DLQ directory.
-    _lock: std::sync::Arc<crate::sink::DirLock>,
+    _lock: Option<std::sync::Arc<crate::sink::DirLock>>,
 }
 
 impl DeadLetterQueue {
-    /// Open (or create) `dir/dead-letter.jsonl`.
+    /// Open (or create) `dir/dead-letter.jsonl` on the machine's filesystem.
     pub fn open(dir: &Path) -> Result<Self, SysError> {
-        let lock = crate::sink::DirLock::acquire(dir)?;
+        Self::open_in(&Storage::os(), dir)
+    }
+
+    /// Open (or create) `dir/dead-letter.jsonl` on `storage`. A new file's name is made durable in
+    /// its directory before anything is written to it.
+    pub fn open_in(storage: &Storage, dir: &Path) -> Result<Self, SysError> {
+        storage
+            .create_dir_all(dir)
+            .map_err(|e| SysError::new("mkdir", dir, e))?;
+        let lock = storage.lock(dir)?;
         let path = dir.join(PENDING_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)
+        let existed = storage.len(&path).is_ok();
+        let mut file = storage
+            .open(&path, OpenMode::AppendOrCreate)
             .map_err(|e| SysError::new("open", &path, e))?;
-        cut_torn_line(&file).map_err(|e| SysError::new("truncate torn line", &path, e))?;
-        let bytes = file
-            .metadata()
-            .map_err(|e| SysError::new("stat", &path, e))?
-            .len();
+        if !existed {
+            storage
+                .sync_dir(dir)
+                .map_err(|e| SysError::new("fsync dir", dir, e))?;
+        }
+        cut_torn_line(storage, &path, &mut *file)
+            .map_err(|e| SysError::new("truncate torn line", &path, e))?;
+        let bytes = file.len().map_err(|e| SysError::new("stat", &path, e))?;
         Ok(DeadLetterQueue {
+            storage: storage.clone(),
             path,
             file,
             buf: Vec::new(),
@@ -275,8 +306,11 @@ impl DeadLetterQueue {
     /// Open like [`DeadLetterQueue::open`], skipping later pushes whose `source` is already in the file.
     pub fn open_dedup(dir: &Path) -> Result<Self, SysError> {
         let mut q = Self::open(dir)?;
-        let text =
-            std::fs::read_to_string(&q.path).map_err(|e| SysError::new("read", &q.path, e))?;
+        let bytes = q
+            .storage
+            .read_all(&q.path)
+            .map_err(|e| SysError::new("read", &q.path, e))?;
+        let text = String::from_utf8_lossy(&bytes);
         // A torn last line (crash mid-append) is not an entry: it was never synced before its record's
         // position was committed, so the record is read again and dead-lettered again.
         let seen = text
@@ -318,7 +352,7 @@ impl DeadLetterQueue {
             let p = self.path.clone();
             move |e: std::io::Error| SysError::new(op, p, e)
         };
-        let mut all = std::fs::read(&self.path).map_err(io("read"))?;
+        let mut all = self.storage.read_all(&self.path).map_err(io("read"))?;
         all.extend_from_slice(&self.buf);
         let keep = max_bytes * 3 / 4;
         let mut cut = 0usize;
@@ -335,21 +369,23 @@ impl DeadLetterQueue {
         }
         let tmp = self.path.with_extension("jsonl.tmp");
         {
-            let mut f = File::create(&tmp).map_err(io("create"))?;
-            f.write_all(&all[cut..]).map_err(io("write"))?;
+            let mut f = self
+                .storage
+                .open(&tmp, OpenMode::Truncate)
+                .map_err(io("create"))?;
+            write_all(&mut *f, &all[cut..]).map_err(io("write"))?;
             f.sync_data().map_err(io("fdatasync"))?;
         }
         self.syncs += 1;
-        std::fs::rename(&tmp, &self.path).map_err(io("rename"))?;
+        self.storage
+            .rename(&tmp, &self.path)
+            .map_err(io("rename"))?;
         if let Some(d) = self.path.parent() {
-            File::open(d)
-                .and_then(|d| d.sync_all())
-                .map_err(io("fsync dir"))?;
+            self.storage.sync_dir(d).map_err(io("fsync dir"))?;
         }
-        self.file = OpenOptions::new()
-            .append(true)
-            .read(true)
-            .open(&self.path)
+        self.file = self
+            .storage
+            .open(&self.path, OpenMode::AppendOrCreate)
             .map_err(io("open"))?;
         self.buf.clear();
         self.bytes = rest;
@@ -385,9 +421,7 @@ impl DeadLetterQueue {
                 return self.compact(l.max_bytes);
             }
         }
-        self.file
-            .write_all(&self.buf)
-            .map_err(|e| SysError::new("write", &self.path, e))?;
+        write_all(&mut *self.file, &self.buf).map_err(|e| SysError::new("write", &self.path, e))?;
         self.file
             .sync_data()
             .map_err(|e| SysError::new("fdatasync", &self.path, e))?;

@@ -24,7 +24,6 @@ use crate::ingest::{start_up, Position, Schema};
 use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos, Sources};
 use crate::queue::PushOutcome;
 use crate::retry::{DeadLetter, DeadLetterQueue};
-use crate::sink::DirLock;
 use crate::sink::FileSink;
 use crate::summary::RunReport;
 
@@ -168,12 +167,21 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     let dlq_dir = cfg.run.dlq_dir();
     // Both directories are this process's until it ends, before anything in them is read.
     let _locks = (
-        DirLock::acquire(&cfg.run.sink.dir).map_err(RunError::Setup)?,
-        DirLock::acquire(&dlq_dir).map_err(RunError::Setup)?,
+        cfg.run
+            .sink
+            .storage
+            .lock(&cfg.run.sink.dir)
+            .map_err(RunError::Setup)?,
+        cfg.run
+            .sink
+            .storage
+            .lock(&dlq_dir)
+            .map_err(RunError::Setup)?,
     );
-    let recovery = start_up(&cfg.run.sink.dir, "redrive").map_err(RunError::Recovery)?;
+    let storage = &cfg.run.sink.storage;
+    let recovery = start_up(storage, &cfg.run.sink.dir, "redrive").map_err(RunError::Recovery)?;
     // Before pending entries become a generation: the unacknowledged ones of a crashed ingest go.
-    cut_unacknowledged_dead_letters(&dlq_dir, &recovery, "redrive")?;
+    cut_unacknowledged_dead_letters(storage, &dlq_dir, &recovery, "redrive")?;
     let mut gens = generations(&dlq_dir).map_err(RunError::Setup)?;
     let pending = dlq_dir.join(PENDING);
     if !gens.iter().any(|g| !g.1) && !read_entries(&pending)?.is_empty() {

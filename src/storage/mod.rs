@@ -1,0 +1,174 @@
+//! The durable-file layer: every byte the lab promises to keep — segments, the dead-letter queue, the
+//! start-up scan that reads them back — goes through a [`Storage`], so that one place owns `write`,
+//! `fdatasync`, directory `fsync` and their failure modes, and so that a simulated implementation can
+//! stand in for the disk.
+//!
+//! [`Storage::os`] is the machine's filesystem through `std` (one `write(2)` per [`VfsFile::write`],
+//! `fdatasync(2)` for [`VfsFile::sync_data`], `fsync(2)` on the directory for [`Vfs::sync_dir`]).
+//! [`sim::SimStorage`] keeps, per file, what is durable and what was only written, and per directory
+//! which names are durable, and can crash at any chosen operation — dropping unsynced data, keeping a
+//! random prefix of it, or tearing it at sector boundaries — or fail it with EIO, ENOSPC or a short
+//! write. The crash simulation (`crash-sim`) drives the real ingest path on it, as SQLite's crash VFS,
+//! RocksDB's fault-injection filesystem and TigerBeetle's simulated storage do for theirs.
+//!
+//! What a caller must do to be durable is what POSIX requires, and the simulation enforces exactly
+//! that: data is durable after `sync_data` on its file; a new, renamed or removed name is durable only
+//! after `sync_dir` on its directory.
+
+pub mod os;
+pub mod sim;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::SysError;
+
+/// How to open a file for appending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create it; fail if it exists (segments).
+    CreateNew,
+    /// Open it, creating it if missing (the DLQ file).
+    AppendOrCreate,
+    /// Create it, or empty it if it exists (a temporary file about to be renamed over another).
+    Truncate,
+}
+
+/// A file open for appending.
+pub trait VfsFile: Send + fmt::Debug {
+    /// One `write(2)`: the bytes accepted (possibly fewer than `buf.len()`).
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+    /// `fdatasync(2)`: the file's data and size are durable when this returns `Ok`.
+    fn sync_data(&mut self) -> io::Result<()>;
+    /// Cut or extend the file to `len` bytes (durable only after the next `sync_data`).
+    fn set_len(&mut self, len: u64) -> io::Result<()>;
+    /// The file's length now.
+    fn len(&self) -> io::Result<u64>;
+}
+
+/// A filesystem as the durable path sees it.
+pub trait Vfs: Send + Sync + fmt::Debug {
+    /// Create `dir` and its parents.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// The entries of `dir` (full paths), in no order.
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+    /// The length of the file at `path`.
+    fn len(&self, path: &Path) -> io::Result<u64>;
+    /// Read at `offset` into `buf`; the bytes read (0 at the end).
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
+    /// Open `path` for appending.
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VfsFile>>;
+    /// Rename `from` to `to` (durable after `sync_dir` on the directory).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Remove the file at `path` (durable after `sync_dir`).
+    fn remove(&self, path: &Path) -> io::Result<()>;
+    /// `fsync(2)` the directory: its names are durable when this returns `Ok`.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// One process per directory (see [`crate::sink::DirLock`]); `None` where there are no other
+    /// processes (the simulation).
+    fn lock(&self, dir: &Path) -> Result<Option<Arc<crate::sink::DirLock>>, SysError>;
+    /// True for the simulation (no `statfs`, no free-space check: there is no disk).
+    fn simulated(&self) -> bool {
+        false
+    }
+}
+
+/// A cheap, clonable handle on the filesystem the durable path uses (the machine's by default).
+#[derive(Clone)]
+pub struct Storage(Arc<dyn Vfs>);
+
+impl Storage {
+    /// The machine's filesystem.
+    pub fn os() -> Storage {
+        Storage(Arc::new(os::OsVfs))
+    }
+
+    /// A handle on `vfs`.
+    pub fn new(vfs: Arc<dyn Vfs>) -> Storage {
+        Storage(vfs)
+    }
+
+    /// The whole file at `path`.
+    pub fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        let len = self.len(path)?;
+        let mut buf = vec![0u8; len as usize];
+        let n = read_at_most(self, path, &mut buf, 0)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// The entries of `dir`, or none if it does not exist.
+    pub fn list_or_empty(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        match self.list(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            r => r,
+        }
+    }
+
+    /// A sequential reader of the file at `path` from `offset`.
+    pub fn reader(&self, path: &Path, offset: u64) -> StorageReader {
+        StorageReader {
+            storage: self.clone(),
+            path: path.to_path_buf(),
+            pos: offset,
+        }
+    }
+}
+
+impl std::ops::Deref for Storage {
+    type Target = dyn Vfs;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage::os()
+    }
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq for Storage {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Storage {}
+
+/// `read_at` until `buf` is full or the file ends; the bytes read.
+pub fn read_at_most(storage: &Storage, path: &Path, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match storage.read_at(path, at + got as u64, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Reads a file of a [`Storage`] front to back (wrap it in a `BufReader`).
+pub struct StorageReader {
+    storage: Storage,
+    path: PathBuf,
+    pos: u64,
+}
+
+impl io::Read for StorageReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.storage.read_at(&self.path, self.pos, buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
