@@ -483,23 +483,43 @@ mod tests {
     fn a_failed_dlq_write_poisons_it_and_nothing_more_is_written() {
         // Before: the DLQ kept the bytes that failed and wrote them again at the next sync, after
         // later entries had been added: duplicated or glued entries.
-        let dir = crate::testutil::tempdir();
-        let mut q = DeadLetterQueue::open(dir.path()).unwrap();
+        use crate::storage::sim::{FaultKind, SimFault, SimStorage, SimVfs};
+        let fs = SimStorage::new();
+        let st = Storage::new(std::sync::Arc::new(SimVfs(fs.clone())));
+        let dir = Path::new("/dlq");
+        let mut q = DeadLetterQueue::open_in(&st, dir).unwrap();
         q.push(&entry(1));
         q.sync().unwrap();
-        let good = q.file.try_clone().unwrap();
-        q.file = File::open(&q.path).unwrap(); // read-only: the next write fails (EBADF)
-        q.push(&entry(2));
-        let first = q.sync().unwrap_err().to_string();
-        q.file = good;
-        q.push(&entry(3));
-        let again = q.sync().unwrap_err().to_string();
-        assert!(
-            again.contains("fail-stop") && again.contains(&first),
-            "{again}"
-        );
-        let all = DeadLetterQueue::read_all(&q.path).unwrap();
-        assert_eq!(all.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1]);
+        for kind in [FaultKind::Eio, FaultKind::Enospc] {
+            q.poisoned = None;
+            fs.set_fault(Some(SimFault { at_op: 1, kind }));
+            q.push(&entry(2));
+            let first = q.sync().unwrap_err().to_string();
+            q.push(&entry(3));
+            let again = q.sync().unwrap_err().to_string();
+            assert!(
+                again.contains("fail-stop") && again.contains(&first),
+                "{again}"
+            );
+        }
+        // An fdatasync that fails after its write: poisoned too.
+        q.poisoned = None;
+        q.buf.clear();
+        fs.set_fault(Some(SimFault {
+            at_op: 2,
+            kind: FaultKind::Eio,
+        }));
+        q.push(&entry(4));
+        assert!(q.sync().unwrap_err().to_string().contains("fdatasync"));
+        assert!(q.sync().is_err());
+        let all = st.read_all(&dir.join(PENDING_FILE)).unwrap();
+        let ids: Vec<u64> = String::from_utf8(all)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<DeadLetter>(l).unwrap().id)
+            .collect();
+        // 1 was synced; the failed writes left nothing; 4's write went through but its sync failed.
+        assert_eq!(ids, vec![1, 4]);
     }
 
     #[test]
@@ -513,12 +533,15 @@ mod tests {
         drop(q);
         let committed =
             std::collections::HashMap::from([("f".to_string(), crate::ingest::Position::at(2, 0))]);
-        assert_eq!(cut_unacknowledged(dir.path(), &committed).unwrap(), 2);
+        assert_eq!(
+            cut_unacknowledged(&Storage::os(), dir.path(), &committed).unwrap(),
+            2
+        );
         let left = DeadLetterQueue::read_all(&dir.path().join(PENDING_FILE)).unwrap();
         assert_eq!(left.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1, 2]);
         // An input never committed at all: every one of its trailing entries goes.
         assert_eq!(
-            cut_unacknowledged(dir.path(), &Default::default()).unwrap(),
+            cut_unacknowledged(&Storage::os(), dir.path(), &Default::default()).unwrap(),
             2
         );
     }
