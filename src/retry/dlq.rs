@@ -39,7 +39,7 @@ pub struct DeadLetter {
 /// A crash mid-append can leave an unterminated last line; appending after it would glue the next entry
 /// onto it. Cut it (it was never synced, so nothing relied on it).
 fn cut_torn_line(storage: &Storage, path: &Path, file: &mut dyn VfsFile) -> std::io::Result<()> {
-    let len = file.len()?;
+    let len = file.size()?;
     if len == 0 {
         return Ok(());
     }
@@ -275,7 +275,7 @@ impl DeadLetterQueue {
         }
         cut_torn_line(storage, &path, &mut *file)
             .map_err(|e| SysError::new("truncate torn line", &path, e))?;
-        let bytes = file.len().map_err(|e| SysError::new("stat", &path, e))?;
+        let bytes = file.size().map_err(|e| SysError::new("stat", &path, e))?;
         Ok(DeadLetterQueue {
             storage: storage.clone(),
             path,

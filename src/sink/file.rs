@@ -133,7 +133,7 @@ fn reap(storage: &Storage, path: &Path) -> io::Result<()> {
 /// Free a file's blocks a step at a time, then unlink it.
 fn truncate_away(storage: &Storage, path: &Path) -> io::Result<()> {
     let mut f = storage.open(path, OpenMode::AppendOrCreate)?;
-    let mut len = f.len()?;
+    let mut len = f.size()?;
     while len > 0 {
         len = len.saturating_sub(REAP_STEP_BYTES);
         f.set_len(len)?;

@@ -45,7 +45,7 @@ pub trait VfsFile: Send + fmt::Debug {
     /// Cut or extend the file to `len` bytes (durable only after the next `sync_data`).
     fn set_len(&mut self, len: u64) -> io::Result<()>;
     /// The file's length now.
-    fn len(&self) -> io::Result<u64>;
+    fn size(&self) -> io::Result<u64>;
 }
 
 /// A filesystem as the durable path sees it.

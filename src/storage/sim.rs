@@ -277,7 +277,7 @@ impl VfsFile for SimFile {
         Ok(())
     }
 
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         let s = self.fs.lock();
         s.alive()?;
         Ok(s.inodes[&self.ino].current.len() as u64)
