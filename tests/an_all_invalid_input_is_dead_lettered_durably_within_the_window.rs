@@ -35,7 +35,15 @@ fn ingest_all_invalid(dir: &std::path::Path, lines: u64) -> (serde_json::Value, 
     let bytes = all_invalid(&input, lines);
     let sink = dir.join(format!("sink-{lines}"));
     let out = Command::new(env!("CARGO_BIN_EXE_ingest-lab"))
-        .args(["ingest", "--json", "--max-items", "2048", "--dir"])
+        .args([
+            "ingest",
+            "--json",
+            "--max-items",
+            "2048",
+            "--queue-capacity",
+            "4096",
+            "--dir",
+        ])
         .arg(&sink)
         .arg(&input)
         .output()
