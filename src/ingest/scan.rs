@@ -327,17 +327,21 @@ impl<'a> Scanner<'a> {
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
     fn number(&mut self) -> R<Num> {
-        if self.peek() == Some(b'-') {
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.i += 1;
         }
         let int_start = self.i;
-        match self.next()? {
-            b'0' => {}
-            b'1'..=b'9' => self.digits(),
+        // serde_json reads `-0` as the float -0.0, not as an integer: not plain.
+        let mut plain = match self.next()? {
+            b'0' => !negative,
+            b'1'..=b'9' => {
+                self.digits();
+                true
+            }
             _ => return Err(Stop::Invalid),
-        }
+        };
         let int_digits = self.i - int_start;
-        let mut plain = true;
         if self.peek() == Some(b'.') {
             self.i += 1;
             plain = false;
@@ -566,5 +570,19 @@ mod tests {
                 "depth {depth}"
             );
         }
+    }
+
+    #[test]
+    fn a_ts_of_minus_zero_is_not_an_integer_as_serde_json_says() {
+        // Before: the scan accepted `-0` as an integer where serde_json (the reference) reads -0.0.
+        for ts in ["-0", "-0.0", "-0e0", "0", "-1"] {
+            let line = format!(r#"{{"ts":{ts},"msg":"m"}}"#);
+            assert_eq!(
+                Schema::V1.validate(line.as_bytes()),
+                Schema::V1.validate_by_serde(line.as_bytes()),
+                "ts {ts}"
+            );
+        }
+        assert!(Schema::V1.validate(br#"{"ts":-0,"msg":"m"}"#).is_err());
     }
 }
