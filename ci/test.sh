@@ -18,6 +18,8 @@ echo "== cargo test"
 cargo test --locked
 echo "== zero allocations per item in steady state (release build)"
 cargo test --release --locked --test steady_state_allocates_nothing_per_item
+echo "== crash simulation (every durable operation of seeded ingest workloads crashed or failed)"
+bash ci/crash-sim.sh
 echo "== quick checks"
 cargo build --release --locked
 BIN=target/release/ingest-lab

@@ -32,6 +32,7 @@ pub mod checks;
 mod clock;
 mod codec;
 mod config;
+pub mod crashsim;
 mod error;
 mod host;
 mod ingest;

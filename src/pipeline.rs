@@ -170,6 +170,9 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
 pub(crate) struct Sources {
     pub(crate) keys: Vec<String>,
     pub(crate) dlq: Option<DeadLetterQueue>,
+    /// Positions to commit with the first block even if no record of that input is read (an input
+    /// that resumed under a new name carries its position over to it).
+    pub(crate) carried: Vec<Option<Position>>,
 }
 
 /// Run the pipeline with `produce` feeding the queue on the calling thread (the open-loop generator,
@@ -206,7 +209,11 @@ where
             .saturating_add(cfg.window.max_items + POOL_CHUNK)
             .min(1 << 22),
     ));
-    let Sources { keys: inputs, dlq } = sources;
+    let Sources {
+        keys: inputs,
+        dlq,
+        mut carried,
+    } = sources;
     let dlq = match (dlq, cfg.retry) {
         (Some(d), _) => Some(d),
         (None, RetryStrategy::FailStop) => None,
@@ -228,7 +235,8 @@ where
         b.retry = cfg.retry;
         b.dlq = dlq;
         b.codec = cfg.compress;
-        b.touched = vec![None; inputs.len()];
+        carried.resize(inputs.len(), None);
+        b.touched = carried;
         b.inputs = inputs;
         std::thread::Builder::new()
             .name("ingest-batcher".into())
@@ -929,7 +937,8 @@ impl<S: Sink> Batcher<S> {
             .zip(&self.touched)
             .filter_map(|(k, p)| p.map(|p| (k.as_str(), p)))
             .collect();
-        encode_control(&ps, &mut self.control);
+        let dlq_seq = self.dlq.as_ref().map_or(0, DeadLetterQueue::last_seq);
+        encode_control(&ps, dlq_seq, &mut self.control);
         self.block.push(&self.control);
         self.touched.iter_mut().for_each(|p| *p = None);
     }

@@ -62,6 +62,8 @@ pub struct InputPlan {
     pub head: Vec<u8>,
     /// Lines to skip: committed by an earlier run.
     pub skip_to: Position,
+    /// `(dev, ino)` of a file (0, 0 for a stream).
+    pub file_id: (u64, u64),
     /// Read it at all (false for the second mention of one file).
     pub read: bool,
     /// What was found on the way, to report.
@@ -69,10 +71,17 @@ pub struct InputPlan {
 }
 
 impl InputPlan {
-    /// The fingerprint of this input's content up to `offset`: `(fp_len, fp_crc)`.
-    pub fn fingerprint(&self, offset: u64) -> (u32, u32) {
+    /// The position after `line`, ending at `offset`, with this input's fingerprint up to there.
+    pub fn position(&self, line: u64, offset: u64) -> Position {
         let n = (offset.min(self.head.len() as u64)) as usize;
-        (n as u32, crc32fast::hash(&self.head[..n]))
+        Position {
+            line,
+            offset,
+            fp_len: n as u32,
+            fp_crc: crc32fast::hash(&self.head[..n]),
+            ino: self.file_id.1,
+            dev: self.file_id.0,
+        }
     }
 }
 
@@ -84,11 +93,12 @@ pub fn input_key(p: &Path) -> String {
         .to_string()
 }
 
-/// Where a resumable input with these first bytes starts, given every committed position; and what
-/// changed, if anything. Pure.
+/// Where a resumable input with these first bytes and this `(dev, ino)` starts, given every committed
+/// position; and what changed, if anything. Pure.
 pub fn resume_point(
     key: &str,
     head: &[u8],
+    file_id: (u64, u64),
     committed: &HashMap<String, Position>,
 ) -> (Position, Option<(&'static str, String)>) {
     let begins_with = |p: &Position| {
@@ -98,27 +108,35 @@ pub fn resume_point(
     if let Some(p) = own.filter(|p| begins_with(p)) {
         return (*p, None);
     }
-    // A full fingerprint committed under another name: this is that file, renamed.
-    if head.len() == FINGERPRINT_BYTES {
-        let crc = crc32fast::hash(head);
-        let renamed = committed
-            .iter()
-            .filter(|(k, p)| {
-                k.as_str() != key && p.fp_len as usize == FINGERPRINT_BYTES && p.fp_crc == crc
-            })
-            .max_by_key(|(k, p)| (p.offset, k.as_str()));
-        if let Some((from, p)) = renamed {
-            return (
-                *p,
-                Some((
-                    "renamed",
-                    format!(
-                        "begins with the first {FINGERPRINT_BYTES} bytes committed for {from}: resuming after its line {}",
-                        p.line
-                    ),
-                )),
-            );
-        }
+    // Committed under another name, and this file begins with what was committed there: the same
+    // file, renamed — known by a full fingerprint, or (a file too short for one) by its inode too.
+    let renamed = committed
+        .iter()
+        .filter(|(k, p)| {
+            k.as_str() != key
+                && p.fp_len > 0
+                && begins_with(p)
+                && (p.fp_len as usize == FINGERPRINT_BYTES
+                    || (p.ino != 0 && (p.dev, p.ino) == file_id))
+        })
+        .max_by_key(|(k, p)| (p.offset, k.as_str()));
+    if let Some((from, p)) = renamed {
+        return (
+            *p,
+            Some((
+                "renamed",
+                format!(
+                    "begins with the {} bytes committed for {from}{}: resuming after its line {}",
+                    p.fp_len,
+                    if (p.fp_len as usize) < FINGERPRINT_BYTES {
+                        ", and is the same file"
+                    } else {
+                        ""
+                    },
+                    p.line
+                ),
+            )),
+        );
     }
     match own {
         Some(p) if head.len() < p.fp_len as usize => (
@@ -163,6 +181,7 @@ pub fn plan_inputs(
                 resumable: false,
                 head: Vec::new(),
                 skip_to: Position::default(),
+                file_id: (0, 0),
                 read: true,
                 change: None,
             };
@@ -186,8 +205,9 @@ pub fn plan_inputs(
                 return plan;
             }
             plan.resumable = true;
+            plan.file_id = (meta.dev(), meta.ino());
             plan.head = read_head(path, max_decompressed_bytes, max_layers);
-            let (at, change) = resume_point(&plan.key, &plan.head, committed);
+            let (at, change) = resume_point(&plan.key, &plan.head, plan.file_id, committed);
             plan.skip_to = at;
             plan.change = change.map(|(change, detail)| InputChange {
                 input: name,
@@ -265,6 +285,8 @@ mod tests {
                 offset,
                 fp_len: n as u32,
                 fp_crc: crc32fast::hash(&head[..n]),
+                ino: 7,
+                dev: 1,
             },
         )])
     }
@@ -280,7 +302,7 @@ mod tests {
         let old = lines(100, "a");
         let c = committed_at("/a", &old, 100, old.len() as u64);
         let grown = [old.clone(), lines(5, "new")].concat();
-        let (p, change) = resume_point("/a", &grown[..FINGERPRINT_BYTES], &c);
+        let (p, change) = resume_point("/a", &grown[..FINGERPRINT_BYTES], (1, 7), &c);
         assert_eq!((p.line, change), (100, None));
     }
 
@@ -290,7 +312,7 @@ mod tests {
         let old = lines(3, "old");
         let c = committed_at("/a", &old, 3, old.len() as u64);
         let new = lines(4, "new");
-        let (p, change) = resume_point("/a", &new, &c);
+        let (p, change) = resume_point("/a", &new, (1, 7), &c);
         assert_eq!(p.line, 0);
         assert_eq!(change.unwrap().0, "replaced");
     }
@@ -299,18 +321,20 @@ mod tests {
     fn a_renamed_file_resumes_under_its_new_name() {
         let old = lines(200, "a");
         let c = committed_at("/log/app.log", &old, 150, 9000);
-        let (p, change) = resume_point("/log/app.log.1", &old[..FINGERPRINT_BYTES], &c);
+        let (p, change) = resume_point("/log/app.log.1", &old[..FINGERPRINT_BYTES], (9, 9), &c);
         assert_eq!(p.line, 150);
         assert_eq!(change.unwrap().0, "renamed");
-        // A short file is known only by its own path: no guess across names.
+        // A file too short for a full fingerprint is known across names only as the same inode.
         let short = lines(2, "s");
         let c = committed_at("/s", &short, 2, short.len() as u64);
-        assert_eq!(resume_point("/t", &short, &c).0.line, 0);
+        assert_eq!(resume_point("/t", &short, (2, 2), &c).0.line, 0);
+        let (p, change) = resume_point("/t", &short, (1, 7), &c);
+        assert_eq!((p.line, change.unwrap().0), (2, "renamed"));
     }
 
     #[test]
     fn a_position_from_before_fingerprints_still_resumes() {
         let c = HashMap::from([("/a".to_string(), Position::at(7, 70))]);
-        assert_eq!(resume_point("/a", b"anything", &c).0.line, 7);
+        assert_eq!(resume_point("/a", b"anything", (1, 7), &c).0.line, 7);
     }
 }

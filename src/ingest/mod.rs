@@ -216,8 +216,9 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         Some(s) => s,
         None => FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?,
     };
-    // Dead letters of a batch whose block never became durable are cut: their lines are read again,
-    // so no run needs to remember which entries it has seen (memory stays bounded).
+    // Dead letters of a batch whose block never became durable are cut (by sequence number): their
+    // lines are read again, so no run needs to remember which entries it has seen (memory stays
+    // bounded).
     crate::retry::cut_unacknowledged_dead_letters(
         storage,
         &cfg.run.dlq_dir(),
@@ -226,7 +227,8 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
     )?;
     let dlq = DeadLetterQueue::open_in(storage, &cfg.run.dlq_dir())
         .map_err(RunError::Setup)?
-        .with_limit(cfg.run.dlq_limit);
+        .with_limit(cfg.run.dlq_limit)
+        .track_seq(recovery.dlq_seq);
     let plans = plan_inputs(
         &cfg.inputs,
         &recovery.positions,
@@ -243,6 +245,17 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
     let sources = Sources {
         keys: keys.clone(),
         dlq: Some(dlq),
+        // A renamed input resumes from its old name's position: commit it under the new name now,
+        // or a run that reads nothing new of it leaves it known only by a name another file takes.
+        carried: plans
+            .iter()
+            .map(|p| {
+                p.change
+                    .as_ref()
+                    .filter(|c| c.change == "renamed")
+                    .map(|_| p.skip_to)
+            })
+            .collect(),
     };
     let run = run_with_producer(&cfg.run, sink, sources, |ends, _start| {
         read_inputs(cfg, &plans, &mut tally, ends)
@@ -523,13 +536,7 @@ fn split_lines(
                 t.blank += 1;
                 continue;
             }
-            let (fp_len, fp_crc) = plan.fingerprint(offset);
-            let pos = Position {
-                line,
-                offset,
-                fp_len,
-                fp_crc,
-            };
+            let pos = plan.position(line, offset);
             if handoff.line(i as u32, &line_buf, pos, too_long, stop) {
                 break 'inputs;
             }

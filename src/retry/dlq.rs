@@ -34,6 +34,15 @@ pub struct DeadLetter {
     /// fails again keeps them, so a record's whole story travels with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<String>,
+    /// Sequence number in the DLQ (1, 2, ... across runs; 0: untracked). A block's control record
+    /// names the highest one it acknowledges, so a start-up knows exactly which entries a crash
+    /// left unacknowledged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seq: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// A crash mid-append can leave an unterminated last line; appending after it would glue the next entry
@@ -79,69 +88,57 @@ fn write_all(file: &mut dyn VfsFile, mut buf: &[u8]) -> std::io::Result<()> {
 }
 
 /// Cut the dead letters at the end of `dir/dead-letter.jsonl` that were never acknowledged, and say
-/// how many: entries whose source is `key:line` with `line` past the position committed for `key` in
-/// the main log (`committed`). The batcher makes a batch's dead letters durable *before* the block
-/// that commits their positions; a crash between the two leaves such entries behind. Their lines are
-/// read again by the next run, which dead-letters them again — or commits them, if the schema was
-/// changed in between. Keeping them would make a record both committed and dead-lettered, or
-/// dead-lettered twice. They are always the file's last entries (one batch's), so only the suffix is
-/// cut, like a torn tail, and the cut is made durable before anything is appended.
+/// how many lines went: everything after the last entry whose sequence number is at most
+/// `committed_seq`, the highest one a committed block of the main log acknowledges (entries from before
+/// sequence numbers, 0, count as acknowledged). The batcher makes a batch's dead letters durable
+/// *before* the block that commits their positions; a crash between the two leaves such entries behind,
+/// and a crash mid-append can leave torn or zero-filled lines. The lines of the former are read again
+/// by the next run, which dead-letters them again — or commits them, if the schema was changed in
+/// between: keeping them would make a record both committed and dead-lettered, or dead-lettered twice.
+/// Entries are appended in sequence order, so the acknowledged ones are a prefix: the cut is exact
+/// whatever the inputs' names, and it is made durable before anything is appended.
 pub fn cut_unacknowledged(
     storage: &Storage,
     dir: &Path,
-    committed: &std::collections::HashMap<String, crate::ingest::Position>,
+    committed_seq: u64,
 ) -> Result<u64, SysError> {
     use std::io::BufRead;
     let path = dir.join(PENDING_FILE);
-    if let Err(e) = storage.len(&path) {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            return Ok(0);
-        }
-        return Err(SysError::new("stat", &path, e));
-    }
-    let orphan = |line: &str| -> bool {
-        let Ok(d) = serde_json::from_str::<DeadLetter>(line) else {
-            return false;
-        };
-        let Some((key, at)) = d.source.rsplit_once(':') else {
-            return false;
-        };
-        let Ok(at) = at.parse::<u64>() else {
-            return false;
-        };
-        committed.get(key).is_none_or(|p| at > p.line)
+    let len = match storage.len(&path) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(SysError::new("stat", &path, e)),
     };
     let mut r = std::io::BufReader::with_capacity(1 << 20, storage.reader(&path, 0));
-    let (mut offset, mut cut_at, mut orphans) = (0u64, None::<u64>, 0u64);
-    let mut line = String::new();
+    let (mut offset, mut keep, mut after) = (0u64, 0u64, 0u64);
+    let mut line = Vec::new();
     loop {
         line.clear();
         let n = r
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .map_err(|e| SysError::new("read", &path, e))?;
-        if n == 0 || !line.ends_with('\n') {
+        if n == 0 {
             break;
         }
-        if orphan(line.trim_end()) {
-            if cut_at.is_none() {
-                cut_at = Some(offset);
-            }
-            orphans += 1;
-        } else {
-            (cut_at, orphans) = (None, 0);
-        }
         offset += n as u64;
+        let acknowledged = line.ends_with(b"\n")
+            && serde_json::from_slice::<DeadLetter>(&line).is_ok_and(|d| d.seq <= committed_seq);
+        if acknowledged {
+            (keep, after) = (offset, 0);
+        } else {
+            after += 1;
+        }
     }
-    if let Some(at) = cut_at {
+    if keep < len {
         storage
             .open(&path, OpenMode::AppendOrCreate)
             .and_then(|mut f| {
-                f.set_len(at)?;
+                f.set_len(keep)?;
                 f.sync_data()
             })
             .map_err(|e| SysError::new("truncate unacknowledged dead letters", &path, e))?;
     }
-    Ok(orphans)
+    Ok(after)
 }
 
 /// [`cut_unacknowledged`] at a start-up (after the recovery scan of the main log), saying on stderr
@@ -152,7 +149,7 @@ pub fn cut_unacknowledged_dead_letters(
     recovery: &crate::ingest::Recovery,
     who: &str,
 ) -> Result<(), crate::error::RunError> {
-    let n = cut_unacknowledged(storage, dir, &recovery.positions)
+    let n = cut_unacknowledged(storage, dir, recovery.dlq_seq)
         .map_err(crate::error::RunError::Setup)?;
     if n > 0 {
         eprintln!(
@@ -246,6 +243,8 @@ pub struct DeadLetterQueue {
     /// Set when a write or fdatasync failed: the file's state is unknown, so nothing more is written
     /// or promised through this handle (fail-stop, as for the sink; never retry an fdatasync).
     poisoned: Option<String>,
+    /// The sequence number the next entry gets (`None`: untracked, entries get 0).
+    next_seq: Option<u64>,
     /// One process per DLQ directory.
     _lock: Option<std::sync::Arc<crate::sink::DirLock>>,
 }
@@ -256,23 +255,23 @@ impl DeadLetterQueue {
         Self::open_in(&Storage::os(), dir)
     }
 
-    /// Open (or create) `dir/dead-letter.jsonl` on `storage`. A new file's name is made durable in
-    /// its directory before anything is written to it.
+    /// Open (or create) `dir/dead-letter.jsonl` on `storage`. Its name is made durable in its
+    /// directory before anything is written to it — at every open, not only when this open created
+    /// it: an earlier open may have created it and failed its directory fsync (found by the crash
+    /// simulation: the restart then skipped the fsync, and a crash took the whole file, acknowledged
+    /// entries and all).
     pub fn open_in(storage: &Storage, dir: &Path) -> Result<Self, SysError> {
         storage
             .create_dir_all(dir)
             .map_err(|e| SysError::new("mkdir", dir, e))?;
         let lock = storage.lock(dir)?;
         let path = dir.join(PENDING_FILE);
-        let existed = storage.len(&path).is_ok();
         let mut file = storage
             .open(&path, OpenMode::AppendOrCreate)
             .map_err(|e| SysError::new("open", &path, e))?;
-        if !existed {
-            storage
-                .sync_dir(dir)
-                .map_err(|e| SysError::new("fsync dir", dir, e))?;
-        }
+        storage
+            .sync_dir(dir)
+            .map_err(|e| SysError::new("fsync dir", dir, e))?;
         cut_torn_line(storage, &path, &mut *file)
             .map_err(|e| SysError::new("truncate torn line", &path, e))?;
         let bytes = file.size().map_err(|e| SysError::new("stat", &path, e))?;
@@ -288,8 +287,21 @@ impl DeadLetterQueue {
             evicted: 0,
             syncs: 0,
             poisoned: None,
+            next_seq: None,
             _lock: lock,
         })
+    }
+
+    /// Number entries from `after + 1` on (`after`: the highest sequence number already acknowledged,
+    /// [`crate::ingest::Recovery::dlq_seq`]).
+    pub fn track_seq(mut self, after: u64) -> Self {
+        self.next_seq = Some(after + 1);
+        self
+    }
+
+    /// The sequence number of the last entry pushed (0: none, or untracked).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq.map_or(0, |n| n - 1)
     }
 
     /// Bound the file in bytes with a policy (`None`: unbounded).
@@ -328,7 +340,13 @@ impl DeadLetterQueue {
             return DlqPush::Duplicate;
         }
         let start = self.buf.len();
-        serde_json::to_writer(&mut self.buf, d).expect("serializable");
+        let seq = self.next_seq.unwrap_or(0);
+        if seq == 0 {
+            serde_json::to_writer(&mut self.buf, d).expect("serializable");
+        } else {
+            let numbered = DeadLetter { seq, ..d.clone() };
+            serde_json::to_writer(&mut self.buf, &numbered).expect("serializable");
+        }
         self.buf.push(b'\n');
         let len = (self.buf.len() - start) as u64;
         if let Some(l) = self.limit {
@@ -342,6 +360,9 @@ impl DeadLetterQueue {
         }
         self.bytes += len;
         self.count += 1;
+        if let Some(n) = self.next_seq.as_mut() {
+            *n += 1;
+        }
         DlqPush::Written
     }
 
@@ -525,78 +546,33 @@ mod tests {
     #[test]
     fn unacknowledged_dead_letters_at_the_tail_are_cut() {
         let dir = crate::testutil::tempdir();
-        let mut q = DeadLetterQueue::open(dir.path()).unwrap();
+        let mut q = DeadLetterQueue::open(dir.path()).unwrap().track_seq(0);
         for i in [1, 2, 7, 8] {
             q.push(&entry(i));
         }
+        assert_eq!(q.last_seq(), 4);
         q.sync().unwrap();
         drop(q);
-        let committed =
-            std::collections::HashMap::from([("f".to_string(), crate::ingest::Position::at(2, 0))]);
+        // A torn, zero-filled tail after them, as a crash can leave.
+        use std::io::Write;
+        let path = dir.path().join(PENDING_FILE);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(&[0u8; 100]).unwrap();
+        f.write_all(b"urce\":\"x\"}\n").unwrap();
+        drop(f);
+        // The committed block acknowledged entries up to sequence 2.
         assert_eq!(
-            cut_unacknowledged(&Storage::os(), dir.path(), &committed).unwrap(),
-            2
+            cut_unacknowledged(&Storage::os(), dir.path(), 2).unwrap(),
+            3
         );
-        let left = DeadLetterQueue::read_all(&dir.path().join(PENDING_FILE)).unwrap();
+        let left = DeadLetterQueue::read_all(&path).unwrap();
         assert_eq!(left.iter().map(|d| d.id).collect::<Vec<_>>(), vec![1, 2]);
-        // An input never committed at all: every one of its trailing entries goes.
         assert_eq!(
-            cut_unacknowledged(&Storage::os(), dir.path(), &Default::default()).unwrap(),
-            2
-        );
-    }
-
-    #[test]
-    fn a_full_drop_newer_dlq_refuses_and_stays_within_its_bound() {
-        let d = crate::testutil::tempdir();
-        let mut q = DeadLetterQueue::open(d.path())
-            .unwrap()
-            .with_limit(Some(DlqLimit {
-                max_bytes: 2000,
-                policy: DlqPolicy::DropNewer,
-            }));
-        let results: Vec<DlqPush> = (0..100).map(|i| q.push(&entry(i))).collect();
-        q.sync().unwrap();
-        let written = results.iter().filter(|r| **r == DlqPush::Written).count();
-        assert!(written > 5 && written < 100, "{written}");
-        assert!(results[written..].iter().all(|r| *r == DlqPush::Refused));
-        let back = DeadLetterQueue::read_all(q.path()).unwrap();
-        assert_eq!(back.len(), written);
-        assert_eq!(back[0].id, 0, "the oldest are kept");
-        assert!(std::fs::metadata(q.path()).unwrap().len() <= 2000);
-    }
-
-    #[test]
-    fn a_full_drop_older_dlq_evicts_the_oldest_and_counts_them() {
-        let d = crate::testutil::tempdir();
-        let mut q = DeadLetterQueue::open(d.path())
-            .unwrap()
-            .with_limit(Some(DlqLimit {
-                max_bytes: 2000,
-                policy: DlqPolicy::DropOlder,
-            }));
-        for i in 0..100 {
-            assert_eq!(q.push(&entry(i)), DlqPush::Written);
-            q.sync().unwrap();
-        }
-        let back = DeadLetterQueue::read_all(q.path()).unwrap();
-        assert_eq!(back.last().unwrap().id, 99, "the newest are kept");
-        assert_eq!(
-            back.len() as u64 + q.evicted(),
-            100,
-            "every entry kept or counted"
-        );
-        assert!(std::fs::metadata(q.path()).unwrap().len() <= 2000);
-        // Still appendable after compaction.
-        q.push(&entry(100));
-        q.sync().unwrap();
-        assert_eq!(
-            DeadLetterQueue::read_all(q.path())
-                .unwrap()
-                .last()
-                .unwrap()
-                .id,
-            100
+            cut_unacknowledged(&Storage::os(), dir.path(), 2).unwrap(),
+            0
         );
     }
 }

@@ -8,6 +8,7 @@ mod split;
 
 pub use dlq::{
     cut_unacknowledged_dead_letters, DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush,
+    PENDING_FILE,
 };
 pub use redrive::{dlq_status, redrive, DlqStatus, RedriveConfig, RedriveReport};
 pub use split::{SplitPlan, SplitStep};

@@ -205,6 +205,8 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         .collect::<Result<_, _>>()?;
 
     let sink = FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?;
+    // Entries that fail again are untracked (sequence 0: never cut as unacknowledged): a re-run of an
+    // interrupted redrive reads its generation again and de-duplicates them by source instead.
     let mut back = DeadLetterQueue::open_dedup(&dlq_dir).map_err(RunError::Setup)?;
     let mut rep = RedriveReport {
         generations: keys.clone(),
@@ -214,6 +216,7 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     let sources = Sources {
         keys: keys.clone(),
         dlq: None,
+        carried: Vec::new(),
     };
     let mut run_cfg = cfg.run.clone();
     if let Some(p) = run_cfg.progress.as_mut() {

@@ -111,12 +111,21 @@ enum Op {
 }
 
 impl State {
-    /// Count an operation and say whether it goes ahead.
-    fn op(&mut self) -> Op {
+    /// Count operation `what` on `path` and say whether it goes ahead. With `CRASHSIM_TRACE` set in
+    /// the environment, each is printed to stderr (how a replayed violation is read).
+    fn op(&mut self, what: &str, path: &dyn std::fmt::Debug) -> Op {
         if self.dead {
             return Op::Fail(dead());
         }
         self.ops += 1;
+        if std::env::var_os("CRASHSIM_TRACE").is_some() {
+            let f = self.fault.filter(|f| f.at_op == self.ops).map(|f| f.kind);
+            eprintln!(
+                "sim op {} {what} {path:?}{}",
+                self.ops,
+                f.map_or(String::new(), |k| format!(" <- {k:?}"))
+            );
+        }
         match self.fault {
             Some(f) if f.at_op == self.ops => match f.kind {
                 FaultKind::Crash => {
@@ -247,7 +256,7 @@ struct SimFile {
 impl VfsFile for SimFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut s = self.fs.lock();
-        let n = match s.op() {
+        let n = match s.op("write", &self.ino) {
             Op::Go => buf.len(),
             Op::Short => buf.len().div_ceil(2),
             Op::Fail(e) => return Err(e),
@@ -259,7 +268,7 @@ impl VfsFile for SimFile {
 
     fn sync_data(&mut self) -> io::Result<()> {
         let mut s = self.fs.lock();
-        if let Op::Fail(e) = s.op() {
+        if let Op::Fail(e) = s.op("sync_data", &self.ino) {
             return Err(e);
         }
         let ino = s.inodes.get_mut(&self.ino).expect("open inode");
@@ -269,7 +278,7 @@ impl VfsFile for SimFile {
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         let mut s = self.fs.lock();
-        if let Op::Fail(e) = s.op() {
+        if let Op::Fail(e) = s.op("set_len", &(self.ino, len)) {
             return Err(e);
         }
         let ino = s.inodes.get_mut(&self.ino).expect("open inode");
@@ -341,14 +350,14 @@ impl Vfs for SimVfs {
             }
             (OpenMode::AppendOrCreate, Some(ino)) => ino,
             (OpenMode::Truncate, Some(ino)) => {
-                if let Op::Fail(e) = s.op() {
+                if let Op::Fail(e) = s.op("truncate", &path) {
                     return Err(e);
                 }
                 s.inodes.get_mut(&ino).expect("inode").current.clear();
                 ino
             }
             (_, None) => {
-                if let Op::Fail(e) = s.op() {
+                if let Op::Fail(e) = s.op("create", &path) {
                     return Err(e);
                 }
                 let (dir, name) = split(path);
@@ -368,7 +377,7 @@ impl Vfs for SimVfs {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut s = self.0.lock();
         let ino = s.lookup(from)?;
-        if let Op::Fail(e) = s.op() {
+        if let Op::Fail(e) = s.op("rename", &(from, to)) {
             return Err(e);
         }
         let (fd, fname) = split(from);
@@ -381,7 +390,7 @@ impl Vfs for SimVfs {
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut s = self.0.lock();
         s.lookup(path)?;
-        if let Op::Fail(e) = s.op() {
+        if let Op::Fail(e) = s.op("remove", &path) {
             return Err(e);
         }
         let (dir, name) = split(path);
@@ -391,7 +400,7 @@ impl Vfs for SimVfs {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut s = self.0.lock();
-        if let Op::Fail(e) = s.op() {
+        if let Op::Fail(e) = s.op("sync_dir", &dir) {
             return Err(e);
         }
         let d = s.dir_mut(dir)?;

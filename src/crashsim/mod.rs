@@ -1,0 +1,244 @@
+//! The crash-and-fault simulation: seeded ingest workloads run through the real ingest path (reader,
+//! queue, batcher, sink, dead-letter queue, start-up recovery) on [`crate::storage::sim`], crashed or
+//! failed at every durable operation they make, restarted, and checked.
+//!
+//! For each seed: a fault-free pass counts the workload's durable operations (`K`); then for each
+//! operation `n` of `1..=K` (every one, or an even spread of `max_points` of them) the workload runs
+//! again from scratch with a fault at `n` — mostly a crash, sometimes EIO, ENOSPC or a short write —
+//! and, one time in four, a second crash during the restart's recovery. After a crash, what survives
+//! is drawn from the seed: unsynced data dropped, a random prefix of it kept, or random sectors of it
+//! kept with zeros elsewhere. Then:
+//! - right after the crash, everything the crashed run had acknowledged (its report's committed and
+//!   dead-lettered counts, as the sink and DLQ returned) must still be there;
+//! - every restart must succeed (a refusal is a violation: a crash never corrupts);
+//! - every run's counters must reconcile (`records_in = committed + dead_lettered + dropped`);
+//! - once every run has completed, every line the inputs ever held must be in the store exactly once —
+//!   committed if valid, dead-lettered if not, never both — in order per input, and nothing else.
+//!
+//! A violation names the seed, the operation and the fault, which reproduce it exactly.
+
+mod oracle;
+mod workload;
+
+pub use workload::{Change, Workload, RECORD_CAP};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::RunError;
+use crate::ingest::{ingest_into, IngestConfig, IngestReport};
+use crate::rng::SplitMix64;
+use crate::sink::FileSink;
+use crate::storage::sim::{CrashMode, FaultKind, SimFault, SimStorage, SimVfs};
+use crate::storage::Storage;
+use workload::Inputs;
+
+/// A broken promise, with what reproduces it.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    /// The workload's seed.
+    pub seed: u64,
+    /// The operation the fault struck (0: the fault-free pass).
+    pub at_op: u64,
+    /// The fault.
+    pub fault: String,
+    /// What was wrong.
+    pub what: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "seed {} fault {} at operation {}: {} (reproduce: crash-sim --seed {} --op {})",
+            self.seed, self.fault, self.at_op, self.what, self.seed, self.at_op
+        )
+    }
+}
+
+/// What a seed's simulation did.
+#[derive(Debug, Clone, Default)]
+pub struct SeedOutcome {
+    /// Crash and fault points run.
+    pub points: u64,
+    /// Durable operations of the fault-free pass.
+    pub ops: u64,
+    /// Violations found (the first per point).
+    pub violations: Vec<Violation>,
+}
+
+const SINK: &str = "/sim/sink";
+
+fn config(w: &Workload, storage: &Storage, inputs: &[PathBuf]) -> IngestConfig {
+    let mut cfg = IngestConfig::new(SINK, inputs.to_vec());
+    cfg.run.sink.storage = storage.clone();
+    cfg.run.sink.segment_bytes = 16 << 10; // rotate often
+    cfg.run.window.max_items = w.max_items;
+    cfg.run.window.max_bytes = 16 << 10;
+    cfg.run.window.linger = Duration::from_secs(60); // batches cut by size and at the end only
+    cfg.run.queue.capacity_items = 64;
+    cfg.run.compress = w.codec;
+    cfg.max_record_bytes = RECORD_CAP;
+    cfg.run.min_free_bytes = 0;
+    cfg
+}
+
+/// One ingest run; its report, or the error and what it had acknowledged before it.
+fn run_once(cfg: &IngestConfig) -> Result<IngestReport, (RunError, u64, u64)> {
+    let sink = FileSink::open(&cfg.run.sink).map_err(|e| (RunError::Setup(e), 0, 0))?;
+    ingest_into(cfg, sink).map_err(|e| {
+        let (c, d) = match &e {
+            RunError::Sink { partial, .. } => (partial.committed, partial.dead_lettered),
+            _ => (0, 0),
+        };
+        (e, c, d)
+    })
+}
+
+/// The fault for point `n` of a seed, and what a crash keeps.
+fn fault_for(rng: &mut SplitMix64, n: u64) -> (SimFault, CrashMode) {
+    let kind = match rng.below(10) {
+        0 => FaultKind::Eio,
+        1 => FaultKind::Enospc,
+        2 => FaultKind::ShortWrite,
+        _ => FaultKind::Crash,
+    };
+    let mode = [
+        CrashMode::DropUnsynced,
+        CrashMode::KeepPrefix,
+        CrashMode::TornSectors,
+    ][rng.below(3) as usize];
+    (SimFault { at_op: n, kind }, mode)
+}
+
+/// Run the workload of `w` on a fresh simulated disk with `fault` (none: the fault-free pass).
+/// `Ok(ops)` when every promise held.
+fn simulate(
+    w: &Workload,
+    work: &Path,
+    fault: Option<(SimFault, CrashMode)>,
+    rng: &mut SplitMix64,
+) -> Result<u64, String> {
+    let fs = SimStorage::new();
+    let storage = Storage::new(Arc::new(SimVfs(Arc::clone(&fs))));
+    let mut inputs = Inputs::create(w, work).map_err(|e| format!("inputs: {e}"))?;
+    fs.set_fault(fault.map(|f| f.0));
+    let mut acked = (0u64, 0u64); // committed, dead-lettered: acknowledged by completed runs
+    let mut second_crash = fault.is_some() && rng.below(4) == 0;
+    for run in 0..w.runs() {
+        if run > 0 {
+            inputs
+                .apply(&w.changes[run - 1])
+                .map_err(|e| format!("inputs: {e}"))?;
+        }
+        // A run that fails is restarted (after the crash it suffered, if it was one) until it
+        // completes: at most twice here, as at most two faults are planted.
+        for attempt in 0.. {
+            let cfg = config(w, &storage, &inputs.given);
+            match run_once(&cfg) {
+                Ok(r) => {
+                    if r.unaccounted() != 0 {
+                        return Err(format!("run {run}: counters do not reconcile: {r:?}"));
+                    }
+                    acked.0 += r.committed;
+                    acked.1 += r.dead_lettered;
+                    break;
+                }
+                Err((e, c, d)) => {
+                    if attempt >= 2 || (fault.is_none() && !fs.is_dead()) {
+                        return Err(format!("run {run} attempt {attempt} failed: {e}"));
+                    }
+                    let crashed = fs.is_dead();
+                    if crashed {
+                        fs.crash(fault.map_or(CrashMode::DropUnsynced, |f| f.1), rng);
+                    }
+                    // Everything acknowledged before the failure is still there.
+                    // (Before recovery: a torn tail may still be there; intact entries are counted.)
+                    let have = oracle::committed(&storage, Path::new(SINK))?.len() as u64;
+                    let dead = oracle::intact_dead_letters(&storage, &cfg.run.dlq_dir())?;
+                    if have < acked.0 + c || dead < acked.1 + d {
+                        return Err(format!(
+                            "run {run}: after the {} {} records and {} dead letters remain of {} and {} acknowledged",
+                            if crashed { "crash" } else { "failure" },
+                            have,
+                            dead,
+                            acked.0 + c,
+                            acked.1 + d
+                        ));
+                    }
+                    if second_crash {
+                        // Crash again inside the restart's recovery or first commits.
+                        second_crash = false;
+                        let at = 1 + rng.below(8);
+                        fs.set_fault(Some(SimFault {
+                            at_op: at,
+                            kind: FaultKind::Crash,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    let cfg = config(w, &storage, &inputs.given);
+    oracle::check_final(&storage, Path::new(SINK), &cfg.run.dlq_dir(), &inputs)?;
+    Ok(fs.ops())
+}
+
+/// Simulate seed `seed`: the fault-free pass, then faults at `max_points` operations spread over the
+/// workload (all of them when it has fewer). `work` is a scratch directory for the input files.
+pub fn run_seed(seed: u64, max_points: u64, work: &Path) -> SeedOutcome {
+    let w = Workload::new(seed);
+    let mut rng = SplitMix64::new(seed);
+    let mut out = SeedOutcome::default();
+    let violation = |at_op: u64, fault: String, what: String| Violation {
+        seed,
+        at_op,
+        fault,
+        what,
+    };
+    let ops = match simulate(&w, work, None, &mut rng) {
+        Ok(ops) => ops,
+        Err(what) => {
+            out.violations.push(violation(0, "none".into(), what));
+            return out;
+        }
+    };
+    out.ops = ops;
+    let points: Vec<u64> = if ops <= max_points {
+        (1..=ops).collect()
+    } else {
+        (0..max_points).map(|i| 1 + i * ops / max_points).collect()
+    };
+    for n in points {
+        let (fault, mode) = fault_for(&mut rng, n);
+        out.points += 1;
+        if let Err(what) = simulate(&w, work, Some((fault, mode)), &mut rng) {
+            out.violations
+                .push(violation(n, format!("{:?}/{:?}", fault.kind, mode), what));
+        }
+    }
+    out
+}
+
+/// Replay one point exactly as [`run_seed`] ran it (the same draws from the seed's generator).
+pub fn replay(seed: u64, at_op: u64, max_points: u64, work: &Path) -> Result<(), String> {
+    let w = Workload::new(seed);
+    let mut rng = SplitMix64::new(seed);
+    let ops = simulate(&w, work, None, &mut rng)?;
+    let points: Vec<u64> = if ops <= max_points {
+        (1..=ops).collect()
+    } else {
+        (0..max_points).map(|i| 1 + i * ops / max_points).collect()
+    };
+    for n in points {
+        let (fault, mode) = fault_for(&mut rng, n);
+        let r = simulate(&w, work, Some((fault, mode)), &mut rng);
+        if n == at_op {
+            return r.map(drop);
+        }
+    }
+    Err(format!(
+        "operation {at_op} is not one of seed {seed}'s points"
+    ))
+}

@@ -1,0 +1,136 @@
+//! What the store must hold: every input line exactly once — committed if valid, dead-lettered if
+//! not, never both — in order per input, and nothing else.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::workload::Inputs;
+use crate::retry::{DeadLetter, PENDING_FILE};
+use crate::storage::Storage;
+
+/// The id written into a line (`#id#`), if any.
+fn id_of(bytes: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(bytes).ok()?;
+    let start = s.find('#')? + 1;
+    let end = start + s[start..].find('#')?;
+    Some(s[start..end].to_string())
+}
+
+/// Committed data records (CRC-checked by the scan), in commit order.
+pub fn committed(storage: &Storage, sink: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    crate::ingest::scan_in(storage, sink, false, &mut |r| out.push(r.to_vec()))?;
+    Ok(out)
+}
+
+/// Entries of the dead-letter file (whole lines only).
+pub fn dead_letters(storage: &Storage, dlq: &Path) -> Result<Vec<DeadLetter>, String> {
+    let path = dlq.join(PENDING_FILE);
+    let bytes = match storage.read_all(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("read {}: {e}", path.display())),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    whole
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("dead letter {l:?}: {e}")))
+        .collect()
+}
+
+/// Dead-letter entries that parse whole (right after a crash, a torn tail may follow them).
+pub fn intact_dead_letters(storage: &Storage, dlq: &Path) -> Result<u64, String> {
+    let path = dlq.join(PENDING_FILE);
+    let bytes = match storage.read_all(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("read {}: {e}", path.display())),
+    };
+    Ok(bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| serde_json::from_slice::<DeadLetter>(l).is_ok())
+        .count() as u64)
+}
+
+/// Check the final store against every line the inputs ever held.
+pub fn check_final(
+    storage: &Storage,
+    sink: &Path,
+    dlq: &Path,
+    inputs: &Inputs,
+) -> Result<(), String> {
+    let records = committed(storage, sink)?;
+    let dead = dead_letters(storage, dlq)?;
+    // id -> (input index, line index, valid, too long)
+    let mut want: HashMap<&str, (usize, usize, bool, bool)> = HashMap::new();
+    for (f, (_, lines)) in inputs.lines.iter().enumerate() {
+        for (k, l) in lines.iter().enumerate() {
+            want.insert(&l.id, (f, k, l.valid, l.too_long));
+        }
+    }
+    let mut seen: HashMap<String, &'static str> = HashMap::new();
+    let mut last_line: HashMap<usize, usize> = HashMap::new();
+    for r in &records {
+        let id = id_of(r).ok_or_else(|| {
+            format!(
+                "a committed record that no input wrote: {:?}",
+                String::from_utf8_lossy(r)
+            )
+        })?;
+        let &(f, k, valid, _) = want
+            .get(id.as_str())
+            .ok_or_else(|| format!("committed record #{id}# was never written"))?;
+        if !valid {
+            return Err(format!("invalid record #{id}# was committed"));
+        }
+        if let Some(prev) = seen.insert(id.clone(), "committed") {
+            return Err(format!("#{id}# committed, and already {prev}"));
+        }
+        if let Some(&p) = last_line.get(&f) {
+            if k < p {
+                return Err(format!(
+                    "#{id}# committed after line {p} of its input: out of order"
+                ));
+            }
+        }
+        last_line.insert(f, k);
+    }
+    let mut too_long_entries = 0usize;
+    for d in &dead {
+        if d.truncated {
+            too_long_entries += 1;
+            continue;
+        }
+        let bytes = d.bytes().unwrap_or_default();
+        let id = id_of(&bytes).ok_or_else(|| format!("a dead letter no input wrote: {d:?}"))?;
+        let &(_, _, valid, _) = want
+            .get(id.as_str())
+            .ok_or_else(|| format!("dead letter #{id}# was never written"))?;
+        if valid {
+            return Err(format!("valid record #{id}# was dead-lettered"));
+        }
+        if let Some(prev) = seen.insert(id.clone(), "dead-lettered") {
+            return Err(format!("#{id}# dead-lettered, and already {prev}"));
+        }
+    }
+    let too_long = want.values().filter(|w| w.3).count();
+    if too_long_entries != too_long {
+        return Err(format!(
+            "{too_long_entries} dead letters for over-long lines, {too_long} such lines written"
+        ));
+    }
+    let lost: Vec<&&str> = want
+        .iter()
+        .filter(|(id, w)| !w.3 && !seen.contains_key(**id))
+        .map(|(id, _)| id)
+        .take(5)
+        .collect();
+    if !lost.is_empty() {
+        return Err(format!(
+            "{} lines neither committed nor dead-lettered, e.g. {lost:?}",
+            want.len() - too_long - seen.len()
+        ));
+    }
+    Ok(())
+}
