@@ -101,3 +101,35 @@ fn a_redrive_between_crash_and_resume_does_not_commit_an_unacknowledged_dead_let
     assert_eq!(rr.redriven, 1);
     want_each_line_once(&cfg.run.sink.dir);
 }
+
+#[test]
+fn a_new_redrive_generation_never_reuses_the_number_of_a_removed_drained_one() {
+    // Before: generation numbers restarted at 1 once drained files were removed, and the new
+    // generation's first entries were skipped as "resumed" under the old one's committed position.
+    let dir = common::tempdir();
+    let cfg = IngestConfig::new(dir.path().join("sink"), vec![input(dir.path())]);
+    ingest(&cfg).unwrap();
+    assert_eq!(
+        redrive(&RedriveConfig::new(cfg.run.clone()))
+            .unwrap()
+            .redriven,
+        1
+    );
+    for f in std::fs::read_dir(cfg.run.dlq_dir()).unwrap() {
+        let p = f.unwrap().path();
+        if p.to_string_lossy().ends_with(".drained.jsonl") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    // New dead letters from a second input.
+    let second = dir.path().join("second.ndjson");
+    std::fs::write(
+        &second,
+        "{\"ts\":\"2026-11-02T00:00:00Z\",\"msg\":\"late\"}\n",
+    )
+    .unwrap();
+    let cfg2 = IngestConfig::new(dir.path().join("sink"), vec![second]);
+    assert_eq!(ingest(&cfg2).unwrap().dead_lettered, 1);
+    let rr = redrive(&RedriveConfig::new(cfg.run.clone())).unwrap();
+    assert_eq!((rr.redriven, rr.resumed), (1, 0), "{rr:?}");
+}

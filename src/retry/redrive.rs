@@ -185,7 +185,20 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     let mut gens = generations(&dlq_dir).map_err(RunError::Setup)?;
     let pending = dlq_dir.join(PENDING);
     if !gens.iter().any(|g| !g.1) && !read_entries(&pending)?.is_empty() {
-        let n = gens.last().map_or(1, |g| g.0 + 1);
+        // Past every number ever used: a drained generation's file may have been removed, but its
+        // committed position remains, and a new generation under its number would skip that many
+        // entries as already re-driven (lost).
+        let committed_max = recovery
+            .positions
+            .keys()
+            .filter_map(|k| parse_generation(k.strip_prefix("dlq:")?))
+            .map(|(n, _)| n)
+            .max();
+        let n = gens
+            .last()
+            .map(|g| g.0)
+            .max(committed_max)
+            .map_or(1, |m| m + 1);
         let to = dlq_dir.join(generation_name(n, false));
         rename(&pending, &to).map_err(RunError::Setup)?;
         gens.push((n, false, to));
