@@ -91,7 +91,7 @@ fn real_enospc_on_a_full_filesystem_stops_ingest_cleanly() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("SKIPPED: cannot mount a 2 MiB tmpfs here (needs root); the injected ENOSPC test covers the path");
+        common::cannot_run_here("cannot mount a 2 MiB tmpfs (needs root)");
         return;
     }
     struct Unmount<'a>(&'a Path);

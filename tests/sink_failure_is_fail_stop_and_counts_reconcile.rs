@@ -37,10 +37,30 @@ fn injected_eio_on_the_third_fdatasync_stops_the_run_and_loses_nothing_silently(
     );
     assert_eq!(partial.unaccounted(), 0, "{partial:?}");
     assert!(partial.rejected_by_reason.sink_failed >= 1);
-    assert!(partial.committed <= 20);
-    // Durable means on disk: the data of the failed batch was written but is not claimed; what the
-    // report calls committed is all readable.
+    assert!(
+        (2..=20).contains(&partial.committed),
+        "{}",
+        partial.committed
+    );
+    // Fail-stop at the syscall boundary: three writes and two fdatasyncs (the third was replaced by
+    // the injected failure, so it never reached the kernel); nothing was written after it.
+    assert_eq!(
+        (partial.write_syscalls, partial.fdatasyncs),
+        (3, 2),
+        "{partial:?}"
+    );
+    // Durable means on disk, exactly: the two committed blocks are there with the records the
+    // report calls committed, and the failed block's bytes were cut (it was never acknowledged).
+    let seg = std::fs::read(dir.path().join("seg-0000000000.log")).unwrap();
+    let blocks: Vec<u32> = ingest_lab::BlockReader::new(&seg)
+        .map(|b| b.unwrap().records)
+        .collect();
+    assert_eq!(blocks.len(), 2, "{blocks:?}");
+    assert_eq!(
+        blocks.iter().map(|&n| n as u64).sum::<u64>(),
+        partial.committed
+    );
     let on_disk = common::read_all_records(dir.path()).len() as u64;
-    assert!(on_disk >= partial.committed);
+    assert_eq!(on_disk, partial.committed);
     assert!(err.to_string().contains("accepted but not durable"));
 }

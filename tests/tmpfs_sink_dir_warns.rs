@@ -9,7 +9,7 @@ fn a_run_on_tmpfs_carries_the_warning_and_names_the_fs() {
     let shm = std::path::Path::new("/dev/shm");
     let on_tmpfs = ingest_lab::FsInfo::of(shm).is_ok_and(|f| f.is_memory_backed());
     if !on_tmpfs {
-        eprintln!("no tmpfs at /dev/shm here; nothing to test");
+        common::cannot_run_here("no tmpfs at /dev/shm");
         return;
     }
     let dir = tempfile::tempdir_in(shm).unwrap();
