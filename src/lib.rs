@@ -60,7 +60,8 @@ pub use batch::{
 pub use clock::{ms, Clock, ManualClock, MonotonicClock, Nanos};
 pub use codec::{
     encode_record, read_record, BlockBuilder, BlockReader, BlockView, CappedDecoder, Codec,
-    Compression, DecompressError, RecordIter, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES,
+    Compression, DecompressError, RecordIter, BLOCK_HEADER_BYTES, BLOCK_MAGIC, RATIO_GRACE_BYTES,
+    RECORD_HEADER_BYTES,
 };
 pub use config::{
     AimdConfig, LoadConfig, LoadShape, PayloadKind, QueueConfig, RunConfig, SinkConfig, StopAfter,

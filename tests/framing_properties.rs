@@ -55,8 +55,11 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic_the_block_reader(bytes in prop::collection::vec(any::<u8>(), 0..4096)) {
-        // Stops at the first bad block; every record of a good one is walked (and CRC-checked).
+    fn arbitrary_bytes_never_panic_the_block_reader(tail in prop::collection::vec(any::<u8>(), 0..4096), magic in any::<bool>()) {
+        // Half the inputs begin with the block magic, so the reader gets past it to the header,
+        // length and CRC checks. It stops at the first bad block; every record of a good one is
+        // walked (and CRC-checked).
+        let bytes = if magic { [&ingest_lab::BLOCK_MAGIC[..], &tail].concat() } else { tail };
         for v in BlockReader::new(&bytes).map_while(Result::ok) {
             for r in v.records() {
                 let _ = r;
@@ -173,5 +176,81 @@ proptest! {
         let view = BlockReader::new(&block).next().unwrap().unwrap();
         let back: Vec<Vec<u8>> = view.records().map(|r| r.unwrap().to_vec()).collect();
         prop_assert_eq!(back, recs);
+    }
+}
+
+/// Several blocks back to back, as a segment holds them.
+fn segment(blocks: &[Vec<Vec<u8>>], codec: Codec) -> (Vec<u8>, Vec<usize>) {
+    let mut seg = Vec::new();
+    let mut starts = Vec::new();
+    for recs in blocks {
+        starts.push(seg.len());
+        seg.extend(seal(recs, codec));
+    }
+    (seg, starts)
+}
+
+proptest! {
+    #[test]
+    fn a_flip_in_block_k_leaves_every_block_before_k_readable(
+        blocks in prop::collection::vec(records(), 1..6),
+        codec in codec(),
+        k in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let (mut seg, starts) = segment(&blocks, codec);
+        let k = k.index(blocks.len());
+        let end = starts.get(k + 1).copied().unwrap_or(seg.len());
+        let i = starts[k] + at.index(end - starts[k]);
+        seg[i] ^= 1 << bit;
+        let read: Vec<_> = BlockReader::new(&seg).collect();
+        for (j, b) in read.iter().enumerate().take(k) {
+            let b = b.as_ref().unwrap();
+            let back: Vec<Vec<u8>> = b.records().map(|r| r.unwrap().to_vec()).collect();
+            prop_assert_eq!(&back, &blocks[j]);
+        }
+        prop_assert!(read.len() == k + 1 && read[k].is_err(), "block {} of {} not the first failure", k, blocks.len());
+    }
+
+    #[test]
+    fn a_valid_block_mutated_anywhere_never_reads_as_other_records(
+        recs in records(),
+        codec in codec(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        // Several byte replacements (not single bit flips): a block that still passes its CRC must be
+        // the original.
+        let block = seal(&recs, codec);
+        let mut m = block.clone();
+        for (at, v) in edits {
+            let i = at.index(m.len());
+            m[i] = v;
+        }
+        if let Some(Ok(v)) = BlockReader::new(&m).next() {
+            let back: Result<Vec<Vec<u8>>, _> = v.records().map(|r| r.map(|r| r.to_vec())).collect();
+            if let Ok(back) = back {
+                prop_assert!(m == block || back == recs, "a mutated block read back as other records");
+            }
+        }
+    }
+
+    #[test]
+    fn compressible_input_past_the_ratio_grace_is_stopped_by_the_ratio_cap(
+        extra in 0usize..(1 << 20),
+        level in 1i32..4,
+    ) {
+        // Past the 1 MiB grace, a stream that expands more than the ratio allows is refused.
+        let n = ingest_lab::RATIO_GRACE_BYTES as usize + extra + (64 << 10);
+        let data = vec![b'a'; n];
+        let z = zstd::encode_all(&data[..], level).unwrap();
+        let mut d = CappedDecoder::new(&z[..], "ratio", u64::MAX / 4, 2)
+            .unwrap()
+            .with_max_ratio(Some(50.0));
+        let mut out = Vec::new();
+        let e = d.read_to_end(&mut out).unwrap_err();
+        let msg = e.to_string();
+        prop_assert!(msg.contains("ratio"), "{}", msg);
+        prop_assert!((out.len() as u64) < n as u64);
     }
 }

@@ -18,5 +18,5 @@ pub use block::{
     claimed_payload_len, BlockBuilder, BlockReader, BlockView, Codec, BLOCK_HEADER_BYTES,
     BLOCK_MAGIC, MAX_BLOCK_BYTES,
 };
-pub use capped::{read_record, CappedDecoder, Compression, DecompressError};
+pub use capped::{read_record, CappedDecoder, Compression, DecompressError, RATIO_GRACE_BYTES};
 pub use frame::{encode_record, RecordIter, RECORD_HEADER_BYTES};
