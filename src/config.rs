@@ -194,6 +194,11 @@ pub const MAX_BATCH_BYTES: usize = 64 << 20;
 pub struct QueueConfig {
     /// Items the queue holds before the overflow policy applies.
     pub capacity_items: usize,
+    /// Bytes the queued items may hold in memory (payload buffers' capacity and the items, see
+    /// `Item::weight`) before the overflow policy applies, whichever of this and `capacity_items` comes
+    /// first. **The queue's memory bound**: at most this, or one item if a single item is larger —
+    /// with `ingest`'s 1 MiB record cap, 64 MiB + 1 MiB by default.
+    pub capacity_bytes: usize,
     /// What happens to an item that arrives when the queue is full.
     pub policy: OverflowPolicy,
     /// `Spill`: where the spill file goes (default `<sink dir>/spill`).
@@ -219,6 +224,7 @@ impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
             capacity_items: 32_768,
+            capacity_bytes: 64 << 20,
             policy: OverflowPolicy::Block,
             spill_dir: None,
             spill_max_bytes: 1 << 30,
@@ -230,6 +236,12 @@ impl Default for QueueConfig {
 impl QueueConfig {
     /// Reject queues that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.capacity_bytes == 0 {
+            return Err(ConfigError {
+                field: "queue.capacity_bytes",
+                reason: "must be at least 1".into(),
+            });
+        }
         if self.capacity_items == 0 {
             return Err(ConfigError {
                 field: "queue.capacity_items",

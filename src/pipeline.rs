@@ -47,6 +47,17 @@ pub struct Item {
     pub dead: Option<Box<DeadNote>>,
 }
 
+impl Item {
+    /// What this item holds in memory, for the queue's byte bound: its payload buffer's capacity (a
+    /// recycled buffer keeps the capacity of the largest record it held), the item itself, and a dead
+    /// letter's reason.
+    pub fn weight(&self) -> usize {
+        self.payload.capacity()
+            + std::mem::size_of::<Item>()
+            + self.dead.as_ref().map_or(0, |d| d.reason.capacity())
+    }
+}
+
 /// Why an ingested record goes to the dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadNote {
@@ -199,16 +210,21 @@ where
             let store = SpillFile::open(&dir, cfg.queue.spill_max_bytes)
                 .map_err(|e| RunError::Setup(SysError::new("open spill", dir.clone(), e)))?;
             BoundedQueue::<Item>::with_spill(cfg.queue.capacity_items, Box::new(store))
+                .with_byte_capacity(cfg.queue.capacity_bytes, Item::weight)
         }
         p => BoundedQueue::<Item>::new(cfg.queue.capacity_items, p)
-            .with_block_timeout(cfg.queue.block_timeout),
+            .with_block_timeout(cfg.queue.block_timeout)
+            .with_byte_capacity(cfg.queue.capacity_bytes, Item::weight),
     });
-    let pool = Arc::new(BufferPool::new(
-        cfg.queue
-            .capacity_items
-            .saturating_add(cfg.window.max_items + POOL_CHUNK)
-            .min(1 << 22),
-    ));
+    let pool = Arc::new(
+        BufferPool::new(
+            cfg.queue
+                .capacity_items
+                .saturating_add(cfg.window.max_items + POOL_CHUNK)
+                .min(1 << 22),
+        )
+        .with_max_bytes(cfg.queue.capacity_bytes),
+    );
     let Sources {
         keys: inputs,
         dlq,
@@ -554,10 +570,17 @@ fn generate(
                 live.timed_out.add(1);
                 recycle_one(&mut local, it.payload);
             }
-            Ok(PushOutcome::Dropped(it)) | Ok(PushOutcome::Evicted(it)) => {
+            Ok(PushOutcome::Dropped(it)) => {
                 out.dropped += 1;
                 live.dropped.add(1);
                 recycle_one(&mut local, it.payload);
+            }
+            Ok(PushOutcome::Evicted(gone)) => {
+                for it in gone {
+                    out.dropped += 1;
+                    live.dropped.add(1);
+                    recycle_one(&mut local, it.payload);
+                }
             }
             Err(PushError::Closed(_)) => {
                 // The batcher stopped (sink failure): count this and stop offering.

@@ -102,6 +102,10 @@ struct PipelineArgs {
     /// Queue capacity, items.
     #[arg(long)]
     queue_capacity: Option<usize>,
+    /// Queue capacity, bytes of queued records in memory (default 64 MiB): whichever of this and
+    /// --queue-capacity is reached first.
+    #[arg(long)]
+    queue_max_bytes: Option<usize>,
     /// none | zstd | gzip: compress each batch before the write.
     #[arg(long, default_value = "none")]
     compress: String,
@@ -130,6 +134,9 @@ impl PipelineArgs {
         })?;
         if let Some(w) = self.window.window() {
             cfg.window = w;
+        }
+        if let Some(b) = self.queue_max_bytes {
+            cfg.queue.capacity_bytes = b;
         }
         if let Some(c) = self.queue_capacity {
             cfg.queue.capacity_items = c;
@@ -849,6 +856,7 @@ fn cmd_overflow_child(a: OverflowChildArgs) -> ExitCode {
     let mut cfg = RunConfig::new(&a.dir);
     cfg.window = WindowConfig::UNBATCHED;
     cfg.queue.capacity_items = usize::MAX; // unbounded: the point of the contrast
+    cfg.queue.capacity_bytes = usize::MAX;
     cfg.load.rate = Some(a.rate);
     cfg.load.stop = StopAfter::Duration(Duration::from_secs_f64(a.seconds));
     cfg.sink.retain_segments = Some(2);

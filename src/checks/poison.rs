@@ -64,6 +64,7 @@ fn run_strategy(
     cfg.load.poison = Some(POISON);
     // Room for the whole run: the producer never blocks, so lag is measured against the schedule.
     cfg.queue.capacity_items = (RATE * secs * 1.2) as usize;
+    cfg.queue.capacity_bytes = usize::MAX;
     cfg.retry = retry;
     cfg.sample_every = Some(Duration::from_millis(100));
     let _ = std::fs::remove_dir_all(&cfg.sink.dir);

@@ -18,9 +18,9 @@ pub enum PushOutcome<T> {
     Accepted,
     /// `DropNewest` on a full queue: this is the item you pushed, not queued. Count it as dropped.
     Dropped(T),
-    /// `DropOldest` on a full queue: your item is queued, and this, the oldest, was evicted. Count it as
-    /// dropped.
-    Evicted(T),
+    /// `DropOldest` on a full queue: your item is queued, and these, the oldest, were evicted to make
+    /// room for it (one, unless the byte bound needed more). Count each as dropped.
+    Evicted(Vec<T>),
     /// `Spill`: the item is queued on disk.
     Spilled,
     /// `Block` with a timeout (Kafka's `max.block.ms`): no room came within it; this is your item, not
@@ -41,6 +41,8 @@ pub enum PopStatus {
 
 struct State<T> {
     items: VecDeque<T>,
+    /// What the queued items weigh (see [`BoundedQueue::with_byte_capacity`]).
+    bytes: usize,
     closed: bool,
     consumer_waiting: bool,
     /// While the consumer waits: the queue length that is worth waking it for.
@@ -65,9 +67,15 @@ pub struct BoundedQueue<T> {
     not_empty: Condvar,
     not_full: Condvar,
     capacity: usize,
+    capacity_bytes: usize,
+    weigh: fn(&T) -> usize,
     policy: OverflowPolicy,
     blocked_ns: AtomicU64,
     block_timeout: Option<Duration>,
+}
+
+fn weightless<T>(_: &T) -> usize {
+    0
 }
 
 impl<T> BoundedQueue<T> {
@@ -96,6 +104,7 @@ impl<T> BoundedQueue<T> {
             state: Mutex::new(State {
                 // An "unbounded" queue (capacity usize::MAX, the OOM contrast) must not reserve it.
                 items: VecDeque::with_capacity(capacity.min(1 << 16)),
+                bytes: 0,
                 closed: false,
                 consumer_waiting: false,
                 wake_at_len: 1,
@@ -106,10 +115,38 @@ impl<T> BoundedQueue<T> {
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
             capacity,
+            capacity_bytes: usize::MAX,
+            weigh: weightless::<T>,
             policy,
             blocked_ns: AtomicU64::new(0),
             block_timeout: None,
         }
+    }
+
+    /// Also bound the queue in bytes: an item is admitted while the items queued in memory weigh at
+    /// most `capacity_bytes` with it (`weigh` says what one weighs), or when the queue is empty — so
+    /// the memory the queue holds is at most `capacity_bytes`, or one item when a single item is
+    /// larger. Past it the overflow policy applies, as past the item capacity.
+    pub fn with_byte_capacity(mut self, capacity_bytes: usize, weigh: fn(&T) -> usize) -> Self {
+        self.capacity_bytes = capacity_bytes;
+        self.weigh = weigh;
+        self
+    }
+
+    /// True when an item weighing `w` fits now.
+    fn room(&self, s: &State<T>, w: usize) -> bool {
+        s.items.is_empty()
+            || (s.items.len() < self.capacity && s.bytes.saturating_add(w) <= self.capacity_bytes)
+    }
+
+    fn enqueue(&self, s: &mut State<T>, item: T) {
+        s.bytes += (self.weigh)(&item);
+        s.items.push_back(item);
+    }
+
+    /// What the items queued in memory weigh now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// `Block` waits at most `timeout` per push; past it the item is handed back as
@@ -166,10 +203,10 @@ impl<T> BoundedQueue<T> {
         if s.closed {
             return Err(PushError::Closed(item));
         }
-        if s.items.len() >= self.capacity {
+        if !self.room(&s, (self.weigh)(&item)) {
             return Err(PushError::Full(item));
         }
-        s.items.push_back(item);
+        self.enqueue(&mut s, item);
         self.wake_consumer(&s);
         Ok(())
     }
@@ -180,13 +217,14 @@ impl<T> BoundedQueue<T> {
     pub fn push(&self, item: T) -> Result<PushOutcome<T>, PushError<T>> {
         let mut s = self.lock();
         let give_up = self.block_timeout.map(|t| Instant::now() + t);
+        let w = (self.weigh)(&item);
         loop {
             if s.closed {
                 return Err(PushError::Closed(item));
             }
             let spilling = s.spilled_now() > 0;
-            if s.items.len() < self.capacity && !spilling {
-                s.items.push_back(item);
+            if self.room(&s, w) && !spilling {
+                self.enqueue(&mut s, item);
                 self.wake_consumer(&s);
                 return Ok(PushOutcome::Accepted);
             }
@@ -224,10 +262,15 @@ impl<T> BoundedQueue<T> {
                 }
                 OverflowPolicy::DropNewest => return Ok(PushOutcome::Dropped(item)),
                 OverflowPolicy::DropOldest => {
-                    let oldest = s.items.pop_front().expect("full queue has a front");
-                    s.items.push_back(item);
+                    let mut evicted = Vec::with_capacity(1);
+                    while !self.room(&s, w) {
+                        let oldest = s.items.pop_front().expect("a full queue has a front");
+                        s.bytes -= (self.weigh)(&oldest);
+                        evicted.push(oldest);
+                    }
+                    self.enqueue(&mut s, item);
                     self.wake_consumer(&s);
-                    return Ok(PushOutcome::Evicted(oldest));
+                    return Ok(PushOutcome::Evicted(evicted));
                 }
             }
         }
@@ -266,13 +309,19 @@ impl<T> BoundedQueue<T> {
                         .unwrap_or_else(|e| panic!("spill is unreadable: {e}"))
                 } else {
                     let n = max.min(s.items.len());
+                    let start = out.len();
                     out.extend(s.items.drain(..n));
+                    let gone: usize = out[start..].iter().map(self.weigh).sum();
+                    s.bytes -= gone;
                     n
                 };
                 // Wake blocked producers only once the queue has drained to half: one wake-up per
                 // refill instead of one per popped item (with an unbatched sink that was a futex wake and
                 // a context switch per fdatasync).
-                if s.producers_waiting > 0 && s.items.len() <= self.capacity / 2 {
+                if s.producers_waiting > 0
+                    && s.items.len() <= self.capacity / 2
+                    && s.bytes <= self.capacity_bytes / 2
+                {
                     self.not_full.notify_all();
                 }
                 return PopStatus::Items(n);
@@ -363,7 +412,7 @@ mod tests {
         let q = BoundedQueue::new(2, OverflowPolicy::DropOldest);
         q.push(1).unwrap();
         q.push(2).unwrap();
-        assert_eq!(q.push(3), Ok(PushOutcome::Evicted(1)));
+        assert_eq!(q.push(3), Ok(PushOutcome::Evicted(vec![1])));
         let mut out = vec![];
         q.pop_batch(&mut out, 10, 1, None);
         assert_eq!(out, vec![2, 3]);
@@ -479,5 +528,45 @@ mod tests {
         out.clear();
         assert_eq!(q.pop_batch(&mut out, 8, 1, None), PopStatus::Items(1));
         assert_eq!(q.pop_batch(&mut out, 8, 1, None), PopStatus::Closed);
+    }
+
+    #[test]
+    fn a_queue_bounded_in_bytes_holds_at_most_its_bytes_of_one_mib_records() {
+        // Before: bounded only in items — 32,768 queued records of up to 1 MiB each.
+        const MIB: usize = 1 << 20;
+        let q = BoundedQueue::new(32_768, OverflowPolicy::DropNewest)
+            .with_byte_capacity(8 * MIB, |v: &Vec<u8>| v.capacity());
+        let mut accepted = 0;
+        for _ in 0..100 {
+            match q.push(vec![7u8; MIB]) {
+                Ok(PushOutcome::Accepted) => accepted += 1,
+                Ok(PushOutcome::Dropped(_)) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(accepted, 8);
+        assert!(q.bytes() <= 8 * MIB);
+        let mut out = Vec::new();
+        assert_eq!(q.pop_batch(&mut out, 3, 1, None), PopStatus::Items(3));
+        assert_eq!(q.bytes(), 5 * MIB);
+        // One item larger than the whole bound still passes an empty queue (no deadlock).
+        let q = BoundedQueue::new(4, OverflowPolicy::DropNewest)
+            .with_byte_capacity(MIB, |v: &Vec<u8>| v.capacity());
+        assert_eq!(q.push(vec![0u8; 3 * MIB]), Ok(PushOutcome::Accepted));
+        assert!(matches!(q.push(vec![0u8; 10]), Ok(PushOutcome::Dropped(_))));
+    }
+
+    #[test]
+    fn drop_oldest_evicts_as_many_as_the_byte_bound_needs() {
+        let q = BoundedQueue::new(100, OverflowPolicy::DropOldest)
+            .with_byte_capacity(100, |v: &Vec<u8>| v.len());
+        for _ in 0..10 {
+            assert_eq!(q.push(vec![1u8; 10]), Ok(PushOutcome::Accepted));
+        }
+        match q.push(vec![2u8; 35]) {
+            Ok(PushOutcome::Evicted(v)) => assert_eq!(v.len(), 4),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(q.bytes(), 95);
     }
 }
