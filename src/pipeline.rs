@@ -678,6 +678,7 @@ impl<S: Sink> Batcher<S> {
     fn run(mut self, queue: &BoundedQueue<Item>, pool: &BufferPool) -> BatcherOutcome {
         let mut staging: Vec<Item> = Vec::with_capacity(self.window.config().max_items);
         let mut flushes_served = flush_requests();
+        let spilling = queue.policy() == crate::queue::OverflowPolicy::Spill;
         let err = loop {
             let mut wait: Option<Instant> =
                 self.window.deadline().map(|d| self.clock.instant_at(d));
@@ -710,7 +711,25 @@ impl<S: Sink> Batcher<S> {
                     }
                 }
             }
+            if spilling {
+                // Everything popped but the open window is committed: a restart may skip it.
+                let done = queue.popped_total() - self.window.items() as u64;
+                if let Err(e) = queue.ack_spill(done) {
+                    break Some(SinkError::Io(SysError::new(
+                        "save spill position",
+                        "spill",
+                        e,
+                    )));
+                }
+            }
             if status == PopStatus::Closed {
+                if let Some(e) = queue.spill_error() {
+                    break Some(SinkError::Io(SysError::new(
+                        "read spill",
+                        "spill",
+                        std::io::Error::other(e),
+                    )));
+                }
                 if !self.window.is_empty() {
                     if let Err(e) = self.commit(FlushReason::Shutdown, pool) {
                         break Some(e);
@@ -731,6 +750,8 @@ impl<S: Sink> Batcher<S> {
                 lost += n as u64;
                 rest.clear();
             }
+            // Spilled items that could not be read (a spill read failure) are lost to it too.
+            lost += queue.spilled_now() as u64;
             // Dead letters never made durable are in the window's count: lost to the failure too,
             // not dead-lettered.
             self.dead_pending = 0;

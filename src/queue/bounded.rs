@@ -50,6 +50,13 @@ struct State<T> {
     producers_waiting: usize,
     spill: Option<Box<dyn SpillStore<T>>>,
     spilled_total: u64,
+    /// Items ever popped.
+    popped_total: u64,
+    /// For each spill read not yet acknowledged: the pop count it ends at, and the spill's position
+    /// after it.
+    spill_marks: VecDeque<(u64, u64)>,
+    /// The first spill read error: the queue is closed and the batcher stops with it.
+    spill_error: Option<String>,
 }
 
 impl<T> State<T> {
@@ -111,6 +118,9 @@ impl<T> BoundedQueue<T> {
                 producers_waiting: 0,
                 spill,
                 spilled_total: 0,
+                popped_total: 0,
+                spill_marks: VecDeque::new(),
+                spill_error: None,
             }),
             not_empty: Condvar::new(),
             not_full: Condvar::new(),
@@ -304,9 +314,22 @@ impl<T> BoundedQueue<T> {
                 // Memory first (older), then the spill (newer), so FIFO order holds.
                 let n = if s.items.is_empty() {
                     let store = s.spill.as_mut().expect("available items are in the spill");
-                    store
-                        .take(out, max)
-                        .unwrap_or_else(|e| panic!("spill is unreadable: {e}"))
+                    match store.take(out, max) {
+                        Ok(n) => {
+                            let pos = store.read_pos();
+                            let end = s.popped_total + n as u64;
+                            s.spill_marks.push_back((end, pos));
+                            n
+                        }
+                        Err(e) => {
+                            // Fail-stop, without a panic under the lock: the batcher sees the
+                            // closed queue and the error.
+                            s.spill_error = Some(e.to_string());
+                            s.closed = true;
+                            self.not_full.notify_all();
+                            return PopStatus::Closed;
+                        }
+                    }
                 } else {
                     let n = max.min(s.items.len());
                     let start = out.len();
@@ -318,6 +341,7 @@ impl<T> BoundedQueue<T> {
                 // Wake blocked producers only once the queue has drained to half: one wake-up per
                 // refill instead of one per popped item (with an unbatched sink that was a futex wake and
                 // a context switch per fdatasync).
+                s.popped_total += n as u64;
                 if s.producers_waiting > 0
                     && s.items.len() <= self.capacity / 2
                     && s.bytes <= self.capacity_bytes / 2
@@ -347,6 +371,31 @@ impl<T> BoundedQueue<T> {
             s.consumer_waiting = false;
             s.wake_at_len = 1;
         }
+    }
+
+    /// The first `done` items ever popped are committed downstream: acknowledge the spill reads they
+    /// came from, so a restart resumes after them (before this, a crash reads them again: spilled
+    /// items are delivered at least once, never lost to a crash between take and commit).
+    pub fn ack_spill(&self, done: u64) -> std::io::Result<()> {
+        let mut s = self.lock();
+        let mut pos = None;
+        while s.spill_marks.front().is_some_and(|m| m.0 <= done) {
+            pos = s.spill_marks.pop_front().map(|m| m.1);
+        }
+        match (pos, s.spill.as_mut()) {
+            (Some(p), Some(store)) => store.ack(p),
+            _ => Ok(()),
+        }
+    }
+
+    /// Items ever popped.
+    pub fn popped_total(&self) -> u64 {
+        self.lock().popped_total
+    }
+
+    /// Why the spill could not be read, if it could not (the queue is then closed).
+    pub fn spill_error(&self) -> Option<String> {
+        self.lock().spill_error.clone()
     }
 
     /// Stop accepting items. Queued items can still be popped; blocked producers get `Closed`.
@@ -568,5 +617,31 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(q.bytes(), 95);
+    }
+
+    #[test]
+    fn an_unreadable_spill_closes_the_queue_with_its_error_instead_of_panicking() {
+        // Before: pop_batch panicked while holding the queue's lock.
+        struct Broken(u64);
+        impl SpillStore<u32> for Broken {
+            fn len(&self) -> u64 {
+                self.0
+            }
+            fn append(&mut self, _: u32) -> Result<(), (u32, std::io::Error)> {
+                self.0 += 1;
+                Ok(())
+            }
+            fn take(&mut self, _: &mut Vec<u32>, _: usize) -> std::io::Result<usize> {
+                Err(std::io::Error::other("bad sector"))
+            }
+        }
+        let q = BoundedQueue::with_spill(1, Box::new(Broken(0)));
+        assert_eq!(q.push(1), Ok(PushOutcome::Accepted));
+        assert_eq!(q.push(2), Ok(PushOutcome::Spilled));
+        let mut out = Vec::new();
+        assert_eq!(q.pop_batch(&mut out, 10, 1, None), PopStatus::Items(1));
+        assert_eq!(q.pop_batch(&mut out, 10, 1, None), PopStatus::Closed);
+        assert!(q.spill_error().unwrap().contains("bad sector"));
+        assert!(matches!(q.push(3), Err(PushError::Closed(3))));
     }
 }

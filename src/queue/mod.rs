@@ -20,6 +20,15 @@ pub trait SpillStore<T>: Send {
     fn append(&mut self, item: T) -> Result<(), (T, std::io::Error)>;
     /// Move up to `max` of the oldest items into `out`.
     fn take(&mut self, out: &mut Vec<T>, max: usize) -> std::io::Result<usize>;
+    /// Where the next `take` reads from (an opaque position for [`SpillStore::ack`]).
+    fn read_pos(&self) -> u64 {
+        0
+    }
+    /// Everything taken up to `pos` (a [`SpillStore::read_pos`]) is committed downstream: a restart
+    /// may resume from there. Until then, taken items are read again after a crash.
+    fn ack(&mut self, _pos: u64) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 use std::fmt;

@@ -3,11 +3,15 @@
 //! consumer drains memory first (older), then the spill in chunks (bounded memory), then memory again.
 //!
 //! Durability: spilled items are written with `write(2)` (the page cache survives a process crash or
-//! `kill -9`, not a power loss). The read position is saved in `spill.pos` each time a chunk is taken, so
-//! a restart resumes with the items not yet taken, in order. When the spill is fully drained both files
-//! are truncated, so the disk it uses is bounded by the backlog, not by history.
+//! `kill -9`, not a power loss). The read position is saved in `spill.pos` (a temporary file renamed
+//! over it, so it is whole or old) only when the batcher acknowledges that the items taken up to it
+//! are committed ([`SpillFile::ack`]): a crash between take and commit reads them again — spilled
+//! items are delivered at least once, in order, never lost. When the spill is drained and
+//! acknowledged, the file is truncated, so the disk it uses is bounded by the backlog, not by history.
 //!
-//! Record: `intended u64 | len u32 | crc32(payload) u32 | payload` (little-endian).
+//! Record: `intended u64 | len u32 | crc32 u32 | payload` (little-endian), the CRC over `intended`,
+//! `len` and the payload — so a zero-filled tail (what a power loss can leave) is not a run of empty
+//! records. Opening checks every record's CRC and cuts the file at the first bad one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
@@ -25,7 +29,10 @@ pub struct SpillFile {
     path: PathBuf,
     pos_path: PathBuf,
     file: File,
+    /// Where the next take reads (past what was taken, acknowledged or not).
     read_at: u64,
+    /// The last acknowledged position (what `spill.pos` says).
+    acked_at: u64,
     write_at: u64,
     items: u64,
     max_bytes: u64,
@@ -56,6 +63,7 @@ impl SpillFile {
             pos_path,
             file,
             read_at,
+            acked_at: read_at,
             write_at,
             items: 0,
             max_bytes,
@@ -65,14 +73,21 @@ impl SpillFile {
         Ok(s)
     }
 
-    /// Count whole, valid records from `at` to the end; a torn tail (crash mid-append) is cut off.
+    /// Count whole, CRC-valid records from `at` to the end; the file is cut at the first torn or bad
+    /// one (a crash mid-append, or a zero-filled tail).
     fn count_from(&mut self, mut at: u64) -> io::Result<u64> {
         let mut n = 0;
-        let mut hdr = [0u8; HEADER];
+        let mut rec = Vec::new();
         while at + HEADER as u64 <= self.write_at {
+            let mut hdr = [0u8; HEADER];
             self.file.read_exact_at(&mut hdr, at)?;
             let len = u32::from_le_bytes(hdr[8..12].try_into().unwrap()) as u64;
             if at + HEADER as u64 + len > self.write_at {
+                break;
+            }
+            rec.resize(len as usize, 0);
+            self.file.read_exact_at(&mut rec, at + HEADER as u64)?;
+            if record_crc(&hdr, &rec) != u32::from_le_bytes(hdr[12..16].try_into().unwrap()) {
                 break;
             }
             at += HEADER as u64 + len;
@@ -83,6 +98,25 @@ impl SpillFile {
             self.write_at = at;
         }
         Ok(n)
+    }
+
+    /// Everything taken up to `pos` is committed: save it as the position a restart resumes from
+    /// (atomically: a temporary file renamed over `spill.pos`), and reclaim the file once drained.
+    pub fn ack(&mut self, pos: u64) -> io::Result<()> {
+        let mut pos = pos.min(self.read_at);
+        if pos == self.acked_at {
+            return Ok(());
+        }
+        if self.items == 0 && pos == self.write_at {
+            // Drained and acknowledged: reclaim the disk and start over.
+            self.file.set_len(0)?;
+            (self.read_at, self.write_at, pos) = (0, 0, 0);
+        }
+        let tmp = self.pos_path.with_extension("pos.tmp");
+        std::fs::write(&tmp, pos.to_string())?;
+        std::fs::rename(&tmp, &self.pos_path)?;
+        self.acked_at = pos;
+        Ok(())
     }
 
     /// Items waiting in the spill.
@@ -113,8 +147,9 @@ impl SpillFile {
         self.buf.extend_from_slice(&item.intended.to_le_bytes());
         self.buf
             .extend_from_slice(&(item.payload.len() as u32).to_le_bytes());
-        self.buf
-            .extend_from_slice(&crc32fast::hash(&item.payload).to_le_bytes());
+        self.buf.extend_from_slice(&[0; 4]);
+        let crc = record_crc(&self.buf[..HEADER], &item.payload);
+        self.buf[12..16].copy_from_slice(&crc.to_le_bytes());
         self.buf.extend_from_slice(&item.payload);
         if let Err(e) = self.file.write_all_at(&self.buf, self.write_at) {
             return Err((item, e));
@@ -148,7 +183,7 @@ impl SpillFile {
                 break;
             }
             let payload = self.buf[off + HEADER..off + HEADER + len].to_vec();
-            if crc32fast::hash(&payload) != crc {
+            if record_crc(h, &payload) != crc {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
@@ -170,22 +205,16 @@ impl SpillFile {
         }
         self.read_at += off as u64;
         self.items -= n as u64;
-        if self.items == 0 {
-            // Drained: reclaim the disk and start over.
-            self.file.set_len(0)?;
-            self.read_at = 0;
-            self.write_at = 0;
-        }
-        std::fs::write(&self.pos_path, self.read_at.to_string())?;
         Ok(n)
     }
 
-    /// Read everything still spilled (for tests and recovery tools).
+    /// Read everything still spilled, and acknowledge it (for tests and recovery tools).
     pub fn read_remaining(&mut self) -> io::Result<Vec<Item>> {
         let mut out = Vec::new();
         while !self.is_empty() {
             self.take(&mut out, usize::MAX)?;
         }
+        self.ack(self.read_at)?;
         Ok(out)
     }
 
@@ -193,6 +222,14 @@ impl SpillFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// CRC32 of a record's `intended` and `len` (its header less the CRC field) and its payload.
+fn record_crc(header: &[u8], payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&header[..12]);
+    h.update(payload);
+    h.finalize()
 }
 
 impl super::SpillStore<Item> for SpillFile {
@@ -204,6 +241,12 @@ impl super::SpillStore<Item> for SpillFile {
     }
     fn take(&mut self, out: &mut Vec<Item>, max: usize) -> io::Result<usize> {
         SpillFile::take(self, out, max)
+    }
+    fn read_pos(&self) -> u64 {
+        self.read_at
+    }
+    fn ack(&mut self, pos: u64) -> io::Result<()> {
+        SpillFile::ack(self, pos)
     }
 }
 
@@ -269,10 +312,13 @@ mod tests {
             }
             let mut out = Vec::new();
             s.take(&mut out, 4).unwrap();
-            // Dropped here without draining: a restart.
+            let after_four = s.read_at;
+            s.take(&mut out, 2).unwrap();
+            // Four committed downstream; the other two taken but not: a crash here.
+            s.ack(after_four).unwrap();
         }
         let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-        assert_eq!(s.len(), 6);
+        assert_eq!(s.len(), 6, "taken but unacknowledged items are read again");
         let ids: Vec<u64> = s
             .read_remaining()
             .unwrap()
@@ -303,5 +349,69 @@ mod tests {
         let (back, e) = s.append(item(3)).unwrap_err();
         assert_eq!(back.intended, 3);
         assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+    }
+
+    #[test]
+    fn items_taken_but_never_acknowledged_survive_a_crash() {
+        // Before: the read position was saved at take, before commit: a crash lost what the batcher
+        // held (at-most-once), and draining truncated the file before anything was committed.
+        let d = crate::testutil::tempdir();
+        {
+            let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+            for i in 0..5 {
+                s.append(item(i)).unwrap();
+            }
+            let mut out = Vec::new();
+            s.take(&mut out, 5).unwrap();
+            assert!(s.is_empty());
+        }
+        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        let ids: Vec<u64> = s
+            .read_remaining()
+            .unwrap()
+            .iter()
+            .map(|x| x.intended)
+            .collect();
+        assert_eq!(ids, (0..5).collect::<Vec<_>>());
+        assert_eq!(
+            std::fs::metadata(s.path()).unwrap().len(),
+            0,
+            "drained and acked: truncated"
+        );
+    }
+
+    #[test]
+    fn a_zero_filled_tail_is_not_read_as_empty_records() {
+        // Before: the CRC covered only the payload, so 16 zero bytes were a valid empty record.
+        let d = crate::testutil::tempdir();
+        {
+            let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+            s.append(item(1)).unwrap();
+        }
+        let p = d.path().join("spill.log");
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        std::io::Write::write_all(&mut f, &[0u8; 64]).unwrap();
+        drop(f);
+        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.read_remaining().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_position_file_is_replaced_whole() {
+        let d = crate::testutil::tempdir();
+        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        for i in 0..3 {
+            s.append(item(i)).unwrap();
+        }
+        let mut out = Vec::new();
+        s.take(&mut out, 1).unwrap();
+        s.ack(s.read_at).unwrap();
+        assert!(!d.path().join("spill.pos.tmp").exists());
+        let saved: u64 = std::fs::read_to_string(d.path().join("spill.pos"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(saved, s.read_at);
     }
 }
