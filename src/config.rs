@@ -486,6 +486,14 @@ impl RunConfig {
                 reason: "must hold at least one full batch (window.max_bytes)".into(),
             });
         }
+        if let Some(a) = self.metrics_addr.filter(|a| !a.ip().is_loopback()) {
+            return Err(ConfigError {
+                field: "metrics_addr",
+                reason: format!(
+                    "{a} is not a loopback address: the metrics endpoint serves this machine only (use 127.0.0.1:PORT and a local scraper or proxy)"
+                ),
+            });
+        }
         Ok(())
     }
 }
@@ -493,6 +501,16 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_metrics_endpoint_on_a_non_loopback_address_is_refused() {
+        // Before: it bound whatever address it was given.
+        let mut c = RunConfig::new("x");
+        c.metrics_addr = Some("0.0.0.0:9100".parse().unwrap());
+        assert_eq!(c.validate().unwrap_err().field, "metrics_addr");
+        c.metrics_addr = Some("127.0.0.1:9100".parse().unwrap());
+        c.validate().unwrap();
+    }
 
     #[test]
     fn defaults_validate() {

@@ -92,14 +92,22 @@ pub(crate) struct Live {
 impl Live {
     /// The counters as the live endpoint and the progress line read them.
     fn snapshot(&self, queue: &BoundedQueue<Item>) -> LiveCounters {
+        // Outcomes first, `offered` last: an item is counted offered before it can have an outcome,
+        // so a snapshot never shows more committed (or dropped, ...) than offered.
+        let committed = self.committed.get();
+        let dead_lettered = self.dead_lettered.get();
+        let dropped = self.dropped.get();
+        let lost = self.lost.get();
+        let timed_out = self.timed_out.get();
+        let queue_depth = queue.len() as u64;
         LiveCounters {
             offered: self.offered.get(),
-            committed: self.committed.get(),
-            dead_lettered: self.dead_lettered.get(),
-            dropped: self.dropped.get(),
-            lost: self.lost.get(),
-            timed_out: self.timed_out.get(),
-            queue_depth: queue.len() as u64,
+            committed,
+            dead_lettered,
+            dropped,
+            lost,
+            timed_out,
+            queue_depth,
         }
     }
 }
@@ -752,8 +760,8 @@ impl<S: Sink> Batcher<S> {
             }
             // Spilled items that could not be read (a spill read failure) are lost to it too.
             lost += queue.spilled_now() as u64;
-            // Dead letters never made durable are in the window's count: lost to the failure too,
-            // not dead-lettered.
+            // Dead letters not settled by a commit are in the window's count: lost to the failure
+            // too, not dead-lettered.
             self.dead_pending = 0;
             self.metrics.rejected_sink_failed += lost;
         }
@@ -892,18 +900,30 @@ impl<S: Sink> Batcher<S> {
         kept
     }
 
-    /// Make buffered dead letters durable; only then are they counted as dead-lettered.
+    /// Make buffered dead letters durable, before the block that commits their positions. They are
+    /// counted as dead-lettered only once that block is durable too ([`Batcher::dead_letters_settled`]):
+    /// a start-up cuts DLQ entries whose block never made it, and reads their lines again.
     fn sync_dead_letters(&mut self) -> Result<(), SinkError> {
         if self.dead_pending == 0 {
             return Ok(());
         }
-        if let Some(dlq) = self.dlq.as_mut() {
-            dlq.sync().map_err(SinkError::Io)?;
+        match self.dlq.as_mut() {
+            Some(dlq) => dlq.sync().map_err(SinkError::Io),
+            None => Ok(()),
         }
-        self.metrics.dead_lettered += self.dead_pending;
-        self.live.dead_lettered.add(self.dead_pending);
-        self.dead_pending = 0;
-        Ok(())
+    }
+
+    /// The block covering the pending dead letters' positions was committed (`ok`) or failed: count
+    /// them as dead-lettered, or as lost to the failure.
+    fn dead_letters_settled(&mut self, ok: bool) {
+        let n = std::mem::take(&mut self.dead_pending);
+        if ok {
+            self.metrics.dead_lettered += n;
+            self.live.dead_lettered.add(n);
+        } else {
+            self.metrics.rejected_sink_failed += n;
+            self.live.lost.add(n);
+        }
     }
 
     /// At shutdown with no open batch: commit the positions of trailing dead letters in a block of its
@@ -911,12 +931,14 @@ impl<S: Sink> Batcher<S> {
     fn commit_positions_only(&mut self) -> Result<(), SinkError> {
         self.sync_dead_letters()?;
         if self.touched.iter().all(Option::is_none) {
+            self.dead_letters_settled(true);
             return Ok(());
         }
         self.block.reset();
         self.push_positions();
         let r = self.sink.commit(self.block.seal(), 0);
         self.block.reset();
+        self.dead_letters_settled(r.is_ok());
         r
     }
 
@@ -953,12 +975,12 @@ impl<S: Sink> Batcher<S> {
         self.intended.clear();
         if result.is_err() {
             // Nothing of this batch's records is reported committed past what `committed` and
-            // `dead_letter` counted. (Its dead letters were made durable, and counted, before the
-            // block was written.)
+            // `dead_letter` counted.
             let accounted = self.metrics.committed_in_batch + self.metrics.dead_in_batch;
             self.metrics.rejected_sink_failed += records as u64 - accounted;
             self.live.lost.add(records as u64 - accounted);
         }
+        self.dead_letters_settled(result.is_ok());
         self.metrics.committed_in_batch = 0;
         self.metrics.dead_in_batch = 0;
         if result.is_ok() {

@@ -253,31 +253,55 @@ pub fn render_report(r: &RunReport) -> String {
     out
 }
 
-/// A loopback HTTP endpoint answering every request with `render()`; stops when `stop` is set.
+/// Connections served at once; more wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 4;
+/// How long a client may take to send its request or read the answer.
+const CLIENT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A loopback HTTP endpoint answering every request with `render()`; stops when `stop` is set. Each
+/// connection is served on a short-lived thread (at most [`MAX_CONNECTIONS`] at once) with read and
+/// write timeouts, so one slow or silent client does not hold the endpoint for the others.
 pub fn serve(
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    render: impl Fn() -> String + Send + 'static,
+    render: impl Fn() -> String + Send + Sync + 'static,
 ) -> std::io::Result<(SocketAddr, std::thread::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let bound = listener.local_addr()?;
+    let render = Arc::new(render);
+    let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let h = std::thread::Builder::new()
         .name("ingest-metrics".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
+                if busy.load(Ordering::Acquire) >= MAX_CONNECTIONS {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
                 match listener.accept() {
                     Ok((mut s, _)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-                        let mut req = [0u8; 1024];
-                        let _ = s.read(&mut req);
-                        let body = render();
-                        let _ = write!(
-                            s,
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
+                        busy.fetch_add(1, Ordering::AcqRel);
+                        let (render, done) = (Arc::clone(&render), Arc::clone(&busy));
+                        let spawned = std::thread::Builder::new()
+                            .name("ingest-metrics-conn".into())
+                            .spawn(move || {
+                                let _ = s.set_nonblocking(false);
+                                let _ = s.set_read_timeout(Some(CLIENT_TIMEOUT));
+                                let _ = s.set_write_timeout(Some(CLIENT_TIMEOUT));
+                                let mut req = [0u8; 1024];
+                                let _ = s.read(&mut req);
+                                let body = render();
+                                let _ = write!(
+                                    s,
+                                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                    body.len()
+                                );
+                                done.fetch_sub(1, Ordering::AcqRel);
+                            });
+                        if spawned.is_err() {
+                            busy.fetch_sub(1, Ordering::AcqRel);
+                        }
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }

@@ -9,9 +9,13 @@
 //! is drawn from the seed: unsynced data dropped, a random prefix of it kept, or random sectors of it
 //! kept with zeros elsewhere. Then:
 //! - right after the crash, everything the crashed run had acknowledged (its report's committed and
-//!   dead-lettered counts, as the sink and DLQ returned) must still be there;
+//!   dead-lettered counts, as the sink and DLQ returned) must still be there; and the next run's
+//!   start-up must keep all of it (a wrong cut would be hidden later by re-reading the inputs);
+//! - after every completed run, the store holds exactly what its start-up found plus what it
+//!   committed;
 //! - every restart must succeed (a refusal is a violation: a crash never corrupts);
-//! - every run's counters must reconcile (`records_in = committed + dead_lettered + dropped`);
+//! - every run's counters must reconcile (`records_in = committed + dead_lettered + dropped`), the
+//!   failed runs' too;
 //! - once every run has completed, every line the inputs ever held must be in the store exactly once —
 //!   committed if valid, dead-lettered if not, never both — in order per input, and nothing else.
 //!
@@ -96,6 +100,41 @@ fn run_once(cfg: &IngestConfig) -> Result<IngestReport, (RunError, u64, u64)> {
     })
 }
 
+/// After a run that completed: its start-up kept everything acknowledged before it (nothing
+/// acknowledged was cut — a re-read would have put it back unseen by the final check), and the store
+/// holds exactly what that start-up found plus what the run committed and dead-lettered. (An
+/// unacknowledged block may survive a crash whole — all its sectors reached the disk — and is then
+/// committed: the run resumes past it.) Returns the store's counts, all acknowledged now.
+fn store_after_run(
+    storage: &Storage,
+    dlq: &Path,
+    acked: (u64, u64),
+    r: &IngestReport,
+    run: usize,
+) -> Result<(u64, u64), String> {
+    let have = oracle::committed(storage, Path::new(SINK))?.len() as u64;
+    let dead = oracle::dead_letters(storage, dlq)?.len() as u64;
+    if r.recovery.records < acked.0 {
+        return Err(format!(
+            "run {run}: its start-up found {} committed records of {} acknowledged",
+            r.recovery.records, acked.0
+        ));
+    }
+    if have != r.recovery.records + r.committed {
+        return Err(format!(
+            "run {run}: the store holds {have} records; start-up found {} and the run committed {}",
+            r.recovery.records, r.committed
+        ));
+    }
+    if dead < acked.1 + r.dead_lettered {
+        return Err(format!(
+            "run {run}: the DLQ holds {dead} entries; {} were acknowledged before and {} in the run",
+            acked.1, r.dead_lettered
+        ));
+    }
+    Ok((have, dead))
+}
+
 /// The fault for point `n` of a seed, and what a crash keeps.
 fn fault_for(rng: &mut SplitMix64, n: u64) -> (SimFault, CrashMode) {
     let kind = match rng.below(10) {
@@ -141,11 +180,17 @@ fn simulate(
                     if r.unaccounted() != 0 {
                         return Err(format!("run {run}: counters do not reconcile: {r:?}"));
                     }
-                    acked.0 += r.committed;
-                    acked.1 += r.dead_lettered;
+                    acked = store_after_run(&storage, &cfg.run.dlq_dir(), acked, &r, run)?;
                     break;
                 }
                 Err((e, c, d)) => {
+                    if let RunError::Sink { partial, .. } = &e {
+                        if partial.unaccounted() != 0 {
+                            return Err(format!(
+                                "run {run}: a failed run's counters do not reconcile: {partial:?}"
+                            ));
+                        }
+                    }
                     if attempt >= 2 || (fault.is_none() && !fs.is_dead()) {
                         return Err(format!("run {run} attempt {attempt} failed: {e}"));
                     }
@@ -157,14 +202,16 @@ fn simulate(
                     // (Before recovery: a torn tail may still be there; intact entries are counted.)
                     let have = oracle::committed(&storage, Path::new(SINK))?.len() as u64;
                     let dead = oracle::intact_dead_letters(&storage, &cfg.run.dlq_dir())?;
-                    if have < acked.0 + c || dead < acked.1 + d {
+                    acked.0 += c;
+                    acked.1 += d;
+                    if have < acked.0 || dead < acked.1 {
                         return Err(format!(
                             "run {run}: after the {} {} records and {} dead letters remain of {} and {} acknowledged",
                             if crashed { "crash" } else { "failure" },
                             have,
                             dead,
-                            acked.0 + c,
-                            acked.1 + d
+                            acked.0,
+                            acked.1
                         ));
                     }
                     if second_crash {

@@ -143,6 +143,20 @@ impl<T> BoundedQueue<T> {
         self
     }
 
+    /// True when a byte bound is set (without one, nothing is weighed: the hot path stays as it was).
+    fn weighs(&self) -> bool {
+        self.capacity_bytes != usize::MAX
+    }
+
+    /// What `item` weighs (0 without a byte bound).
+    fn weight(&self, item: &T) -> usize {
+        if self.weighs() {
+            (self.weigh)(item)
+        } else {
+            0
+        }
+    }
+
     /// True when an item weighing `w` fits now.
     fn room(&self, s: &State<T>, w: usize) -> bool {
         s.items.is_empty()
@@ -150,7 +164,7 @@ impl<T> BoundedQueue<T> {
     }
 
     fn enqueue(&self, s: &mut State<T>, item: T) {
-        s.bytes += (self.weigh)(&item);
+        s.bytes += self.weight(&item);
         s.items.push_back(item);
     }
 
@@ -213,7 +227,7 @@ impl<T> BoundedQueue<T> {
         if s.closed {
             return Err(PushError::Closed(item));
         }
-        if !self.room(&s, (self.weigh)(&item)) {
+        if !self.room(&s, self.weight(&item)) {
             return Err(PushError::Full(item));
         }
         self.enqueue(&mut s, item);
@@ -227,7 +241,7 @@ impl<T> BoundedQueue<T> {
     pub fn push(&self, item: T) -> Result<PushOutcome<T>, PushError<T>> {
         let mut s = self.lock();
         let give_up = self.block_timeout.map(|t| Instant::now() + t);
-        let w = (self.weigh)(&item);
+        let w = self.weight(&item);
         loop {
             if s.closed {
                 return Err(PushError::Closed(item));
@@ -275,7 +289,7 @@ impl<T> BoundedQueue<T> {
                     let mut evicted = Vec::with_capacity(1);
                     while !self.room(&s, w) {
                         let oldest = s.items.pop_front().expect("a full queue has a front");
-                        s.bytes -= (self.weigh)(&oldest);
+                        s.bytes -= self.weight(&oldest);
                         evicted.push(oldest);
                     }
                     self.enqueue(&mut s, item);
@@ -334,8 +348,10 @@ impl<T> BoundedQueue<T> {
                     let n = max.min(s.items.len());
                     let start = out.len();
                     out.extend(s.items.drain(..n));
-                    let gone: usize = out[start..].iter().map(self.weigh).sum();
-                    s.bytes -= gone;
+                    if self.weighs() {
+                        let gone: usize = out[start..].iter().map(self.weigh).sum();
+                        s.bytes -= gone;
+                    }
                     n
                 };
                 // Wake blocked producers only once the queue has drained to half: one wake-up per
