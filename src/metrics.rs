@@ -36,6 +36,8 @@ pub struct Metrics {
     /// `fdatasync` calls on the dead-letter queue's files (`ingest_dlq_fdatasyncs_total`): a batch
     /// holding dead letters makes them durable before its positions, a second sync for that batch.
     pub dlq_fdatasyncs: u64,
+    /// Dead letters a drop-older DLQ evicted (`ingest_dlq_evicted_total`).
+    pub dlq_evicted: u64,
     /// Items refused because the queue was closed (`ingest_items_rejected_total{reason="queue_closed"}`).
     pub rejected_queue_closed: u64,
     /// Items refused because `Block` timed out (`ingest_items_rejected_total{reason="block_timeout"}`).
@@ -89,6 +91,7 @@ impl Metrics {
             dropped: 0,
             dropped_dlq_full: 0,
             dlq_fdatasyncs: 0,
+            dlq_evicted: 0,
             rejected_queue_closed: 0,
             rejected_block_timeout: 0,
             rejected_sink_failed: 0,

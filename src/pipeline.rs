@@ -767,6 +767,7 @@ impl<S: Sink> Batcher<S> {
         }
         self.metrics.flush_reasons = self.window.flush_counts();
         self.metrics.dlq_fdatasyncs = self.dlq.as_ref().map_or(0, DeadLetterQueue::syncs);
+        self.metrics.dlq_evicted = self.dlq.as_ref().map_or(0, DeadLetterQueue::evicted);
         let sync = self
             .sink
             .sync_latency_ns()

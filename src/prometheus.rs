@@ -203,6 +203,12 @@ pub fn render_report(r: &RunReport) -> String {
     );
     counter(
         &mut out,
+        "ingest_dlq_evicted_total",
+        "Dead letters a drop-older dead-letter queue evicted to stay within its byte bound.",
+        &[("", r.dlq_evicted)],
+    );
+    counter(
+        &mut out,
         "ingest_written_bytes_total",
         "Bytes written to segments.",
         &[("", r.bytes_written)],

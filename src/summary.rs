@@ -164,6 +164,9 @@ pub struct RunReport {
     /// `fdatasync(2)` calls on the dead-letter queue's files (not in `fdatasyncs`, which counts
     /// segments only).
     pub dlq_fdatasyncs: u64,
+    /// Dead letters a drop-older DLQ evicted to stay within its bound (each counted dead-lettered
+    /// when written; gone since).
+    pub dlq_evicted: u64,
     /// Wall time from the first intended send to the last commit, s.
     pub elapsed_s: f64,
     /// committed / elapsed_s.
@@ -240,6 +243,7 @@ impl RunReport {
             bytes_written: sink.bytes_written,
             dir_fsyncs: sink.dir_fsyncs,
             dlq_fdatasyncs: m.dlq_fdatasyncs,
+            dlq_evicted: m.dlq_evicted,
             elapsed_s,
             throughput_items_per_s: if elapsed_s > 0.0 {
                 m.committed as f64 / elapsed_s

@@ -144,11 +144,13 @@ impl<T> BoundedQueue<T> {
     }
 
     /// True when a byte bound is set (without one, nothing is weighed: the hot path stays as it was).
+    #[inline]
     fn weighs(&self) -> bool {
         self.capacity_bytes != usize::MAX
     }
 
     /// What `item` weighs (0 without a byte bound).
+    #[inline]
     fn weight(&self, item: &T) -> usize {
         if self.weighs() {
             (self.weigh)(item)
@@ -158,13 +160,20 @@ impl<T> BoundedQueue<T> {
     }
 
     /// True when an item weighing `w` fits now.
+    #[inline]
     fn room(&self, s: &State<T>, w: usize) -> bool {
+        if !self.weighs() {
+            return s.items.len() < self.capacity;
+        }
         s.items.is_empty()
             || (s.items.len() < self.capacity && s.bytes.saturating_add(w) <= self.capacity_bytes)
     }
 
+    #[inline]
     fn enqueue(&self, s: &mut State<T>, item: T) {
-        s.bytes += self.weight(&item);
+        if self.weighs() {
+            s.bytes += (self.weigh)(&item);
+        }
         s.items.push_back(item);
     }
 

@@ -161,6 +161,18 @@ pub fn cut_unacknowledged_dead_letters(
 }
 
 impl DeadLetter {
+    /// What makes an entry the same entry again (a re-drive re-run after a crash pushes its put-back
+    /// entries again): its source and sequence number. The source alone is not enough: a file
+    /// replaced at the same path yields a different record with the same `path:line` (review finding:
+    /// the second such entry was taken for a duplicate and silently not written).
+    pub fn dedup_key(&self) -> String {
+        if self.seq == 0 {
+            self.source.clone()
+        } else {
+            format!("{}#{}", self.source, self.seq)
+        }
+    }
+
     /// `payload` (and `payload_hex`, `truncated`) for these record bytes, keeping at most `keep` bytes.
     pub fn with_payload(mut self, bytes: &[u8], keep: usize) -> Self {
         let kept = &bytes[..bytes.len().min(keep)];
@@ -328,7 +340,7 @@ impl DeadLetterQueue {
         let seen = text
             .lines()
             .filter_map(|l| serde_json::from_str::<DeadLetter>(l).ok())
-            .map(|d| d.source)
+            .map(|d| d.dedup_key())
             .collect();
         q.seen = Some(seen);
         Ok(q)
@@ -336,7 +348,11 @@ impl DeadLetterQueue {
 
     /// Queue an entry; it is durable after the next [`DeadLetterQueue::sync`].
     pub fn push(&mut self, d: &DeadLetter) -> DlqPush {
-        if self.seen.as_ref().is_some_and(|s| s.contains(&d.source)) {
+        if self
+            .seen
+            .as_ref()
+            .is_some_and(|s| s.contains(&d.dedup_key()))
+        {
             return DlqPush::Duplicate;
         }
         let start = self.buf.len();
@@ -356,7 +372,7 @@ impl DeadLetterQueue {
             }
         }
         if let Some(seen) = self.seen.as_mut() {
-            seen.insert(d.source.clone());
+            seen.insert(d.dedup_key());
         }
         self.bytes += len;
         self.count += 1;
@@ -374,12 +390,17 @@ impl DeadLetterQueue {
             move |e: std::io::Error| SysError::new(op, p, e)
         };
         let mut all = self.storage.read_all(&self.path).map_err(io("read"))?;
+        // Only entries already in the file are evicted: those being synced now belong to the batch
+        // whose positions are about to be committed, and will be counted dead-lettered (review
+        // finding: one large dead letter, or a batch of them past 3/4 of the limit, used to evict
+        // itself and still be counted). They stay even past the limit; the next compaction makes room.
+        let old_end = all.len();
         all.extend_from_slice(&self.buf);
         let keep = max_bytes * 3 / 4;
         let mut cut = 0usize;
         let mut dropped = 0u64;
         let mut rest = all.len() as u64;
-        while rest > keep && cut < all.len() {
+        while rest > keep && cut < old_end {
             let nl = all[cut..]
                 .iter()
                 .position(|&b| b == b'\n')
@@ -574,5 +595,106 @@ mod tests {
             cut_unacknowledged(&Storage::os(), dir.path(), 2).unwrap(),
             0
         );
+    }
+
+    #[test]
+    fn a_full_drop_newer_dlq_refuses_and_stays_within_its_bound() {
+        let d = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(d.path())
+            .unwrap()
+            .with_limit(Some(DlqLimit {
+                max_bytes: 2000,
+                policy: DlqPolicy::DropNewer,
+            }));
+        let results: Vec<DlqPush> = (0..100).map(|i| q.push(&entry(i))).collect();
+        q.sync().unwrap();
+        let written = results.iter().filter(|r| **r == DlqPush::Written).count();
+        assert!(written > 5 && written < 100, "{written}");
+        assert!(results[written..].iter().all(|r| *r == DlqPush::Refused));
+        let back = DeadLetterQueue::read_all(q.path()).unwrap();
+        assert_eq!(back.len(), written);
+        assert_eq!(back[0].id, 0, "the oldest are kept");
+        assert!(std::fs::metadata(q.path()).unwrap().len() <= 2000);
+    }
+
+    #[test]
+    fn a_full_drop_older_dlq_evicts_the_oldest_and_counts_them() {
+        let d = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(d.path())
+            .unwrap()
+            .with_limit(Some(DlqLimit {
+                max_bytes: 2000,
+                policy: DlqPolicy::DropOlder,
+            }));
+        for i in 0..100 {
+            assert_eq!(q.push(&entry(i)), DlqPush::Written);
+            q.sync().unwrap();
+        }
+        let back = DeadLetterQueue::read_all(q.path()).unwrap();
+        assert_eq!(back.last().unwrap().id, 99, "the newest are kept");
+        assert_eq!(
+            back.len() as u64 + q.evicted(),
+            100,
+            "every entry kept or counted"
+        );
+        assert!(std::fs::metadata(q.path()).unwrap().len() <= 2000);
+        // Still appendable after compaction.
+        q.push(&entry(100));
+        q.sync().unwrap();
+        assert_eq!(
+            DeadLetterQueue::read_all(q.path())
+                .unwrap()
+                .last()
+                .unwrap()
+                .id,
+            100
+        );
+    }
+
+    #[test]
+    fn a_drop_older_compaction_never_evicts_the_batch_being_synced() {
+        // Review finding: one dead letter larger than 3/4 of the limit evicted itself in the
+        // compaction of its own sync, and was still counted dead-lettered.
+        let d = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(d.path())
+            .unwrap()
+            .with_limit(Some(DlqLimit {
+                max_bytes: 2000,
+                policy: DlqPolicy::DropOlder,
+            }));
+        for i in 0..5 {
+            q.push(&entry(i));
+            q.sync().unwrap();
+        }
+        let big = entry(99).with_payload(&[b'x'; 1800], usize::MAX);
+        assert_eq!(q.push(&big), DlqPush::Written);
+        q.sync().unwrap();
+        let back = DeadLetterQueue::read_all(q.path()).unwrap();
+        assert_eq!(
+            back.last().unwrap().id,
+            99,
+            "the entry being synced is kept"
+        );
+        assert_eq!(back.len() as u64 + q.evicted(), 6);
+    }
+
+    #[test]
+    fn two_dead_letters_from_one_path_and_line_are_both_kept_by_a_deduplicating_queue() {
+        // Review finding: a file replaced at the same path dead-letters a different record at the
+        // same `path:line`; de-duplicating by source alone dropped the second.
+        let d = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(d.path()).unwrap().track_seq(0);
+        q.push(&entry(17));
+        q.sync().unwrap();
+        drop(q);
+        let mut q = DeadLetterQueue::open_dedup(d.path()).unwrap().track_seq(1);
+        let mut again = entry(17);
+        assert_eq!(
+            q.push(&again),
+            DlqPush::Written,
+            "a new record at the same source"
+        );
+        again.seq = 1;
+        assert_eq!(q.push(&again), DlqPush::Duplicate, "the same entry again");
     }
 }

@@ -218,8 +218,9 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         .collect::<Result<_, _>>()?;
 
     let sink = FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?;
-    // Entries that fail again are untracked (sequence 0: never cut as unacknowledged): a re-run of an
-    // interrupted redrive reads its generation again and de-duplicates them by source instead.
+    // Entries that fail again are put back with the sequence number they had (not renumbered: they
+    // were acknowledged long ago, so no start-up cuts them); a re-run of an interrupted redrive reads
+    // its generation again and de-duplicates them by source and sequence number.
     let mut back = DeadLetterQueue::open_dedup(&dlq_dir).map_err(RunError::Setup)?;
     let mut rep = RedriveReport {
         generations: keys.clone(),

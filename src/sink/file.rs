@@ -207,7 +207,10 @@ impl FileSink {
             path: path.clone(),
             next_index: next_index + 1,
             segment_len: 0,
-            live_segments: existing.into_iter().map(|(_, p)| p).collect(),
+            // Retention counts only the segments this sink writes: segments already in the directory
+            // are another run's data (an ingest's, with its positions) and are never reaped here
+            // (review finding: `run --retain-segments` into an ingest directory deleted its log).
+            live_segments: VecDeque::new(),
             counters: SinkCounters::default(),
             sync_ns: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"),
             poisoned: None,
@@ -464,6 +467,23 @@ mod tests {
         assert_eq!(c.segments_opened, 5);
         assert_eq!(c.segments_removed, 3);
         assert_eq!(crate::ingest::segments(dir.path()).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn retention_never_reaps_segments_that_were_there_before_the_sink_opened() {
+        let dir = crate::testutil::tempdir();
+        let old = dir.path().join(segment_name(0));
+        std::fs::write(&old, crate::testutil::sealed_block(&[b"someone else's"])).unwrap();
+        let mut cfg = SinkConfig::new(dir.path());
+        cfg.segment_bytes = 4096;
+        cfg.retain_segments = Some(1);
+        let mut s = FileSink::open(&cfg).unwrap();
+        let (b, n) = block(100);
+        for _ in 0..6 {
+            s.commit(&b, n).unwrap();
+        }
+        s.reaper.as_mut().unwrap().finish();
+        assert!(old.exists(), "a pre-existing segment was reaped");
     }
 
     #[test]
