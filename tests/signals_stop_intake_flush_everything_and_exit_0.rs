@@ -210,6 +210,92 @@ fn sigterm_stops_ingest_of_a_fifo_that_sends_nothing_more() {
     sigterm_while_blocked(&fifo, false);
 }
 
+#[test]
+fn sigterm_stops_ingest_of_a_fifo_no_writer_ever_opened() {
+    // Review finding: opening a FIFO with no writer blocked inside open(2), and SIGTERM (its
+    // handler restarts interrupted calls) did not end it.
+    let dir = common::tempdir();
+    let fifo = dir.path().join("lonely.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let sink = dir.path().join("sink");
+    let child = Command::new(env!("CARGO_BIN_EXE_ingest-lab"))
+        .args(["ingest", "--json", "--dir"])
+        .arg(&sink)
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The handlers are installed before the sink opens; the sink's lock file is written first.
+    wait_until("the sink to open", || {
+        sink.join(ingest_lab::LOCK_FILE).exists()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    signal(child.id(), libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn sigterm_while_a_stream_is_open_commits_every_line_it_sent() {
+    // Review finding: on SIGTERM the line just read from a stream, and the complete lines already
+    // buffered, were dropped — a stream cannot be read again, so they were lost.
+    let dir = common::tempdir();
+    let sink = dir.path().join("sink");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ingest-lab"))
+        .args([
+            "ingest",
+            "--json",
+            "--linger-ms",
+            "60000",
+            "--max-items",
+            "1000000",
+            "--dir",
+        ])
+        .arg(&sink)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    use std::io::Write;
+    let lines: String = (0..500)
+        .map(|i| format!("{{\"ts\":{i},\"msg\":\"m{i}\"}}\n"))
+        .collect();
+    stdin.write_all(lines.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    wait_until("the sink to open", || {
+        sink.join(ingest_lab::LOCK_FILE).exists()
+    });
+    // Nothing is committed yet (the linger is a minute): give the reader time to take the bytes in.
+    std::thread::sleep(Duration::from_millis(500));
+    signal(child.id(), libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        r["committed"], 500,
+        "every line the stream had sent is committed"
+    );
+}
+
 fn wait_until(what: &str, done: impl Fn() -> bool) {
     let t0 = Instant::now();
     while !done() {

@@ -22,7 +22,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -237,12 +237,18 @@ pub fn open_input(plan: &InputPlan) -> io::Result<Box<dyn Read>> {
     if plan.path.as_os_str() == "-" {
         return Ok(Box::new(StopAwareRead(io::stdin())));
     }
-    let f = std::fs::File::open(&plan.path)?;
     if plan.resumable {
-        Ok(Box::new(f))
-    } else {
-        Ok(Box::new(StopAwareRead(f)))
+        return Ok(Box::new(std::fs::File::open(&plan.path)?));
     }
+    // Opening a FIFO blocks until a writer opens it, and a signal does not end that wait: open it
+    // non-blocking, and let the reader's poll wait for data (or the shutdown) instead.
+    let fifo = std::fs::metadata(&plan.path).is_ok_and(|m| m.file_type().is_fifo());
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    if fifo {
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    Ok(Box::new(StopAwareRead(o.open(&plan.path)?)))
 }
 
 /// A stream whose reads wait for data in `poll(2)` steps of [`STOP_POLL_MS`], so a shutdown request
@@ -264,7 +270,11 @@ impl<R: Read + AsFd> Read for StopAwareRead<R> {
             let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
             match poll(&mut fds, STOP_POLL_MS) {
                 Ok(0) => continue,
-                Ok(_) => return self.0.read(buf),
+                Ok(_) => match self.0.read(buf) {
+                    // A non-blocking FIFO that woke without data: wait again.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => return r,
+                },
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }

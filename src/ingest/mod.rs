@@ -196,7 +196,7 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
     let dir = cfg.run.sink.dir.clone();
     let storage = &cfg.run.sink.storage;
     storage
-        .create_dir_all(&dir)
+        .create_dir_durable(&dir)
         .map_err(|e| RunError::Setup(SysError::new("mkdir", &dir, e)))?;
     // Both directories are this process's until it ends, before the start-up scan reads them.
     let _locks = (
@@ -518,8 +518,11 @@ fn split_lines(
                 }
                 Err(skipped) => (skipped, Some(skipped)),
             };
-            if crate::signals::shutdown_requested() {
-                // Stop taking input; what was read is still handed on and committed.
+            if plan.resumable && crate::signals::shutdown_requested() {
+                // Stop taking input; what was read is still handed on and committed, and a re-run
+                // reads this file on from its committed position. (A stream cannot be read again:
+                // its lines already read, this one and those buffered, are handed on until its
+                // reader reports the shutdown at the next read that would wait.)
                 handoff.flush(stop);
                 break 'inputs;
             }

@@ -274,7 +274,7 @@ impl DeadLetterQueue {
     /// entries and all).
     pub fn open_in(storage: &Storage, dir: &Path) -> Result<Self, SysError> {
         storage
-            .create_dir_all(dir)
+            .create_dir_durable(dir)
             .map_err(|e| SysError::new("mkdir", dir, e))?;
         let lock = storage.lock(dir)?;
         let path = dir.join(PENDING_FILE);

@@ -182,7 +182,7 @@ impl FileSink {
     pub fn open(cfg: &SinkConfig) -> Result<FileSink, SysError> {
         let storage = cfg.storage.clone();
         storage
-            .create_dir_all(&cfg.dir)
+            .create_dir_durable(&cfg.dir)
             .map_err(|e| SysError::new("mkdir", &cfg.dir, e))?;
         let lock = storage.lock(&cfg.dir)?;
         finish_interrupted_reaps(&storage, &cfg.dir)?;

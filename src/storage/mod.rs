@@ -107,6 +107,19 @@ impl Storage {
         }
     }
 
+    /// Create `dir` if missing and make its name durable in its parent (a new directory's entry is
+    /// as volatile as a new file's until its parent is fsynced). `Ok(true)` when it was created.
+    pub fn create_dir_durable(&self, dir: &Path) -> io::Result<bool> {
+        if self.list(dir).is_ok() {
+            return Ok(false);
+        }
+        self.create_dir_all(dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.sync_dir(parent)?;
+        }
+        Ok(true)
+    }
+
     /// A sequential reader of the file at `path` from `offset`.
     pub fn reader(&self, path: &Path, offset: u64) -> StorageReader {
         StorageReader {

@@ -71,6 +71,9 @@ struct Dir {
 struct State {
     inodes: HashMap<u64, Inode>,
     dirs: BTreeMap<PathBuf, Dir>,
+    /// Directories created since their parent was last fsynced: a crash removes them, and all
+    /// they hold.
+    volatile_dirs: std::collections::BTreeSet<PathBuf>,
     next_ino: u64,
     ops: u64,
     fault: Option<SimFault>,
@@ -229,6 +232,10 @@ impl SimStorage {
         for d in s.dirs.values_mut() {
             d.current = d.durable.clone();
         }
+        // A directory whose own name was never made durable is gone, with everything under it.
+        let gone: Vec<PathBuf> = s.volatile_dirs.iter().cloned().collect();
+        s.dirs.retain(|p, _| !gone.iter().any(|g| p.starts_with(g)));
+        s.volatile_dirs.clear();
         s.dead = false;
         s.fault = None;
     }
@@ -301,13 +308,22 @@ impl Vfs for SimVfs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         let mut s = self.0.lock();
         s.alive()?;
-        let mut d = dir.to_path_buf();
-        loop {
-            s.dirs.entry(d.clone()).or_default();
-            if !d.pop() || d.as_os_str().is_empty() {
-                return Ok(());
+        // Top down: a new directory is volatile (its entry in its parent needs an fsync) — except
+        // the root's children, which stand for the filesystem the simulation runs in.
+        let ancestors: Vec<PathBuf> = dir.ancestors().map(Path::to_path_buf).collect();
+        for d in ancestors.into_iter().rev() {
+            if d.as_os_str().is_empty() || s.dirs.contains_key(&d) {
+                continue;
+            }
+            let parent_known = d
+                .parent()
+                .is_some_and(|p| s.dirs.contains_key(p) && p.parent().is_some());
+            s.dirs.insert(d.clone(), Dir::default());
+            if parent_known {
+                s.volatile_dirs.insert(d);
             }
         }
+        Ok(())
     }
 
     fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
@@ -405,6 +421,15 @@ impl Vfs for SimVfs {
         }
         let d = s.dir_mut(dir)?;
         d.durable = d.current.clone();
+        let children: Vec<PathBuf> = s
+            .volatile_dirs
+            .iter()
+            .filter(|c| c.parent() == Some(dir))
+            .cloned()
+            .collect();
+        for c in children {
+            s.volatile_dirs.remove(&c);
+        }
         Ok(())
     }
 
@@ -427,6 +452,24 @@ mod tests {
         let st = Storage::new(Arc::new(SimVfs(Arc::clone(&fs))));
         st.create_dir_all(Path::new("/d")).unwrap();
         (fs, st)
+    }
+
+    #[test]
+    fn a_new_directory_is_gone_after_a_crash_until_its_parent_is_fsynced() {
+        let (fs, st) = sim();
+        st.create_dir_all(Path::new("/d/new")).unwrap();
+        let mut f = st.open(Path::new("/d/new/a"), OpenMode::CreateNew).unwrap();
+        f.write(b"x").unwrap();
+        f.sync_data().unwrap();
+        st.sync_dir(Path::new("/d/new")).unwrap();
+        fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
+        assert!(
+            st.list(Path::new("/d/new")).is_err(),
+            "its own name was never durable"
+        );
+        assert!(st.create_dir_durable(Path::new("/d/new")).unwrap());
+        fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
+        assert!(st.list(Path::new("/d/new")).is_ok());
     }
 
     #[test]
