@@ -45,6 +45,8 @@ pub struct Workload {
     pub max_items: usize,
     /// Block codec.
     pub codec: Codec,
+    /// How the input files are compressed (an append adds a gzip member or a zstd frame).
+    pub input_codec: Codec,
 }
 
 impl Workload {
@@ -67,6 +69,7 @@ impl Workload {
             .collect();
         let max_items = [1, 2, 3, 7, 16, 64][r.below(6) as usize];
         let codec = [Codec::None, Codec::Zstd, Codec::Gzip][r.below(3) as usize];
+        let input_codec = [Codec::None, Codec::None, Codec::Zstd, Codec::Gzip][r.below(4) as usize];
         Workload {
             seed,
             files,
@@ -74,6 +77,7 @@ impl Workload {
             changes,
             max_items,
             codec,
+            input_codec,
         }
     }
 
@@ -95,6 +99,7 @@ pub struct Inputs {
     /// Lines written so far, per path, in order.
     pub lines: Vec<(PathBuf, Vec<Line>)>,
     rotations: usize,
+    input_codec: Codec,
 }
 
 impl Inputs {
@@ -109,6 +114,7 @@ impl Inputs {
             given: Vec::new(),
             lines: Vec::new(),
             rotations: 0,
+            input_codec: w.input_codec,
         };
         for f in 0..w.files {
             let path = dir.join(format!("in-{f}.ndjson"));
@@ -171,10 +177,23 @@ impl Inputs {
             text.push(b'\n');
             self.lines[slot].1.push(meta);
         }
+        if n == 0 {
+            return Ok(());
+        }
+        let bytes = match self.input_codec {
+            Codec::None => text,
+            Codec::Zstd => zstd::encode_all(&text[..], 3)?,
+            Codec::Gzip => {
+                let mut e =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(&text)?;
+                e.finish()?
+            }
+        };
         std::fs::OpenOptions::new()
             .append(true)
             .open(&path)?
-            .write_all(&text)
+            .write_all(&bytes)
     }
 }
 
