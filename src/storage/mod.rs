@@ -108,16 +108,19 @@ impl Storage {
     }
 
     /// Create `dir` if missing and make its name durable in its parent (a new directory's entry is
-    /// as volatile as a new file's until its parent is fsynced). `Ok(true)` when it was created.
+    /// as volatile as a new file's until its parent is fsynced) — every time, not only when this call
+    /// created it: an earlier call may have created it and failed its parent's fsync (found by the
+    /// crash simulation, seed 1260: the next open skipped the fsync, and a crash took the whole sink
+    /// directory, acknowledged blocks and all). `Ok(true)` when it was created.
     pub fn create_dir_durable(&self, dir: &Path) -> io::Result<bool> {
-        if self.list(dir).is_ok() {
-            return Ok(false);
+        let created = self.list(dir).is_err();
+        if created {
+            self.create_dir_all(dir)?;
         }
-        self.create_dir_all(dir)?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             self.sync_dir(parent)?;
         }
-        Ok(true)
+        Ok(created)
     }
 
     /// A sequential reader of the file at `path` from `offset`.

@@ -473,6 +473,27 @@ mod tests {
     }
 
     #[test]
+    fn a_directory_whose_parent_fsync_failed_is_made_durable_by_the_next_open() {
+        // Crash simulation seed 1260: the first open created the directory and its parent's fsync
+        // failed (EIO); the next open found it there and did not fsync the parent again.
+        let (fs, st) = sim();
+        fs.set_fault(Some(SimFault {
+            at_op: 1,
+            kind: FaultKind::Eio,
+        }));
+        assert!(st.create_dir_durable(Path::new("/d/sink")).is_err());
+        assert!(
+            !st.create_dir_durable(Path::new("/d/sink")).unwrap(),
+            "already there"
+        );
+        fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
+        assert!(
+            st.list(Path::new("/d/sink")).is_ok(),
+            "durable after the second open"
+        );
+    }
+
+    #[test]
     fn a_crash_keeps_synced_data_and_durable_names_only() {
         let (fs, st) = sim();
         let mut f = st.open(Path::new("/d/a"), OpenMode::CreateNew).unwrap();
