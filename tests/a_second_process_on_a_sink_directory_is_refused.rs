@@ -6,23 +6,14 @@
 
 mod common;
 
+use common::{ingest_lab_json, wait_until};
+
+use std::ffi::OsStr;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ingest-lab"))
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]
@@ -85,17 +76,13 @@ fn a_second_ingest_or_run_on_a_locked_directory_is_refused_and_the_first_finishe
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["committed"], 1);
     // Released: the next process takes the directory.
-    let out = bin()
-        .args(["ingest", "--json", "--dir"])
-        .arg(&sink)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_lab_json([
+        OsStr::new("ingest"),
+        OsStr::new("--json"),
+        OsStr::new("--dir"),
+        sink.as_os_str(),
+        input.as_os_str(),
+    ]);
 }
 
 #[test]
@@ -118,17 +105,13 @@ fn a_lock_held_by_a_killed_process_is_released() {
     first.wait().unwrap();
     let input = dir.path().join("in.ndjson");
     std::fs::write(&input, "{\"ts\":1,\"msg\":\"a\"}\n").unwrap();
-    let out = bin()
-        .args(["ingest", "--json", "--dir"])
-        .arg(&sink)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_lab_json([
+        OsStr::new("ingest"),
+        OsStr::new("--json"),
+        OsStr::new("--dir"),
+        sink.as_os_str(),
+        input.as_os_str(),
+    ]);
 }
 
 #[test]

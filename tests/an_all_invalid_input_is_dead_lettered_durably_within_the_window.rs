@@ -7,7 +7,6 @@
 mod common;
 
 use std::io::Write;
-use std::process::Command;
 
 fn all_invalid(path: &std::path::Path, lines: u64) -> u64 {
     let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -34,26 +33,21 @@ fn ingest_all_invalid(dir: &std::path::Path, lines: u64) -> (serde_json::Value, 
     let input = dir.join(format!("rfc3339-{lines}.ndjson"));
     let bytes = all_invalid(&input, lines);
     let sink = dir.join(format!("sink-{lines}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_ingest-lab"))
-        .args([
-            "ingest",
-            "--json",
-            "--max-items",
-            "2048",
-            "--queue-capacity",
-            "4096",
-            "--dir",
-        ])
-        .arg(&sink)
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut args: Vec<std::ffi::OsString> = [
+        "ingest",
+        "--json",
+        "--max-items",
+        "2048",
+        "--queue-capacity",
+        "4096",
+        "--dir",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.push(sink.clone().into());
+    args.push(input.clone().into());
+    let r = common::ingest_lab_json(args);
     assert_eq!(r["records_in"], lines);
     assert_eq!(r["dead_lettered"], lines);
     assert_eq!(r["committed"], 0);

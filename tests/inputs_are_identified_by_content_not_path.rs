@@ -16,18 +16,11 @@ fn lines(tag: &str, n: u64) -> String {
 }
 
 fn ingest(sink: &Path, inputs: &[&Path]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ingest-lab"))
-        .args(["ingest", "--json", "--dir"])
-        .arg(sink)
-        .args(inputs)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec!["ingest".as_ref(), "--json".as_ref(), "--dir".as_ref()];
+    args.push(sink.as_os_str());
+    args.extend(inputs.iter().map(|p| p.as_os_str()));
+    common::ingest_lab_json(args)
 }
 
 fn committed(sink: &Path) -> Vec<String> {

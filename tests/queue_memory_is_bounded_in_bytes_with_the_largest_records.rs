@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::Write;
-use std::process::Command;
 
 #[test]
 fn ingest_of_one_mib_records_stays_within_the_queue_byte_bound() {
@@ -23,18 +22,16 @@ fn ingest_of_one_mib_records_stays_within_the_queue_byte_bound() {
     }
     drop(w);
     let input_bytes = std::fs::metadata(&input).unwrap().len();
-    let out = Command::new(env!("CARGO_BIN_EXE_ingest-lab"))
-        .args(["ingest", "--json", "--queue-max-bytes", "8388608", "--dir"])
-        .arg(dir.path().join("sink"))
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sink = dir.path().join("sink");
+    let r = common::ingest_lab_json([
+        std::ffi::OsStr::new("ingest"),
+        "--json".as_ref(),
+        "--queue-max-bytes".as_ref(),
+        "8388608".as_ref(),
+        "--dir".as_ref(),
+        sink.as_os_str(),
+        input.as_os_str(),
+    ]);
     assert_eq!(r["committed"], records);
     // The reader outruns the sink (one fdatasync per ~1 MiB batch), so without a byte bound the
     // queue holds most of the input. With an 8 MiB bound: the queue, one window's block, the

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::wait_until;
 use ingest_lab::{record_id, scan, write_ndjson, Mix};
 
 fn signal(pid: u32, sig: i32) {
@@ -294,15 +295,4 @@ fn sigterm_while_a_stream_is_open_commits_every_line_it_sent() {
         r["committed"], 500,
         "every line the stream had sent is committed"
     );
-}
-
-fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let t0 = Instant::now();
-    while !done() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "waited 60 s for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }

@@ -232,6 +232,15 @@ fn simulate(
     Ok(fs.ops())
 }
 
+/// The operations a seed's faults strike: all `ops` of them, or an even spread of `max_points`.
+fn points_of(ops: u64, max_points: u64) -> Vec<u64> {
+    if ops <= max_points {
+        (1..=ops).collect()
+    } else {
+        (0..max_points).map(|i| 1 + i * ops / max_points).collect()
+    }
+}
+
 /// Simulate seed `seed`: the fault-free pass, then faults at `max_points` operations spread over the
 /// workload (all of them when it has fewer). `work` is a scratch directory for the input files.
 pub fn run_seed(seed: u64, max_points: u64, work: &Path) -> SeedOutcome {
@@ -252,11 +261,7 @@ pub fn run_seed(seed: u64, max_points: u64, work: &Path) -> SeedOutcome {
         }
     };
     out.ops = ops;
-    let points: Vec<u64> = if ops <= max_points {
-        (1..=ops).collect()
-    } else {
-        (0..max_points).map(|i| 1 + i * ops / max_points).collect()
-    };
+    let points = points_of(ops, max_points);
     for n in points {
         let (fault, mode) = fault_for(&mut rng, n);
         out.points += 1;
@@ -273,11 +278,7 @@ pub fn replay(seed: u64, at_op: u64, max_points: u64, work: &Path) -> Result<(),
     let w = Workload::new(seed);
     let mut rng = SplitMix64::new(seed);
     let ops = simulate(&w, work, None, &mut rng)?;
-    let points: Vec<u64> = if ops <= max_points {
-        (1..=ops).collect()
-    } else {
-        (0..max_points).map(|i| 1 + i * ops / max_points).collect()
-    };
+    let points = points_of(ops, max_points);
     for n in points {
         let (fault, mode) = fault_for(&mut rng, n);
         let r = simulate(&w, work, Some((fault, mode)), &mut rng);

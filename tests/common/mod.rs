@@ -15,6 +15,36 @@ pub fn cannot_run_here(why: &str) {
     eprintln!("NOT RUN: {why}");
 }
 
+/// Run `ingest-lab` with `args`: it must exit 0; its `--json` report.
+pub fn ingest_lab_json<I, S>(args: I) -> serde_json::Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ingest-lab"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Poll `done` every 5 ms until it holds; fail after 60 s naming `what`.
+pub fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !done() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "waited 60 s for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// A temp dir on a real disk (under target/), not tmpfs /tmp.
 pub fn tempdir() -> tempfile::TempDir {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
