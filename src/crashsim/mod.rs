@@ -1,6 +1,7 @@
 //! The crash-and-fault simulation: seeded ingest workloads run through the real ingest path (reader,
-//! queue, batcher, sink, dead-letter queue, start-up recovery) on [`crate::storage::sim`], crashed or
-//! failed at every durable operation they make, restarted, and checked.
+//! queue, batcher, sink, dead-letter queue, start-up recovery) — and in half of them a final
+//! `dlq redrive --schema v2` — on [`crate::storage::sim`], crashed or failed at every durable
+//! operation they make, restarted, and checked.
 //!
 //! For each seed: a fault-free pass counts the workload's durable operations (`K`); then for each
 //! operation `n` of `1..=K` (every one, or an even spread of `max_points` of them) the workload runs
@@ -228,8 +229,69 @@ fn simulate(
         }
     }
     let cfg = config(w, &storage, &inputs.given);
-    oracle::check_final(&storage, Path::new(SINK), &cfg.run.dlq_dir(), &inputs)?;
+    if w.redrive {
+        redrive_step(&fs, &storage, &cfg, acked.0, &mut second_crash, rng)?;
+    }
+    oracle::check_final(
+        &storage,
+        Path::new(SINK),
+        &cfg.run.dlq_dir(),
+        &inputs,
+        w.redrive,
+    )?;
     Ok(fs.ops())
+}
+
+/// `dlq redrive --schema v2`, restarted after each failure until it completes: what the crashed
+/// re-drive acknowledged must survive each crash, and its counters must reconcile.
+fn redrive_step(
+    fs: &SimStorage,
+    storage: &Storage,
+    cfg: &IngestConfig,
+    mut acked: u64,
+    second_crash: &mut bool,
+    rng: &mut SplitMix64,
+) -> Result<(), String> {
+    let rcfg = crate::retry::RedriveConfig::new(cfg.run.clone());
+    for attempt in 0.. {
+        match crate::retry::redrive(&rcfg) {
+            Ok(rep) => {
+                if rep.run.unaccounted() != 0 {
+                    return Err(format!("redrive: counters do not reconcile: {rep:?}"));
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                if attempt >= 2 {
+                    return Err(format!("redrive attempt {attempt} failed: {e}"));
+                }
+                if let RunError::Sink { partial, .. } = &e {
+                    if partial.unaccounted() != 0 {
+                        return Err(format!(
+                            "redrive: a failed run's counters do not reconcile: {partial:?}"
+                        ));
+                    }
+                    acked += partial.committed;
+                }
+                if fs.is_dead() {
+                    fs.crash(CrashMode::DropUnsynced, rng);
+                }
+                let have = oracle::committed(storage, Path::new(SINK))?.len() as u64;
+                if have < acked {
+                    return Err(format!(
+                        "redrive: after the failure {have} records remain of {acked} acknowledged"
+                    ));
+                }
+                if std::mem::take(second_crash) {
+                    fs.set_fault(Some(SimFault {
+                        at_op: 1 + rng.below(8),
+                        kind: FaultKind::Crash,
+                    }));
+                }
+            }
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 /// The operations a seed's faults strike: all `ops` of them, or an even spread of `max_points`.

@@ -47,6 +47,9 @@ pub struct Workload {
     pub codec: Codec,
     /// How the input files are compressed (an append adds a gzip member or a zstd frame).
     pub input_codec: Codec,
+    /// After the last ingest, re-drive the dead letters with schema v2 (under which every record but
+    /// the over-long ones is valid).
+    pub redrive: bool,
 }
 
 impl Workload {
@@ -70,6 +73,7 @@ impl Workload {
         let max_items = [1, 2, 3, 7, 16, 64][r.below(6) as usize];
         let codec = [Codec::None, Codec::Zstd, Codec::Gzip][r.below(3) as usize];
         let input_codec = [Codec::None, Codec::None, Codec::Zstd, Codec::Gzip][r.below(4) as usize];
+        let redrive = r.below(2) == 0;
         Workload {
             seed,
             files,
@@ -78,6 +82,7 @@ impl Workload {
             max_items,
             codec,
             input_codec,
+            redrive,
         }
     }
 

@@ -329,7 +329,12 @@ impl DeadLetterQueue {
 
     /// Open like [`DeadLetterQueue::open`], skipping later pushes whose `source` is already in the file.
     pub fn open_dedup(dir: &Path) -> Result<Self, SysError> {
-        let mut q = Self::open(dir)?;
+        Self::open_dedup_in(&Storage::os(), dir)
+    }
+
+    /// [`DeadLetterQueue::open_dedup`] on `storage`.
+    pub fn open_dedup_in(storage: &Storage, dir: &Path) -> Result<Self, SysError> {
+        let mut q = Self::open_in(storage, dir)?;
         let bytes = q
             .storage
             .read_all(&q.path)
@@ -489,8 +494,15 @@ impl DeadLetterQueue {
 
     /// Read every entry of a dead-letter file.
     pub fn read_all(path: &Path) -> Result<Vec<DeadLetter>, String> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("read {}: {e}", path.display()))?;
+        Self::read_all_in(&Storage::os(), path)
+    }
+
+    /// [`DeadLetterQueue::read_all`] on `storage`.
+    pub fn read_all_in(storage: &Storage, path: &Path) -> Result<Vec<DeadLetter>, String> {
+        let bytes = storage
+            .read_all(path)
+            .map_err(|e| format!("read {}: {e}", path.display()))?;
+        let text = String::from_utf8(bytes).map_err(|e| format!("read {}: {e}", path.display()))?;
         // An unterminated last line is a torn append (never synced): not an entry.
         let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
         whole

@@ -25,6 +25,7 @@ use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos, Sour
 use crate::queue::PushOutcome;
 use crate::retry::{DeadLetter, DeadLetterQueue};
 use crate::sink::FileSink;
+use crate::storage::Storage;
 use crate::summary::RunReport;
 
 /// What to re-drive and how.
@@ -109,52 +110,53 @@ fn parse_generation(name: &str) -> Option<(u64, bool)> {
     Some((num.parse().ok()?, drained))
 }
 
-fn generations(dir: &Path) -> Result<Vec<(u64, bool, PathBuf)>, SysError> {
-    let mut v: Vec<(u64, bool, PathBuf)> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let (n, d) = parse_generation(e.file_name().to_str()?)?;
-                Some((n, d, e.path()))
-            })
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(SysError::new("readdir", dir, e)),
-    };
+fn generations(storage: &Storage, dir: &Path) -> Result<Vec<(u64, bool, PathBuf)>, SysError> {
+    let mut v: Vec<(u64, bool, PathBuf)> = storage
+        .list_or_empty(dir)
+        .map_err(|e| SysError::new("readdir", dir, e))?
+        .into_iter()
+        .filter_map(|p| {
+            let (n, d) = parse_generation(p.file_name()?.to_str()?)?;
+            Some((n, d, p))
+        })
+        .collect();
     v.sort();
     Ok(v)
 }
 
-fn read_entries(path: &Path) -> Result<Vec<DeadLetter>, RunError> {
-    if !path.exists() {
-        return Ok(Vec::new());
+fn read_entries(storage: &Storage, path: &Path) -> Result<Vec<DeadLetter>, RunError> {
+    match storage.len(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        _ => DeadLetterQueue::read_all_in(storage, path).map_err(RunError::Recovery),
     }
-    DeadLetterQueue::read_all(path).map_err(RunError::Recovery)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), SysError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
+/// Rename `from` to `to` and make it durable in their directory.
+fn rename(storage: &Storage, from: &Path, to: &Path) -> Result<(), SysError> {
+    storage
+        .rename(from, to)
+        .map_err(|e| SysError::new("rename", from, e))?;
+    let dir = to.parent().unwrap_or(Path::new("."));
+    storage
+        .sync_dir(dir)
         .map_err(|e| SysError::new("fsync dir", dir, e))
-}
-
-fn rename(from: &Path, to: &Path) -> Result<(), SysError> {
-    std::fs::rename(from, to).map_err(|e| SysError::new("rename", from, e))?;
-    sync_dir(to.parent().unwrap_or(Path::new(".")))
 }
 
 /// The DLQ's state.
 pub fn dlq_status(dlq_dir: &Path) -> Result<DlqStatus, RunError> {
+    let storage = Storage::os();
     let mut s = DlqStatus {
         dir: dlq_dir.display().to_string(),
-        pending: read_entries(&dlq_dir.join(PENDING))?,
+        pending: read_entries(&storage, &dlq_dir.join(PENDING))?,
         in_progress: Vec::new(),
         drained: Vec::new(),
     };
-    for (n, drained, path) in generations(dlq_dir).map_err(RunError::Setup)? {
+    for (n, drained, path) in generations(&storage, dlq_dir).map_err(RunError::Setup)? {
         if drained {
-            s.drained
-                .push((generation_name(n, true), read_entries(&path)?.len() as u64));
+            s.drained.push((
+                generation_name(n, true),
+                read_entries(&storage, &path)?.len() as u64,
+            ));
         } else {
             s.in_progress.push(generation_name(n, false));
         }
@@ -182,9 +184,9 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     let recovery = start_up(storage, &cfg.run.sink.dir, "redrive").map_err(RunError::Recovery)?;
     // Before pending entries become a generation: the unacknowledged ones of a crashed ingest go.
     cut_unacknowledged_dead_letters(storage, &dlq_dir, &recovery, "redrive")?;
-    let mut gens = generations(&dlq_dir).map_err(RunError::Setup)?;
+    let mut gens = generations(storage, &dlq_dir).map_err(RunError::Setup)?;
     let pending = dlq_dir.join(PENDING);
-    if !gens.iter().any(|g| !g.1) && !read_entries(&pending)?.is_empty() {
+    if !gens.iter().any(|g| !g.1) && !read_entries(storage, &pending)?.is_empty() {
         // Past every number ever used: a drained generation's file may have been removed, but its
         // committed position remains, and a new generation under its number would skip that many
         // entries as already re-driven (lost).
@@ -200,7 +202,7 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
             .max(committed_max)
             .map_or(1, |m| m + 1);
         let to = dlq_dir.join(generation_name(n, false));
-        rename(&pending, &to).map_err(RunError::Setup)?;
+        rename(storage, &pending, &to).map_err(RunError::Setup)?;
         gens.push((n, false, to));
     }
     let todo: Vec<(u64, PathBuf)> = gens
@@ -214,14 +216,14 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         .collect();
     let entries: Vec<Vec<DeadLetter>> = todo
         .iter()
-        .map(|(_, p)| read_entries(p))
+        .map(|(_, p)| read_entries(storage, p))
         .collect::<Result<_, _>>()?;
 
     let sink = FileSink::open(&cfg.run.sink).map_err(RunError::Setup)?;
     // Entries that fail again are put back with the sequence number they had (not renumbered: they
     // were acknowledged long ago, so no start-up cuts them); a re-run of an interrupted redrive reads
     // its generation again and de-duplicates them by source and sequence number.
-    let mut back = DeadLetterQueue::open_dedup(&dlq_dir).map_err(RunError::Setup)?;
+    let mut back = DeadLetterQueue::open_dedup_in(storage, &dlq_dir).map_err(RunError::Setup)?;
     let mut rep = RedriveReport {
         generations: keys.clone(),
         ..RedriveReport::default()
@@ -298,10 +300,11 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     rep.interrupted = crate::signals::shutdown_requested();
     if !rep.interrupted {
         for (n, path) in &todo {
-            rename(path, &dlq_dir.join(generation_name(*n, true))).map_err(RunError::Setup)?;
+            rename(storage, path, &dlq_dir.join(generation_name(*n, true)))
+                .map_err(RunError::Setup)?;
         }
     }
-    rep.pending_after = read_entries(&pending)?.len() as u64;
+    rep.pending_after = read_entries(storage, &pending)?.len() as u64;
     Ok(rep)
 }
 
