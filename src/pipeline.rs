@@ -743,7 +743,21 @@ impl<S: Sink> Batcher<S> {
                         break Some(e);
                     }
                 }
-                break self.commit_positions_only().err();
+                if let Err(e) = self.commit_positions_only() {
+                    break Some(e);
+                }
+                if spilling {
+                    // The shutdown commits above made everything popped durable: acknowledge it
+                    // all, or the next start reads the last spilled batch again (review finding).
+                    if let Err(e) = queue.ack_spill(queue.popped_total()) {
+                        break Some(SinkError::Io(SysError::new(
+                            "save spill position",
+                            "spill",
+                            e,
+                        )));
+                    }
+                }
+                break None;
             }
         };
         if err.is_some() {

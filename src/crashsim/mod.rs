@@ -230,7 +230,8 @@ fn simulate(
     }
     let cfg = config(w, &storage, &inputs.given);
     if w.redrive {
-        redrive_step(&fs, &storage, &cfg, acked.0, &mut second_crash, rng)?;
+        let mode = fault.map_or(CrashMode::DropUnsynced, |f| f.1);
+        redrive_step(&fs, &storage, &cfg, acked.0, &mut second_crash, mode, rng)?;
     }
     oracle::check_final(
         &storage,
@@ -250,6 +251,7 @@ fn redrive_step(
     cfg: &IngestConfig,
     mut acked: u64,
     second_crash: &mut bool,
+    mode: CrashMode,
     rng: &mut SplitMix64,
 ) -> Result<(), String> {
     let rcfg = crate::retry::RedriveConfig::new(cfg.run.clone());
@@ -274,7 +276,7 @@ fn redrive_step(
                     acked += partial.committed;
                 }
                 if fs.is_dead() {
-                    fs.crash(CrashMode::DropUnsynced, rng);
+                    fs.crash(mode, rng);
                 }
                 let have = oracle::committed(storage, Path::new(SINK))?.len() as u64;
                 if have < acked {

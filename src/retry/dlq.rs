@@ -286,6 +286,12 @@ impl DeadLetterQueue {
             .map_err(|e| SysError::new("fsync dir", dir, e))?;
         cut_torn_line(storage, &path, &mut *file)
             .map_err(|e| SysError::new("truncate torn line", &path, e))?;
+        // What a reader sees may be only in the page cache: an earlier process's fdatasync of it
+        // can have failed (the bytes stay readable, not durable). Make it durable before anything
+        // trusts it — or fail here (found by the crash simulation, seed 1741: a re-drive took an
+        // entry whose sync had failed for already there, committed past it, and a crash lost it).
+        file.sync_data()
+            .map_err(|e| SysError::new("fdatasync", &path, e))?;
         let bytes = file.size().map_err(|e| SysError::new("stat", &path, e))?;
         Ok(DeadLetterQueue {
             storage: storage.clone(),

@@ -113,12 +113,24 @@ impl Storage {
     /// crash simulation, seed 1260: the next open skipped the fsync, and a crash took the whole sink
     /// directory, acknowledged blocks and all). `Ok(true)` when it was created.
     pub fn create_dir_durable(&self, dir: &Path) -> io::Result<bool> {
-        let created = self.list(dir).is_err();
+        // Every level this creates needs its own name made durable, top down (review finding: only
+        // the last level's parent was fsynced, so a new `/data/new/sink` could vanish with `new`).
+        let missing: Vec<&Path> = dir
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && self.list(a).is_err())
+            .collect();
+        let created = !missing.is_empty();
         if created {
             self.create_dir_all(dir)?;
         }
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            self.sync_dir(parent)?;
+        let mut levels: Vec<&Path> = missing;
+        if levels.is_empty() {
+            levels.push(dir);
+        }
+        for level in levels.into_iter().rev() {
+            if let Some(parent) = level.parent().filter(|p| !p.as_os_str().is_empty()) {
+                self.sync_dir(parent)?;
+            }
         }
         Ok(created)
     }

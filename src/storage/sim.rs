@@ -473,6 +473,14 @@ mod tests {
     }
 
     #[test]
+    fn every_new_level_of_a_nested_directory_is_made_durable() {
+        let (fs, st) = sim();
+        assert!(st.create_dir_durable(Path::new("/d/a/b/sink")).unwrap());
+        fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
+        assert!(st.list(Path::new("/d/a/b/sink")).is_ok());
+    }
+
+    #[test]
     fn a_directory_whose_parent_fsync_failed_is_made_durable_by_the_next_open() {
         // Crash simulation seed 1260: the first open created the directory and its parent's fsync
         // failed (EIO); the next open found it there and did not fsync the parent again.
