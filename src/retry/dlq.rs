@@ -96,7 +96,9 @@ fn write_all(file: &mut dyn VfsFile, mut buf: &[u8]) -> std::io::Result<()> {
 /// by the next run, which dead-letters them again — or commits them, if the schema was changed in
 /// between: keeping them would make a record both committed and dead-lettered, or dead-lettered twice.
 /// Entries are appended in sequence order, so the acknowledged ones are a prefix: the cut is exact
-/// whatever the inputs' names, and it is made durable before anything is appended.
+/// whatever the inputs' names, and it is made durable before anything is appended. A line that does
+/// not parse ends the prefix too (it can only be a torn append; a flipped byte in synced entries
+/// would also cut what follows — the DLQ's lines carry no checksum).
 pub fn cut_unacknowledged(
     storage: &Storage,
     dir: &Path,
@@ -121,12 +123,30 @@ pub fn cut_unacknowledged(
             break;
         }
         offset += n as u64;
-        let acknowledged = line.ends_with(b"\n")
-            && serde_json::from_slice::<DeadLetter>(&line).is_ok_and(|d| d.seq <= committed_seq);
-        if acknowledged {
-            (keep, after) = (offset, 0);
-        } else {
-            after += 1;
+        let parsed = line
+            .ends_with(b"\n")
+            .then(|| serde_json::from_slice::<DeadLetter>(&line).ok())
+            .flatten();
+        match parsed {
+            Some(d) if d.seq <= committed_seq => (keep, after) = (offset, 0),
+            Some(_) => after += 1,
+            None => {
+                // A line that does not parse is torn (a crash kept some sectors of an unsynced
+                // append and zeros for others): synced data holds none, so the unsynced tail
+                // starts here, whatever intact lines follow it (found by the crash simulation,
+                // seed 2068: a torn line before intact put-back entries of a re-drive).
+                after += 1;
+                let mut rest = Vec::new();
+                while r
+                    .read_until(b'\n', &mut rest)
+                    .map_err(|e| SysError::new("read", &path, e))?
+                    > 0
+                {
+                    after += 1;
+                    rest.clear();
+                }
+                break;
+            }
         }
     }
     if keep < len {
@@ -714,5 +734,30 @@ mod tests {
         );
         again.seq = 1;
         assert_eq!(q.push(&again), DlqPush::Duplicate, "the same entry again");
+    }
+
+    #[test]
+    fn a_torn_line_before_intact_ones_starts_the_cut() {
+        // Crash simulation seed 2068: sectors of an unsynced append kept whole after one zeroed.
+        let d = crate::testutil::tempdir();
+        let mut q = DeadLetterQueue::open(d.path()).unwrap().track_seq(0);
+        q.push(&entry(1));
+        q.sync().unwrap();
+        drop(q);
+        use std::io::Write;
+        let path = d.path().join(PENDING_FILE);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(&[0u8; 40]).unwrap();
+        f.write_all(b"\n").unwrap();
+        let mut intact = serde_json::to_vec(&entry(2)).unwrap();
+        intact.push(b'\n');
+        f.write_all(&intact).unwrap();
+        drop(f);
+        assert_eq!(cut_unacknowledged(&Storage::os(), d.path(), 5).unwrap(), 2);
+        let left = DeadLetterQueue::read_all(&path).unwrap();
+        assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), vec![1]);
     }
 }
