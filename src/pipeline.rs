@@ -626,6 +626,13 @@ fn count_remaining(schedule: &mut Schedule, start: Nanos, stop: Nanos) -> u64 {
     n
 }
 
+/// Acknowledge the spill reads of the first `done` items popped (see [`BoundedQueue::ack_spill`]).
+fn ack_spill(queue: &BoundedQueue<Item>, done: u64) -> Result<(), SinkError> {
+    queue
+        .ack_spill(done)
+        .map_err(|e| SinkError::Io(SysError::new("save spill position", "spill", e)))
+}
+
 /// The batcher: owns the window, the block being built, and the sink.
 struct Batcher<S: Sink> {
     window: BatchWindow,
@@ -722,12 +729,8 @@ impl<S: Sink> Batcher<S> {
             if spilling {
                 // Everything popped but the open window is committed: a restart may skip it.
                 let done = queue.popped_total() - self.window.items() as u64;
-                if let Err(e) = queue.ack_spill(done) {
-                    break Some(SinkError::Io(SysError::new(
-                        "save spill position",
-                        "spill",
-                        e,
-                    )));
+                if let Err(e) = ack_spill(queue, done) {
+                    break Some(e);
                 }
             }
             if status == PopStatus::Closed {
@@ -749,12 +752,8 @@ impl<S: Sink> Batcher<S> {
                 if spilling {
                     // The shutdown commits above made everything popped durable: acknowledge it
                     // all, or the next start reads the last spilled batch again (review finding).
-                    if let Err(e) = queue.ack_spill(queue.popped_total()) {
-                        break Some(SinkError::Io(SysError::new(
-                            "save spill position",
-                            "spill",
-                            e,
-                        )));
+                    if let Err(e) = ack_spill(queue, queue.popped_total()) {
+                        break Some(e);
                     }
                 }
                 break None;

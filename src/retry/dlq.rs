@@ -450,12 +450,7 @@ impl DeadLetterQueue {
             f.sync_data().map_err(io("fdatasync"))?;
         }
         self.syncs += 1;
-        self.storage
-            .rename(&tmp, &self.path)
-            .map_err(io("rename"))?;
-        if let Some(d) = self.path.parent() {
-            self.storage.sync_dir(d).map_err(io("fsync dir"))?;
-        }
+        self.storage.rename_durable(&tmp, &self.path)?;
         self.file = self
             .storage
             .open(&self.path, OpenMode::AppendOrCreate)

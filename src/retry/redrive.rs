@@ -131,17 +131,6 @@ fn read_entries(storage: &Storage, path: &Path) -> Result<Vec<DeadLetter>, RunEr
     }
 }
 
-/// Rename `from` to `to` and make it durable in their directory.
-fn rename(storage: &Storage, from: &Path, to: &Path) -> Result<(), SysError> {
-    storage
-        .rename(from, to)
-        .map_err(|e| SysError::new("rename", from, e))?;
-    let dir = to.parent().unwrap_or(Path::new("."));
-    storage
-        .sync_dir(dir)
-        .map_err(|e| SysError::new("fsync dir", dir, e))
-}
-
 /// The DLQ's state.
 pub fn dlq_status(dlq_dir: &Path) -> Result<DlqStatus, RunError> {
     let storage = Storage::os();
@@ -202,7 +191,9 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
             .max(committed_max)
             .map_or(1, |m| m + 1);
         let to = dlq_dir.join(generation_name(n, false));
-        rename(storage, &pending, &to).map_err(RunError::Setup)?;
+        storage
+            .rename_durable(&pending, &to)
+            .map_err(RunError::Setup)?;
         gens.push((n, false, to));
     }
     let todo: Vec<(u64, PathBuf)> = gens
@@ -300,7 +291,8 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     rep.interrupted = crate::signals::shutdown_requested();
     if !rep.interrupted {
         for (n, path) in &todo {
-            rename(storage, path, &dlq_dir.join(generation_name(*n, true)))
+            storage
+                .rename_durable(path, &dlq_dir.join(generation_name(*n, true)))
                 .map_err(RunError::Setup)?;
         }
     }

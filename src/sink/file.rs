@@ -123,10 +123,9 @@ fn reap(storage: &Storage, path: &Path) -> io::Result<()> {
     let mut doomed = path.as_os_str().to_owned();
     doomed.push(REAPING_SUFFIX);
     let doomed = PathBuf::from(doomed);
-    storage.rename(path, &doomed)?;
-    if let Some(dir) = path.parent() {
-        storage.sync_dir(dir)?;
-    }
+    storage
+        .rename_durable(path, &doomed)
+        .map_err(|e| e.source)?;
     truncate_away(storage, &doomed)
 }
 

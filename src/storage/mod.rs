@@ -135,6 +135,16 @@ impl Storage {
         Ok(created)
     }
 
+    /// Rename `from` to `to` and make the change durable in `to`'s directory (a rename is as
+    /// volatile as a new name until the directory is fsynced).
+    pub fn rename_durable(&self, from: &Path, to: &Path) -> Result<(), SysError> {
+        self.rename(from, to)
+            .map_err(|e| SysError::new("rename", from, e))?;
+        let dir = to.parent().unwrap_or(Path::new("."));
+        self.sync_dir(dir)
+            .map_err(|e| SysError::new("fsync dir", dir, e))
+    }
+
     /// A sequential reader of the file at `path` from `offset`.
     pub fn reader(&self, path: &Path, offset: u64) -> StorageReader {
         StorageReader {

@@ -121,7 +121,8 @@ impl State {
             return Op::Fail(dead());
         }
         self.ops += 1;
-        if std::env::var_os("CRASHSIM_TRACE").is_some() {
+        static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if *TRACE.get_or_init(|| std::env::var_os("CRASHSIM_TRACE").is_some()) {
             let f = self.fault.filter(|f| f.at_op == self.ops).map(|f| f.kind);
             eprintln!(
                 "sim op {} {what} {path:?}{}",
