@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use ingest_lab::{
-    aimd_step, encode_record, AimdConfig, AimdObservation, AimdState, BatchWindow, BoundedQueue,
+    aimd_step, AimdConfig, AimdObservation, AimdState, BatchWindow, BlockBuilder, BoundedQueue,
     CappedDecoder, OverflowPolicy, PopStatus, Schema, SplitPlan, SplitStep, WindowConfig,
 };
 
@@ -47,12 +47,12 @@ fn window_push_due() -> u64 {
 
 #[library_benchmark]
 #[bench::records(setup = records, args = (1024))]
-fn frame_encode_crc(recs: Vec<Vec<u8>>) -> usize {
-    let mut out = Vec::with_capacity(128 * 1024);
+fn block_push(recs: Vec<Vec<u8>>) -> usize {
+    let mut b = BlockBuilder::with_capacity(128 * 1024);
     for r in &recs {
-        encode_record(&mut out, black_box(r));
+        b.push(black_box(r));
     }
-    out.len()
+    b.seal().len()
 }
 
 #[library_benchmark]
@@ -126,7 +126,7 @@ fn schema_validate(recs: Vec<Vec<u8>>) -> usize {
 
 library_benchmark_group!(
     name = hot_path;
-    benchmarks = window_push_due, frame_encode_crc, queue_push_pop, split_plan_one_poison,
+    benchmarks = window_push_due, block_push, queue_push_pop, split_plan_one_poison,
         capped_gzip, aimd_steps, schema_validate
 );
 

@@ -6,8 +6,8 @@
 #                         than ICOUNT_THRESHOLD_PCT (default 2) percent, when a bench has no committed
 #                         budget, or when a budgeted bench produced no measurement.
 #   ci/icount.sh --bless  run and write the measured counts as the new budgets (commit them on purpose).
-#   ci/icount.sh --prove  build with the `icount-regression` feature (the frame encoder does its CRC
-#                         twice) and expect the gate to fail: proof that it can.
+#   ci/icount.sh --prove  build with the `icount-regression` feature (the block builder computes a CRC
+#                         per record, which format 2 does not) and expect the gate to fail: proof that it can.
 #
 # gungraun keeps its own baselines under target/ (lost on `cargo clean`, and a missing one passes
 # silently); this gate does not use them: the budgets are committed, and a missing one is an error.

@@ -166,6 +166,15 @@ pub enum FrameError {
         /// The decoder's error.
         reason: String,
     },
+    /// A whole block (its CRC holds) of a format or layout this build does not read.
+    UnsupportedFormat {
+        /// Byte offset of the block.
+        offset: u64,
+        /// The header's format byte.
+        format: u8,
+        /// The header's layout byte.
+        layout: u8,
+    },
     /// The block says it holds N records but its payload holds a different number.
     RecordCount {
         /// Byte offset of the block.
@@ -203,6 +212,14 @@ impl fmt::Display for FrameError {
             FrameError::UnknownCodec { offset, codec } => {
                 write!(f, "unknown codec {codec} in block at byte {offset}")
             }
+            FrameError::UnsupportedFormat {
+                offset,
+                format,
+                layout,
+            } => write!(
+                f,
+                "block at byte {offset} has format byte {format}, layout byte {layout}: this build reads block formats 1 and 2 (layouts 0 and 1); was it written by a newer ingest-lab?"
+            ),
             FrameError::RecordCount {
                 offset,
                 stated,
@@ -212,6 +229,34 @@ impl fmt::Display for FrameError {
                 "block at byte {offset} states {stated} records but holds {found}"
             ),
         }
+    }
+}
+
+impl FrameError {
+    /// The same error with its offset moved by `base` (an error from a reader over one block copied out
+    /// of its file, told where the block sits).
+    pub fn offset_by(mut self, base: u64) -> FrameError {
+        match &mut self {
+            FrameError::Truncated { offset, .. }
+            | FrameError::BadMagic { offset }
+            | FrameError::BadCrc { offset, .. }
+            | FrameError::UnknownCodec { offset, .. }
+            | FrameError::BadPayload { offset, .. }
+            | FrameError::UnsupportedFormat { offset, .. }
+            | FrameError::RecordCount { offset, .. } => *offset += base,
+        }
+        self
+    }
+
+    /// True when the block's bytes passed their CRC and it still cannot be read (a format, codec or
+    /// payload this build does not decode): such a block was written whole, so it is never a torn tail.
+    pub fn is_whole_block(&self) -> bool {
+        matches!(
+            self,
+            FrameError::UnsupportedFormat { .. }
+                | FrameError::UnknownCodec { .. }
+                | FrameError::BadPayload { .. }
+        )
     }
 }
 

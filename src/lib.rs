@@ -59,9 +59,9 @@ pub use batch::{
 };
 pub use clock::{ms, Clock, ManualClock, MonotonicClock, Nanos};
 pub use codec::{
-    encode_record, read_record, BlockBuilder, BlockReader, BlockView, CappedDecoder, Codec,
-    Compression, DecompressError, RecordIter, BLOCK_HEADER_BYTES, BLOCK_MAGIC, RATIO_GRACE_BYTES,
-    RECORD_HEADER_BYTES,
+    read_record, BlockBuilder, BlockReader, BlockView, CappedDecoder, Codec, Compression,
+    DecompressError, Framing, RecordIter, BLOCK_FORMAT, BLOCK_HEADER_BYTES, BLOCK_MAGIC,
+    MAX_RECORD_FRAMING_BYTES, RATIO_GRACE_BYTES,
 };
 pub use config::{
     AimdConfig, LoadConfig, LoadShape, PayloadKind, QueueConfig, RunConfig, SinkConfig, StopAfter,

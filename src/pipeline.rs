@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::{AimdDriver, AimdPoint, BatchWindow, FlushReason};
 use crate::clock::{Clock, MonotonicClock, Nanos};
-use crate::codec::{BlockBuilder, Codec, RecordIter, BLOCK_HEADER_BYTES, RECORD_HEADER_BYTES};
+use crate::codec::{BlockBuilder, BlockReader, Codec, MAX_RECORD_FRAMING_BYTES};
 use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig, WindowMode};
 use crate::error::{PushError, RunError, SinkError, SysError};
 use crate::host::{current_rss_bytes, CpuMeter};
@@ -830,7 +830,9 @@ impl<S: Sink> Batcher<S> {
     ) -> Result<(), SinkError> {
         let mut items = staging.drain(..);
         while let Some(mut item) = items.next() {
-            let framed = item.payload.len() + RECORD_HEADER_BYTES;
+            // An upper bound (the layout decides: 1 byte, or a varint of up to 5), so the block never
+            // passes the window's bytes.
+            let framed = item.payload.len() + MAX_RECORD_FRAMING_BYTES;
             self.last_framed = framed;
             if let Some(r) = self.window.must_flush_before(framed) {
                 if let Err(e) = self.commit(r, pool) {
@@ -1041,7 +1043,12 @@ impl<S: Sink> Batcher<S> {
     /// The sink rejected the sealed batch for its content: apply the retry strategy.
     fn recover(&mut self, first_reason: &str) -> Result<(), SinkError> {
         let sealed = self.block.seal().to_vec();
-        let records: Vec<&[u8]> = RecordIter::new(&sealed[BLOCK_HEADER_BYTES..], 0)
+        let view = BlockReader::new(&sealed)
+            .next()
+            .and_then(Result::ok)
+            .expect("a block we built ourselves parses");
+        let records: Vec<&[u8]> = view
+            .records()
             .map(|r| r.expect("a block we built ourselves parses"))
             .collect();
         let mut dead = Vec::new();

@@ -8,6 +8,16 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir_in(base).expect("create temp dir")
 }
 
+/// Recompute a block's CRC after a test edited its header or payload: a whole, "valid" block of
+/// whatever the edit made it.
+pub fn recompute_block_crc(block: &mut [u8]) {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&block[0..16]);
+    h.update(&block[crate::codec::BLOCK_HEADER_BYTES..]);
+    let crc = h.finalize();
+    block[16..20].copy_from_slice(&crc.to_le_bytes());
+}
+
 /// One sealed block (header, framed records, CRC) holding `records`, as the sink writes it.
 pub fn sealed_block(records: &[&[u8]]) -> Vec<u8> {
     let mut b = crate::codec::BlockBuilder::with_capacity(1024);

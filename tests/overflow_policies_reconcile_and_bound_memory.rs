@@ -18,7 +18,8 @@ struct SlowSink {
 impl Sink for SlowSink {
     fn commit(&mut self, block: &[u8], records: u32) -> Result<(), SinkError> {
         std::thread::sleep(Duration::from_millis(2));
-        for r in ingest_lab::RecordIter::new(&block[ingest_lab::BLOCK_HEADER_BYTES..], 0) {
+        let view = ingest_lab::BlockReader::new(block).next().unwrap().unwrap();
+        for r in view.records() {
             self.ids.lock().unwrap().push(parse_id(r.unwrap()).unwrap());
         }
         self.inner.commit(block, records)

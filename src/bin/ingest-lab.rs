@@ -34,7 +34,7 @@ enum Cmd {
     Check(CheckArgs),
     /// Write a bursty arrival trace (the standard replay is `--rate 5000 --seconds 10 --seed 42`).
     Trace(TraceArgs),
-    /// Check every segment's blocks and record CRCs; print counts.
+    /// Check every segment's blocks (CRC, format, record framing); print counts
     Verify(DirArgs),
     /// Print committed records in order, one per line.
     Cat(DirArgs),

@@ -316,7 +316,7 @@ pub fn write_json_evidence(
 
 /// Items per batch the window allows at most for items of `item_bytes` (the count or the bytes bound).
 pub fn effective_max_items(w: &WindowConfig, item_bytes: usize) -> usize {
-    let framed = item_bytes + crate::codec::RECORD_HEADER_BYTES;
+    let framed = item_bytes + crate::codec::MAX_RECORD_FRAMING_BYTES;
     w.max_items.min((w.max_bytes / framed).max(1))
 }
 
@@ -359,7 +359,7 @@ mod tests {
             max_bytes: 1 << 20,
             linger: Duration::ZERO,
         };
-        assert_eq!(effective_max_items(&w, 100), (1 << 20) / 108);
+        assert_eq!(effective_max_items(&w, 100), (1 << 20) / 105);
         let w = WindowConfig { max_items: 64, ..w };
         assert_eq!(effective_max_items(&w, 100), 64);
     }

@@ -19,6 +19,7 @@ mod nagle;
 mod overflow;
 mod physical;
 mod poison;
+mod real_logs;
 mod redrive;
 mod sigstop;
 mod strace;

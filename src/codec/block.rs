@@ -5,13 +5,21 @@
 use std::borrow::Cow;
 use std::io::{Read, Write};
 
-use crate::codec::frame::{encode_record, RecordIter};
+use crate::codec::frame::{push_length_prefixed, push_line, Framing, RecordIter};
 use crate::error::FrameError;
 
 /// Bytes of the block header.
 pub const BLOCK_HEADER_BYTES: usize = 20;
-/// The first bytes of every block.
+/// The first bytes of every block (of every format: the format is a header byte, so a reader finds
+/// the blocks of any format by their magic and can say which format it does not read).
 pub const BLOCK_MAGIC: [u8; 4] = *b"ILB1";
+/// The block format this build writes.
+pub const BLOCK_FORMAT: u8 = 2;
+/// Header byte 5 of a format-1 block (the byte was reserved and written as zero).
+const FORMAT_1_BYTE: u8 = 0;
+/// Header byte 6 of a format-2 block: how its records are delimited.
+const LAYOUT_LINES: u8 = 0;
+const LAYOUT_LENGTHS: u8 = 1;
 
 /// How a block's payload is encoded. A compressed block compresses the whole batch of framed records at
 /// once: compression finds repetition *across* records, which is why it only pays on filled batches.
@@ -20,7 +28,7 @@ pub const BLOCK_MAGIC: [u8; 4] = *b"ILB1";
 pub enum Codec {
     /// Records stored as they are.
     None = 0,
-    /// zstd, level 1.
+    /// zstd, at [`ZSTD_LEVEL`].
     Zstd = 1,
     /// gzip (deflate), fastest level.
     Gzip = 2,
@@ -53,14 +61,22 @@ impl Codec {
     }
 }
 
+/// The zstd level of compressed blocks (the fastest: a batcher compresses on the commit path).
+pub const ZSTD_LEVEL: i32 = 1;
+
 /// A decoded block is never larger than this (the window's largest batch plus framing).
 pub const MAX_DECODED_BYTES: u64 = (crate::config::MAX_BATCH_BYTES as u64) * 2;
 
-fn write_header(buf: &mut [u8], codec: Codec, records: u32) {
+fn write_header(buf: &mut [u8], codec: Codec, framing: Framing, records: u32) {
     let payload_len = (buf.len() - BLOCK_HEADER_BYTES) as u32;
     buf[0..4].copy_from_slice(&BLOCK_MAGIC);
     buf[4] = codec as u8;
-    buf[5..8].fill(0);
+    (buf[5], buf[6]) = match framing {
+        Framing::Lines => (BLOCK_FORMAT, LAYOUT_LINES),
+        Framing::Lengths => (BLOCK_FORMAT, LAYOUT_LENGTHS),
+        Framing::Format1 => (FORMAT_1_BYTE, 0),
+    };
+    buf[7] = 0;
     buf[8..12].copy_from_slice(&records.to_le_bytes());
     buf[12..16].copy_from_slice(&payload_len.to_le_bytes());
     let mut h = crc32fast::Hasher::new();
@@ -71,11 +87,14 @@ fn write_header(buf: &mut [u8], codec: Codec, records: u32) {
 }
 
 /// Accumulates framed records behind a reserved header; reused across batches (no per-batch alloc once
-/// it has grown to the window's size).
+/// it has grown to the window's size). A block starts in the lines layout and moves to length
+/// prefixes, once, at the first record that holds a `\n`.
 pub struct BlockBuilder {
     buf: Vec<u8>,
     records: u32,
+    framing: Framing,
     packed: Vec<u8>,
+    scratch: Vec<u8>,
     zstd: Option<zstd::bulk::Compressor<'static>>,
 }
 
@@ -96,7 +115,9 @@ impl BlockBuilder {
         BlockBuilder {
             buf,
             records: 0,
+            framing: Framing::Lines,
             packed: Vec::new(),
+            scratch: Vec::new(),
             zstd: None,
         }
     }
@@ -104,8 +125,37 @@ impl BlockBuilder {
     /// Frame `payload` into the block.
     #[inline]
     pub fn push(&mut self, payload: &[u8]) {
-        encode_record(&mut self.buf, payload);
+        // See the `icount-regression` feature in Cargo.toml: extra work the CI gate must catch.
+        #[cfg(feature = "icount-regression")]
+        std::hint::black_box(crc32fast::hash(payload));
         self.records += 1;
+        if self.framing == Framing::Lines {
+            if memchr::memchr(b'\n', payload).is_none() {
+                push_line(&mut self.buf, payload);
+                return;
+            }
+            self.reframe_with_lengths();
+        }
+        push_length_prefixed(&mut self.buf, payload);
+    }
+
+    /// Re-frame the records so far with length prefixes (a record holding `\n` arrived).
+    #[cold]
+    fn reframe_with_lengths(&mut self) {
+        self.scratch.clear();
+        self.scratch
+            .extend_from_slice(&self.buf[..BLOCK_HEADER_BYTES]);
+        let lines = &self.buf[BLOCK_HEADER_BYTES..];
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            push_length_prefixed(&mut self.scratch, &line[..line.len() - 1]);
+        }
+        std::mem::swap(&mut self.buf, &mut self.scratch);
+        self.framing = Framing::Lengths;
+    }
+
+    /// How the records so far are delimited.
+    pub fn framing(&self) -> Framing {
+        self.framing
     }
 
     /// Records so far.
@@ -120,7 +170,7 @@ impl BlockBuilder {
 
     /// Write the header and return the whole block, ready for one `write`.
     pub fn seal(&mut self) -> &[u8] {
-        write_header(&mut self.buf, Codec::None, self.records);
+        write_header(&mut self.buf, Codec::None, self.framing, self.records);
         &self.buf
     }
 
@@ -137,7 +187,7 @@ impl BlockBuilder {
             Codec::None => unreachable!(),
             Codec::Zstd => {
                 if self.zstd.is_none() {
-                    self.zstd = Some(zstd::bulk::Compressor::new(1)?);
+                    self.zstd = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?);
                 }
                 let z = self.zstd.as_mut().expect("set above");
                 let packed = z.compress(frames)?;
@@ -152,7 +202,7 @@ impl BlockBuilder {
                 self.packed = e.finish()?;
             }
         }
-        write_header(&mut self.packed, codec, self.records);
+        write_header(&mut self.packed, codec, self.framing, self.records);
         Ok(&self.packed)
     }
 
@@ -160,6 +210,7 @@ impl BlockBuilder {
     pub fn reset(&mut self) {
         self.buf.truncate(BLOCK_HEADER_BYTES);
         self.records = 0;
+        self.framing = Framing::Lines;
     }
 }
 
@@ -170,6 +221,8 @@ pub struct BlockView<'a> {
     pub offset: u64,
     /// Codec of the payload.
     pub codec: Codec,
+    /// How the records are delimited (from the header's format and layout bytes).
+    pub framing: Framing,
     /// Record count from the header.
     pub records: u32,
     /// The payload as stored (framed records, or their compressed form).
@@ -179,10 +232,16 @@ pub struct BlockView<'a> {
 }
 
 impl BlockView<'_> {
-    /// The block's records, each CRC-checked. Offsets in errors are file offsets for plain blocks and
-    /// offsets into the decompressed frames for compressed ones.
+    /// The block's records (and an error at the end if there are not as many as the header says).
+    /// Offsets in errors are file offsets for plain blocks and offsets into the decompressed frames for
+    /// compressed ones.
     pub fn records(&self) -> RecordIter<'_> {
-        RecordIter::new(&self.frames, self.offset + BLOCK_HEADER_BYTES as u64)
+        RecordIter::new(
+            &self.frames,
+            self.framing,
+            self.offset + BLOCK_HEADER_BYTES as u64,
+            self.records,
+        )
     }
 
     /// Total bytes of the block on disk.
@@ -272,10 +331,6 @@ impl<'a> BlockReader<'a> {
         if rest[0..4] != BLOCK_MAGIC {
             return Err(FrameError::BadMagic { offset });
         }
-        let codec = Codec::from_u8(rest[4]).ok_or(FrameError::UnknownCodec {
-            offset,
-            codec: rest[4],
-        })?;
         let records = u32::from_le_bytes(rest[8..12].try_into().unwrap());
         let payload_len = u32::from_le_bytes(rest[12..16].try_into().unwrap()) as usize;
         let stored = u32::from_le_bytes(rest[16..20].try_into().unwrap());
@@ -298,9 +353,28 @@ impl<'a> BlockReader<'a> {
                 computed,
             });
         }
+        // The bytes are the ones written (the CRC, checked first, says so): from here on an error is a
+        // whole block this build cannot read, never a torn write.
+        let framing = match (rest[5], rest[6], rest[7]) {
+            (FORMAT_1_BYTE, 0, 0) => Framing::Format1,
+            (BLOCK_FORMAT, LAYOUT_LINES, 0) => Framing::Lines,
+            (BLOCK_FORMAT, LAYOUT_LENGTHS, 0) => Framing::Lengths,
+            (format, layout, _) => {
+                return Err(FrameError::UnsupportedFormat {
+                    offset,
+                    format,
+                    layout,
+                })
+            }
+        };
+        let codec = Codec::from_u8(rest[4]).ok_or(FrameError::UnknownCodec {
+            offset,
+            codec: rest[4],
+        })?;
         Ok(BlockView {
             offset,
             codec,
+            framing,
             records,
             payload,
             frames: decode_frames(codec, payload, offset)?,
@@ -413,6 +487,92 @@ mod tests {
         ));
         assert!(r.next().is_none());
         assert_eq!(r.good_prefix(), good as u64);
+    }
+
+    /// A block as builds before format 2 wrote it: header bytes 5..8 zero, a CRC per record.
+    fn format1_block(records: &[&[u8]], codec: Codec) -> Vec<u8> {
+        let mut frames = Vec::new();
+        for r in records {
+            crate::codec::frame::push_format1(&mut frames, r);
+        }
+        let payload = match codec {
+            Codec::None => frames,
+            Codec::Zstd => zstd::bulk::compress(&frames, 1).unwrap(),
+            Codec::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(&frames).unwrap();
+                e.finish().unwrap()
+            }
+        };
+        let mut buf = vec![0u8; BLOCK_HEADER_BYTES];
+        buf.extend_from_slice(&payload);
+        write_header(&mut buf, codec, Framing::Format1, records.len() as u32);
+        buf
+    }
+
+    #[test]
+    fn format1_blocks_still_read_with_every_codec() {
+        for codec in [Codec::None, Codec::Zstd, Codec::Gzip] {
+            let block = format1_block(&[b"old", b"", b"with\nnewline"], codec);
+            assert_eq!(block[5], 0, "format 1 wrote a zero there");
+            let view = BlockReader::new(&block).next().unwrap().unwrap();
+            assert_eq!(view.framing, Framing::Format1);
+            let got: Vec<&[u8]> = view.records().map(|r| r.unwrap()).collect();
+            assert_eq!(got, vec![&b"old"[..], b"", b"with\nnewline"], "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn lines_layout_until_a_record_holds_a_newline_then_lengths_for_the_whole_block() {
+        let mut b = BlockBuilder::with_capacity(64);
+        b.push(b"one");
+        b.push(b"");
+        assert_eq!(b.framing(), Framing::Lines);
+        assert_eq!(&b.seal()[BLOCK_HEADER_BYTES..], b"one\n\n");
+        b.push(b"two\nlines");
+        b.push(b"three");
+        assert_eq!(b.framing(), Framing::Lengths);
+        let sealed = b.seal().to_vec();
+        let view = BlockReader::new(&sealed).next().unwrap().unwrap();
+        let got: Vec<&[u8]> = view.records().map(|r| r.unwrap()).collect();
+        assert_eq!(got, vec![&b"one"[..], b"", b"two\nlines", b"three"]);
+        b.reset();
+        b.push(b"again");
+        assert_eq!(
+            b.framing(),
+            Framing::Lines,
+            "reset starts the next block in lines"
+        );
+    }
+
+    #[test]
+    fn a_whole_block_of_an_unknown_format_is_reported_as_such_not_as_a_bad_crc() {
+        for (byte, value) in [(5, 3u8), (6, 2), (7, 1), (4, 9)] {
+            let mut block = sealed_block(&[b"from the future"]);
+            block[byte] = value;
+            crate::testutil::recompute_block_crc(&mut block);
+            let err = BlockReader::new(&block).next().unwrap().unwrap_err();
+            assert!(err.is_whole_block(), "byte {byte}: {err}");
+            assert!(
+                matches!(
+                    err,
+                    FrameError::UnsupportedFormat { .. } | FrameError::UnknownCodec { .. }
+                ),
+                "byte {byte}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_flipped_codec_byte_is_a_crc_error_not_an_unknown_codec() {
+        // The CRC is checked before the header is interpreted, so a torn or flipped header is never
+        // mistaken for a whole block of another kind.
+        let mut block = sealed_block(&[b"data"]);
+        block[4] = 9;
+        assert!(matches!(
+            BlockReader::new(&block).next().unwrap(),
+            Err(FrameError::BadCrc { offset: 0, .. })
+        ));
     }
 
     #[test]

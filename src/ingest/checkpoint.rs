@@ -371,7 +371,12 @@ fn torn_not_corrupt(storage: &Storage, seg: &Path, at: u64, file_len: u64) -> Re
                 if end <= file_len {
                     let mut block = vec![0u8; (end - cand) as usize];
                     read_at_most(storage, seg, &mut block, cand).map_err(io)?;
-                    if matches!(BlockReader::new(&block).next(), Some(Ok(_))) {
+                    let whole = match BlockReader::new(&block).next() {
+                        Some(Ok(_)) => true,
+                        Some(Err(e)) => e.is_whole_block(),
+                        None => false,
+                    };
+                    if whole {
                         return Err(format!("a valid block follows at byte {cand}"));
                     }
                 }
@@ -416,6 +421,14 @@ fn for_each_block(
         }
         let block = match BlockReader::new(&buf).next() {
             Some(Ok(b)) => b,
+            // Its CRC holds: written whole, so not a torn write that start-up may cut.
+            Some(Err(e)) if e.is_whole_block() => {
+                return Err(format!(
+                    "{}: {}; its CRC holds, so it is not a torn tail and nothing is cut; refusing to continue",
+                    seg.display(),
+                    e.offset_by(pos)
+                ))
+            }
             Some(Err(e)) => return Ok((pos, file_len, Some(format!("at byte {pos}: {e}")))),
             None => return Ok((pos, file_len, None)),
         };
@@ -491,7 +504,7 @@ mod tests {
     fn a_bad_block_before_newer_data_is_corruption_not_a_torn_tail() {
         let dir = crate::testutil::tempdir();
         let mut seg = sealed_block(&[b"r1"]);
-        seg[25] ^= 0xff;
+        seg[21] ^= 0xff;
         std::fs::write(dir.path().join("seg-0000000000.log"), &seg).unwrap();
         std::fs::write(
             dir.path().join("seg-0000000001.log"),
@@ -503,6 +516,29 @@ mod tests {
             e.contains("seg-0000000000.log") && e.contains("not a torn tail"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_whole_block_of_an_unknown_format_at_the_tail_is_refused_not_cut() {
+        // Before: the codec byte was read before the CRC, so a whole block this build cannot decode (a
+        // newer format or codec) at a segment's tail was an error like a torn write's, and cut.
+        for (byte, value) in [(5usize, 3u8), (4, 7)] {
+            let dir = crate::testutil::tempdir();
+            let first = sealed_block(&[b"r1"]);
+            let mut newer = sealed_block(&[b"r2"]);
+            newer[byte] = value;
+            crate::testutil::recompute_block_crc(&mut newer);
+            let seg = [first.clone(), newer].concat();
+            let path = dir.path().join("seg-0000000000.log");
+            std::fs::write(&path, &seg).unwrap();
+            let e = recover(dir.path(), true).unwrap_err();
+            assert!(
+                e.contains(&format!("block at byte {}", first.len()))
+                    && e.contains("not a torn tail"),
+                "{e}"
+            );
+            assert_eq!(std::fs::read(&path).unwrap(), seg, "nothing cut");
+        }
     }
 
     fn segment_of(blocks: &[Vec<u8>]) -> Vec<u8> {

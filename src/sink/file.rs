@@ -452,7 +452,7 @@ mod tests {
         cfg.segment_bytes = 4096;
         cfg.retain_segments = Some(2);
         let mut s = FileSink::open(&cfg).unwrap();
-        let (b, n) = block(100); // ~1.6 KB
+        let (b, n) = block(150); // ~1.6 KB
         for _ in 0..10 {
             s.commit(&b, n).unwrap();
         }
