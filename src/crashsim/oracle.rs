@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::workload::Inputs;
-use crate::retry::{DeadLetter, PENDING_FILE};
+use crate::retry::{DeadLetter, DlqLimit, DlqPolicy, PENDING_FILE};
 use crate::storage::Storage;
 
 /// The id written into a line (`#id#`), if any.
@@ -53,14 +53,50 @@ pub fn intact_dead_letters(storage: &Storage, dlq: &Path) -> Result<u64, String>
         .count() as u64)
 }
 
+/// How far past its limit a drop-older DLQ may be: it evicts only entries already in the file, so the
+/// dead letters of the batch being synced stay even past the limit (the next compaction makes room).
+/// One batch's dead letters are at most the window's bytes of lines (16 KiB in the simulation), each
+/// escaped into JSON (at most 6 bytes per byte, for `\u00XX`) with its metadata, for up to 64 entries.
+const DROP_OLDER_SLACK: u64 = 6 * (16 << 10) + 64 * 512;
+
+/// The DLQ file is within its bound: at most the limit under drop-newer, at most the limit and one
+/// batch under drop-older.
+pub fn check_dlq_bound(
+    storage: &Storage,
+    dlq: &Path,
+    limit: Option<DlqLimit>,
+) -> Result<(), String> {
+    let Some(l) = limit else { return Ok(()) };
+    let bytes = match storage.len(&dlq.join(PENDING_FILE)) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(format!("stat the DLQ: {e}")),
+    };
+    let bound = match l.policy {
+        DlqPolicy::DropNewer => l.max_bytes,
+        DlqPolicy::DropOlder => l.max_bytes + DROP_OLDER_SLACK,
+    };
+    if bytes > bound {
+        return Err(format!(
+            "the DLQ holds {bytes} bytes, past its bound of {bound} ({:?}, limit {})",
+            l.policy, l.max_bytes
+        ));
+    }
+    Ok(())
+}
+
 /// Check the final store against every line the inputs ever held. `redriven`: the dead letters were
-/// re-driven with schema v2 at the end, so every line within the cap must be committed.
+/// re-driven with schema v2 at the end, so every line within the cap must be committed. `limited`:
+/// the DLQ was bounded, so invalid lines may be missing (refused or evicted by policy; never a valid
+/// one) — exactly as many as the runs reported, when that is known (`Some(Some(n))`: no faults, every
+/// run completed).
 pub fn check_final(
     storage: &Storage,
     sink: &Path,
     dlq: &Path,
     inputs: &Inputs,
     redriven: bool,
+    limited: Option<Option<u64>>,
 ) -> Result<(), String> {
     let records = committed(storage, sink)?;
     let dead = dead_letters(storage, dlq)?;
@@ -130,22 +166,56 @@ pub fn check_final(
         }
     }
     let too_long = want.values().filter(|w| w.3).count();
-    if too_long_entries != too_long {
+    let unseen = |valid_by_ingest: bool| -> Vec<&str> {
+        let mut v: Vec<&str> = want
+            .iter()
+            .filter(|(id, w)| !w.3 && w.4 == valid_by_ingest && !seen.contains_key(**id))
+            .map(|(id, _)| *id)
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    // Valid records never go near the DLQ: none may be missing, bounded DLQ or not.
+    let lost_valid = unseen(true);
+    let lost_invalid = unseen(false);
+    let Some(reported) = limited else {
+        if too_long_entries != too_long {
+            return Err(format!(
+                "{too_long_entries} dead letters for over-long lines, {too_long} such lines written"
+            ));
+        }
+        if !lost_valid.is_empty() || !lost_invalid.is_empty() {
+            return Err(format!(
+                "{} lines neither committed nor dead-lettered, e.g. {:?}",
+                lost_valid.len() + lost_invalid.len(),
+                lost_valid
+                    .iter()
+                    .chain(&lost_invalid)
+                    .take(5)
+                    .collect::<Vec<_>>()
+            ));
+        }
+        return Ok(());
+    };
+    if !lost_valid.is_empty() {
         return Err(format!(
-            "{too_long_entries} dead letters for over-long lines, {too_long} such lines written"
+            "{} valid lines neither committed nor dead-lettered (a bounded DLQ only gives up invalid ones), e.g. {:?}",
+            lost_valid.len(),
+            &lost_valid[..lost_valid.len().min(5)]
         ));
     }
-    let lost: Vec<&&str> = want
-        .iter()
-        .filter(|(id, w)| !w.3 && !seen.contains_key(**id))
-        .map(|(id, _)| id)
-        .take(5)
-        .collect();
-    if !lost.is_empty() {
+    if too_long_entries > too_long {
         return Err(format!(
-            "{} lines neither committed nor dead-lettered, e.g. {lost:?}",
-            want.len() - too_long - seen.len()
+            "{too_long_entries} dead letters for over-long lines, only {too_long} such lines written"
         ));
+    }
+    let given_up = (lost_invalid.len() + too_long - too_long_entries) as u64;
+    if let Some(n) = reported {
+        if given_up != n {
+            return Err(format!(
+                "{given_up} invalid lines are neither committed nor dead-lettered, and the runs reported {n} refused or evicted by the DLQ's bound"
+            ));
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::codec::Codec;
+use crate::retry::{DlqLimit, DlqPolicy};
 use crate::rng::SplitMix64;
 
 /// The record cap the simulation ingests with (small, so that its edges are cheap to reach).
@@ -50,6 +51,9 @@ pub struct Workload {
     /// After the last ingest, re-drive the dead letters with schema v2 (under which every record but
     /// the over-long ones is valid).
     pub redrive: bool,
+    /// A byte bound on the dead-letter file, in a quarter of the workloads: small enough (a few
+    /// entries) that it fills.
+    pub dlq_limit: Option<DlqLimit>,
 }
 
 impl Workload {
@@ -74,6 +78,11 @@ impl Workload {
         let codec = [Codec::None, Codec::Zstd, Codec::Gzip][r.below(3) as usize];
         let input_codec = [Codec::None, Codec::None, Codec::Zstd, Codec::Gzip][r.below(4) as usize];
         let redrive = r.below(2) == 0;
+        // Drawn last, so the fields above stay what they were for every seed.
+        let dlq_limit = (r.below(4) == 0).then(|| DlqLimit {
+            max_bytes: 2000 + r.below(8000),
+            policy: [DlqPolicy::DropNewer, DlqPolicy::DropOlder][r.below(2) as usize],
+        });
         Workload {
             seed,
             files,
@@ -83,6 +92,7 @@ impl Workload {
             codec,
             input_codec,
             redrive,
+            dlq_limit,
         }
     }
 
