@@ -335,7 +335,8 @@ impl Read for CappedDecoder<'_> {
     }
 }
 
-/// Read one `\n`-terminated record of at most `max_bytes` into `buf` (without the newline). A longer
+/// Read one `\n`-terminated record of at most `max_bytes` into `buf` (without the newline; a `\r`
+/// before it stays in `buf`, for the caller to strip, and does not count toward the cap). A longer
 /// line is skipped to its end *without being held in memory* and reported as `Err(bytes_skipped)`.
 /// `Ok(false)` at end of input.
 pub fn read_record(
@@ -345,13 +346,24 @@ pub fn read_record(
 ) -> io::Result<Result<bool, u64>> {
     buf.clear();
     let mut over: Option<u64> = None;
+    // One byte past the cap is held while the line is open: it may be a CRLF ending's `\r`.
+    let room = max_bytes.saturating_add(1);
+    let end = |over: Option<u64>, buf: &mut Vec<u8>| match over {
+        Some(n) => Err(n),
+        None if buf.len() > max_bytes && buf.last() != Some(&b'\r') => {
+            let n = buf.len() as u64;
+            buf.clear();
+            Err(n)
+        }
+        None => Ok(true),
+    };
     loop {
         let chunk = r.fill_buf()?;
         if chunk.is_empty() {
-            return Ok(match over {
-                Some(n) => Err(n),
-                None => Ok(!buf.is_empty()),
-            });
+            if over.is_none() && buf.is_empty() {
+                return Ok(Ok(false));
+            }
+            return Ok(end(over, buf));
         }
         let (line, done) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (&chunk[..i], Some(i + 1)),
@@ -359,7 +371,7 @@ pub fn read_record(
         };
         match &mut over {
             Some(n) => *n += line.len() as u64,
-            None if buf.len() + line.len() > max_bytes => {
+            None if buf.len() + line.len() > room => {
                 over = Some((buf.len() + line.len()) as u64);
                 buf.clear();
             }
@@ -368,10 +380,7 @@ pub fn read_record(
         let used = done.unwrap_or(chunk.len());
         r.consume(used);
         if done.is_some() {
-            return Ok(match over {
-                Some(n) => Err(n),
-                None => Ok(true),
-            });
+            return Ok(end(over, buf));
         }
     }
 }
@@ -496,5 +505,36 @@ mod tests {
         assert_eq!(read_record(&mut r, 1000, &mut buf).unwrap(), Ok(true));
         assert_eq!(buf, b"last");
         assert_eq!(read_record(&mut r, 1000, &mut buf).unwrap(), Ok(false));
+    }
+
+    #[test]
+    fn a_crlf_record_of_exactly_the_cap_is_a_record_not_an_over_long_line() {
+        // Found by the crash simulation once its inputs had CRLF endings: the `\r` was counted toward
+        // the cap, so a record of exactly --max-record-bytes was dead-lettered as too long, its bytes
+        // not kept.
+        let cap = 10;
+        let mut input = Vec::new();
+        for len in [cap, cap + 1] {
+            input.extend(std::iter::repeat_n(b'x', len));
+            input.extend(b"\r\n");
+        }
+        input.extend(std::iter::repeat_n(b'y', cap));
+        input.push(b'\r'); // unterminated, at the cap
+        for chunk in [1, 3, 4096] {
+            let mut r = BufReader::with_capacity(chunk, &input[..]);
+            let mut buf = Vec::new();
+            assert_eq!(read_record(&mut r, cap, &mut buf).unwrap(), Ok(true));
+            assert_eq!(buf.len(), cap + 1, "the record and its \\r");
+            assert_eq!(
+                read_record(&mut r, cap, &mut buf).unwrap(),
+                Err(cap as u64 + 2)
+            );
+            assert_eq!(read_record(&mut r, cap, &mut buf).unwrap(), Ok(true));
+            assert_eq!(&buf[..cap], &[b'y'; 10][..]);
+            assert_eq!(read_record(&mut r, cap, &mut buf).unwrap(), Ok(false));
+            // A line of cap + 1 bytes whose last is not `\r` is over the cap.
+            let mut r = BufReader::with_capacity(chunk, &b"0123456789A\n"[..]);
+            assert_eq!(read_record(&mut r, cap, &mut buf).unwrap(), Err(11));
+        }
     }
 }

@@ -17,6 +17,9 @@
 //! - every restart must succeed (a refusal is a violation: a crash never corrupts);
 //! - every run's counters must reconcile (`records_in = committed + dead_lettered + dropped`), the
 //!   failed runs' too;
+//!
+//! Workloads also vary what the input bytes look like (blank lines, CRLF endings, lines at and past
+//! the record cap) and how ingest runs (a validator thread of its own, or not).
 //! - once every run has completed, every line the inputs ever held must be in the store exactly once —
 //!   committed if valid, dead-lettered if not, never both — in order per input, and nothing else;
 //! - in the quarter of workloads whose DLQ is bounded in bytes (drop-newer or drop-older, a limit of a
@@ -92,6 +95,7 @@ fn config(w: &Workload, storage: &Storage, inputs: &[PathBuf]) -> IngestConfig {
     cfg.run.queue.capacity_items = 64;
     cfg.run.compress = w.codec;
     cfg.run.dlq_limit = w.dlq_limit;
+    cfg.validator_thread = w.validator_thread;
     cfg.max_record_bytes = RECORD_CAP;
     cfg.run.min_free_bytes = 0;
     cfg

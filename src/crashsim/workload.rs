@@ -54,6 +54,8 @@ pub struct Workload {
     /// A byte bound on the dead-letter file, in a quarter of the workloads: small enough (a few
     /// entries) that it fills.
     pub dlq_limit: Option<DlqLimit>,
+    /// Validate on a thread of its own (reader, validator, batcher).
+    pub validator_thread: bool,
 }
 
 impl Workload {
@@ -83,6 +85,7 @@ impl Workload {
             max_bytes: 2000 + r.below(8000),
             policy: [DlqPolicy::DropNewer, DlqPolicy::DropOlder][r.below(2) as usize],
         });
+        let validator_thread = r.below(4) == 0;
         Workload {
             seed,
             files,
@@ -93,6 +96,7 @@ impl Workload {
             input_codec,
             redrive,
             dlq_limit,
+            validator_thread,
         }
     }
 
@@ -188,7 +192,17 @@ impl Inputs {
                 self.rotations
             );
             let (line, meta) = make_line(&mut self.rng, id);
+            // Sometimes a blank line before it (skipped, not a record), sometimes a CRLF ending (the
+            // `\r` belongs to the line ending, not to the record or its length).
+            match self.rng.below(20) {
+                0 => text.extend_from_slice(b"\n"),
+                1 => text.extend_from_slice(b"\r\n"),
+                _ => {}
+            }
             text.extend_from_slice(&line);
+            if self.rng.below(10) == 0 {
+                text.push(b'\r');
+            }
             text.push(b'\n');
             self.lines[slot].1.push(meta);
         }
