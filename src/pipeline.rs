@@ -215,7 +215,7 @@ where
                 .spill_dir
                 .clone()
                 .unwrap_or_else(|| cfg.sink.dir.join("spill"));
-            let store = SpillFile::open(&dir, cfg.queue.spill_max_bytes)
+            let store = SpillFile::open_on(&cfg.sink.storage, &dir, cfg.queue.spill_max_bytes)
                 .map_err(|e| RunError::Setup(SysError::new("open spill", dir.clone(), e)))?;
             BoundedQueue::<Item>::with_spill(cfg.queue.capacity_items, Box::new(store))
                 .with_byte_capacity(cfg.queue.capacity_bytes, Item::weight)

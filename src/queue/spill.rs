@@ -12,13 +12,14 @@
 //! Record: `intended u64 | len u32 | crc32 u32 | payload` (little-endian), the CRC over `intended`,
 //! `len` and the payload — so a zero-filled tail (what a power loss can leave) is not a run of empty
 //! records. Opening checks every record's CRC and cuts the file at the first bad one.
+//!
+//! Every byte goes through the storage layer ([`crate::storage`]), like the segments' and the DLQ's.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::pipeline::Item;
+use crate::storage::{read_exact_at, write_all, OpenMode, Storage, VfsFile};
 
 const HEADER: usize = 16;
 /// Bytes read from the spill per take (bounds the memory a drain uses).
@@ -26,9 +27,13 @@ const READ_CHUNK: usize = 1 << 20;
 
 /// A disk-backed FIFO of items.
 pub struct SpillFile {
+    storage: Storage,
     path: PathBuf,
     pos_path: PathBuf,
-    file: File,
+    file: Box<dyn VfsFile>,
+    /// A failed append could not be cut back off the file: refuse appends from then on (what is
+    /// already spilled still drains).
+    broken: bool,
     /// Where the next take reads (past what was taken, acknowledged or not).
     read_at: u64,
     /// The last acknowledged position (what `spill.pos` says).
@@ -43,25 +48,29 @@ impl SpillFile {
     /// Open `dir/spill.log`, recovering items left by an earlier run after the saved read position.
     /// At most `max_bytes` are held on disk; past that `append` refuses.
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<SpillFile> {
-        std::fs::create_dir_all(dir)?;
+        SpillFile::open_on(&Storage::os(), dir, max_bytes)
+    }
+
+    /// [`SpillFile::open`] on `storage`.
+    pub fn open_on(storage: &Storage, dir: &Path, max_bytes: u64) -> io::Result<SpillFile> {
+        storage.create_dir_all(dir)?;
         let path = dir.join("spill.log");
         let pos_path = dir.join("spill.pos");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
-        let write_at = file.seek(SeekFrom::End(0))?;
-        let read_at = std::fs::read_to_string(&pos_path)
+        let file = storage.open(&path, OpenMode::AppendOrCreate)?;
+        let write_at = file.size()?;
+        let read_at = storage
+            .read_all(&pos_path)
             .ok()
+            .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0u64)
             .min(write_at);
         let mut s = SpillFile {
+            storage: storage.clone(),
             path,
             pos_path,
             file,
+            broken: false,
             read_at,
             acked_at: read_at,
             write_at,
@@ -80,13 +89,13 @@ impl SpillFile {
         let mut rec = Vec::new();
         while at + HEADER as u64 <= self.write_at {
             let mut hdr = [0u8; HEADER];
-            self.file.read_exact_at(&mut hdr, at)?;
+            read_exact_at(&self.storage, &self.path, &mut hdr, at)?;
             let len = u32::from_le_bytes(hdr[8..12].try_into().unwrap()) as u64;
             if at + HEADER as u64 + len > self.write_at {
                 break;
             }
             rec.resize(len as usize, 0);
-            self.file.read_exact_at(&mut rec, at + HEADER as u64)?;
+            read_exact_at(&self.storage, &self.path, &mut rec, at + HEADER as u64)?;
             if record_crc(&hdr, &rec) != u32::from_le_bytes(hdr[12..16].try_into().unwrap()) {
                 break;
             }
@@ -113,8 +122,10 @@ impl SpillFile {
             (self.read_at, self.write_at, pos) = (0, 0, 0);
         }
         let tmp = self.pos_path.with_extension("pos.tmp");
-        std::fs::write(&tmp, pos.to_string())?;
-        std::fs::rename(&tmp, &self.pos_path)?;
+        let mut f = self.storage.open(&tmp, OpenMode::Truncate)?;
+        write_all(&mut *f, pos.to_string().as_bytes())?;
+        drop(f);
+        self.storage.rename(&tmp, &self.pos_path)?;
         self.acked_at = pos;
         Ok(())
     }
@@ -137,6 +148,12 @@ impl SpillFile {
     /// Append an item; hands it back if the spill is at `max_bytes` or the write fails.
     pub fn append(&mut self, item: Item) -> Result<(), (Item, io::Error)> {
         let need = (HEADER + item.payload.len()) as u64;
+        if self.broken {
+            return Err((
+                item,
+                io::Error::other("an earlier spill write failed and could not be cut off"),
+            ));
+        }
         if self.bytes() + need > self.max_bytes {
             return Err((
                 item,
@@ -151,7 +168,10 @@ impl SpillFile {
         let crc = record_crc(&self.buf[..HEADER], &item.payload);
         self.buf[12..16].copy_from_slice(&crc.to_le_bytes());
         self.buf.extend_from_slice(&item.payload);
-        if let Err(e) = self.file.write_all_at(&self.buf, self.write_at) {
+        // The file is opened for appending, so a failed write's partial bytes are cut off again:
+        // the next record must start where this one did.
+        if let Err(e) = write_all(&mut *self.file, &self.buf) {
+            self.broken = self.file.set_len(self.write_at).is_err();
             return Err((item, e));
         }
         self.write_at += need;
@@ -167,11 +187,11 @@ impl SpillFile {
         }
         // Read ~1 MiB, but never less than the first whole record (an item may be larger than a chunk).
         let mut hdr = [0u8; HEADER];
-        self.file.read_exact_at(&mut hdr, self.read_at)?;
+        read_exact_at(&self.storage, &self.path, &mut hdr, self.read_at)?;
         let first = HEADER + u32::from_le_bytes(hdr[8..12].try_into().unwrap()) as usize;
         let want = (self.bytes() as usize).min(READ_CHUNK.max(first));
         self.buf.resize(want, 0);
-        self.file.read_exact_at(&mut self.buf, self.read_at)?;
+        read_exact_at(&self.storage, &self.path, &mut self.buf, self.read_at)?;
         let mut off = 0usize;
         let mut n = 0;
         while n < max && off + HEADER <= want {
@@ -253,6 +273,7 @@ impl super::SpillStore<Item> for SpillFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn item(i: u64) -> Item {
         Item {
@@ -378,6 +399,44 @@ mod tests {
             0,
             "drained and acked: truncated"
         );
+    }
+
+    #[test]
+    fn a_spill_write_that_fails_hands_its_item_back_and_the_next_ones_keep_their_order() {
+        use crate::storage::sim::{FaultKind, SimFault, SimStorage, SimVfs};
+        let fs = SimStorage::new();
+        let storage = Storage::new(std::sync::Arc::new(SimVfs(std::sync::Arc::clone(&fs))));
+        let dir = Path::new("/spill");
+        let mut s = SpillFile::open_on(&storage, dir, 1 << 30).unwrap();
+        s.append(item(0)).unwrap();
+        fs.set_fault(Some(SimFault {
+            at_op: 1,
+            kind: FaultKind::Eio,
+        }));
+        let (back, e) = s.append(item(1)).unwrap_err();
+        assert_eq!(back.intended, 1);
+        assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
+        s.append(item(2)).unwrap();
+        let ids: Vec<u64> = s
+            .read_remaining()
+            .unwrap()
+            .iter()
+            .map(|i| i.intended)
+            .collect();
+        assert_eq!(ids, vec![0, 2]);
+        // And a reopen (a restart) reads the same file the same way.
+        let mut s = SpillFile::open_on(&storage, dir, 1 << 30).unwrap();
+        assert_eq!(s.len(), 0, "drained and acknowledged");
+        s.append(item(3)).unwrap();
+        drop(s);
+        let mut s = SpillFile::open_on(&storage, dir, 1 << 30).unwrap();
+        let ids: Vec<u64> = s
+            .read_remaining()
+            .unwrap()
+            .iter()
+            .map(|i| i.intended)
+            .collect();
+        assert_eq!(ids, vec![3]);
     }
 
     #[test]

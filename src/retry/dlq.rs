@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::SysError;
-use crate::storage::{read_at_most, OpenMode, Storage, VfsFile};
+use crate::storage::{read_at_most, write_all, OpenMode, Storage, VfsFile};
 
 /// One dead-lettered record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,19 +72,6 @@ fn cut_torn_line(storage: &Storage, path: &Path, file: &mut dyn VfsFile) -> std:
     }
     file.set_len(0)?;
     file.sync_data()
-}
-
-/// Write all of `buf` (a write may be short).
-fn write_all(file: &mut dyn VfsFile, mut buf: &[u8]) -> std::io::Result<()> {
-    while !buf.is_empty() {
-        match file.write(buf) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// Cut the dead letters at the end of `dir/dead-letter.jsonl` that were never acknowledged, and say

@@ -196,6 +196,35 @@ pub fn read_at_most(storage: &Storage, path: &Path, buf: &mut [u8], at: u64) -> 
     Ok(got)
 }
 
+/// `read_at` all of `buf`, or an `UnexpectedEof` error naming the file and offset.
+pub fn read_exact_at(storage: &Storage, path: &Path, buf: &mut [u8], at: u64) -> io::Result<()> {
+    let got = read_at_most(storage, path, buf, at)?;
+    if got < buf.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "{}: {} bytes at byte {at}, the file ends after {got}",
+                path.display(),
+                buf.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Write all of `buf` (a write may be short).
+pub fn write_all(file: &mut dyn VfsFile, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        match file.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Reads a file of a [`Storage`] front to back (wrap it in a `BufReader`).
 pub struct StorageReader {
     storage: Storage,
