@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::ConfigError;
+pub use crate::load::LoadShape;
+pub use crate::payload::PayloadKind;
 use crate::payload::{PoisonSpec, ID_PREFIX_BYTES};
 use crate::queue::OverflowPolicy;
 use crate::retry::RetryStrategy;
@@ -215,7 +217,7 @@ impl QueueConfig {
     /// the allocator's rounding (measured: a 100-byte `Vec` occupies 112 bytes with glibc malloc).
     pub fn byte_budget(&self, item_bytes: usize) -> u64 {
         let per_item =
-            (item_bytes.div_ceil(16) * 16 + 16) + std::mem::size_of::<crate::pipeline::Item>();
+            (item_bytes.div_ceil(16) * 16 + 16) + std::mem::size_of::<crate::item::Item>();
         self.capacity_items.saturating_mul(per_item) as u64
     }
 }
@@ -294,29 +296,6 @@ impl SinkConfig {
         }
         Ok(())
     }
-}
-
-/// The shape of the offered load over time.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LoadShape {
-    /// Constant rate: item i intended at i / rate.
-    Steady,
-    /// Seeded on/off bursts around the mean rate (see [`crate::load::BurstyParams`]).
-    Bursty {
-        /// PRNG seed.
-        seed: u64,
-    },
-    /// Replay of a recorded arrival trace, time-scaled so its mean rate equals the asked rate, looped.
-    Replay(PathBuf),
-}
-
-/// What each item's bytes look like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadKind {
-    /// Seeded log-like lines (timestamps, levels, hosts, paths): compressible like real logs.
-    Log,
-    /// Seeded random bytes: incompressible.
-    Random,
 }
 
 /// When the generator stops offering.

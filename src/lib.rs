@@ -36,6 +36,7 @@ pub mod crashsim;
 mod error;
 mod host;
 mod ingest;
+mod item;
 mod load;
 mod metrics;
 mod payload;
@@ -58,6 +59,7 @@ pub use batch::{
     FlushReason, FlushedBatch,
 };
 pub use clock::{ms, Clock, ManualClock, MonotonicClock, Nanos};
+pub use codec::control::{decode_control, is_control, Position};
 pub use codec::{
     read_record, BlockBuilder, BlockReader, BlockView, CappedDecoder, Codec, Compression,
     DecompressError, Framing, RecordIter, BLOCK_FORMAT, BLOCK_HEADER_BYTES, BLOCK_MAGIC,
@@ -67,20 +69,21 @@ pub use config::{
     AimdConfig, LoadConfig, LoadShape, PayloadKind, QueueConfig, RunConfig, SinkConfig, StopAfter,
     WindowConfig, WindowMode, MAX_BATCH_BYTES, MAX_ITEM_BYTES,
 };
-pub use error::{ConfigError, FrameError, LoadError, PushError, RunError, SinkError, SysError};
+pub use error::{ConfigError, FrameError, LoadError, PushError, SinkError, SysError};
 pub use host::{current_rss_bytes, peak_rss_bytes, peak_rss_of_image, CpuMeter, CpuUse, HostInfo};
 pub use ingest::{
-    decode_control, ingest, ingest_into, input_key, is_control, record_id, recover, rfc3339, scan,
-    scan_in, segments, segments_in, write_ndjson, IngestConfig, IngestReport, InputChange, Invalid,
-    LineKind, Mix, Position, Recovery, RejectedInput, Schema, TornTail,
-    DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_RATIO, DEFAULT_MAX_RECORD_BYTES,
+    ingest, ingest_into, input_key, record_id, recover, rfc3339, scan, scan_in, segments,
+    segments_in, write_ndjson, IngestConfig, IngestReport, InputChange, Invalid, LineKind, Mix,
+    Recovery, RejectedInput, Schema, TornTail, DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_RATIO,
+    DEFAULT_MAX_RECORD_BYTES,
 };
+pub use item::{DeadNote, Item, SourcePos};
 pub use load::{standard_trace_path, Bursty, BurstyParams, Replay, Schedule, Trace};
 pub use metrics::{BatchSizeSummary, LatencySummary, Metrics, RejectReason};
 pub use payload::{
     log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, ID_PREFIX_BYTES,
 };
-pub use pipeline::{run, run_with_sink, DeadNote, Item, SourcePos};
+pub use pipeline::{run, run_with_sink};
 pub use progress::{render_line, wanted as progress_wanted, Progress};
 pub use prometheus::{render_live, render_report, LiveCounters};
 pub use queue::{
@@ -100,4 +103,4 @@ pub use sink::{
     FsInfo, NullSink, Sink, SinkBench, SinkCounters, ValidatingSink, Validator, BENCH_RECORD_BYTES,
     LOCK_FILE,
 };
-pub use summary::{FlushReasons, Rejections, RunReport, RunSettings, Sample};
+pub use summary::{FlushReasons, Rejections, RunError, RunReport, RunSettings, Sample};

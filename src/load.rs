@@ -18,9 +18,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Nanos;
-use crate::config::LoadShape;
 use crate::error::{LoadError, SysError};
 use crate::rng::SplitMix64;
+
+/// The shape of the offered load over time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadShape {
+    /// Constant rate: item i intended at i / rate.
+    Steady,
+    /// Seeded on/off bursts around the mean rate (see [`crate::load::BurstyParams`]).
+    Bursty {
+        /// PRNG seed.
+        seed: u64,
+    },
+    /// Replay of a recorded arrival trace, time-scaled so its mean rate equals the asked rate, looped.
+    Replay(PathBuf),
+}
 
 /// Parameters of the bursty on/off process.
 #[derive(Debug, Clone, Copy, PartialEq)]

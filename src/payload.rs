@@ -2,8 +2,16 @@
 //! copied into recycled buffers per item, so generating load costs a `memcpy`, not formatting: the
 //! generator must not be what limits a 3 M items/s run.
 
-use crate::config::PayloadKind;
 use crate::rng::SplitMix64;
+
+/// What each item's bytes look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadKind {
+    /// Seeded log-like lines (timestamps, levels, hosts, paths): compressible like real logs.
+    Log,
+    /// Seeded random bytes: incompressible.
+    Random,
+}
 
 /// Bytes of the `id=NNNNNNNNNNNN ` prefix stamped on items when ids are on.
 pub const ID_PREFIX_BYTES: usize = 16;

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use crate::batch::{AimdDriver, AimdPoint, BatchWindow, FlushReason};
 use crate::clock::{Clock, MonotonicClock, Nanos};
+use crate::codec::control::{encode_control, Position};
 use crate::codec::{BlockBuilder, BlockReader, Codec, MAX_RECORD_FRAMING_BYTES};
 use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig, WindowMode};
-use crate::error::{PushError, RunError, SinkError, SysError};
+use crate::error::{PushError, SinkError, SysError};
 use crate::host::{current_rss_bytes, CpuMeter};
-use crate::ingest::{encode_control, Position};
 use crate::load::Schedule;
 use crate::metrics::{LatencySummary, Metrics};
 use crate::payload::{make_poison, parse_id, stamp_id, PayloadSource};
@@ -29,52 +29,10 @@ use crate::queue::{BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutc
 use crate::retry::{DeadLetter, DeadLetterQueue, DlqPush, RetryStrategy, SplitPlan, SplitStep};
 use crate::signals::{flush_requests, shutdown_requested, FLUSH_POLL};
 use crate::sink::{free_bytes, FileSink, FsInfo, Sink};
+use crate::summary::RunError;
 use crate::summary::{RunReport, RunSettings, Sample};
 
-/// One item in flight: its payload and when the schedule intended it to be sent.
-#[derive(Debug)]
-pub struct Item {
-    /// Intended send time on the run's clock (what latency is measured from).
-    pub intended: Nanos,
-    /// The record bytes.
-    pub payload: Vec<u8>,
-    /// For ingested records: which input and where in it (committed with the block, see
-    /// `ingest/checkpoint.rs`). `None` for synthetic load.
-    pub source: Option<SourcePos>,
-    /// For an ingested record that failed validation: why. The batcher writes it to the dead-letter
-    /// queue instead of the block, and makes the DLQ durable before the next block (whose positions
-    /// cover it) — one DLQ fdatasync per batch at most, not one per bad record.
-    pub dead: Option<Box<DeadNote>>,
-}
-
-impl Item {
-    /// What this item holds in memory, for the queue's byte bound: its payload buffer's capacity (a
-    /// recycled buffer keeps the capacity of the largest record it held), the item itself, and a dead
-    /// letter's reason.
-    pub fn weight(&self) -> usize {
-        self.payload.capacity()
-            + std::mem::size_of::<Item>()
-            + self.dead.as_ref().map_or(0, |d| d.reason.capacity())
-    }
-}
-
-/// Why an ingested record goes to the dead-letter queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadNote {
-    /// The reason, for the entry.
-    pub reason: String,
-    /// Only a prefix of the record is in the payload (it broke the record cap).
-    pub truncated: bool,
-}
-
-/// An ingested record's place in its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourcePos {
-    /// Index into the run's input keys.
-    pub input: u32,
-    /// Position just past the record.
-    pub pos: Position,
-}
+use crate::item::{DeadNote, Item};
 
 /// Counters shared between the generator, the batcher and the sampler. Each on its own cache line so
 /// the generator's per-item increment does not bounce the batcher's line.

@@ -1,8 +1,12 @@
 //! `RunReport`: the JSON record of one pipeline run (DESIGN.md §3 keys), built from the metrics and
 //! the sink's syscall counters.
 
+use std::fmt;
+use std::path::PathBuf;
+
 use serde::Serialize;
 
+use crate::error::{ConfigError, LoadError, SinkError, SysError};
 use crate::host::CpuUse;
 use crate::metrics::{BatchSizeSummary, LatencySummary, Metrics};
 use crate::sink::SinkCounters;
@@ -306,5 +310,74 @@ mod bucket_tests {
         assert_eq!(b.iter().map(|x| x.1).sum::<u64>(), 6);
         // Buckets end at 2^k - 1: 1, 3, 7, …, 8191.
         assert_eq!(b, vec![(1, 1), (3, 2), (7, 1), (8191, 2)]);
+    }
+}
+
+/// Why a pipeline run did not complete.
+#[derive(Debug)]
+pub enum RunError {
+    /// The configuration was rejected before anything started.
+    Config(ConfigError),
+    /// The load schedule could not be built.
+    Load(LoadError),
+    /// Setting up the environment failed (sink directory, free space).
+    Setup(SysError),
+    /// The sink failed mid-run; the run stopped (fail-stop). `partial` holds the counts: what was
+    /// durable is `committed`, what was accepted but lost is `rejected_by_reason.sink_failed`, and they
+    /// still reconcile with `offered`.
+    Sink {
+        /// The failure.
+        error: SinkError,
+        /// The run's counters up to the failure.
+        partial: Box<RunReport>,
+    },
+    /// The start-up scan of existing segments found corruption it must not repair (ingest).
+    Recovery(String),
+    /// Not enough free space in the sink directory to run safely.
+    NoSpace {
+        /// The directory.
+        dir: PathBuf,
+        /// Bytes free.
+        free: u64,
+        /// Bytes the run needs.
+        needed: u64,
+    },
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Config(e) => e.fmt(f),
+            RunError::Load(e) => e.fmt(f),
+            RunError::Setup(e) => e.fmt(f),
+            RunError::Recovery(e) => write!(f, "recovery: {e}"),
+            RunError::Sink { error, partial } => write!(
+                f,
+                "{error} (stopped: {} committed, {} accepted but not durable, {} refused after the failure)",
+                partial.committed, partial.rejected_by_reason.sink_failed, partial.rejected_by_reason.queue_closed
+            ),
+            RunError::NoSpace { dir, free, needed } => write!(
+                f,
+                "not enough free space in {}: {} MiB free, the run needs {} MiB (lower --duration/--rate or \
+                 pick another --dir)",
+                dir.display(),
+                free >> 20,
+                needed >> 20
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<ConfigError> for RunError {
+    fn from(e: ConfigError) -> Self {
+        RunError::Config(e)
+    }
+}
+
+impl From<LoadError> for RunError {
+    fn from(e: LoadError) -> Self {
+        RunError::Load(e)
     }
 }

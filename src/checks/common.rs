@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig};
-use crate::error::RunError;
 use crate::load::standard_trace_path;
+use crate::summary::RunError;
 use crate::summary::RunReport;
 
 /// Options common to all checks.

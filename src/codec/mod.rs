@@ -19,6 +19,7 @@
 
 mod block;
 mod capped;
+pub mod control;
 mod frame;
 
 pub use block::{

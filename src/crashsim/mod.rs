@@ -40,13 +40,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::RunError;
 use crate::ingest::{ingest_into, IngestConfig, IngestReport};
 use crate::retry::{DlqLimit, DlqPolicy};
 use crate::rng::SplitMix64;
 use crate::sink::FileSink;
 use crate::storage::sim::{CrashMode, FaultKind, SimFault, SimStorage, SimVfs};
 use crate::storage::Storage;
+use crate::summary::RunError;
 use workload::Inputs;
 
 /// A broken promise, with what reproduces it.

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::checkpoint::Position;
+use crate::codec::control::Position;
 use crate::codec::CappedDecoder;
 
 /// Bytes of an input's beginning that identify it (Filebeat's default fingerprint length). Shorter

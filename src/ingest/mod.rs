@@ -15,18 +15,16 @@
 //! up to `max_record_bytes`, and the queue holds at most `queue.capacity_items` records.
 
 mod checkpoint;
+mod field;
 mod input;
 mod scan;
 mod schema;
 mod testdata;
 
-pub(crate) use checkpoint::encode_control;
-pub use checkpoint::{
-    decode_control, is_control, recover, scan, scan_in, segments, segments_in, start_up, Position,
-    Recovery, TornTail,
-};
+pub use checkpoint::{recover, scan, scan_in, segments, segments_in, start_up, Recovery, TornTail};
+pub use field::rfc3339;
 pub use input::{input_key, plan_inputs, InputChange, InputPlan};
-pub use schema::{rfc3339, Invalid, Schema};
+pub use schema::{Invalid, Schema};
 pub use testdata::{record_id, write_ndjson, LineKind, Mix};
 
 use std::io::BufReader;
@@ -37,13 +35,16 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::clock::{Clock, Nanos};
+use crate::codec::control::Position;
 use crate::codec::{read_record, CappedDecoder, DecompressError};
 use crate::config::RunConfig;
-use crate::error::{RunError, SysError};
-use crate::pipeline::{run_with_producer, DeadNote, Ends, GenOutcome, Item, SourcePos, Sources};
+use crate::error::SysError;
+use crate::item::{DeadNote, Item, SourcePos};
+use crate::pipeline::{run_with_producer, Ends, GenOutcome, Sources};
 use crate::queue::{OverflowPolicy, PushOutcome};
 use crate::retry::DeadLetterQueue;
 use crate::sink::{FileSink, FsInfo};
+use crate::summary::RunError;
 use crate::summary::RunReport;
 
 /// Default cap on one input's decompressed bytes.

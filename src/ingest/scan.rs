@@ -12,7 +12,7 @@
 //! The caller has already checked that the whole line is UTF-8, so the scan works on bytes: outside
 //! strings JSON is ASCII, and inside them any byte ≥ 0x80 is part of a valid character.
 
-use super::schema::Field;
+use super::field::{rfc3339, Field};
 
 /// What the scan found.
 pub(super) enum Scan {
@@ -198,7 +198,7 @@ impl<'a> Scanner<'a> {
                 // Quotes are ASCII, so the raw slice of a UTF-8 line is UTF-8.
                 let text = std::str::from_utf8(s.raw).map_err(|_| Stop::Invalid)?;
                 Ok(Some(Field::Str {
-                    rfc3339: super::schema::rfc3339(text),
+                    rfc3339: rfc3339(text),
                 }))
             }
             b'-' | b'0'..=b'9' => {

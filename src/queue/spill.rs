@@ -18,7 +18,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::pipeline::Item;
+use crate::item::Item;
 use crate::storage::{read_exact_at, write_all, OpenMode, Storage, VfsFile};
 
 const HEADER: usize = 16;

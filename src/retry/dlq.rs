@@ -155,9 +155,9 @@ pub fn cut_unacknowledged_dead_letters(
     dir: &Path,
     recovery: &crate::ingest::Recovery,
     who: &str,
-) -> Result<(), crate::error::RunError> {
+) -> Result<(), crate::summary::RunError> {
     let n = cut_unacknowledged(storage, dir, recovery.dlq_seq)
-        .map_err(crate::error::RunError::Setup)?;
+        .map_err(crate::summary::RunError::Setup)?;
     if n > 0 {
         eprintln!(
             "{who}: cut {n} dead letters from {} whose positions were never committed: their lines are read again",

@@ -18,14 +18,17 @@ use serde::Serialize;
 
 use super::dlq::cut_unacknowledged_dead_letters;
 use crate::clock::Clock;
+use crate::codec::control::Position;
 use crate::config::RunConfig;
-use crate::error::{RunError, SysError};
-use crate::ingest::{start_up, Position, Schema};
-use crate::pipeline::{run_with_producer, Ends, GenOutcome, Item, SourcePos, Sources};
+use crate::error::SysError;
+use crate::ingest::{start_up, Schema};
+use crate::item::{Item, SourcePos};
+use crate::pipeline::{run_with_producer, Ends, GenOutcome, Sources};
 use crate::queue::PushOutcome;
 use crate::retry::{DeadLetter, DeadLetterQueue};
 use crate::sink::FileSink;
 use crate::storage::Storage;
+use crate::summary::RunError;
 use crate::summary::RunReport;
 
 /// What to re-drive and how.
