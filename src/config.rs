@@ -4,78 +4,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::batch::{AimdConfig, WindowConfig};
+pub use crate::codec::MAX_BATCH_BYTES;
 use crate::error::ConfigError;
 pub use crate::load::LoadShape;
 pub use crate::payload::PayloadKind;
 use crate::payload::{PoisonSpec, ID_PREFIX_BYTES};
 use crate::queue::OverflowPolicy;
 use crate::retry::RetryStrategy;
-
-/// The size+time batch window: flush when any bound is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowConfig {
-    /// Flush when the batch holds this many items (1 = unbatched).
-    pub max_items: usize,
-    /// Flush before the batch's framed bytes would exceed this (a single larger item still goes alone).
-    pub max_bytes: usize,
-    /// Flush when the batch's first item has waited this long in the window (0 = flush whatever is queued
-    /// as soon as the sink is free).
-    pub linger: Duration,
-}
-
-impl WindowConfig {
-    /// One item per write + fdatasync: the "before" of every before/after comparison.
-    pub const UNBATCHED: WindowConfig = WindowConfig {
-        max_items: 1,
-        max_bytes: 1 << 20,
-        linger: Duration::ZERO,
-    };
-
-    /// Reject windows that cannot work.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_items == 0 {
-            return Err(ConfigError {
-                field: "window.max_items",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.max_bytes == 0 {
-            return Err(ConfigError {
-                field: "window.max_bytes",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.max_bytes > MAX_BATCH_BYTES {
-            return Err(ConfigError {
-                field: "window.max_bytes",
-                reason: format!(
-                    "{} exceeds the block limit of {MAX_BATCH_BYTES} bytes",
-                    self.max_bytes
-                ),
-            });
-        }
-        if self.linger > Duration::from_secs(60) {
-            return Err(ConfigError {
-                field: "window.linger",
-                reason: "more than 60 s is a stall, not a batch window".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl Default for WindowConfig {
-    /// The window `ingest-lab check window` chose on the reference machine for the 10 ms p99 SLO
-    /// (see the README's results and `reports/`): large enough to fill ~1 MiB writes at peak, with a
-    /// linger that keeps low-load latency at about one fdatasync.
-    fn default() -> Self {
-        WindowConfig {
-            max_items: 4096,
-            max_bytes: 1 << 20,
-            linger: Duration::from_millis(1),
-        }
-    }
-}
+pub use crate::sink::SinkConfig;
 
 /// How the window's bounds are set during a run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,94 +39,6 @@ impl WindowMode {
         }
     }
 }
-
-/// The AIMD controller's settings (see `batch/aimd.rs` for why each signal).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AimdConfig {
-    /// One control step per interval.
-    pub interval: Duration,
-    /// p99 and rates are judged over this many intervals (a sliding window).
-    pub history_intervals: usize,
-    /// Grow only while p99 < SLO × (1 − margin).
-    pub margin: f64,
-    /// Additive increase of the linger per step.
-    pub increase: Duration,
-    /// Multiplicative decrease factor on a breach or an idle sink.
-    pub decrease_factor: f64,
-    /// Linger floor.
-    pub min_linger: Duration,
-    /// Linger cap.
-    pub max_linger: Duration,
-    /// Grow only when more than this many items arrive during one commit (batching pays).
-    pub grow_above_arrivals_per_commit: f64,
-    /// Decay when fewer than this many items arrive during one commit (the sink is nearly idle).
-    pub idle_below_arrivals_per_commit: f64,
-    /// Grow only on a p99 of at least this many items.
-    pub min_items: u64,
-    /// Grow by doubling the linger (TCP's slow start) until the first decrease, then additively.
-    pub slow_start: bool,
-}
-
-impl Default for AimdConfig {
-    /// 100 ms steps over a 1 s history; slow start doubles from 0.25 ms (0 → 5 ms in 0.6 s), then
-    /// +0.25 ms per step; halve; linger in [0, 5 ms] (half the default 10 ms SLO: the other half is the
-    /// fdatasync and the bursts' queueing).
-    fn default() -> Self {
-        AimdConfig {
-            interval: Duration::from_millis(100),
-            history_intervals: 10,
-            margin: 0.3,
-            increase: Duration::from_micros(250),
-            decrease_factor: 0.5,
-            min_linger: Duration::ZERO,
-            max_linger: Duration::from_millis(5),
-            grow_above_arrivals_per_commit: 2.0,
-            idle_below_arrivals_per_commit: 0.5,
-            min_items: 100,
-            slow_start: true,
-        }
-    }
-}
-
-impl AimdConfig {
-    /// Reject settings that cannot converge.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field, reason: &str| {
-            Err(ConfigError {
-                field,
-                reason: reason.into(),
-            })
-        };
-        if self.interval.is_zero() {
-            return bad("aimd.interval", "must be positive");
-        }
-        if self.history_intervals == 0 {
-            return bad("aimd.history_intervals", "must be at least 1");
-        }
-        if !(0.0..1.0).contains(&self.margin) {
-            return bad("aimd.margin", "must be in [0, 1)");
-        }
-        if !(self.decrease_factor > 0.0 && self.decrease_factor < 1.0) {
-            return bad("aimd.decrease_factor", "must be in (0, 1)");
-        }
-        if self.increase.is_zero() {
-            return bad("aimd.increase", "must be positive");
-        }
-        if self.min_linger > self.max_linger || self.max_linger > Duration::from_secs(60) {
-            return bad("aimd.max_linger", "must be ≥ min_linger and ≤ 60 s");
-        }
-        if self.idle_below_arrivals_per_commit > self.grow_above_arrivals_per_commit {
-            return bad(
-                "aimd.idle_below_arrivals_per_commit",
-                "must not exceed grow_above_arrivals_per_commit (no hysteresis band)",
-            );
-        }
-        Ok(())
-    }
-}
-
-/// Largest block payload the format allows (the length field is u32; we keep well below it).
-pub const MAX_BATCH_BYTES: usize = 64 << 20;
 
 /// The bounded queue between producers and the batcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,50 +97,6 @@ impl QueueConfig {
             return Err(ConfigError {
                 field: "queue.capacity_items",
                 reason: "must be at least 1".into(),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// Where and how the file sink writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SinkConfig {
-    /// Directory of segment files (created if missing).
-    pub dir: PathBuf,
-    /// Start a new segment once the current one would pass this size.
-    pub segment_bytes: u64,
-    /// Keep at most this many segments, deleting the oldest (None = keep all). Benches and checks set it
-    /// so that a long run at disk bandwidth cannot fill the disk.
-    pub retain_segments: Option<usize>,
-    /// The filesystem segments and the dead-letter queue live on: the machine's, or the crash
-    /// simulation's.
-    pub storage: crate::storage::Storage,
-}
-
-impl SinkConfig {
-    /// A sink in `dir` with the default segment size and no retention limit.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        SinkConfig {
-            dir: dir.into(),
-            segment_bytes: 64 << 20,
-            retain_segments: None,
-            storage: crate::storage::Storage::os(),
-        }
-    }
-
-    /// Reject sinks that cannot work.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.segment_bytes < 4096 {
-            return Err(ConfigError {
-                field: "sink.segment_bytes",
-                reason: "must be at least 4096".into(),
-            });
-        }
-        if self.retain_segments == Some(0) {
-            return Err(ConfigError {
-                field: "sink.retain_segments",
-                reason: "must keep at least the segment being written".into(),
             });
         }
         Ok(())

@@ -44,6 +44,7 @@ mod pipeline;
 mod progress;
 mod prometheus;
 mod queue;
+mod redrive;
 pub mod report;
 mod retry;
 pub mod rng;
@@ -89,9 +90,9 @@ pub use prometheus::{render_live, render_report, LiveCounters};
 pub use queue::{
     BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile, SpillStore,
 };
+pub use redrive::{dlq_status, redrive, DlqStatus, RedriveConfig, RedriveReport};
 pub use retry::{
-    dlq_status, redrive, DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush, DlqStatus,
-    RedriveConfig, RedriveReport, RetryStrategy, SplitPlan, SplitStep,
+    DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush, RetryStrategy, SplitPlan, SplitStep,
 };
 pub use rng::SplitMix64;
 pub use signals::{
@@ -99,8 +100,8 @@ pub use signals::{
     FLUSH_POLL,
 };
 pub use sink::{
-    bench_appends, free_bytes, segment_name, utf8_record, DirLock, Fault, FaultOp, FileSink,
-    FsInfo, NullSink, Sink, SinkBench, SinkCounters, ValidatingSink, Validator, BENCH_RECORD_BYTES,
-    LOCK_FILE,
+    bench_appends, free_bytes, segment_name, utf8_record, Fault, FaultOp, FileSink, FsInfo,
+    NullSink, Sink, SinkBench, SinkCounters, ValidatingSink, Validator, BENCH_RECORD_BYTES,
 };
+pub use storage::{DirLock, LOCK_FILE};
 pub use summary::{FlushReasons, Rejections, RunError, RunReport, RunSettings, Sample};

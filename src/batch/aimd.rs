@@ -39,8 +39,93 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::clock::Nanos;
-use crate::config::AimdConfig;
+use crate::error::ConfigError;
 use crate::metrics::MAX_LATENCY_NS;
+
+/// The AIMD controller's settings (see the module docs for why each signal).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AimdConfig {
+    /// One control step per interval.
+    pub interval: Duration,
+    /// p99 and rates are judged over this many intervals (a sliding window).
+    pub history_intervals: usize,
+    /// Grow only while p99 < SLO × (1 − margin).
+    pub margin: f64,
+    /// Additive increase of the linger per step.
+    pub increase: Duration,
+    /// Multiplicative decrease factor on a breach or an idle sink.
+    pub decrease_factor: f64,
+    /// Linger floor.
+    pub min_linger: Duration,
+    /// Linger cap.
+    pub max_linger: Duration,
+    /// Grow only when more than this many items arrive during one commit (batching pays).
+    pub grow_above_arrivals_per_commit: f64,
+    /// Decay when fewer than this many items arrive during one commit (the sink is nearly idle).
+    pub idle_below_arrivals_per_commit: f64,
+    /// Grow only on a p99 of at least this many items.
+    pub min_items: u64,
+    /// Grow by doubling the linger (TCP's slow start) until the first decrease, then additively.
+    pub slow_start: bool,
+}
+
+impl Default for AimdConfig {
+    /// 100 ms steps over a 1 s history; slow start doubles from 0.25 ms (0 → 5 ms in 0.6 s), then
+    /// +0.25 ms per step; halve; linger in [0, 5 ms] (half the default 10 ms SLO: the other half is the
+    /// fdatasync and the bursts' queueing).
+    fn default() -> Self {
+        AimdConfig {
+            interval: Duration::from_millis(100),
+            history_intervals: 10,
+            margin: 0.3,
+            increase: Duration::from_micros(250),
+            decrease_factor: 0.5,
+            min_linger: Duration::ZERO,
+            max_linger: Duration::from_millis(5),
+            grow_above_arrivals_per_commit: 2.0,
+            idle_below_arrivals_per_commit: 0.5,
+            min_items: 100,
+            slow_start: true,
+        }
+    }
+}
+
+impl AimdConfig {
+    /// Reject settings that cannot converge.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, reason: &str| {
+            Err(ConfigError {
+                field,
+                reason: reason.into(),
+            })
+        };
+        if self.interval.is_zero() {
+            return bad("aimd.interval", "must be positive");
+        }
+        if self.history_intervals == 0 {
+            return bad("aimd.history_intervals", "must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.margin) {
+            return bad("aimd.margin", "must be in [0, 1)");
+        }
+        if !(self.decrease_factor > 0.0 && self.decrease_factor < 1.0) {
+            return bad("aimd.decrease_factor", "must be in (0, 1)");
+        }
+        if self.increase.is_zero() {
+            return bad("aimd.increase", "must be positive");
+        }
+        if self.min_linger > self.max_linger || self.max_linger > Duration::from_secs(60) {
+            return bad("aimd.max_linger", "must be ≥ min_linger and ≤ 60 s");
+        }
+        if self.idle_below_arrivals_per_commit > self.grow_above_arrivals_per_commit {
+            return bad(
+                "aimd.idle_below_arrivals_per_commit",
+                "must not exceed grow_above_arrivals_per_commit (no hysteresis band)",
+            );
+        }
+        Ok(())
+    }
+}
 
 /// What the controller saw over its sliding history.
 #[derive(Debug, Clone, Copy, PartialEq)]

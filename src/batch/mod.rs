@@ -3,5 +3,7 @@
 mod aimd;
 mod window;
 
-pub use aimd::{aimd_step, AimdDriver, AimdMove, AimdObservation, AimdPoint, AimdState};
-pub use window::{BatchWindow, FlushReason, FlushedBatch};
+pub use aimd::{
+    aimd_step, AimdConfig, AimdDriver, AimdMove, AimdObservation, AimdPoint, AimdState,
+};
+pub use window::{BatchWindow, FlushReason, FlushedBatch, WindowConfig};

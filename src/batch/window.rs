@@ -13,7 +13,74 @@
 use std::time::Duration;
 
 use crate::clock::Nanos;
-use crate::config::WindowConfig;
+use crate::codec::MAX_BATCH_BYTES;
+use crate::error::ConfigError;
+
+/// The size+time batch window: flush when any bound is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowConfig {
+    /// Flush when the batch holds this many items (1 = unbatched).
+    pub max_items: usize,
+    /// Flush before the batch's framed bytes would exceed this (a single larger item still goes alone).
+    pub max_bytes: usize,
+    /// Flush when the batch's first item has waited this long in the window (0 = flush whatever is queued
+    /// as soon as the sink is free).
+    pub linger: Duration,
+}
+
+impl WindowConfig {
+    /// One item per write + fdatasync: the "before" of every before/after comparison.
+    pub const UNBATCHED: WindowConfig = WindowConfig {
+        max_items: 1,
+        max_bytes: 1 << 20,
+        linger: Duration::ZERO,
+    };
+
+    /// Reject windows that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_items == 0 {
+            return Err(ConfigError {
+                field: "window.max_items",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.max_bytes == 0 {
+            return Err(ConfigError {
+                field: "window.max_bytes",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.max_bytes > MAX_BATCH_BYTES {
+            return Err(ConfigError {
+                field: "window.max_bytes",
+                reason: format!(
+                    "{} exceeds the block limit of {MAX_BATCH_BYTES} bytes",
+                    self.max_bytes
+                ),
+            });
+        }
+        if self.linger > Duration::from_secs(60) {
+            return Err(ConfigError {
+                field: "window.linger",
+                reason: "more than 60 s is a stall, not a batch window".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for WindowConfig {
+    /// The window `ingest-lab check window` chose on the reference machine for the 10 ms p99 SLO
+    /// (see the README's results and `reports/`): large enough to fill ~1 MiB writes at peak, with a
+    /// linger that keeps low-load latency at about one fdatasync.
+    fn default() -> Self {
+        WindowConfig {
+            max_items: 4096,
+            max_bytes: 1 << 20,
+            linger: Duration::from_millis(1),
+        }
+    }
+}
 
 /// Why a batch was flushed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -21,7 +21,8 @@ use super::common::{
 };
 use crate::config::RunConfig;
 use crate::ingest::{ingest, record_id, scan, write_ndjson, IngestConfig, LineKind, Mix, Schema};
-use crate::retry::{dlq_status, redrive, DeadLetter, RedriveConfig};
+use crate::redrive::{dlq_status, redrive, RedriveConfig};
+use crate::retry::DeadLetter;
 
 /// Run the check.
 pub fn redrive_check(opts: &CheckOptions) -> Result<CheckResult, String> {

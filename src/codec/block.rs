@@ -8,6 +8,9 @@ use std::io::{Read, Write};
 use crate::codec::frame::{push_length_prefixed, push_line, Framing, RecordIter};
 use crate::error::FrameError;
 
+/// Largest block payload the format allows (the length field is u32; we keep well below it).
+pub const MAX_BATCH_BYTES: usize = 64 << 20;
+
 /// Bytes of the block header.
 pub const BLOCK_HEADER_BYTES: usize = 20;
 /// The first bytes of every block (of every format: the format is a header byte, so a reader finds
@@ -65,7 +68,7 @@ impl Codec {
 pub const ZSTD_LEVEL: i32 = 1;
 
 /// A decoded block is never larger than this (the window's largest batch plus framing).
-pub const MAX_DECODED_BYTES: u64 = (crate::config::MAX_BATCH_BYTES as u64) * 2;
+pub const MAX_DECODED_BYTES: u64 = (MAX_BATCH_BYTES as u64) * 2;
 
 fn write_header(buf: &mut [u8], codec: Codec, framing: Framing, records: u32) {
     let payload_len = (buf.len() - BLOCK_HEADER_BYTES) as u32;

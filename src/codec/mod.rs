@@ -24,7 +24,7 @@ mod frame;
 
 pub use block::{
     claimed_payload_len, BlockBuilder, BlockReader, BlockView, Codec, BLOCK_FORMAT,
-    BLOCK_HEADER_BYTES, BLOCK_MAGIC, MAX_BLOCK_BYTES, ZSTD_LEVEL,
+    BLOCK_HEADER_BYTES, BLOCK_MAGIC, MAX_BATCH_BYTES, MAX_BLOCK_BYTES, ZSTD_LEVEL,
 };
 pub use capped::{read_record, CappedDecoder, Compression, DecompressError, RATIO_GRACE_BYTES};
 pub use frame::{Framing, RecordIter, MAX_RECORD_FRAMING_BYTES};

@@ -284,9 +284,9 @@ fn redrive_step(
     mode: CrashMode,
     rng: &mut SplitMix64,
 ) -> Result<u64, String> {
-    let rcfg = crate::retry::RedriveConfig::new(cfg.run.clone());
+    let rcfg = crate::redrive::RedriveConfig::new(cfg.run.clone());
     for attempt in 0.. {
-        match crate::retry::redrive(&rcfg) {
+        match crate::redrive::redrive(&rcfg) {
             Ok(rep) => {
                 if rep.run.unaccounted() != 0 {
                     return Err(format!("redrive: counters do not reconcile: {rep:?}"));

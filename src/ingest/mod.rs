@@ -223,9 +223,10 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
     crate::retry::cut_unacknowledged_dead_letters(
         storage,
         &cfg.run.dlq_dir(),
-        &recovery,
+        recovery.dlq_seq,
         "ingest",
-    )?;
+    )
+    .map_err(RunError::Setup)?;
     let dlq = DeadLetterQueue::open_in(storage, &cfg.run.dlq_dir())
         .map_err(RunError::Setup)?
         .with_limit(cfg.run.dlq_limit)

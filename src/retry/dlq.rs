@@ -153,11 +153,10 @@ pub fn cut_unacknowledged(
 pub fn cut_unacknowledged_dead_letters(
     storage: &Storage,
     dir: &Path,
-    recovery: &crate::ingest::Recovery,
+    committed_seq: u64,
     who: &str,
-) -> Result<(), crate::summary::RunError> {
-    let n = cut_unacknowledged(storage, dir, recovery.dlq_seq)
-        .map_err(crate::summary::RunError::Setup)?;
+) -> Result<(), SysError> {
+    let n = cut_unacknowledged(storage, dir, committed_seq)?;
     if n > 0 {
         eprintln!(
             "{who}: cut {n} dead letters from {} whose positions were never committed: their lines are read again",
@@ -265,7 +264,7 @@ pub struct DeadLetterQueue {
     /// The sequence number the next entry gets (`None`: untracked, entries get 0).
     next_seq: Option<u64>,
     /// One process per DLQ directory.
-    _lock: Option<std::sync::Arc<crate::sink::DirLock>>,
+    _lock: Option<std::sync::Arc<crate::storage::DirLock>>,
 }
 
 impl DeadLetterQueue {

@@ -3,14 +3,12 @@
 //! split-and-retry and dead-letter them, or — the baseline that shows why not — retry the whole batch.
 
 mod dlq;
-mod redrive;
 mod split;
 
 pub use dlq::{
     cut_unacknowledged_dead_letters, DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush,
     PENDING_FILE,
 };
-pub use redrive::{dlq_status, redrive, DlqStatus, RedriveConfig, RedriveReport};
 pub use split::{SplitPlan, SplitStep};
 
 use std::time::Duration;

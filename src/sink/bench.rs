@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::{FileSink, Sink};
 use crate::codec::{BlockBuilder, BLOCK_HEADER_BYTES};
-use crate::config::SinkConfig;
 use crate::error::SinkError;
 use crate::metrics::LatencySummary;
+use crate::sink::SinkConfig;
 
 /// Result of [`bench_appends`].
 #[derive(Debug, Clone, Serialize)]

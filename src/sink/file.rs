@@ -14,8 +14,8 @@ use std::time::Instant;
 use hdrhistogram::Histogram;
 
 use super::{Sink, SinkCounters};
-use crate::config::SinkConfig;
 use crate::error::{SinkError, SysError};
+use crate::sink::SinkConfig;
 use crate::storage::{OpenMode, Storage, VfsFile};
 
 /// Which syscall an injected fault replaces.
@@ -56,7 +56,7 @@ pub struct FileSink {
     fault: Option<Fault>,
     calls_since_fault: [u64; 2],
     reaper: Option<Reaper>,
-    _lock: Option<std::sync::Arc<super::DirLock>>,
+    _lock: Option<std::sync::Arc<crate::storage::DirLock>>,
 }
 
 /// Deletes segments past the retention limit on its own thread, a few MiB at a time.

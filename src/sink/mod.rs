@@ -2,18 +2,18 @@
 //! made to do so, at the call site, so the counts can be checked against `strace`.
 
 mod bench;
+mod config;
 mod file;
 mod fs;
-mod lock;
 mod null;
 mod tcp;
 mod validating;
 
 pub use bench::{bench_appends, SinkBench, BENCH_RECORD_BYTES};
+pub use config::SinkConfig;
 pub(crate) use file::parse_segment_index;
 pub use file::{segment_name, Fault, FaultOp, FileSink};
 pub use fs::{free_bytes, FsInfo};
-pub use lock::{DirLock, LOCK_FILE};
 pub use null::NullSink;
 pub use tcp::{AckServer, TcpSink, WriteMode};
 pub use validating::{utf8_record, ValidatingSink, Validator};

@@ -15,8 +15,11 @@
 //! that: data is durable after `sync_data` on its file; a new, renamed or removed name is durable only
 //! after `sync_dir` on its directory.
 
+mod lock;
 pub mod os;
 pub mod sim;
+
+pub use lock::{DirLock, LOCK_FILE};
 
 use std::fmt;
 use std::io;
@@ -66,9 +69,9 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn remove(&self, path: &Path) -> io::Result<()>;
     /// `fsync(2)` the directory: its names are durable when this returns `Ok`.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-    /// One process per directory (see [`crate::sink::DirLock`]); `None` where there are no other
+    /// One process per directory (see [`crate::storage::DirLock`]); `None` where there are no other
     /// processes (the simulation).
-    fn lock(&self, dir: &Path) -> Result<Option<Arc<crate::sink::DirLock>>, SysError>;
+    fn lock(&self, dir: &Path) -> Result<Option<Arc<crate::storage::DirLock>>, SysError>;
     /// True for the simulation (no `statfs`, no free-space check: there is no disk).
     fn simulated(&self) -> bool {
         false

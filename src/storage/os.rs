@@ -80,7 +80,7 @@ impl Vfs for OsVfs {
         File::open(dir)?.sync_all()
     }
 
-    fn lock(&self, dir: &Path) -> Result<Option<Arc<crate::sink::DirLock>>, SysError> {
-        crate::sink::DirLock::acquire(dir).map(Some)
+    fn lock(&self, dir: &Path) -> Result<Option<Arc<crate::storage::DirLock>>, SysError> {
+        crate::storage::DirLock::acquire(dir).map(Some)
     }
 }

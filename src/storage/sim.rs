@@ -434,7 +434,7 @@ impl Vfs for SimVfs {
         Ok(())
     }
 
-    fn lock(&self, _dir: &Path) -> Result<Option<Arc<crate::sink::DirLock>>, SysError> {
+    fn lock(&self, _dir: &Path) -> Result<Option<Arc<crate::storage::DirLock>>, SysError> {
         Ok(None)
     }
 

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::dlq::cut_unacknowledged_dead_letters;
 use crate::clock::Clock;
 use crate::codec::control::Position;
 use crate::config::RunConfig;
@@ -25,6 +24,7 @@ use crate::ingest::{start_up, Schema};
 use crate::item::{Item, SourcePos};
 use crate::pipeline::{run_with_producer, Ends, GenOutcome, Sources};
 use crate::queue::PushOutcome;
+use crate::retry::cut_unacknowledged_dead_letters;
 use crate::retry::{DeadLetter, DeadLetterQueue};
 use crate::sink::FileSink;
 use crate::storage::Storage;
@@ -93,7 +93,7 @@ pub struct DlqStatus {
     pub drained: Vec<(String, u64)>,
 }
 
-use super::dlq::PENDING_FILE as PENDING;
+use crate::retry::PENDING_FILE as PENDING;
 
 fn generation_name(n: u64, drained: bool) -> String {
     if drained {
@@ -175,7 +175,8 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     let storage = &cfg.run.sink.storage;
     let recovery = start_up(storage, &cfg.run.sink.dir, "redrive").map_err(RunError::Recovery)?;
     // Before pending entries become a generation: the unacknowledged ones of a crashed ingest go.
-    cut_unacknowledged_dead_letters(storage, &dlq_dir, &recovery, "redrive")?;
+    cut_unacknowledged_dead_letters(storage, &dlq_dir, recovery.dlq_seq, "redrive")
+        .map_err(RunError::Setup)?;
     let mut gens = generations(storage, &dlq_dir).map_err(RunError::Setup)?;
     let pending = dlq_dir.join(PENDING);
     if !gens.iter().any(|g| !g.1) && !read_entries(storage, &pending)?.is_empty() {
