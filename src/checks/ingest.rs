@@ -125,7 +125,8 @@ fn spread_of(runs: &[serde_json::Value], key: &str) -> Spread {
 
 fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, String> {
     // Two inputs, plus the sink of one run (ingest keeps every segment: its positions live there;
-    // framing adds ~10 % to NDJSON), plus margin: scale down (and say so) on a small disk.
+    // a block frames each line with its newline, plus a control record per block), plus margin: scale
+    // down (and say so) on a small disk.
     let want = if opts.quick {
         QUICK_INPUT_BYTES
     } else {

@@ -153,6 +153,8 @@ impl BlockBuilder {
             push_length_prefixed(&mut self.scratch, &line[..line.len() - 1]);
         }
         std::mem::swap(&mut self.buf, &mut self.scratch);
+        // Not kept: a builder that grew to a full window would otherwise hold a second one for good.
+        self.scratch = Vec::new();
         self.framing = Framing::Lengths;
     }
 

@@ -53,33 +53,32 @@ pub fn intact_dead_letters(storage: &Storage, dlq: &Path) -> Result<u64, String>
         .count() as u64)
 }
 
-/// How far past its limit a drop-older DLQ may be: it evicts only entries already in the file, so the
-/// dead letters of the batch being synced stay even past the limit (the next compaction makes room).
-/// One batch's dead letters are at most the window's bytes of lines (16 KiB in the simulation), each
-/// escaped into JSON (at most 6 bytes per byte, for `\u00XX`) with its metadata, for up to 64 entries.
-const DROP_OLDER_SLACK: u64 = 6 * (16 << 10) + 64 * 512;
-
-/// The DLQ file is within its bound: at most the limit under drop-newer, at most the limit and one
-/// batch under drop-older.
+/// The DLQ file is within its bound: under drop-newer, at most the limit; under drop-older, at most
+/// the limit, or else nothing but one batch's entries (at most `batch_items`). A compaction evicts
+/// only entries already in the file, so the dead letters of the batch being synced stay even past
+/// the limit, and the next sync compacts again before anything is added.
 pub fn check_dlq_bound(
     storage: &Storage,
     dlq: &Path,
     limit: Option<DlqLimit>,
+    batch_items: usize,
 ) -> Result<(), String> {
     let Some(l) = limit else { return Ok(()) };
-    let bytes = match storage.len(&dlq.join(PENDING_FILE)) {
-        Ok(n) => n,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(format!("stat the DLQ: {e}")),
+    let bytes = match storage.read_all(&dlq.join(PENDING_FILE)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("read the DLQ: {e}")),
     };
-    let bound = match l.policy {
-        DlqPolicy::DropNewer => l.max_bytes,
-        DlqPolicy::DropOlder => l.max_bytes + DROP_OLDER_SLACK,
+    let len = bytes.len() as u64;
+    let entries = bytes.iter().filter(|&&b| b == b'\n').count();
+    let ok = match l.policy {
+        DlqPolicy::DropNewer => len <= l.max_bytes,
+        DlqPolicy::DropOlder => len <= l.max_bytes || entries <= batch_items,
     };
-    if bytes > bound {
+    if !ok {
         return Err(format!(
-            "the DLQ holds {bytes} bytes, past its bound of {bound} ({:?}, limit {})",
-            l.policy, l.max_bytes
+            "the DLQ holds {len} bytes in {entries} entries, past its limit of {} ({:?}; a batch holds at most {batch_items})",
+            l.max_bytes, l.policy
         ));
     }
     Ok(())

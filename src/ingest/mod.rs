@@ -188,6 +188,18 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
             reason: "ingest reads as fast as the sink takes; only block loses nothing".into(),
         }));
     }
+    if cfg.max_record_bytes == 0 || cfg.max_record_bytes > crate::codec::MAX_BATCH_BYTES {
+        // A longer record would go alone into a block that start-up could not decode again (a
+        // block's frames are capped at twice the batch limit), making acknowledged data unreadable.
+        return Err(RunError::Config(crate::error::ConfigError {
+            field: "max_record_bytes",
+            reason: format!(
+                "{} is not in 1..={} (the largest block a record may fill)",
+                cfg.max_record_bytes,
+                crate::codec::MAX_BATCH_BYTES
+            ),
+        }));
+    }
     if cfg.run.sink.retain_segments.is_some() {
         return Err(RunError::Config(crate::error::ConfigError {
             field: "sink.retain_segments",
@@ -675,5 +687,29 @@ fn io_reason(e: &std::io::Error) -> (&'static str, String) {
             d.to_string(),
         ),
         None => ("unreadable", e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_cap_past_the_block_limit_is_refused_before_anything_is_written() {
+        // Review finding: --max-record-bytes was never bounded, so one record larger than the
+        // decoder's cap was written and acknowledged, and every later start refused the store.
+        let dir = crate::testutil::tempdir();
+        let input = dir.path().join("in.ndjson");
+        std::fs::write(&input, "{\"ts\":1,\"msg\":\"x\"}\n").unwrap();
+        for cap in [0, crate::codec::MAX_BATCH_BYTES + 1] {
+            let mut cfg = IngestConfig::new(dir.path().join("sink"), vec![input.clone()]);
+            cfg.max_record_bytes = cap;
+            let e = ingest(&cfg).unwrap_err().to_string();
+            assert!(e.contains("max_record_bytes"), "{e}");
+            assert!(!dir.path().join("sink").exists(), "nothing written");
+        }
+        let mut cfg = IngestConfig::new(dir.path().join("sink"), vec![input]);
+        cfg.max_record_bytes = crate::codec::MAX_BATCH_BYTES;
+        assert_eq!(ingest(&cfg).unwrap().committed, 1);
     }
 }

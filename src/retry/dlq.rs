@@ -436,14 +436,22 @@ impl DeadLetterQueue {
             f.sync_data().map_err(io("fdatasync"))?;
         }
         self.syncs += 1;
-        self.storage.rename_durable(&tmp, &self.path)?;
+        self.storage
+            .rename(&tmp, &self.path)
+            .map_err(io("rename"))?;
+        // Gone from the file from here on, whatever fails next (a failed directory fsync poisons the
+        // queue, but the evicted entries are still not in the current file): count them now.
+        self.evicted += dropped;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        self.storage
+            .sync_dir(dir)
+            .map_err(|e| SysError::new("fsync dir", dir, e))?;
         self.file = self
             .storage
             .open(&self.path, OpenMode::AppendOrCreate)
             .map_err(io("open"))?;
         self.buf.clear();
         self.bytes = rest;
-        self.evicted += dropped;
         Ok(())
     }
 
