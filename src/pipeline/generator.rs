@@ -1,0 +1,157 @@
+//! The open-loop generator: offers items at their intended times, stamps each with it, and never waits for the pipeline to catch up (no coordinated omission).
+
+use super::*;
+
+/// What a producer reports when it stops.
+#[derive(Debug, Default)]
+pub(crate) struct GenOutcome {
+    pub(crate) offered: u64,
+    pub(crate) dropped: u64,
+    pub(crate) rejected_closed: u64,
+    pub(crate) rejected_timeout: u64,
+    pub(crate) behind_schedule: u64,
+}
+
+/// Let this thread's sleeps end within ~1 µs of their deadline instead of the default 50 µs slack.
+pub(super) fn tighten_timer_slack() {
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// The open-loop generator, on the calling thread.
+pub(super) fn generate(
+    cfg: &RunConfig,
+    schedule: &mut Schedule,
+    payloads: &mut PayloadSource,
+    ends: Ends<'_>,
+    start: Nanos,
+) -> GenOutcome {
+    let Ends {
+        queue,
+        pool,
+        clock,
+        live,
+    } = ends;
+    tighten_timer_slack();
+    let (stop_at, max_items) = match cfg.load.stop {
+        StopAfter::Duration(d) => (Some(start + d.as_nanos() as Nanos), u64::MAX),
+        StopAfter::Items(n) => (None, n),
+    };
+    let mut out = GenOutcome {
+        offered: 0,
+        dropped: 0,
+        rejected_closed: 0,
+        rejected_timeout: 0,
+        behind_schedule: 0,
+    };
+    let mut local: Vec<Vec<u8>> = Vec::with_capacity(POOL_CHUNK);
+    let mut now = clock.now();
+    while out.offered < max_items && !shutdown_requested() {
+        let intended = match schedule.next_offset() {
+            Some(off) => start + off,
+            None => {
+                now = clock.now();
+                now.max(start)
+            }
+        };
+        if let Some(stop) = stop_at {
+            if intended >= stop {
+                break;
+            }
+            // Wall-clock stop too: a generator blocked by a full queue must not run past the duration.
+            if now >= stop {
+                out.behind_schedule += 1 + count_remaining(schedule, start, stop);
+                break;
+            }
+        }
+        while intended > now {
+            // Never spin (a spinning generator takes the core the kernel's journal thread needs, and
+            // fdatasync latency collapses); a short sleep delays items a few tens of µs, and that
+            // delay is counted in their latency because they keep their intended stamp.
+            // Sleep at most MAX_SLEEP at a time, so a shutdown request is seen promptly at low rates.
+            std::thread::sleep(
+                Duration::from_nanos(intended - now)
+                    .max(MIN_SLEEP)
+                    .min(MAX_SLEEP),
+            );
+            if shutdown_requested() {
+                return out;
+            }
+            now = clock.now();
+        }
+        let mut buf = local.pop().unwrap_or_else(|| {
+            pool.take_into(&mut local, POOL_CHUNK);
+            local
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(payloads.item_bytes()))
+        });
+        payloads.fill(&mut buf);
+        if cfg.load.ids {
+            stamp_id(&mut buf, out.offered);
+            if cfg.load.poison.is_some_and(|p| p.is_poison(out.offered)) {
+                make_poison(&mut buf);
+            }
+        }
+        out.offered += 1;
+        live.offered.add(1);
+        match queue.push(Item {
+            intended,
+            payload: buf,
+            source: None,
+            dead: None,
+        }) {
+            Ok(PushOutcome::Accepted) | Ok(PushOutcome::Spilled) => {}
+            Ok(PushOutcome::TimedOut(it)) => {
+                out.rejected_timeout += 1;
+                live.timed_out.add(1);
+                recycle_one(&mut local, it.payload);
+            }
+            Ok(PushOutcome::Dropped(it)) => {
+                out.dropped += 1;
+                live.dropped.add(1);
+                recycle_one(&mut local, it.payload);
+            }
+            Ok(PushOutcome::Evicted(gone)) => {
+                for it in gone {
+                    out.dropped += 1;
+                    live.dropped.add(1);
+                    recycle_one(&mut local, it.payload);
+                }
+            }
+            Err(PushError::Closed(_)) => {
+                // The batcher stopped (sink failure): count this and stop offering.
+                out.rejected_closed += 1;
+                break;
+            }
+            Err(PushError::Full(_)) => {
+                unreachable!("push applies the policy and never returns Full")
+            }
+        }
+        // A blocked push may have taken a long time; refresh the clock before deciding to sleep.
+        if matches!(schedule, Schedule::Saturate) || out.offered.is_multiple_of(64) {
+            now = clock.now();
+        }
+    }
+    out
+}
+
+pub(super) fn recycle_one(local: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
+    if local.len() < POOL_CHUNK {
+        buf.clear();
+        local.push(buf);
+    }
+}
+
+/// Items the schedule still intends before `stop` (for the behind-schedule count).
+pub(super) fn count_remaining(schedule: &mut Schedule, start: Nanos, stop: Nanos) -> u64 {
+    let mut n = 0;
+    while let Some(off) = schedule.next_offset() {
+        if start + off >= stop {
+            break;
+        }
+        n += 1;
+    }
+    n
+}

@@ -1,0 +1,73 @@
+//! The sampler: a time series of the live counters, and the end-of-run snapshot.
+
+use super::*;
+
+/// Sample live counters every `every` until told to stop (one last sample then).
+pub(super) fn sample(
+    every: Duration,
+    clock: &MonotonicClock,
+    queue: &BoundedQueue<Item>,
+    live: &Live,
+    stop: &AtomicBool,
+) -> Vec<Sample> {
+    let t0 = clock.now();
+    let mut out = Vec::new();
+    let mut next = t0;
+    loop {
+        let done = stop.load(Ordering::Relaxed);
+        // The counters are read one after another; a sampler descheduled in between would see them at
+        // different instants. Re-read (a few times at most) when the reads took longer than 50 µs.
+        let mut snap = snapshot(clock, t0, queue, live);
+        for _ in 0..3 {
+            if snap.1 <= 50_000 {
+                break;
+            }
+            snap = snapshot(clock, t0, queue, live);
+        }
+        out.push(snap.0);
+        if done {
+            return out;
+        }
+        next += every.as_nanos() as Nanos;
+        let now = clock.now();
+        if next > now {
+            std::thread::sleep(Duration::from_nanos(next - now));
+        }
+    }
+}
+
+/// What the generator pushes into and counts with.
+/// What a producer pushes into and counts with.
+pub(crate) struct Ends<'a> {
+    pub(crate) queue: &'a BoundedQueue<Item>,
+    pub(crate) pool: &'a BufferPool,
+    pub(crate) clock: &'a MonotonicClock,
+    pub(crate) live: &'a Live,
+}
+
+/// One sample and how long reading it took (ns).
+pub(super) fn snapshot(
+    clock: &MonotonicClock,
+    t0: Nanos,
+    queue: &BoundedQueue<Item>,
+    live: &Live,
+) -> (Sample, u64) {
+    let a = clock.now();
+    let s = Sample {
+        t_s: a.saturating_sub(t0) as f64 / 1e9,
+        offered: live.offered.get(),
+        committed: live.committed.get(),
+        dead_lettered: live.dead_lettered.get(),
+        dropped: live.dropped.get(),
+        queue_depth: queue.len() as u64,
+        spilled: queue.spilled_now() as u64,
+        in_batcher: live
+            .popped
+            .get()
+            .saturating_sub(live.committed.get() + live.dead_lettered.get() + live.lost.get()),
+        timed_out: live.timed_out.get(),
+        producer_blocked_s: queue.producer_blocked().as_secs_f64(),
+        rss_bytes: current_rss_bytes(),
+    };
+    (s, clock.now().saturating_sub(a))
+}
