@@ -1,6 +1,21 @@
 //! The batcher: drains the queue into the window and the block, and commits each block to the sink.
 
-use super::*;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::Live;
+use crate::batch::{AimdDriver, AimdPoint, BatchWindow, FlushReason};
+use crate::clock::{Clock, MonotonicClock, Nanos};
+use crate::codec::control::{encode_control, Position};
+use crate::codec::{BlockBuilder, Codec, MAX_RECORD_FRAMING_BYTES};
+use crate::config::WindowConfig;
+use crate::error::{SinkError, SysError};
+use crate::item::{DeadNote, Item};
+use crate::metrics::{LatencySummary, Metrics};
+use crate::queue::{BoundedQueue, BufferPool, PopStatus};
+use crate::retry::{DeadLetter, DeadLetterQueue, DlqPush, RetryStrategy};
+use crate::signals::{flush_requests, FLUSH_POLL};
+use crate::sink::Sink;
 
 /// Acknowledge the spill reads of the first `done` items popped (see [`BoundedQueue::ack_spill`]).
 pub(super) fn ack_spill(queue: &BoundedQueue<Item>, done: u64) -> Result<(), SinkError> {

@@ -1,6 +1,17 @@
-//! The open-loop generator: offers items at their intended times, stamps each with it, and never waits for the pipeline to catch up (no coordinated omission).
+//! The open-loop generator: offers items at their intended times, stamps each with it, and never
+//! waits for the pipeline to catch up (no coordinated omission).
 
-use super::*;
+use std::time::Duration;
+
+use super::{Ends, MAX_SLEEP, MIN_SLEEP, POOL_CHUNK};
+use crate::clock::{Clock, Nanos};
+use crate::config::{RunConfig, StopAfter};
+use crate::error::PushError;
+use crate::item::Item;
+use crate::load::Schedule;
+use crate::payload::{make_poison, stamp_id, PayloadSource};
+use crate::queue::PushOutcome;
+use crate::signals::shutdown_requested;
 
 /// What a producer reports when it stops.
 #[derive(Debug, Default)]

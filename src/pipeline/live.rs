@@ -1,6 +1,10 @@
 //! Counters the generator, the batcher and the sampler share while a run is live.
 
-use super::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::item::Item;
+use crate::prometheus::LiveCounters;
+use crate::queue::BoundedQueue;
 
 /// Counters shared between the generator, the batcher and the sampler. Each on its own cache line so
 /// the generator's per-item increment does not bounce the batcher's line.

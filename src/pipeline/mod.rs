@@ -10,29 +10,26 @@
 //!        +------------ BufferPool (payload buffers recycled) -+
 //! ```
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::batch::{AimdDriver, AimdPoint, BatchWindow, FlushReason};
+use crate::batch::AimdDriver;
 use crate::clock::{Clock, MonotonicClock, Nanos};
-use crate::codec::control::{encode_control, Position};
-use crate::codec::{BlockBuilder, BlockReader, Codec, MAX_RECORD_FRAMING_BYTES};
-use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig, WindowMode};
-use crate::error::{PushError, SinkError, SysError};
-use crate::host::{current_rss_bytes, CpuMeter};
+use crate::codec::control::Position;
+use crate::config::{LoadShape, RunConfig, WindowConfig, WindowMode};
+use crate::error::SysError;
+use crate::host::CpuMeter;
 use crate::load::Schedule;
-use crate::metrics::{LatencySummary, Metrics};
-use crate::payload::{make_poison, parse_id, stamp_id, PayloadSource};
-use crate::prometheus::LiveCounters;
-use crate::queue::{BoundedQueue, BufferPool, OverflowPolicy, PopStatus, PushOutcome, SpillFile};
-use crate::retry::{DeadLetter, DeadLetterQueue, DlqPush, RetryStrategy, SplitPlan, SplitStep};
-use crate::signals::{flush_requests, shutdown_requested, FLUSH_POLL};
+use crate::payload::PayloadSource;
+use crate::queue::{BoundedQueue, BufferPool, OverflowPolicy, SpillFile};
+use crate::retry::{DeadLetterQueue, RetryStrategy};
+use crate::signals::shutdown_requested;
 use crate::sink::{free_bytes, FileSink, FsInfo, Sink};
 use crate::summary::RunError;
-use crate::summary::{RunReport, RunSettings, Sample};
+use crate::summary::{RunReport, RunSettings};
 
-use crate::item::{DeadNote, Item};
+use crate::item::Item;
 
 mod batcher;
 mod generator;
@@ -40,12 +37,12 @@ mod live;
 mod retry;
 mod sampler;
 
-use batcher::*;
+use batcher::Batcher;
+use generator::generate;
 pub(crate) use generator::GenOutcome;
-use generator::*;
 pub(crate) use live::Live;
+use sampler::sample;
 pub(crate) use sampler::Ends;
-use sampler::*;
 
 /// Closes the queue if the batcher thread unwinds, so a blocked producer gets `Closed` instead of
 /// waiting forever for a consumer that is gone.

@@ -1,6 +1,12 @@
-//! Retry execution: what the batcher does when the sink rejects a block for its content (the plan is `retry::SplitPlan`, pure).
+//! Retry execution: what the batcher does when the sink rejects a block for its content (the plan
+//! is `retry::SplitPlan`, pure).
 
-use super::*;
+use super::Batcher;
+use crate::codec::BlockReader;
+use crate::error::{SinkError, SysError};
+use crate::payload::parse_id;
+use crate::retry::{DeadLetter, DlqPush, RetryStrategy, SplitPlan, SplitStep};
+use crate::sink::Sink;
 
 impl<S: Sink> Batcher<S> {
     /// The sink rejected the sealed batch for its content: apply the retry strategy.

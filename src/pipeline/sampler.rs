@@ -1,6 +1,14 @@
 //! The sampler: a time series of the live counters, and the end-of-run snapshot.
 
-use super::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::Live;
+use crate::clock::{Clock, MonotonicClock, Nanos};
+use crate::host::current_rss_bytes;
+use crate::item::Item;
+use crate::queue::{BoundedQueue, BufferPool};
+use crate::summary::Sample;
 
 /// Sample live counters every `every` until told to stop (one last sample then).
 pub(super) fn sample(
