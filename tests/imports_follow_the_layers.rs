@@ -280,7 +280,10 @@ fn read_src() -> Vec<Source> {
                 if p.file_name().is_some_and(|n| n != "bin") {
                     todo.push(p);
                 }
-            } else if p.extension().is_some_and(|x| x == "rs") {
+            } else if p.extension().is_some_and(|x| x == "rs")
+                && p.file_name().is_some_and(|n| n != "tests.rs")
+            {
+                // A file's unit tests (`x/tests.rs`) may use anything, like its `mod tests` may.
                 let rel = p.strip_prefix(&root).unwrap();
                 out.push(Source {
                     module: module_of(rel),

@@ -1,0 +1,260 @@
+//! Tests of `batch/aimd.rs`.
+
+use super::*;
+use crate::clock::{Clock, ManualClock};
+
+fn cfg() -> AimdConfig {
+    AimdConfig::default()
+}
+
+const SLO: Duration = Duration::from_millis(10);
+
+/// One step past slow start (additive growth), as (linger, move).
+fn step(c: &AimdConfig, linger: Duration, o: &AimdObservation) -> (Duration, AimdMove) {
+    let state = AimdState {
+        linger,
+        slow_start: false,
+    };
+    let (next, mv) = aimd_step(c, SLO, state, o);
+    (next.linger, mv)
+}
+
+fn obs(p99_ms: f64, items: u64, arrivals: f64) -> AimdObservation {
+    AimdObservation {
+        p99: Duration::from_secs_f64(p99_ms / 1e3),
+        items,
+        arrivals_per_commit: arrivals,
+    }
+}
+
+#[test]
+fn grows_additively_while_p99_has_headroom_and_batching_pays() {
+    let c = cfg();
+    let (l, mv) = step(&c, Duration::from_millis(1), &obs(2.0, 10_000, 50.0));
+    assert_eq!(mv, AimdMove::Increase);
+    assert_eq!(l, Duration::from_millis(1) + c.increase);
+}
+
+#[test]
+fn halves_on_a_breach_even_when_batching_pays() {
+    let c = cfg();
+    let (l, mv) = step(&c, Duration::from_millis(4), &obs(12.0, 10_000, 50.0));
+    assert_eq!(mv, AimdMove::DecreaseBreach);
+    assert_eq!(l, Duration::from_millis(2));
+}
+
+#[test]
+fn decays_when_the_sink_is_nearly_idle_because_linger_only_adds_latency() {
+    let c = cfg();
+    let (l, mv) = step(&c, Duration::from_millis(4), &obs(4.3, 300, 0.05));
+    assert_eq!(mv, AimdMove::DecreaseIdle);
+    assert_eq!(l, Duration::from_millis(2));
+    // Repeated decay reaches the floor exactly, then holds there.
+    let mut l = l;
+    for _ in 0..10 {
+        l = step(&c, l, &obs(1.0, 300, 0.05)).0;
+    }
+    assert_eq!(l, c.min_linger);
+    assert_eq!(
+        step(&c, l, &obs(1.0, 300, 0.05)),
+        (c.min_linger, AimdMove::Hold)
+    );
+}
+
+#[test]
+fn holds_inside_the_band_and_never_passes_the_cap() {
+    let c = cfg();
+    // p99 between SLO × (1 − margin) and the SLO: hold.
+    let near = SLO.mul_f64(1.0 - c.margin / 2.0).as_secs_f64() * 1e3;
+    let l = Duration::from_millis(3);
+    assert_eq!(step(&c, l, &obs(near, 10_000, 50.0)), (l, AimdMove::Hold));
+    // Arrivals per commit between the idle and grow thresholds: hold.
+    let mid = (c.idle_below_arrivals_per_commit + c.grow_above_arrivals_per_commit) / 2.0;
+    assert_eq!(step(&c, l, &obs(1.0, 10_000, mid)), (l, AimdMove::Hold));
+    // Too few items to trust a p99: no growth.
+    assert_eq!(
+        step(&c, l, &obs(1.0, c.min_items - 1, 50.0)),
+        (l, AimdMove::Hold)
+    );
+    // At the cap: hold.
+    assert_eq!(
+        step(&c, c.max_linger, &obs(1.0, 10_000, 50.0)),
+        (c.max_linger, AimdMove::Hold)
+    );
+}
+
+#[test]
+fn slow_start_doubles_from_one_increase_through_holds_until_a_decrease() {
+    let c = cfg();
+    let mut state = AimdState {
+        linger: Duration::ZERO,
+        slow_start: true,
+    };
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (next, mv) = aimd_step(&c, SLO, state, &obs(2.0, 10_000, 50.0));
+        assert_eq!(mv, AimdMove::SlowStart);
+        state = next;
+        seen.push(state.linger);
+    }
+    let inc = c.increase;
+    assert_eq!(seen, vec![inc, inc * 2, inc * 4, inc * 8]);
+    // p99 inside the band: hold, still in slow start; headroom again: doubling resumes.
+    let near = SLO.mul_f64(1.0 - c.margin / 2.0).as_secs_f64() * 1e3;
+    let (held, mv) = aimd_step(&c, SLO, state, &obs(near, 10_000, 50.0));
+    assert_eq!((held, mv), (state, AimdMove::Hold));
+    let (next, mv) = aimd_step(&c, SLO, held, &obs(2.0, 10_000, 50.0));
+    assert_eq!((next.linger, mv), (inc * 16, AimdMove::SlowStart));
+    // A breach ends it: from then on growth is additive.
+    let (cut, mv) = aimd_step(&c, SLO, next, &obs(12.0, 10_000, 50.0));
+    assert_eq!((cut.linger, mv), (inc * 8, AimdMove::DecreaseBreach));
+    assert!(!cut.slow_start);
+    let (next, mv) = aimd_step(&c, SLO, cut, &obs(2.0, 10_000, 50.0));
+    assert_eq!((next.linger, mv), (inc * 9, AimdMove::Increase));
+}
+
+#[test]
+fn slow_start_never_passes_the_cap_and_a_breach_ends_it() {
+    let c = cfg();
+    let state = AimdState {
+        linger: c.max_linger.mul_f64(0.75),
+        slow_start: true,
+    };
+    let (next, mv) = aimd_step(&c, SLO, state, &obs(2.0, 10_000, 50.0));
+    assert_eq!((next.linger, mv), (c.max_linger, AimdMove::SlowStart));
+    let (next, mv) = aimd_step(&c, SLO, next, &obs(12.0, 10_000, 50.0));
+    assert_eq!(mv, AimdMove::DecreaseBreach);
+    assert_eq!(next.linger, c.max_linger / 2);
+    assert!(!next.slow_start, "a breach above the floor ends slow start");
+}
+
+#[test]
+fn decaying_to_the_floor_rearms_slow_start_and_waiting_for_items_keeps_it() {
+    let c = cfg();
+    let mut state = AimdState {
+        linger: Duration::from_millis(1),
+        slow_start: false,
+    };
+    while state.linger > c.min_linger {
+        state = aimd_step(&c, SLO, state, &obs(1.0, 300, 0.05)).0;
+    }
+    assert!(
+        state.slow_start,
+        "idle at the floor: the next growth probes quickly"
+    );
+    // Too few items to judge growth: hold, still in slow start.
+    let (held, mv) = aimd_step(&c, SLO, state, &obs(1.0, c.min_items - 1, 50.0));
+    assert_eq!(mv, AimdMove::Hold);
+    assert!(held.slow_start);
+    // Without slow start configured, the floor does not arm it.
+    let plain = AimdConfig {
+        slow_start: false,
+        ..c
+    };
+    let (next, _) = aimd_step(
+        &plain,
+        SLO,
+        AimdState {
+            linger: Duration::from_millis(1),
+            slow_start: false,
+        },
+        &obs(1.0, 300, 0.05),
+    );
+    assert!(!next.slow_start);
+}
+
+/// Feed the driver a synthetic sink: each commit of `batch` items takes `commit`, the items' latency
+/// is the linger plus the commit time.
+fn drive(d: &mut AimdDriver, clock: &ManualClock, rate: f64, commit: Duration, secs: f64) {
+    let end = clock.now() + (secs * 1e9) as Nanos;
+    while clock.now() < end {
+        let linger = d.linger();
+        let cycle = linger + commit;
+        let batch = ((rate * cycle.as_secs_f64()).round() as u64).max(1);
+        for _ in 0..batch {
+            d.record_latency(cycle.as_nanos() as u64);
+        }
+        d.record_commit(commit.as_nanos() as u64);
+        // At low rates the sink idles between items: time advances by the inter-arrival gap.
+        let gap = Duration::from_secs_f64(batch as f64 / rate).max(cycle);
+        clock.advance(gap);
+        d.tick(clock.now());
+    }
+}
+
+#[test]
+fn driver_grows_under_load_then_decays_when_load_falls() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    // 500 k items/s, 300 µs commits: 150 arrivals per commit, latency well under the SLO.
+    drive(&mut d, &clock, 500_000.0, Duration::from_micros(300), 3.0);
+    let high = d.linger();
+    assert!(
+        high >= Duration::from_millis(3),
+        "linger grew under load: {high:?}"
+    );
+    assert!(high <= c.max_linger);
+    // 300 items/s: 0.09 arrivals per commit, the linger decays to the floor.
+    drive(&mut d, &clock, 300.0, Duration::from_micros(300), 3.0);
+    assert_eq!(d.linger(), c.min_linger);
+    let moves: Vec<AimdMove> = d.trace().iter().map(|p| p.mv).collect();
+    assert!(moves.contains(&AimdMove::SlowStart) && moves.contains(&AimdMove::DecreaseIdle));
+}
+
+/// Seconds until the linger first reaches `at_least` under a steady synthetic load.
+fn time_to_reach(c: AimdConfig, at_least: Duration) -> f64 {
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    drive(&mut d, &clock, 500_000.0, Duration::from_micros(300), 3.0);
+    d.trace()
+        .iter()
+        .find(|p| p.linger_ms >= at_least.as_secs_f64() * 1e3)
+        .map_or(f64::INFINITY, |p| p.t_s)
+}
+
+#[test]
+fn slow_start_reaches_a_working_linger_in_a_fraction_of_the_additive_ramp() {
+    let with = time_to_reach(cfg(), Duration::from_millis(4));
+    let without = time_to_reach(
+        AimdConfig {
+            slow_start: false,
+            ..cfg()
+        },
+        Duration::from_millis(4),
+    );
+    // 0.25 → 0.5 → 1 → 2 → 4 ms: 5 steps; additive: 16 steps of 0.25 ms.
+    assert!(with <= 0.55, "slow start took {with} s");
+    assert!(without >= 1.55, "additive took {without} s");
+}
+
+#[test]
+fn driver_backs_off_when_commits_slow_past_the_slo() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::from_millis(6), clock.now());
+    // Commits take 9 ms: linger + commit > SLO, so the linger must come down.
+    drive(&mut d, &clock, 200_000.0, Duration::from_millis(9), 4.0);
+    assert!(
+        d.trace().iter().any(|p| p.mv == AimdMove::DecreaseBreach),
+        "a breach was seen"
+    );
+    assert!(d.linger() < Duration::from_millis(2), "{:?}", d.linger());
+}
+
+#[test]
+fn ticks_once_per_interval_whatever_the_call_rate() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    assert_eq!(d.tick(clock.now()), None);
+    clock.advance(c.interval / 2);
+    assert_eq!(d.tick(clock.now()), None);
+    clock.advance(c.interval / 2);
+    assert!(d.tick(clock.now()).is_some());
+    // A late call covers the whole gap as one interval.
+    clock.advance(c.interval * 5);
+    assert!(d.tick(clock.now()).is_some());
+    assert_eq!(d.tick(clock.now()), None);
+    assert_eq!(d.trace().len(), 2);
+}
