@@ -8,7 +8,7 @@
 //! most `ingest`'s `FINGERPRINT_BYTES`) and the file's inode: a resume checks that the input
 //! still begins with what was committed, so a file replaced, rotated or truncated at the same path is
 //! detected, never silently skipped; and the highest dead-letter sequence number the block
-//! acknowledges (see [`crate::retry::cut_unacknowledged`]). Older control records — a bare array of
+//! acknowledges (see [`crate::retry::cut_unacknowledged_dead_letters`]). Older control records — a bare array of
 //! three or five fields — still decode. A record and the position that says it
 //! was consumed reach the disk in the same `write` + `fdatasync`, under the same block CRC: after a crash
 //! either both are durable or neither is. Re-running the same command resumes each input after its last

@@ -2,13 +2,14 @@
 //! opposed to failing to store it (an I/O error, which is fail-stop): isolate the bad records by
 //! split-and-retry and dead-letter them, or — the baseline that shows why not — retry the whole batch.
 
+mod cut;
+mod dead_letter;
 mod dlq;
 mod split;
 
-pub use dlq::{
-    cut_unacknowledged_dead_letters, DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush,
-    PENDING_FILE,
-};
+pub use cut::cut_unacknowledged_dead_letters;
+pub use dead_letter::DeadLetter;
+pub use dlq::{DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush, PENDING_FILE};
 pub use split::{SplitPlan, SplitStep};
 
 use std::time::Duration;

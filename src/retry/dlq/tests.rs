@@ -1,6 +1,7 @@
 //! Tests of `retry/dlq.rs`.
 
 use super::*;
+use crate::retry::cut::cut_unacknowledged;
 
 fn entry(i: u64) -> DeadLetter {
     DeadLetter {
