@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::charts::{charts_for, render_svg, Chart};
+use super::charts::{render_svg, Chart};
 use super::csv::Csv;
+use super::figures::charts_for;
 use crate::checks::Contention;
 
 /// Text made safe inside HTML elements and attribute values.

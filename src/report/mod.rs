@@ -6,12 +6,14 @@ mod charts;
 mod compare;
 mod criterion;
 mod csv;
+mod figures;
 mod html;
 mod provenance;
 
-pub use charts::{charts_for, render_svg, Chart, Plot, Series};
+pub use charts::{render_svg, Chart, Plot, Series};
 pub use compare::{compare, render_html as render_comparison, Comparison, FigureDelta, NOTABLE};
 pub use criterion::criterion_summary;
 pub use csv::Csv;
+pub use figures::charts_for;
 pub use html::render_run;
 pub use provenance::{crate_versions, Provenance};
