@@ -24,8 +24,14 @@
 //! generator, a `SIGSTOP`) shows up in p99 and max. Syscalls are counted by the sink where it makes them.
 //!
 //! Layout: [`BatchWindow`] is pure (told sizes and times, it answers when to flush); [`BoundedQueue`]
-//! hands back what it refuses; [`FileSink`] is the only place that writes; `pipeline` is the only
-//! place that owns threads and time; `checks` turn claims into pass/fail runs with evidence.
+//! hands back what it refuses; every durable byte goes through [`storage`] (segments, the DLQ, the
+//! spill); `pipeline` runs the generator and batcher threads; `ingest` and `redrive` are producers
+//! that feed it; `checks` turn claims into pass/fail runs with evidence. Layers, from the bottom —
+//! core, storage, observation, config, pipeline, producers, checks, report — are enforced by
+//! `tests/imports_follow_the_layers.rs`.
+
+// Raw syscalls live in one module (`signals`: async-signal handlers); everything else uses std or nix.
+#![deny(unsafe_code)]
 
 mod batch;
 pub mod checks;
@@ -48,6 +54,7 @@ mod redrive;
 pub mod report;
 mod retry;
 pub mod rng;
+#[allow(unsafe_code)]
 mod signals;
 mod sink;
 pub mod storage;

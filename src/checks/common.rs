@@ -233,8 +233,7 @@ impl Criterion {
 /// without a `sync` here the *next* run's fdatasyncs would pay for this run's deletions.
 pub fn clean_and_settle(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
-    // SAFETY: sync(2) takes no arguments and cannot fail.
-    unsafe { libc::sync() };
+    nix::unistd::sync();
     std::thread::sleep(Duration::from_millis(200));
 }
 

@@ -162,8 +162,7 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
     let mixed = generate(base.join("mixed.ndjson"), size, &mixed_mix)?;
     // Write the 2 GB of fresh input back to disk now: left dirty, the kernel's writeback of it would
     // compete with the first measured runs' fdatasyncs (seen: rep 0 slowest, in every run).
-    // SAFETY: sync(2) takes no arguments and cannot fail.
-    unsafe { libc::sync() };
+    nix::unistd::sync();
     let mean_record = (clean.bytes / clean.records).saturating_sub(1) as usize;
     let window = WindowConfig::default();
 

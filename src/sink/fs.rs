@@ -1,9 +1,7 @@
 //! What filesystem a directory is on, and how much room it has. `fdatasync` on tmpfs returns in about a
 //! microsecond because there is no device behind it: a benchmark there proves nothing, so runs warn.
 
-use std::ffi::CString;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use serde::Serialize;
@@ -20,14 +18,8 @@ pub struct FsInfo {
 impl FsInfo {
     /// The filesystem of `path` (which must exist).
     pub fn of(path: &Path) -> io::Result<FsInfo> {
-        let c = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path has a NUL byte"))?;
-        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-        // SAFETY: `c` is a valid C string and `st` a properly sized out-parameter.
-        if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let magic = st.f_type as u64;
+        let st = nix::sys::statfs::statfs(path).map_err(io::Error::from)?;
+        let magic = st.filesystem_type().0 as u64;
         Ok(FsInfo {
             magic,
             name: fs_name(magic),
@@ -74,14 +66,8 @@ fn fs_name(magic: u64) -> String {
 
 /// Bytes available to an unprivileged user on the filesystem of `path`.
 pub fn free_bytes(path: &Path) -> io::Result<u64> {
-    let c = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path has a NUL byte"))?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st.f_bavail as u64 * st.f_frsize as u64)
+    let st = nix::sys::statvfs::statvfs(path).map_err(io::Error::from)?;
+    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
 }
 
 #[cfg(test)]
