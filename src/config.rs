@@ -63,7 +63,7 @@ pub struct QueueConfig {
 
 impl QueueConfig {
     /// Memory the queued items may hold at most, for `item_bytes` payloads: the payload, its `Item`, and
-    /// the allocator's rounding (measured: a 100-byte `Vec` occupies 112 bytes with glibc malloc).
+    /// the allocator's rounding (a `Vec`'s block is rounded up to 16 bytes, plus 16 of malloc's own).
     pub fn byte_budget(&self, item_bytes: usize) -> u64 {
         let per_item =
             (item_bytes.div_ceil(16) * 16 + 16) + std::mem::size_of::<crate::item::Item>();

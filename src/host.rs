@@ -19,8 +19,7 @@ pub fn process_cpu_seconds() -> (f64, f64) {
 /// High-water mark of this process image's resident set, bytes (`VmHWM` in `/proc/self/status`).
 ///
 /// Unlike `ru_maxrss`, it starts afresh at `exec`: Linux carries `ru_maxrss` across `fork` + `exec`, so a
-/// child spawned by a large parent would report the parent's RSS (seen here: 56 MiB for a decoder that
-/// used a few).
+/// child spawned by a large parent would report the parent's RSS, not its own.
 pub fn peak_rss_of_image() -> u64 {
     proc_kib_field("/proc/self/status", "VmHWM:").unwrap_or(0)
 }

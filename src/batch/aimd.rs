@@ -17,13 +17,11 @@
 //! - **Slow start**, as in TCP (RFC 5681 §3.1): from the floor, each growth step *doubles* the linger
 //!   (starting at one `increase`) until the first decrease — TCP's loss; holds in the band do not end
 //!   it, since at high load one burst lifts p99 into the band at any linger. From then on growth is
-//!   additive. Additive growth alone spent the first second of a 5 s run at lingers far below where it
-//!   settled (0 → 2.5 ms at +0.25 ms per 100 ms), paying fdatasyncs for nothing. On the bursty replay
-//!   at 10 % of peak (5 s runs, same hour): fdatasyncs/item, median of 10 runs 0.00080 without slow start,
-//!   0.00055 with it (11 runs), static linger=2ms 0.00064. In a noisier hour the same comparison read
-//!   0.00075 vs 0.00062: at that load the bursts alone hold p99 near the SLO, so the p99 gate often
-//!   cannot tell a longer linger from a burst (see `check aimd`). Decaying to the floor re-arms slow
-//!   start, as TCP restarts it after an idle period (§4.1).
+//!   additive. Additive growth alone spends the first second of a short run at lingers far below where
+//!   it settles, paying fdatasyncs for nothing; slow start cut the bursty replay's fdatasyncs per item
+//!   (the runs are in the closing notes of the AIMD issue). At that load the bursts alone hold p99 near
+//!   the SLO, so the p99 gate often cannot tell a longer linger from a burst (see `check aimd`).
+//!   Decaying to the floor re-arms slow start, as TCP restarts it after an idle period (§4.1).
 //!
 //! The signal "arrivals per commit" is the offered rate times the mean commit duration. It does not depend
 //! on the linger itself, so the controller cannot talk itself into growing (as a sink-busy fraction would:

@@ -18,10 +18,10 @@
 //! p99 and on high-load fdatasyncs/item and throughput (within `NOISE` — medians of a noisy shared
 //! machine), and clearly better (≥ `CLEAR_WIN`×) on at least one.
 //!
-//! Why the high-load comparison is close (measured, see the closing notes of issue 5): there the bursts
-//! arrive at the sink's capacity, so p99 is mostly burst queueing and disk jitter (5 s runs on this
-//! machine's disk: 6–9 ms at linger 0.5 ms, 7–13 ms at 2 ms, 8–14 ms at 5 ms — ranges that overlap from
-//! run to run) and the p99 gate says little about the linger; and a
+//! Why the high-load comparison is close (the figures are in the closing notes of issue 5 and in run
+//! folders): there the bursts arrive at the sink's capacity, so p99 is mostly burst queueing and disk
+//! jitter (the ranges of p99 at different lingers overlap from run to run) and the p99 gate says little
+//! about the linger; and a
 //! controller that moves pays a sawtooth penalty against a static window at its mean — fdatasyncs/item
 //! are set by its low phases, p99 by its high ones. So AIMD's clear win is across regimes (low-load p99),
 //! while at high load it ties the best static within the disk's noise, and the verdict on that regime

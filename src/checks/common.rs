@@ -146,8 +146,7 @@ pub struct Contention {
 }
 
 /// A run where others used more than this many cores is flagged: on two cores that is a quarter of
-/// the machine, enough to move fdatasync latency (see the guide: with both cores busy fdatasync p50
-/// goes from ~0.2 ms to ~4 ms).
+/// the machine, enough to move fdatasync latency several-fold (the guide says so for this machine).
 pub const CONTENDED_OTHER_CORES: f64 = 0.5;
 
 static CPU_LOG: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());

@@ -50,9 +50,9 @@ pub struct FioResult {
 
 /// Run fio appending `bs`-byte writes with fdatasync after each, in `dir`, for `secs` or `max_bytes`.
 ///
-/// With `latency` false fio runs with `--gtod_reduce=1`: measured here, fio's own per-I/O time keeping
-/// cost it ~2 ms per 1 MiB write (398 MB/s with it, 1170 MB/s without, same disk, same minute; `strace -T`
-/// showed its write and fdatasync calls taking as long as ours). The physical limit is fio at its fastest,
+/// With `latency` false fio runs with `--gtod_reduce=1`: fio's own per-I/O time keeping costs it a
+/// large share of its 1 MiB bandwidth (`strace -T` showed its write and fdatasync calls taking as long
+/// as ours). The physical limit is fio at its fastest,
 /// so throughput comes from that mode; fdatasync percentiles come from a separate run with `latency` on.
 pub fn run_fio(
     dir: &Path,

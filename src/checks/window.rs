@@ -50,8 +50,8 @@ impl WindowChoice {
 }
 
 /// The sweep keeps only windows whose bursty p99 is within this fraction of the SLO: one sweep run per
-/// window is one sample of a noisy machine, and a window chosen at 99 % of the SLO fails it on the next
-/// run about half the time (seen here: 9.1 ms chosen, 11.1 ms in the before/after repeat).
+/// window is one sample of a noisy machine, and a window chosen just under the SLO fails it on a fresh
+/// run about half the time.
 pub const SLO_HEADROOM: f64 = 0.8;
 
 /// Max bytes for every window of the sweep: 1 MiB writes are where the disk reaches its bandwidth.

@@ -72,10 +72,9 @@ pub struct IngestConfig {
     /// Cap on decompressed / compressed bytes of a compressed input (`None`: no ratio cap).
     pub max_ratio: Option<f64>,
     /// Validate on a thread of its own (reader → validator → batcher: three threads) instead of on
-    /// the reader's thread (two threads). Off by default: with the scan validator (~80 ns a record)
-    /// the reader keeps up alone, and on two cores a third busy thread takes CPU from the batcher,
-    /// which is the bottleneck (measured on a 4 M-record file: 3.4–3.5 M records/s with the thread,
-    /// 4.0–4.5 M without). It pays when validation is much dearer than reading.
+    /// the reader's thread (two threads). Off by default: with the scan validator the reader keeps up
+    /// alone, and on two cores a third busy thread takes CPU from the batcher, which is the
+    /// bottleneck. It pays when validation is much dearer than reading.
     pub validator_thread: bool,
 }
 

@@ -51,9 +51,9 @@ pub fn bench_appends(
     let n = (write_bytes.saturating_sub(BLOCK_HEADER_BYTES) / per).max(1);
     let last = BENCH_RECORD_BYTES + write_bytes.saturating_sub(BLOCK_HEADER_BYTES + n * per);
     // Incompressible, never-repeating payloads, like fio's scrambled random buffers: a virtual disk whose
-    // host compresses or deduplicates flatters a constant block (measured here: the same 1 MiB block
-    // rewritten ran 1.5–3× faster than fio on the same disk). Each write frames fresh records from a
-    // random pool at a moving offset, as the pipeline does.
+    // host compresses or deduplicates flatters a constant block (the same block rewritten ran faster
+    // than fio on the same disk). Each write frames fresh records from a random pool at a moving
+    // offset, as the pipeline does.
     let mut rng = crate::rng::SplitMix64::new(0x5eed);
     let pool: Vec<u8> = (0..(n * BENCH_RECORD_BYTES + per + (1 << 16)) / 8 + 1)
         .flat_map(|_| rng.next_u64().to_le_bytes())

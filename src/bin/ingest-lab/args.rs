@@ -29,7 +29,7 @@ pub(crate) struct IngestArgs {
     #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_RECORD_BYTES)]
     pub(crate) max_record_bytes: usize,
     /// Validate on a thread of its own (three threads: reader, validator, batcher). Off by default:
-    /// on two cores the third thread costs the batcher CPU (measured: 3.5 M vs 4.0–4.4 M records/s).
+    /// on two cores the third thread costs the batcher CPU.
     #[arg(long)]
     pub(crate) validator_thread: bool,
     #[command(flatten)]
