@@ -55,13 +55,6 @@ impl Codec {
             Codec::Gzip => "gzip",
         }
     }
-
-    /// Parse the CLI spelling.
-    pub fn parse(s: &str) -> Option<Codec> {
-        [Codec::None, Codec::Zstd, Codec::Gzip]
-            .into_iter()
-            .find(|c| c.as_str() == s)
-    }
 }
 
 /// The zstd level of compressed blocks (the fastest: a batcher compresses on the commit path).

@@ -23,15 +23,6 @@ pub enum Schema {
 }
 
 impl Schema {
-    /// Parse the CLI spelling (`v1`, `v2`).
-    pub fn parse(s: &str) -> Option<Schema> {
-        match s {
-            "v1" => Some(Schema::V1),
-            "v2" => Some(Schema::V2),
-            _ => None,
-        }
-    }
-
     /// The CLI spelling.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -32,7 +32,6 @@ pub trait SpillStore<T>: Send {
 }
 
 use std::fmt;
-use std::str::FromStr;
 
 /// What a full queue does with the next item. Each variant says what is lost and what waits
 /// (the model is Vector's `WhenFull`).
@@ -79,22 +78,5 @@ impl OverflowPolicy {
 impl fmt::Display for OverflowPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OverflowPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "block" => Ok(OverflowPolicy::Block),
-            "drop-newest" => Ok(OverflowPolicy::DropNewest),
-            "drop-oldest" => Ok(OverflowPolicy::DropOldest),
-            "spill" => {
-                Err("overflow policy 'spill' is not built yet (see the hardening issue)".into())
-            }
-            other => Err(format!(
-                "unknown overflow policy '{other}' (block, drop-newest, drop-oldest)"
-            )),
-        }
     }
 }

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use ingest_lab::{AimdConfig, Codec, RunConfig, WindowConfig, WindowMode};
+use ingest_lab::{DlqLimit, RunConfig, WindowConfig};
 
-use crate::ingest::dlq_limit;
+use crate::values::{
+    CompressArg, DlqAction, DlqPolicyArg, OverflowArg, PayloadArg, SchemaArg, WindowKind,
+};
 
 #[derive(Args)]
 pub(crate) struct IngestArgs {
@@ -16,9 +18,9 @@ pub(crate) struct IngestArgs {
     /// Input files, in order; `-` reads stdin (not resumable).
     #[arg(required = true)]
     pub(crate) inputs: Vec<PathBuf>,
-    /// v1 (integer `ts`) | v2 (also RFC 3339 `ts`).
-    #[arg(long, default_value = "v1")]
-    pub(crate) schema: String,
+    /// Which records are valid.
+    #[arg(long, value_enum, default_value = "v1")]
+    pub(crate) schema: SchemaArg,
     /// Cap on each compressed input's decompressed bytes (plain inputs are streamed uncapped).
     #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_DECOMPRESSED_BYTES)]
     pub(crate) max_decompressed_bytes: u64,
@@ -44,10 +46,9 @@ pub(crate) struct IngestArgs {
 pub(crate) struct PipelineArgs {
     #[command(flatten)]
     pub(crate) window: WindowArgs,
-    /// static | smart (no timer: take everything queued when the sink is free) | aimd (the linger
-    /// follows p99 vs --slo-ms; --linger-ms is where it starts).
-    #[arg(long = "window", default_value = "static")]
-    pub(crate) window_kind: String,
+    /// How the window's bounds are set during the run.
+    #[arg(long = "window", value_enum, default_value = "static")]
+    pub(crate) window_kind: WindowKind,
     /// Queue capacity, items.
     #[arg(long)]
     pub(crate) queue_capacity: Option<usize>,
@@ -55,9 +56,9 @@ pub(crate) struct PipelineArgs {
     /// --queue-capacity is reached first.
     #[arg(long)]
     pub(crate) queue_max_bytes: Option<usize>,
-    /// none | zstd | gzip: compress each batch before the write.
-    #[arg(long, default_value = "none")]
-    pub(crate) compress: String,
+    /// Compress each batch before the write.
+    #[arg(long, value_enum, default_value = "none")]
+    pub(crate) compress: CompressArg,
     /// Keep at most this many segments (oldest deleted), to cap disk use on long runs (not for data
     /// you keep).
     #[arg(long)]
@@ -69,18 +70,8 @@ pub(crate) struct PipelineArgs {
 impl PipelineArgs {
     /// Put every one of these settings into `cfg`.
     pub(crate) fn apply(&self, cfg: &mut RunConfig) -> Result<(), String> {
-        cfg.window_mode = match self.window_kind.as_str() {
-            "static" => WindowMode::Static,
-            "smart" => WindowMode::Smart,
-            "aimd" => WindowMode::Aimd(AimdConfig::default()),
-            k => return Err(format!("--window '{k}': expected static, smart or aimd")),
-        };
-        cfg.compress = Codec::parse(&self.compress).ok_or_else(|| {
-            format!(
-                "--compress '{}': expected none, zstd or gzip",
-                self.compress
-            )
-        })?;
+        cfg.window_mode = self.window_kind.into();
+        cfg.compress = self.compress.into();
         if let Some(w) = self.window.window() {
             cfg.window = w;
         }
@@ -108,16 +99,19 @@ pub(crate) struct ServiceArgs {
     /// Bound the dead-letter file to this many bytes (default: unbounded).
     #[arg(long)]
     pub(crate) dlq_max_bytes: Option<u64>,
-    /// drop-newer | drop-older: what a full dead-letter queue gives up.
-    #[arg(long, default_value = "drop-newer")]
-    pub(crate) dlq_policy: String,
+    /// What a full dead-letter queue gives up.
+    #[arg(long, value_enum, default_value = "drop-newer")]
+    pub(crate) dlq_policy: DlqPolicyArg,
 }
 
 impl ServiceArgs {
     /// Put the metrics address and the DLQ bound into `cfg`.
     pub(crate) fn apply(&self, cfg: &mut RunConfig) -> Result<(), String> {
         cfg.metrics_addr = self.metrics_addr;
-        cfg.dlq_limit = dlq_limit(self.dlq_max_bytes, &self.dlq_policy)?;
+        cfg.dlq_limit = self.dlq_max_bytes.map(|max_bytes| DlqLimit {
+            max_bytes,
+            policy: self.dlq_policy.into(),
+        });
         Ok(())
     }
 
@@ -133,13 +127,14 @@ impl ServiceArgs {
 
 #[derive(Args)]
 pub(crate) struct DlqArgs {
-    /// list | redrive
-    pub(crate) action: String,
+    /// What to do with the dead-letter queue.
+    #[arg(value_enum)]
+    pub(crate) action: DlqAction,
     /// Sink directory (its dead-letter queue is DIR/dlq).
     pub(crate) dir: PathBuf,
     /// Schema to re-drive with (the fix).
-    #[arg(long, default_value = "v2")]
-    pub(crate) schema: String,
+    #[arg(long, value_enum, default_value = "v2")]
+    pub(crate) schema: SchemaArg,
     /// Entries that failed this many attempts are parked, not re-driven again.
     #[arg(long, default_value_t = 3)]
     pub(crate) max_attempts: u32,
@@ -208,16 +203,16 @@ pub(crate) struct RunArgs {
     /// p99 objective, ms.
     #[arg(long, default_value_t = 10.0)]
     pub(crate) slo_ms: f64,
-    /// block | drop-newest | drop-oldest
-    #[arg(long, default_value = "block")]
-    pub(crate) overflow: String,
+    /// What a full queue does with a new item.
+    #[arg(long, value_enum, default_value = "block")]
+    pub(crate) overflow: OverflowArg,
     /// With --overflow block: wait at most this long for room, then reject the item (counted as
     /// rejected{reason="block_timeout"}). Default: wait for ever.
     #[arg(long)]
     pub(crate) block_timeout_ms: Option<f64>,
-    /// log | random
-    #[arg(long, default_value = "log")]
-    pub(crate) payload: String,
+    /// What each item's bytes look like.
+    #[arg(long, value_enum, default_value = "log")]
+    pub(crate) payload: PayloadArg,
     /// One JSON object on stdout.
     #[arg(long)]
     pub(crate) json: bool,

@@ -6,28 +6,9 @@ use ingest_lab::RunConfig;
 
 use crate::args::{DlqArgs, IngestArgs};
 use crate::run::progress;
+use crate::values::DlqAction;
 
 use crate::{fail, print_json};
-
-pub(crate) fn dlq_limit(
-    max: Option<u64>,
-    policy: &str,
-) -> Result<Option<ingest_lab::DlqLimit>, String> {
-    let policy = match policy {
-        "drop-newer" => ingest_lab::DlqPolicy::DropNewer,
-        "drop-older" => ingest_lab::DlqPolicy::DropOlder,
-        p => {
-            return Err(format!(
-                "--dlq-policy '{p}': expected drop-newer or drop-older"
-            ))
-        }
-    };
-    Ok(max.map(|max_bytes| ingest_lab::DlqLimit { max_bytes, policy }))
-}
-
-pub(crate) fn schema(s: &str) -> Result<ingest_lab::Schema, String> {
-    ingest_lab::Schema::parse(s).ok_or_else(|| format!("--schema '{s}': expected v1 or v2"))
-}
 
 pub(crate) fn cmd_ingest(a: IngestArgs) -> ExitCode {
     ingest_lab::install_signal_handlers();
@@ -35,10 +16,7 @@ pub(crate) fn cmd_ingest(a: IngestArgs) -> ExitCode {
     if let Err(e) = a.pipeline.apply(&mut cfg.run) {
         return fail(2, e);
     }
-    cfg.schema = match schema(&a.schema) {
-        Ok(s) => s,
-        Err(e) => return fail(2, e),
-    };
+    cfg.schema = a.schema.into();
     cfg.max_decompressed_bytes = a.max_decompressed_bytes;
     cfg.max_record_bytes = a.max_record_bytes;
     cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
@@ -83,8 +61,8 @@ pub(crate) fn cmd_ingest(a: IngestArgs) -> ExitCode {
 pub(crate) fn cmd_dlq(a: DlqArgs) -> ExitCode {
     ingest_lab::install_signal_handlers();
     let run = RunConfig::new(&a.dir);
-    match a.action.as_str() {
-        "list" => match ingest_lab::dlq_status(&run.dlq_dir()) {
+    match a.action {
+        DlqAction::List => match ingest_lab::dlq_status(&run.dlq_dir()) {
             Ok(s) => {
                 for d in &s.pending {
                     eprintln!(
@@ -108,14 +86,11 @@ pub(crate) fn cmd_dlq(a: DlqArgs) -> ExitCode {
             }
             Err(e) => fail(2, e),
         },
-        "redrive" => {
+        DlqAction::Redrive => {
             let mut run = run;
             run.progress = progress("redrive", a.json);
             let mut cfg = ingest_lab::RedriveConfig::new(run);
-            cfg.schema = match schema(&a.schema) {
-                Ok(s) => s,
-                Err(e) => return fail(2, e),
-            };
+            cfg.schema = a.schema.into();
             cfg.max_attempts = a.max_attempts;
             cfg.rate = a.rate;
             match ingest_lab::redrive(&cfg) {
@@ -132,6 +107,5 @@ pub(crate) fn cmd_dlq(a: DlqArgs) -> ExitCode {
                 Err(e) => fail(2, e),
             }
         }
-        x => fail(2, format!("dlq '{x}': expected list or redrive")),
     }
 }

@@ -59,6 +59,7 @@ mod compare;
 mod ingest;
 mod run;
 mod store;
+mod values;
 
 use args::{
     BombChildArgs, CheckArgs, DirArgs, DlqArgs, IngestArgs, OverflowChildArgs, ProvenanceArgs,

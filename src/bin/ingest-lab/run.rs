@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ingest_lab::checks::CheckOptions;
-use ingest_lab::{checks, LoadShape, OverflowPolicy, PayloadKind, RunConfig, RunError, StopAfter};
+use ingest_lab::{checks, LoadShape, RunConfig, RunError, StopAfter};
 
 use crate::args::{CheckArgs, RunArgs, SinkBenchArgs};
 
@@ -39,12 +39,8 @@ pub(crate) fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
         (None, None) => StopAfter::Duration(Duration::from_secs(5)),
     };
     cfg.load.item_bytes = a.item_bytes;
-    cfg.load.payload = match a.payload.as_str() {
-        "log" => PayloadKind::Log,
-        "random" => PayloadKind::Random,
-        p => return Err(format!("--payload '{p}' is not log or random")),
-    };
-    cfg.queue.policy = a.overflow.parse::<OverflowPolicy>()?;
+    cfg.load.payload = a.payload.into();
+    cfg.queue.policy = a.overflow.into();
     cfg.slo = Duration::from_secs_f64(a.slo_ms / 1e3);
     cfg.progress = progress("run", a.json).map(|mut p| {
         if let StopAfter::Items(n) = cfg.load.stop {
