@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::metrics::LatencySummary;
-use crate::summary::RunReport;
+use crate::summary::{RunReport, RunSettings};
 
 /// What the live endpoint can read while a run works.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -75,53 +75,33 @@ fn summary(out: &mut String, name: &str, help: &str, s: &LatencySummary, unit_pe
     let _ = writeln!(out, "{name}_count {}", s.count);
 }
 
-/// The live counters as an exposition.
-pub fn render_live(c: &LiveCounters) -> String {
-    let mut out = String::new();
-    counter(
-        &mut out,
-        "ingest_items_offered_total",
-        "Items offered to the pipeline.",
-        &[("", c.offered)],
-    );
-    counter(
-        &mut out,
-        "ingest_items_committed_total",
-        "Items durable in the sink (fdatasync returned).",
-        &[("", c.committed)],
-    );
-    counter(
-        &mut out,
-        "ingest_items_dead_lettered_total",
-        "Items sent to the dead-letter queue.",
-        &[("", c.dead_lettered)],
-    );
-    counter(
-        &mut out,
-        "ingest_items_dropped_total",
-        "Items discarded by the overflow policy.",
-        &[("", c.dropped)],
-    );
-    counter(
-        &mut out,
-        "ingest_items_rejected_total",
-        "Items accepted but lost to a sink failure (never reported committed).",
-        &[
-            ("reason=\"sink_failed\"", c.lost),
-            ("reason=\"block_timeout\"", c.timed_out),
-        ],
-    );
-    gauge(
-        &mut out,
-        "ingest_queue_depth_items",
-        "Items waiting in the queue.",
-        c.queue_depth as f64,
-    );
-    out
+/// The live exposition: the same series as the end-of-run one ([`render_report`]), from the batcher's
+/// last published report (latency, fdatasync and batch metrics; `None` before its first), with the
+/// counters the live atomics hold more freshly put over it, the run's settings (labels), and the
+/// queue depth now.
+pub fn render_live(
+    published: Option<&RunReport>,
+    settings: &RunSettings,
+    c: &LiveCounters,
+) -> String {
+    let mut r = published.cloned().unwrap_or_default();
+    r.settings = settings.clone();
+    r.offered = c.offered;
+    r.committed = c.committed;
+    r.dead_lettered = c.dead_lettered;
+    r.dropped_by_reason.overflow = c.dropped.saturating_sub(r.dropped_by_reason.dlq_full);
+    r.rejected_by_reason.sink_failed = c.lost;
+    r.rejected_by_reason.block_timeout = c.timed_out;
+    render(&r, c.queue_depth)
 }
 
-/// A finished run as an exposition.
+/// A finished run as an exposition (its queue is empty: what it held is committed or counted lost).
 pub fn render_report(r: &RunReport) -> String {
+    render(r, 0)
+}
+
+/// One exposition of every series, live or final: one list, so the two cannot drift apart.
+fn render(r: &RunReport, queue_depth: u64) -> String {
     let mut out = String::new();
     let policy = format!("reason=\"overflow\",policy=\"{}\"", r.settings.overflow);
     counter(
@@ -212,6 +192,12 @@ pub fn render_report(r: &RunReport) -> String {
         "ingest_written_bytes_total",
         "Bytes written to segments.",
         &[("", r.bytes_written)],
+    );
+    gauge(
+        &mut out,
+        "ingest_queue_depth_items",
+        "Items waiting in the queue.",
+        queue_depth as f64,
     );
     gauge(
         &mut out,

@@ -1,7 +1,9 @@
 //! The metrics exposition, live (`--metrics-addr`, scraped mid-run over HTTP) and final
 //! (`--metrics-file`), parsed by the Prometheus project's own Python client parser — not by string
 //! matching — and the parsed final counters reconcile: offered = committed + dead-lettered + dropped +
-//! rejected. `make test` installs prometheus_client (ci/tools.sh promparser).
+//! rejected. The live and the final exposition have exactly the same series (before, a scrape saw 6 of
+//! the final file's: no latency, fdatasync or batch metrics, the very ones to alert on). `make test`
+//! installs prometheus_client (ci/tools.sh promparser).
 
 mod common;
 
@@ -86,6 +88,17 @@ fn prometheus_exposition_parses_with_a_real_parser() {
     assert!(child.wait().unwrap().success());
 
     let m = parse(&final_file);
+    let series = |j: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        j.as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(
+        series(&live),
+        series(&m),
+        "the live and final expositions must have the same series"
+    );
+    let live_latency = live["ingest_latency_seconds_count{}"].as_f64().unwrap();
+    assert!(live_latency > 100.0, "mid-run latency count {live_latency}");
+    assert!(live["ingest_fdatasyncs_total{}"].as_f64().unwrap() > 0.0);
     let v = |k: &str| m[k].as_f64().unwrap_or_else(|| panic!("{k} missing: {m}"));
     assert_eq!(m["type:ingest_items_offered"], "counter", "{m}");
     assert_eq!(m["type:ingest_latency_seconds"], "summary");

@@ -1,7 +1,7 @@
 //! The batcher: drains the queue into the window and the block, and commits each block to the sink.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::Live;
 use crate::batch::{AimdDriver, AimdPoint, BatchWindow, FlushReason};
@@ -16,6 +16,11 @@ use crate::queue::{BoundedQueue, BufferPool, PopStatus};
 use crate::retry::{DeadLetter, DeadLetterQueue, DlqPush, RetryStrategy};
 use crate::signals::{flush_requests, FLUSH_POLL};
 use crate::sink::Sink;
+use crate::summary::RunReport;
+
+/// How often the batcher hands its figures to the live metrics endpoint (a scrape every few seconds
+/// is the norm; building the report costs a few histogram summaries).
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 
 /// Acknowledge the spill reads of the first `done` items popped (see [`BoundedQueue::ack_spill`]).
 pub(super) fn ack_spill(queue: &BoundedQueue<Item>, done: u64) -> Result<(), SinkError> {
@@ -46,6 +51,10 @@ pub(super) struct Batcher<S: Sink> {
     pub(super) control: Vec<u8>,
     /// Dead letters buffered in the DLQ, not yet durable.
     pub(super) dead_pending: u64,
+    /// Where the live metrics endpoint reads the batcher's figures (`None`: no endpoint).
+    pub(super) publish: Option<Arc<Mutex<Option<RunReport>>>>,
+    pub(super) started: Nanos,
+    pub(super) published_at: Nanos,
 }
 
 pub(super) type BatcherOutcome = (
@@ -78,7 +87,32 @@ impl<S: Sink> Batcher<S> {
             touched: Vec::new(),
             control: Vec::new(),
             dead_pending: 0,
+            publish: None,
+            started: clock.now(),
+            published_at: 0,
         }
+    }
+
+    /// Hand the live endpoint this batcher's figures, at most every [`PUBLISH_EVERY`]: a report
+    /// built as the end-of-run one is, so a scrape sees every series the final exposition has.
+    fn publish(&mut self, now: Nanos) {
+        let Some(slot) = &self.publish else { return };
+        if now.saturating_sub(self.published_at) < PUBLISH_EVERY.as_nanos() as Nanos {
+            return;
+        }
+        self.published_at = now;
+        let sync = self
+            .sink
+            .sync_latency_ns()
+            .map(LatencySummary::from_ns)
+            .unwrap_or_default();
+        let mut m = self.metrics.clone();
+        m.flush_reasons = self.window.flush_counts();
+        m.dlq_fdatasyncs = self.dlq.as_ref().map_or(0, DeadLetterQueue::syncs);
+        m.dlq_evicted = self.dlq.as_ref().map_or(0, DeadLetterQueue::evicted);
+        let elapsed_s = now.saturating_sub(self.started) as f64 / 1e9;
+        let r = RunReport::new(&m, self.sink.counters(), sync, elapsed_s);
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
     }
 
     pub(super) fn run(mut self, queue: &BoundedQueue<Item>, pool: &BufferPool) -> BatcherOutcome {
@@ -438,5 +472,6 @@ impl<S: Sink> Batcher<S> {
         self.metrics.committed += n;
         self.metrics.committed_in_batch += n;
         self.live.committed.add(n);
+        self.publish(done);
     }
 }

@@ -169,6 +169,9 @@ where
     let live = Arc::new(Live::default());
     let cpu = CpuMeter::start();
 
+    let published = cfg
+        .metrics_addr
+        .map(|_| Arc::new(std::sync::Mutex::new(None::<RunReport>)));
     let batcher = {
         let (queue, pool, live) = (Arc::clone(&queue), Arc::clone(&pool), Arc::clone(&live));
         let mut b = Batcher::new(effective_window(cfg), clock, sink, live);
@@ -178,6 +181,7 @@ where
         b.retry = cfg.retry;
         b.dlq = dlq;
         b.codec = cfg.compress;
+        b.publish = published.clone();
         carried.resize(inputs.len(), None);
         b.touched = carried;
         b.inputs = inputs;
@@ -210,8 +214,13 @@ where
                 Arc::clone(&live),
                 Arc::clone(&stop_sampling),
             );
+            let published = published.clone().expect("made when there is an address");
+            let labels = settings(cfg);
             let (bound, h) = crate::prometheus::serve(addr, stop, move || {
-                crate::prometheus::render_live(&live.snapshot(&queue))
+                // The batcher's report first, then the live counters: these are never older.
+                let report = published.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let counters = live.snapshot(&queue);
+                crate::prometheus::render_live(report.as_ref(), &labels, &counters)
             })
             .map_err(|e| RunError::Setup(SysError::new("bind metrics", addr.to_string(), e)))?;
             eprintln!("metrics: http://{bound}/metrics");
