@@ -6,7 +6,8 @@ use std::io;
 use std::path::PathBuf;
 
 /// A failed system call on a file or directory: which call, on what path, and what the OS said.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{op} {}: {source}", path.display())]
 pub struct SysError {
     /// The call (`"write"`, `"fdatasync"`, `"open"`, ...).
     pub op: &'static str,
@@ -27,33 +28,24 @@ impl SysError {
     }
 }
 
-impl fmt::Display for SysError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.op, self.path.display(), self.source)
-    }
-}
-
-impl std::error::Error for SysError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
-}
-
 /// Why a sink refused or failed a commit.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// The downstream refused the batch because of its *content* (a record failed validation), like a
     /// bulk API answering 400 for the whole request. Not an I/O failure: the sink is not poisoned, and
     /// the batch may be split and retried (see `RetryStrategy`).
+    #[error("batch rejected by the sink: {reason}")]
     Rejected {
         /// What the downstream said.
         reason: String,
     },
     /// A syscall failed during this commit. The sink is now poisoned.
-    Io(SysError),
+    #[error("sink failed: {0}")]
+    Io(#[source] SysError),
     /// An earlier `write` or `fdatasync` failed, so this sink refuses all further work (fail-stop, as
     /// PostgreSQL does since 2018 and fjall does): after a failed fsync the kernel may have dropped the
     /// dirty pages and cleared the error, so a retry that "succeeds" would claim durability it lacks.
+    #[error("sink is poisoned: an earlier {op} on {} failed ({cause}); nothing after it is accepted", path.display())]
     Poisoned {
         /// The call that failed first.
         op: &'static str,
@@ -64,38 +56,15 @@ pub enum SinkError {
     },
 }
 
-impl fmt::Display for SinkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SinkError::Io(e) => write!(f, "sink failed: {e}"),
-            SinkError::Rejected { reason } => write!(f, "batch rejected by the sink: {reason}"),
-            SinkError::Poisoned { op, path, cause } => write!(
-                f,
-                "sink is poisoned: an earlier {op} on {} failed ({cause}); nothing after it is accepted",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for SinkError {}
-
 /// A configuration value that cannot work, named by its field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {reason}")]
 pub struct ConfigError {
     /// The field, as the CLI flag or struct path names it (e.g. `window.max_items`).
     pub field: &'static str,
     /// What is wrong with it.
     pub reason: String,
 }
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}: {}", self.field, self.reason)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// A push the queue refused. The item is handed back, never dropped silently.
 #[derive(Debug, PartialEq, Eq)]
@@ -263,11 +232,13 @@ impl FrameError {
 impl std::error::Error for FrameError {}
 
 /// Why a load schedule could not be built (e.g. a bad replay trace).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The trace file could not be read.
-    Io(SysError),
+    #[error("cannot read trace: {0}")]
+    Io(#[source] SysError),
     /// A line of the trace is not a valid offset.
+    #[error("{}:{line}: {reason}", path.display())]
     Parse {
         /// The trace file.
         path: PathBuf,
@@ -277,16 +248,3 @@ pub enum LoadError {
         reason: String,
     },
 }
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LoadError::Io(e) => write!(f, "cannot read trace: {e}"),
-            LoadError::Parse { path, line, reason } => {
-                write!(f, "{}:{line}: {reason}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}

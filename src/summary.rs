@@ -1,7 +1,6 @@
 //! `RunReport`: the JSON record of one pipeline run (DESIGN.md §3 keys), built from the metrics and
 //! the sink's syscall counters.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -314,26 +313,36 @@ mod bucket_tests {
 }
 
 /// Why a pipeline run did not complete.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The configuration was rejected before anything started.
-    Config(ConfigError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The load schedule could not be built.
-    Load(LoadError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
     /// Setting up the environment failed (sink directory, free space).
+    #[error(transparent)]
     Setup(SysError),
     /// The sink failed mid-run; the run stopped (fail-stop). `partial` holds the counts: what was
     /// durable is `committed`, what was accepted but lost is `rejected_by_reason.sink_failed`, and they
     /// still reconcile with `offered`.
+    #[error("{error} (stopped: {} committed, {} accepted but not durable, {} refused after the failure)", partial.committed, partial.rejected_by_reason.sink_failed, partial.rejected_by_reason.queue_closed)]
     Sink {
         /// The failure.
+        #[source]
         error: SinkError,
         /// The run's counters up to the failure.
         partial: Box<RunReport>,
     },
     /// The start-up scan of existing segments found corruption it must not repair (ingest).
+    #[error("recovery: {0}")]
     Recovery(String),
     /// Not enough free space in the sink directory to run safely.
+    #[error(
+        "not enough free space in {}: {} MiB free, the run needs {} MiB (lower --duration/--rate or pick another --dir)",
+        dir.display(), free >> 20, needed >> 20
+    )]
     NoSpace {
         /// The directory.
         dir: PathBuf,
@@ -344,40 +353,33 @@ pub enum RunError {
     },
 }
 
-impl fmt::Display for RunError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RunError::Config(e) => e.fmt(f),
-            RunError::Load(e) => e.fmt(f),
-            RunError::Setup(e) => e.fmt(f),
-            RunError::Recovery(e) => write!(f, "recovery: {e}"),
-            RunError::Sink { error, partial } => write!(
-                f,
-                "{error} (stopped: {} committed, {} accepted but not durable, {} refused after the failure)",
-                partial.committed, partial.rejected_by_reason.sink_failed, partial.rejected_by_reason.queue_closed
-            ),
-            RunError::NoSpace { dir, free, needed } => write!(
-                f,
-                "not enough free space in {}: {} MiB free, the run needs {} MiB (lower --duration/--rate or \
-                 pick another --dir)",
-                dir.display(),
-                free >> 20,
-                needed >> 20
-            ),
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_run_keeps_the_os_error_at_the_end_of_its_source_chain() {
+        // Before, SinkError and RunError had no source(): a caller walking the chain (anyhow's
+        // `{:#}`, a log's "caused by") lost the OS error behind "sink failed".
+        let os = std::io::Error::from_raw_os_error(libc::EIO);
+        let e = RunError::Sink {
+            error: SinkError::Io(SysError::new("fdatasync", "/d/seg-0", os)),
+            partial: Box::default(),
+        };
+        let mut chain = vec![e.to_string()];
+        let mut cur: &dyn std::error::Error = &e;
+        while let Some(next) = cur.source() {
+            chain.push(next.to_string());
+            cur = next;
         }
-    }
-}
-
-impl std::error::Error for RunError {}
-
-impl From<ConfigError> for RunError {
-    fn from(e: ConfigError) -> Self {
-        RunError::Config(e)
-    }
-}
-
-impl From<LoadError> for RunError {
-    fn from(e: LoadError) -> Self {
-        RunError::Load(e)
+        assert_eq!(chain.len(), 4, "{chain:?}");
+        assert!(
+            chain[0].starts_with("sink failed: fdatasync /d/seg-0"),
+            "{chain:?}"
+        );
+        let last = cur
+            .downcast_ref::<std::io::Error>()
+            .expect("the OS error last");
+        assert_eq!(last.raw_os_error(), Some(libc::EIO));
     }
 }
