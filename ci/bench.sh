@@ -24,18 +24,39 @@ cmd="make bench${QUICK:+ QUICK=1}"
 "$BIN" provenance --command "$cmd" --dir "$SINK" > "$RUN_DIR/provenance.json"
 fio --version > "$RUN_DIR/fio-version.txt"
 
+
+# A gate that fails makes `make bench` fail (at the end, after the report is written) and is listed in
+# the run folder's gates.txt, one "gate pass|FAIL" line each.
+gates="$RUN_DIR/gates.txt"
+: > "$gates"
+gate_failed=0
+gate() { # gate NAME STATUS
+    if [ "$2" = 0 ]; then echo "$1 pass" >> "$gates"; else echo "$1 FAIL" >> "$gates"; gate_failed=1; fi
+}
+
 touch "$RUN_DIR/.started"
 if [ -z "$QUICK" ]; then
     echo "== criterion micro benches" >&2
-    cargo bench --locked --bench micro 2>&1 | tee "$RUN_DIR/micro.log" | grep -E '^(sink|queue|window|codec|pipeline)/|time:|thrpt:' >&2 || true
+    set +e
+    cargo bench --locked --bench micro > "$RUN_DIR/micro.log" 2>&1
+    gate micro-benches $?
+    set -e
+    grep -E '^(sink|queue|window|codec|pipeline)/|time:|thrpt:' "$RUN_DIR/micro.log" >&2 || true
 fi
 
 echo "== allocations per item (steady state, NullSink)" >&2
-ALLOC_CSV="$RUN_DIR/alloc.csv" cargo test --release --locked --test steady_state_allocates_nothing_per_item -- --nocapture 2>&1 \
-    | tee "$RUN_DIR/alloc.log" | grep -E '^allocations' >&2 || echo "WARNING: the steady-state allocation test failed (see alloc.log)" >&2
+set +e
+ALLOC_CSV="$RUN_DIR/alloc.csv" cargo test --release --locked --test steady_state_allocates_nothing_per_item -- --nocapture \
+    > "$RUN_DIR/alloc.log" 2>&1
+gate allocations $?
+set -e
+grep -E '^allocations' "$RUN_DIR/alloc.log" >&2 || true
 
 echo "== instruction counts vs committed budgets (gungraun)" >&2
-ICOUNT_CSV="$RUN_DIR/icount.csv" bash ci/icount.sh 2> "$RUN_DIR/icount.log" || echo "WARNING: icount gate failed (see icount.log)" >&2
+set +e
+ICOUNT_CSV="$RUN_DIR/icount.csv" bash ci/icount.sh 2> "$RUN_DIR/icount.log"
+gate icount $?
+set -e
 
 echo "== checks" >&2
 set +e
@@ -51,14 +72,20 @@ python3 ci/results.py "$RUN_DIR"
 
 echo "== the report in a real browser (headless Chromium)" >&2
 if bash ci/tools.sh chromium; then
-    python3 ci/report-check.py "$RUN_DIR" target/report-check 2>&1 | tee "$RUN_DIR/report-check.log" >&2 \
-        || echo "WARNING: report-check failed (see $RUN_DIR/report-check.log)" >&2
+    set +e
+    python3 ci/report-check.py "$RUN_DIR" target/report-check > "$RUN_DIR/report-check.log" 2>&1
+    gate report-in-browser $?
+    set -e
+    cat "$RUN_DIR/report-check.log" >&2
 else
-    echo "WARNING: chromium unavailable: the report was not opened in a browser" >&2
+    echo "chromium could not be installed: the report was not opened in a browser" >&2
+    gate report-in-browser 1
 fi
 rm -f "$RUN_DIR/.started"
 # reports/latest is a link to the newest run folder (a copy would duplicate every file in git).
 rm -rf reports/latest
 ln -s "runs/$(basename "$RUN_DIR")" reports/latest
+echo "gates: $(tr '\n' ' ' < "$gates")" >&2
 echo "run folder: $RUN_DIR   report: reports/latest/index.html   checks exit code: $rc" >&2
-exit $rc
+[ "$rc" = 0 ] || exit "$rc"
+exit $gate_failed

@@ -140,16 +140,30 @@ def main():
 
     whole(md, run, "redrive.csv", "DLQ re-drive after the schema fix (ids reconciled by the check)")
 
+    # Gates (bench.sh's gates.txt): a failed one is said above its table, and `make bench` failed.
+    gates = {}
+    gp = os.path.join(run, "gates.txt")
+    if os.path.exists(gp):
+        for line in open(gp):
+            name, _, status = line.strip().partition(" ")
+            gates[name] = status
+    failed = [g for g, st in gates.items() if st != "pass"]
+    if failed:
+        md.append("**Gates that FAILED in this run** (so `make bench` failed): " + ", ".join(failed) + ".")
+
+    def gate_note(name):
+        return " — **this gate FAILED in this run**" if gates.get(name, "pass") != "pass" else ""
+
     ic = rows(run, "icount.csv")
     if ic:
         md.append(
-            "**Instruction counts** (Callgrind via gungraun, vs the budgets committed in `ci/icount-budgets.tsv`):\n\n"
+            f"**Instruction counts**{gate_note('icount')} (Callgrind via gungraun, vs the budgets committed in `ci/icount-budgets.tsv`):\n\n"
             + table(["bench", "budget Ir", "measured Ir", "delta"], [[r["bench"], num(r["budget_ir"]), num(r["measured_ir"]), r["delta_pct"] + " %"] for r in ic])
         )
     al = rows(run, "alloc.csv")
     if al:
         k0, k1 = list(al[0].keys())[:2]
-        md.append("**Allocations** on the steady-state path (NullSink): " + ", ".join(f"{r[k0]}: {r[k1]}" for r in al) + ".")
+        md.append(f"**Allocations**{gate_note('allocations')} on the steady-state path (NullSink): " + ", ".join(f"{r[k0]}: {r[k1]}" for r in al) + ".")
 
     # The write-up: from the figures, in one paragraph.
     w = []

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # make test: style, lints, unit + integration tests, then every check once in --quick mode.
 #
-# The quick checks prove the measuring machinery end to end (runs, strace agreement, the SIGSTOP stall,
-# evidence files, counters that reconcile: a mismatch aborts the run). Their *timing* verdicts on
-# sub-second runs are printed but do not fail `make test`: speed goals are judged by `make bench` on full
-# runs. `strace`, `sigstop`, `bomb`, `nagle` and `redrive` do not depend on speed, so their verdicts count here (the
-# integration tests prove poison and overflow exactly, with small data).
+# The quick checks prove the measuring machinery end to end. Every criterion is tagged exact (counts,
+# ids, sizes, bounds) or timing (speed, latency). A failed exact criterion fails `make test` in every
+# check (`check --quick` exits 1). Failed timing criteria alone (exit 3) are printed as a warning: speed
+# goals are judged by `make bench` on full runs. The timing verdicts of `sigstop` and `nagle` have
+# margins wide enough to count here too. Under CI, a check that cannot run for lack of a tool fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,10 +31,13 @@ mkdir -p "$OUT" "$SINK"
 tools_ok=1
 bash ci/tools.sh fio strace || tools_ok=0
 checks="window aimd before-after sigstop poison overflow bomb nagle compression redrive ingest"
-strict="sigstop bomb nagle redrive"
+strict="sigstop nagle"
 if [ $tools_ok = 1 ]; then
     checks="physical $checks strace"
     strict="$strict strace"
+elif [ -n "${CI:-}" ]; then
+    echo "check physical, strace: ERROR: fio/strace could not be installed, and CI must run them" >&2
+    exit 1
 else
     echo "WARNING: fio/strace unavailable: skipping checks physical and strace" >&2
 fi
@@ -44,16 +47,19 @@ for c in $checks; do
     "$BIN" check "$c" --quick --json --dir "$SINK" --out "$OUT" > "$OUT/$c.json"
     rc=$?
     set -e
-    if [ $rc = 2 ] || [ $rc -gt 2 ]; then
-        echo "check $c: ERROR (exit $rc)" >&2
+    if [ $rc = 1 ]; then
+        echo "check $c: FAIL: an exact criterion did not hold (see $OUT/$c.json)" >&2
         failed=1
-    elif [ $rc = 1 ]; then
+    elif [ $rc = 3 ]; then
         if [[ " $strict " == *" $c "* ]]; then
-            echo "check $c: FAIL" >&2
+            echo "check $c: FAIL (timing)" >&2
             failed=1
         else
             echo "WARNING: check $c --quick: a timing criterion did not hold on this short run (see $OUT/$c.json); make bench judges it" >&2
         fi
+    elif [ $rc != 0 ]; then
+        echo "check $c: ERROR (exit $rc)" >&2
+        failed=1
     fi
     test -s "$OUT/$c.json" || { echo "check $c wrote no JSON" >&2; failed=1; }
 done

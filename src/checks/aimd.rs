@@ -286,14 +286,14 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
     }
 
     let mut criteria = vec![
-        Criterion::new(
+        Criterion::timing(
             a.low.p99_us.median <= slo_us,
             format!(
                 "AIMD at {LOW_RATE} items/s: p99 {:.0} µs (median of {}) ≤ SLO {slo_us:.0} µs",
                 a.low.p99_us.median, a.low.p99_us.n
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             a.high.p99_us.median <= slo_us,
             format!(
                 "AIMD on the bursty replay at {high_rate:.0} items/s ({}% of peak {peak:.0}): p99 {:.0} µs ≤ SLO {slo_us:.0} µs",
@@ -303,7 +303,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
         ),
     ];
     match best {
-        None => criteria.push(Criterion::new(
+        None => criteria.push(Criterion::timing(
             false,
             "no fixed window met the SLO in both regimes: nothing to compare against",
         )),
@@ -311,28 +311,28 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
             let s = &rows[b];
             let low_ratio = s.low.p99_us.median / a.low.p99_us.median;
             let high_ratio = s.high.fdatasyncs_per_item.median / a.high.fdatasyncs_per_item.median;
-            criteria.push(Criterion::new(
+            criteria.push(Criterion::timing(
                 low_ratio >= 1.0 - NOISE,
                 format!(
                     "low load p99: AIMD {:.0} µs vs best static ({}) {:.0} µs — {low_ratio:.2}× (at least as good: ≥ {:.2})",
                     a.low.p99_us.median, s.contender, s.low.p99_us.median, 1.0 - NOISE
                 ),
             ));
-            criteria.push(Criterion::new(
+            criteria.push(Criterion::timing(
                 high_ratio >= 1.0 - NOISE,
                 format!(
                     "high load fdatasyncs/item: AIMD {:.6} vs best static {:.6} — {high_ratio:.2}× fewer (≥ {:.2})",
                     a.high.fdatasyncs_per_item.median, s.high.fdatasyncs_per_item.median, 1.0 - NOISE
                 ),
             ));
-            criteria.push(Criterion::new(
+            criteria.push(Criterion::timing(
                 a.high.items_per_s.median >= (1.0 - NOISE) * s.high.items_per_s.median,
                 format!(
                     "high load throughput: AIMD {:.0} vs best static {:.0} items/s",
                     a.high.items_per_s.median, s.high.items_per_s.median
                 ),
             ));
-            criteria.push(Criterion::new(
+            criteria.push(Criterion::timing(
                 low_ratio >= CLEAR_WIN || high_ratio >= CLEAR_WIN,
                 format!(
                     "AIMD clearly better (≥ {CLEAR_WIN}×) on at least one: low p99 {low_ratio:.2}×, high fdatasyncs/item {high_ratio:.2}×"

@@ -161,7 +161,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     );
 
     let criteria = vec![
-        Criterion::new(
+        Criterion::timing(
             speedup >= MIN_SPEEDUP,
             format!(
                 "saturation: batched {:.0} items/s (min {:.0}, max {:.0}) ≥ {MIN_SPEEDUP}× unbatched {:.0} items/s \
@@ -169,7 +169,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
                 ba_t.median, ba_t.min, ba_t.max, un_t.median, un_t.min, un_t.max
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             p99s.median <= slo_us,
             format!(
                 "bursty replay at {rate:.0} items/s: batched p99 {:.0} µs (median of {} runs; min {:.0}, max {:.0}) ≤ SLO {slo_us:.0} µs",

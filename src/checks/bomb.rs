@@ -243,7 +243,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
         if b.bomb {
             let names =
                 err.contains(b.name) && err.contains(&CAP.to_string()) && err.contains(" bytes");
-            criteria.push(Criterion::new(
+            criteria.push(Criterion::exact(
                 rejected && names && rss <= MAX_CAPPED_RSS,
                 format!(
                     "{} ({}): rejected after {} bytes of output, peak RSS {:.1} MiB ≤ {} MiB; error: {err}",
@@ -258,7 +258,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
             let intact = v["result"] == "ok"
                 && v["crc32"].as_u64() == Some(logs_crc as u64)
                 && v["seen"].as_u64() == Some(logs.len() as u64);
-            criteria.push(Criterion::new(
+            criteria.push(Criterion::exact(
                 intact,
                 format!(
                     "{} ({}): passes untouched ({} bytes, CRC {})",
@@ -270,7 +270,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
             ));
         }
         if let Some((survived, usig, uwords)) = &uncapped {
-            criteria.push(Criterion::new(
+            criteria.push(Criterion::exact(
                 !survived,
                 format!(
                     "{}: an uncapped read-it-all decoder under a {} MiB address-space limit {} ({})",

@@ -121,6 +121,8 @@ pub struct CheckResult {
     pub check: String,
     /// True only when every criterion held.
     pub pass: bool,
+    /// True when a criterion of kind [`CriterionKind::Exact`] failed: a defect, not a slow run.
+    pub exact_failed: bool,
     /// The measured figures the verdict rests on.
     pub figures: serde_json::Value,
     /// Paths of evidence files written.
@@ -189,6 +191,19 @@ impl Contention {
     }
 }
 
+/// The exit code of `check` for these results: 0 when all passed; 1 when an exact criterion failed,
+/// or any criterion on a full run; 3 on a `--quick` run where only timing criteria failed (a short
+/// run cannot show speed: `make bench` judges it).
+pub fn exit_code(results: &[CheckResult], quick: bool) -> u8 {
+    if results.iter().all(|r| r.pass) {
+        0
+    } else if quick && !results.iter().any(|r| r.exact_failed) {
+        3
+    } else {
+        1
+    }
+}
+
 impl CheckResult {
     /// A result that passes exactly when every criterion held.
     pub fn judge(
@@ -200,12 +215,27 @@ impl CheckResult {
         CheckResult {
             check: check.to_string(),
             pass: criteria.iter().all(|c| c.held),
+            exact_failed: criteria
+                .iter()
+                .any(|c| !c.held && c.kind == CriterionKind::Exact),
             figures,
             evidence,
             criteria,
             cpu: Contention::default(),
         }
     }
+}
+
+/// What a criterion's verdict rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CriterionKind {
+    /// Counts, ids, sizes, bounds: the same on any machine and on a short run. A failure is a defect,
+    /// whatever the run's length (`check --quick` fails on it).
+    Exact,
+    /// Speed or latency: needs full runs on a quiet machine to judge (`check --quick` reports it and
+    /// exits 3 when only such criteria failed).
+    Timing,
 }
 
 /// One pass/fail criterion of a check.
@@ -215,14 +245,26 @@ pub struct Criterion {
     pub what: String,
     /// Whether it held.
     pub held: bool,
+    /// Exact or timing.
+    pub kind: CriterionKind,
 }
 
 impl Criterion {
-    /// A criterion.
-    pub fn new(held: bool, what: impl Into<String>) -> Self {
+    /// A criterion on counts, ids, sizes or bounds.
+    pub fn exact(held: bool, what: impl Into<String>) -> Self {
         Criterion {
             what: what.into(),
             held,
+            kind: CriterionKind::Exact,
+        }
+    }
+
+    /// A criterion on speed or latency.
+    pub fn timing(held: bool, what: impl Into<String>) -> Self {
+        Criterion {
+            what: what.into(),
+            held,
+            kind: CriterionKind::Timing,
         }
     }
 }
@@ -321,6 +363,34 @@ pub fn effective_max_items(w: &WindowConfig, item_bytes: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quick_check_fails_on_an_exact_criterion_and_exits_3_on_timing_ones_only() {
+        // Before, ci/test.sh turned every failed quick check of eight checks into a timing warning,
+        // exact criteria (ids, reconciliation, RSS bounds) included.
+        let r = |c: Vec<Criterion>| CheckResult::judge("x", c, serde_json::Value::Null, vec![]);
+        let ok = r(vec![
+            Criterion::exact(true, "a"),
+            Criterion::timing(true, "b"),
+        ]);
+        let slow = r(vec![
+            Criterion::exact(true, "a"),
+            Criterion::timing(false, "b"),
+        ]);
+        let wrong = r(vec![
+            Criterion::exact(false, "a"),
+            Criterion::timing(true, "b"),
+        ]);
+        assert_eq!(exit_code(std::slice::from_ref(&ok), true), 0);
+        assert_eq!(exit_code(&[ok.clone(), slow.clone()], true), 3);
+        assert_eq!(
+            exit_code(std::slice::from_ref(&slow), false),
+            1,
+            "a full run judges timing"
+        );
+        assert_eq!(exit_code(&[slow, wrong.clone()], true), 1);
+        assert_eq!(exit_code(&[wrong], false), 1);
+    }
 
     #[test]
     fn contention_is_flagged_only_past_the_threshold() {

@@ -119,21 +119,21 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
     let real = blocks_vs_whole_file(&real_logs(), &WindowConfig::default())
         .map_err(|e| format!("compress the real logs: {e}"))?;
     let criteria = vec![
-        Criterion::new(
+        Criterion::timing(
             ratio_at("zstd", 1) <= 1.1 && ratio_at("gzip", 1) <= 1.1 && lone_ratio <= 1.1,
             format!(
                 "one record per batch gains nothing: ratio zstd {:.2}, gzip {:.2}; pipeline at linger 0 (mean batch {:.1}) {lone_ratio:.2}",
                 ratio_at("zstd", 1), ratio_at("gzip", 1), lone.batch_size.mean
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             ratio_at("zstd", 4096) >= 2.0 && ratio_at("gzip", 4096) >= 2.0 && full_ratio >= 2.0,
             format!(
                 "filled batches compress ≥ 2×: 4096 records zstd {:.1}×, gzip {:.1}×; pipeline at saturation (mean batch {:.0}) {full_ratio:.1}×",
                 ratio_at("zstd", 4096), ratio_at("gzip", 4096), full.batch_size.mean
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             real.share >= MIN_SHARE_OF_WHOLE_FILE,
             format!(
                 "on real logs ({} records, {} bytes), filled zstd blocks reach ≥ {:.0} % of whole-file zstd at level {}: {} blocks {:.2}× against {:.2}×, {:.1} %",

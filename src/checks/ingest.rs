@@ -210,7 +210,7 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
         .map(|v| v["dlq_fdatasyncs"].as_f64().unwrap_or(0.0) / v["batches"].as_f64().unwrap_or(1.0))
         .fold(0.0, f64::max);
     let criteria = vec![
-        Criterion::new(
+        Criterion::exact(
             size >= want,
             format!(
                 "inputs 2 × {} MiB ({} records of ~{mean_record} B each; asked for {} MiB)",
@@ -219,21 +219,21 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
                 want >> 20
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             fraction >= MIN_FRACTION,
             format!(
                 "ingest of valid records {:.0} records/s ({:.0}–{:.0}; {:.0} MB/s in) = {:.0}% of batched saturation {:.0} items/s ({:.0}–{:.0}) at the same size (≥ {:.0}%)",
                 rate.median, rate.min, rate.max, mb.median, fraction * 100.0, sat.median, sat.min, sat.max, MIN_FRACTION * 100.0
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             dlq_syncs_bounded,
             format!(
                 "with 0.1 % invalid records: {:.0} records/s ({:.0}–{:.0}) = {:.0}% of saturation; dead letters cost at most one DLQ fdatasync per batch (max {max_dlq_per_batch:.2} per batch)",
                 mixed_rate.median, mixed_rate.min, mixed_rate.max, mixed_fraction * 100.0
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             rss.max <= MAX_RSS_BYTES as f64,
             format!(
                 "peak RSS of the ingest process {:.1} MiB (max of {}) ≤ {} MiB for a {} MiB input",
@@ -243,7 +243,7 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
                 clean.bytes >> 20
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             accounted(&clean_runs, &clean) && accounted(&mixed_runs, &mixed),
             format!(
                 "every run: records_in = committed + dead-lettered exactly as generated ({} = {} + 0; {} = {} + {}), no input rejected",

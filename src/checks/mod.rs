@@ -26,7 +26,9 @@ mod strace;
 mod window;
 
 pub use before_after::before_after;
-pub use common::{note_cpu, CheckOptions, CheckResult, Contention, Criterion};
+pub use common::{
+    exit_code, note_cpu, CheckOptions, CheckResult, Contention, Criterion, CriterionKind,
+};
 pub use physical::{physical, run_fio, FioResult};
 pub use window::{window, WindowChoice};
 

@@ -70,7 +70,7 @@ pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
     let (slow, fast, vec) = (sums[0].1, sums[1].1, sums[2].1);
     let ratio = slow.p50 / fast.p50.max(1e-3);
     let criteria = vec![
-        Criterion::new(
+        Criterion::timing(
             ratio >= MIN_RATIO,
             format!(
                 "p50 with Nagle {:.1} ms vs TCP_NODELAY {:.3} ms: {ratio:.0}× (≥ {MIN_RATIO}×)",
@@ -78,14 +78,14 @@ pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
                 fast.p50 / 1e3
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             fast.p50 < 1_000.0,
             format!(
                 "TCP_NODELAY removes the floor: p50 {:.3} ms < 1 ms",
                 fast.p50 / 1e3
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             vec.p50 < 1_000.0,
             format!(
                 "one writev of header + body avoids the stall with Nagle on: p50 {:.3} ms < 1 ms",

@@ -164,14 +164,14 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
             );
         }
         let bound = rss_before + budget + RSS_MARGIN;
-        criteria.push(Criterion::new(
+        criteria.push(Criterion::exact(
             r.unaccounted() == 0 && worst_residual <= 2,
             format!(
                 "{policy}: offered {} = committed {} + dropped {} (+ queued + spilled + in the batcher at each of {} samples: worst residual {worst_residual})",
                 r.offered, r.committed, r.dropped, r.samples.len()
             ),
         ));
-        criteria.push(Criterion::new(
+        criteria.push(Criterion::exact(
             max_rss <= bound,
             format!(
                 "{policy}: max RSS {:.1} MiB ≤ {:.1} MiB before + queue budget {:.1} MiB + margin {} MiB",
@@ -204,7 +204,7 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
         );
     }
     let died = death.signal.is_some() || death.exit_code.is_some_and(|c| c != 0);
-    criteria.push(Criterion::new(
+    criteria.push(Criterion::exact(
         died && death.after_s < 30.0,
         format!(
             "unbounded queue under a {} MiB address-space limit dies: {} after {:.1} s at {:.0} MiB RSS ({})",

@@ -242,7 +242,7 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
     }
 
     let criteria = vec![
-        Criterion::new(
+        Criterion::timing(
             s1m.median >= MIN_FRACTION_OF_FIO * f1m.median,
             format!(
                 "1 MiB writes: sink {:.0} MB/s (min {:.0}, max {:.0}) ≥ 90% of fio {:.0} MB/s (min {:.0}, max {:.0}): {:.0}%",
@@ -250,14 +250,14 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
                 100.0 * s1m.median / f1m.median
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             s128.median >= MIN_FRACTION_OF_FIO * f128.median,
             format!(
                 "128 B writes: sink {:.0} fdatasyncs/s ≥ 90% of fio {:.0}: {:.0}%",
                 s128.median, f128.median, 100.0 * s128.median / f128.median
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             p128.median >= MIN_FRACTION_OF_FIO * f128.median,
             format!(
                 "unbatched pipeline {:.0} items/s (min {:.0}, max {:.0}) within 10% of fio's 128 B rate {:.0}/s: {:.0}%",

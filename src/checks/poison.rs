@@ -162,7 +162,7 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
     let flat_bound = (RATE * 0.05) as u64;
 
     let criteria = vec![
-        Criterion::new(
+        Criterion::exact(
             split_dlq == injected,
             format!(
                 "split-and-retry: the DLQ holds exactly the {} injected ids ({} entries)",
@@ -170,7 +170,7 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
                 split_dlq.len()
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             split.committed_ids == expected_committed,
             format!(
                 "split-and-retry: every other id committed exactly once, in order ({} of {} expected)",
@@ -178,13 +178,13 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
                 expected_committed.len()
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             s_max <= flat_bound && s_slope.abs() < RATE * 0.01,
             format!(
                 "split-and-retry lag flat: max {s_max} items (bound {flat_bound} = 50 ms of load), trend {s_slope:.0} items/s"
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             a_slope > RATE * 0.05 && half(&a_samples, true) > 2 * half(&a_samples, false).max(1),
             format!(
                 "abort-whole-batch lag grows: trend {a_slope:.0} items/s, max {} in the first half → {} in the second (max {a_max})",
@@ -192,7 +192,7 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
                 half(&a_samples, true)
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             collateral > 0,
             format!(
                 "abort-whole-batch dead-letters good records with the bad: {} entries for {abort_injected} injected ({collateral} good)",

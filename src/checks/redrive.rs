@@ -136,7 +136,7 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
     let union2: BTreeSet<u64> = set(&c2).union(&set(&d2)).copied().collect();
     let count = |k: LineKind| kind_of.values().filter(|x| **x == k).count();
     let criteria = vec![
-        Criterion::new(
+        Criterion::exact(
             ing.records_in == all.len() as u64 && ing.unaccounted() == 0,
             format!(
                 "ingest v1: {} records in = {} committed + {} dead-lettered (of {} generated; {} blank lines skipped)",
@@ -147,7 +147,7 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
                 ing.blank_lines
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             set(&c1) == v1_ok && dups(&c1) == 0 && set(&d1) == all.difference(&v1_ok).copied().collect() && dups(&d1) == 0,
             format!(
                 "after ingest, by id: committed = the {} v1-valid ids exactly once ({} duplicates); DLQ = the {} others ({} duplicates)",
@@ -157,7 +157,7 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
                 dups(&d1)
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             set(&c2) == v2_ok && dups(&c2) == 0,
             format!(
                 "after redrive v2: committed = the {} v2-valid ids exactly once ({} records, {} duplicates; {} re-driven)",
@@ -167,7 +167,7 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
                 r1.redriven
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             set(&d2) == v2_bad && dups(&d2) == 0 && union2 == all,
             format!(
                 "after redrive v2: DLQ = exactly the {} ids v2 rejects (bad ts {}, malformed {}, bad UTF-8 {}, over-long {}); committed ∪ DLQ = all {} ids, no id in both",
@@ -179,18 +179,18 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
                 all.len()
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             retried_ok == a2.len(),
             format!(
                 "each entry left after redrive carries its story: {retried_ok} of {} either tried again (attempts 2, the v1 reason in history) or parked as prefix-only (attempts 1)",
                 a2.len()
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             drained2 == 1,
             format!("the re-driven generation is marked drained ({drained2} drained generation files)"),
         ),
-        Criterion::new(
+        Criterion::exact(
             r2.redriven == 0 && c3 == c2 && set(&d3) == set(&d2) && dups(&d3) == 0,
             format!(
                 "second redrive adds nothing: {} re-driven, committed {} → {}, DLQ ids unchanged ({} entries)",
@@ -200,7 +200,7 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
                 d3.len()
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             a3.iter().all(|d| d.attempts <= rcfg.max_attempts),
             format!(
                 "attempts are counted and bounded: max {} after two re-drives (limit {})",

@@ -66,7 +66,7 @@ pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
     );
     let stop_us = STOP.as_secs_f64() * 1e6;
     let criteria = vec![
-        Criterion::new(
+        Criterion::timing(
             max >= 0.95 * stop_us,
             format!(
                 "max latency {:.0} ms ≥ 95% of the {} ms stop",
@@ -74,7 +74,7 @@ pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
                 STOP.as_millis()
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             p99 >= 0.8 * stop_us,
             format!(
                 "p99 {:.0} ms ≥ 80% of the stop: the ~{} items scheduled during it all count",
@@ -82,7 +82,7 @@ pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
                 rate
             ),
         ),
-        Criterion::new(
+        Criterion::exact(
             r["offered"] == r["committed"],
             format!(
                 "every offered item committed: {} of {}",

@@ -149,7 +149,7 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
             c.summary_writes,
             r["committed"]
         );
-        criteria.push(Criterion::new(
+        criteria.push(Criterion::exact(
             agree && jf > 0,
             format!(
                 "{name}: sink counted {jw} writes / {jf} fdatasyncs; strace saw {} / {} on segment files and {} \

@@ -232,7 +232,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
     let size_flushes = sat.flush_reasons.items + sat.flush_reasons.bytes;
     let low_bound_us = (w.linger + LOW_LOAD_MARGIN).as_secs_f64() * 1e6 + low.fdatasync_us.p99;
     let criteria = vec![
-        Criterion::new(
+        Criterion::timing(
             chosen.bursty.latency_us.p99 <= slo_us,
             format!(
                 "bursty replay at {rate:.0} items/s ({}% of peak {:.0}): p99 {:.0} µs ≤ SLO {slo_us:.0} µs",
@@ -241,28 +241,28 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
                 chosen.bursty.latency_us.p99
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             size_flushes * 2 > sat.batches,
             format!(
                 "at peak most flushes are by size: {} of {} (items {}, bytes {}, deadline {})",
                 size_flushes, sat.batches, sat.flush_reasons.items, sat.flush_reasons.bytes, sat.flush_reasons.deadline
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             sat.batch_size.mean >= 0.8 * eff_max as f64,
             format!(
                 "at peak mean batch {:.0} items ≥ 80% of the window's max {eff_max}",
                 sat.batch_size.mean
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             low.flush_reasons.deadline * 2 > low.batches,
             format!(
                 "at {LOW_LOAD_RATE} items/s most flushes are by deadline: {} of {}",
                 low.flush_reasons.deadline, low.batches
             ),
         ),
-        Criterion::new(
+        Criterion::timing(
             low.latency_us.p99 <= low_bound_us,
             format!(
                 "at {LOW_LOAD_RATE} items/s p99 {:.0} µs ≤ linger {:.1} ms + fdatasync p99 {:.0} µs + margin {} ms = {low_bound_us:.0} µs",

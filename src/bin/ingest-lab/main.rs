@@ -1,6 +1,6 @@
 //! `ingest-lab`: a thin CLI over the library (DESIGN.md §3). Exit codes: 0 success/pass, 1 check failed or
-//! input rejected, 2 usage or environment error. With `--json`, one JSON object on stdout; human text
-//! always goes to stderr.
+//! input rejected, 2 usage or environment error, 3 `check --quick` with only timing criteria failed.
+//! With `--json`, one JSON object on stdout; human text always goes to stderr.
 
 use std::io::Write;
 use std::path::PathBuf;
