@@ -1,5 +1,5 @@
-//! Reading the run folder's CSV evidence back: RFC 4180 quoting (a field may hold commas and doubled
-//! quotes inside double quotes), first line the header.
+//! Reading the run folder's CSV evidence back (the `csv` crate: RFC 4180, so a field may hold commas,
+//! doubled quotes and newlines inside double quotes), first record the header.
 
 /// A parsed CSV file.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,13 +11,22 @@ pub struct Csv {
 }
 
 impl Csv {
-    /// Parse `text`; `None` when it has no header line.
+    /// Parse `text`; `None` when it has no header or does not parse as CSV.
     pub fn parse(text: &str) -> Option<Csv> {
-        let mut lines = text.lines().filter(|l| !l.trim().is_empty()).map(fields);
-        let header = lines.next()?;
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut records = r.records().filter_map(|rec| {
+            let rec = rec.ok()?;
+            // Blank lines carry no fields worth a row.
+            (!(rec.len() == 1 && rec[0].trim().is_empty()))
+                .then(|| rec.iter().map(str::to_string).collect::<Vec<_>>())
+        });
+        let header = records.next()?;
         Some(Csv {
             header,
-            rows: lines.collect(),
+            rows: records.collect(),
         })
     }
 
@@ -43,28 +52,6 @@ impl Csv {
     }
 }
 
-/// Split one line into fields, honouring double quotes.
-fn fields(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if cur.is_empty() => quoted = true,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +63,16 @@ mod tests {
         assert_eq!(c.header, ["input", "what", "error"]);
         assert_eq!(c.rows[0], ["zeros.zst", "zeros, zstd", "said \"no\""]);
         assert_eq!(c.text(&c.rows[0], "what"), Some("zeros, zstd"));
+    }
+
+    #[test]
+    fn a_quoted_field_may_hold_a_newline() {
+        // Before, the reader split on lines first: an error message with a newline in it (a
+        // criterion's `what`, a child's stderr) cut its row in two.
+        let c = Csv::parse("input,error\nzeros.zst,\"line one\nline two\"\nnext,ok\n").unwrap();
+        assert_eq!(c.rows.len(), 2);
+        assert_eq!(c.text(&c.rows[0], "error"), Some("line one\nline two"));
+        assert_eq!(c.text(&c.rows[1], "input"), Some("next"));
     }
 
     #[test]
