@@ -2,7 +2,7 @@
 //! memory bounded, and legitimate compressed input passes untouched. Built in-process: 1 GiB of zeros as
 //! zstd and as gzip; headers that lie about the size (a zstd frame content size, a gzip ISIZE); gzip
 //! inside gzip; many zstd frames each under the cap but together over it. Each is decoded in a child
-//! process (`ingest-lab bomb-child`) whose peak RSS is measured; the representative bombs are also fed
+//! process (`ingest-lab-child bomb`) whose peak RSS is measured; the representative bombs are also fed
 //! to an *uncapped* decoder that reads everything into memory, in a child under `RLIMIT_AS`.
 
 use std::fmt::Write as _;
@@ -171,7 +171,7 @@ fn build(opts: &CheckOptions) -> Result<(Vec<Bomb>, Vec<u8>), String> {
 
 fn child(exe: &Path, args: &[String]) -> Result<(Option<Value>, Option<i32>, String), String> {
     let out = Command::new(exe)
-        .arg("bomb-child")
+        .arg("bomb")
         .args(args)
         .output()
         .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
@@ -183,7 +183,7 @@ fn child(exe: &Path, args: &[String]) -> Result<(Option<Value>, Option<i32>, Str
 
 /// Run the check.
 pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
-    let exe = opts.binary("bomb")?;
+    let exe = opts.child_binary("bomb")?;
     let dir = opts.dir.join("bomb");
     std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     let (bombs, logs) = build(opts)?;
@@ -212,7 +212,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
         )?;
         let v = v.ok_or_else(|| {
             format!(
-                "bomb-child on {} printed no JSON (signal {sig:?}: {words})",
+                "ingest-lab-child bomb on {} printed no JSON (signal {sig:?}: {words})",
                 b.name
             )
         })?;

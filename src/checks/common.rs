@@ -101,6 +101,21 @@ impl CheckOptions {
         })
     }
 
+    /// The `ingest-lab-child` binary beside `ingest-lab` (cargo builds both), for the checks that
+    /// measure a child process; an error naming `check` when it is not there.
+    pub fn child_binary(&self, check: &str) -> Result<PathBuf, String> {
+        let exe = self.binary(check)?;
+        let child = exe.with_file_name("ingest-lab-child");
+        if child.is_file() {
+            Ok(child)
+        } else {
+            Err(format!(
+                "check {check} needs {} (cargo build --release builds it beside ingest-lab)",
+                child.display()
+            ))
+        }
+    }
+
     pub(crate) fn progress(&self, msg: impl AsRef<str>) {
         if self.verbose {
             eprintln!("  {}", msg.as_ref());

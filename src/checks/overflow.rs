@@ -58,14 +58,14 @@ pub struct ChildDeath {
     pub series: Vec<ChildPoint>,
 }
 
-/// Run the unbounded-queue contrast in a child: `ingest-lab overflow-child`.
+/// Run the unbounded-queue contrast in a child: `ingest-lab-child overflow`.
 pub fn unbounded_child(opts: &CheckOptions, secs: f64) -> Result<ChildDeath, String> {
-    let exe = opts.binary("overflow")?;
+    let exe = opts.child_binary("overflow")?;
     let dir = opts.dir.join("overflow-unbounded");
     let t0 = Instant::now();
     let mut child = Command::new(&exe)
         .args([
-            "overflow-child",
+            "overflow",
             "--rate",
             "2000000",
             "--seconds",

@@ -297,30 +297,6 @@ pub(crate) struct SinkBenchArgs {
 }
 
 #[derive(Args)]
-pub(crate) struct OverflowChildArgs {
-    #[arg(long, default_value_t = 2_000_000.0)]
-    pub(crate) rate: f64,
-    #[arg(long, default_value_t = 30.0)]
-    pub(crate) seconds: f64,
-    #[arg(long)]
-    pub(crate) rlimit_as_bytes: u64,
-    #[arg(long)]
-    pub(crate) dir: PathBuf,
-}
-
-#[derive(Args)]
-pub(crate) struct BombChildArgs {
-    #[arg(long)]
-    pub(crate) input: PathBuf,
-    #[arg(long, default_value_t = 256 << 20)]
-    pub(crate) cap: u64,
-    #[arg(long)]
-    pub(crate) uncapped: bool,
-    #[arg(long)]
-    pub(crate) rlimit_as_bytes: Option<u64>,
-}
-
-#[derive(Args)]
 pub(crate) struct ProvenanceArgs {
     /// The command line being recorded.
     #[arg(long)]

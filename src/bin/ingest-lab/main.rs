@@ -36,14 +36,6 @@ enum Cmd {
     SinkBench(SinkBenchArgs),
     /// Write a run folder's provenance.json (used by `make bench`).
     Provenance(ProvenanceArgs),
-    /// (internal, for `check overflow`) the same load against an unbounded queue, under an
-    /// address-space limit, printing "seconds rss_bytes" every 100 ms until it dies.
-    #[command(hide = true)]
-    OverflowChild(OverflowChildArgs),
-    /// (internal, for `check bomb`) decode one input, capped (streaming) or uncapped (all into memory),
-    /// and print {"result", "seen", "peak_rss_bytes", "error", "crc32"} as JSON.
-    #[command(hide = true)]
-    BombChild(BombChildArgs),
     /// Render a run folder's index.html from its JSON and CSV files.
     Report(ReportArgs),
     /// Ingest newline-delimited JSON (plain, gzip or zstd) from files or `-` (stdin); resumes after a
@@ -54,7 +46,6 @@ enum Cmd {
 }
 
 mod args;
-mod child;
 mod compare;
 mod ingest;
 mod run;
@@ -62,10 +53,9 @@ mod store;
 mod values;
 
 use args::{
-    BombChildArgs, CheckArgs, DirArgs, DlqArgs, IngestArgs, OverflowChildArgs, ProvenanceArgs,
-    ReportArgs, RunArgs, SinkBenchArgs, TraceArgs,
+    CheckArgs, DirArgs, DlqArgs, IngestArgs, ProvenanceArgs, ReportArgs, RunArgs, SinkBenchArgs,
+    TraceArgs,
 };
-use child::{cmd_bomb_child, cmd_overflow_child};
 use compare::cmd_compare;
 use ingest::{cmd_dlq, cmd_ingest};
 use run::{cmd_check, cmd_run, cmd_sink_bench};
@@ -94,8 +84,6 @@ fn main() -> ExitCode {
         Cmd::Ingest(a) => cmd_ingest(a),
         Cmd::Dlq(a) => cmd_dlq(a),
         Cmd::SinkBench(a) => cmd_sink_bench(a),
-        Cmd::OverflowChild(a) => cmd_overflow_child(a),
-        Cmd::BombChild(a) => cmd_bomb_child(a),
         Cmd::Provenance(a) => {
             print_json(&Provenance::collect(&a.command, &a.dir));
             ExitCode::SUCCESS

@@ -1,16 +1,78 @@
-//! Hidden child modes the checks start (`overflow-child`, `bomb-child`): not for users.
+//! `ingest-lab-child`: the processes the checks start and measure (the unbounded queue that must die
+//! under an address-space limit, one decoder fed a bomb). Not for users, so not in `ingest-lab`.
+//! Exit codes as `ingest-lab`'s; the result is one JSON object (bomb) or a line per sample (overflow)
+//! on stdout.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand};
 use ingest_lab::{RunConfig, StopAfter, WindowConfig};
 
-use crate::args::{BombChildArgs, OverflowChildArgs};
+#[derive(Parser)]
+#[command(
+    name = "ingest-lab-child",
+    about = "Child processes of ingest-lab's checks (not for users)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
 
-use crate::{fail, print_json};
+#[derive(Subcommand)]
+enum Cmd {
+    /// (for `check overflow`) the same load against an unbounded queue, under an address-space limit,
+    /// printing "seconds rss_bytes" every 100 ms until it dies.
+    Overflow(OverflowArgs),
+    /// (for `check bomb`) decode one input, capped (streaming) or uncapped (all into memory), and
+    /// print {"result", "seen", "peak_rss_bytes", "error", "crc32"} as JSON.
+    Bomb(BombArgs),
+}
 
-pub(crate) fn cmd_overflow_child(a: OverflowChildArgs) -> ExitCode {
+#[derive(Args)]
+struct OverflowArgs {
+    #[arg(long, default_value_t = 2_000_000.0)]
+    rate: f64,
+    #[arg(long, default_value_t = 30.0)]
+    seconds: f64,
+    #[arg(long)]
+    rlimit_as_bytes: u64,
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+struct BombArgs {
+    #[arg(long)]
+    input: PathBuf,
+    #[arg(long, default_value_t = 256 << 20)]
+    cap: u64,
+    #[arg(long)]
+    uncapped: bool,
+    #[arg(long)]
+    rlimit_as_bytes: Option<u64>,
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("ingest-lab-child: {msg}");
+    ExitCode::from(code)
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    let s = serde_json::to_string(v).expect("serializable") + "\n";
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().cmd {
+        Cmd::Overflow(a) => cmd_overflow_child(a),
+        Cmd::Bomb(a) => cmd_bomb_child(a),
+    }
+}
+
+fn cmd_overflow_child(a: OverflowArgs) -> ExitCode {
     use nix::sys::resource::{setrlimit, Resource};
     if let Err(e) = setrlimit(Resource::RLIMIT_AS, a.rlimit_as_bytes, a.rlimit_as_bytes) {
         return fail(2, format!("setrlimit(RLIMIT_AS): {e}"));
@@ -53,7 +115,7 @@ pub(crate) fn cmd_overflow_child(a: OverflowChildArgs) -> ExitCode {
     }
 }
 
-pub(crate) fn cmd_bomb_child(a: BombChildArgs) -> ExitCode {
+fn cmd_bomb_child(a: BombArgs) -> ExitCode {
     use std::io::Read;
     if let Some(limit) = a.rlimit_as_bytes {
         if let Err(e) =
