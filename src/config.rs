@@ -225,6 +225,9 @@ pub struct RunConfig {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Redraw a progress line on stderr while the run works (the CLI sets it for a terminal).
     pub progress: Option<crate::progress::Progress>,
+    /// Stop and flush requests for the run (default: the process's, which the signal handlers
+    /// write).
+    pub control: crate::control::Control,
 }
 
 impl RunConfig {
@@ -245,6 +248,7 @@ impl RunConfig {
             compress: crate::codec::Codec::None,
             metrics_addr: None,
             progress: None,
+            control: crate::control::Control::process(),
         }
     }
 

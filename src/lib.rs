@@ -38,6 +38,7 @@ pub mod checks;
 mod clock;
 mod codec;
 mod config;
+mod control;
 pub mod crashsim;
 mod error;
 mod host;
@@ -77,6 +78,7 @@ pub use config::{
     AimdConfig, LoadConfig, LoadShape, PayloadKind, QueueConfig, RunConfig, SinkConfig, StopAfter,
     WindowConfig, WindowMode, MAX_BATCH_BYTES, MAX_ITEM_BYTES,
 };
+pub use control::{Control, FLUSH_POLL};
 pub use error::{ConfigError, FrameError, LoadError, PushError, SinkError, SysError};
 pub use host::{current_rss_bytes, peak_rss_bytes, peak_rss_of_image, CpuMeter, CpuUse, HostInfo};
 pub use ingest::{
@@ -102,10 +104,7 @@ pub use retry::{
     DeadLetter, DeadLetterQueue, DlqLimit, DlqPolicy, DlqPush, RetryStrategy, SplitPlan, SplitStep,
 };
 pub use rng::SplitMix64;
-pub use signals::{
-    flush_requests, install_signal_handlers, request_flush, request_shutdown, shutdown_requested,
-    FLUSH_POLL,
-};
+pub use signals::install_signal_handlers;
 pub use sink::{
     bench_appends, free_bytes, segment_name, utf8_record, Fault, FaultOp, FileSink, FsInfo,
     NullSink, Sink, SinkBench, SinkCounters, ValidatingSink, Validator, BENCH_RECORD_BYTES,

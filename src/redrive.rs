@@ -240,7 +240,7 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
             let skip = recovery.positions.get(&keys[g]).map_or(0, |p| p.line);
             for (i, e) in list.iter().enumerate() {
                 let line = i as u64 + 1;
-                if crate::signals::shutdown_requested() {
+                if cfg.run.control.stop_requested() {
                     break 'gens;
                 }
                 if line <= skip {
@@ -292,7 +292,7 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
     rep.run = run;
     // Stopped early by a signal: the generations stay in progress and the next re-drive resumes them.
     // Otherwise everything of them is now committed or back in the pending file: mark them drained.
-    rep.interrupted = crate::signals::shutdown_requested();
+    rep.interrupted = cfg.run.control.stop_requested();
     if !rep.interrupted {
         for (n, path) in &todo {
             storage

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "core",
         &[
             "clock",
+            "control",
             "rng",
             "error",
             "host",

@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::codec::control::Position;
 use crate::codec::CappedDecoder;
+use crate::control::Control;
 
 /// Bytes of an input's beginning that identify it (Filebeat's default fingerprint length). Shorter
 /// inputs are identified by what they have, and only under their own path.
@@ -233,9 +234,9 @@ fn read_head(path: &Path, cap: u64, max_layers: u32) -> Vec<u8> {
 
 /// Open an input for reading: a file as it is, a stream (stdin, a pipe, a FIFO) behind
 /// [`StopAwareRead`].
-pub fn open_input(plan: &InputPlan) -> io::Result<Box<dyn Read>> {
+pub fn open_input(plan: &InputPlan, control: &Control) -> io::Result<Box<dyn Read>> {
     if plan.path.as_os_str() == "-" {
-        return Ok(Box::new(StopAwareRead(io::stdin())));
+        return Ok(Box::new(StopAwareRead(io::stdin(), control.clone())));
     }
     if plan.resumable {
         return Ok(Box::new(std::fs::File::open(&plan.path)?));
@@ -248,20 +249,23 @@ pub fn open_input(plan: &InputPlan) -> io::Result<Box<dyn Read>> {
     if fifo {
         o.custom_flags(libc::O_NONBLOCK);
     }
-    Ok(Box::new(StopAwareRead(o.open(&plan.path)?)))
+    Ok(Box::new(StopAwareRead(
+        o.open(&plan.path)?,
+        control.clone(),
+    )))
 }
 
 /// A stream whose reads wait for data in `poll(2)` steps of [`STOP_POLL_MS`], so a shutdown request
 /// ends a read that would block: `(echo REC; sleep 20) | ingest -` used to run on for the whole 20 s
 /// after SIGTERM (the handler restarts interrupted reads). The read then fails; the reader sees the
 /// request and stops, committing every whole line it read (an unterminated partial line is not one).
-pub struct StopAwareRead<R>(pub R);
+pub struct StopAwareRead<R>(pub R, pub Control);
 
 impl<R: Read + AsFd> Read for StopAwareRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         use nix::poll::{poll, PollFd, PollFlags};
         loop {
-            if crate::signals::shutdown_requested() {
+            if self.1.stop_requested() {
                 return Err(io::Error::other(
                     "shutdown requested while waiting for input",
                 ));

@@ -297,7 +297,7 @@ fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<Ingest
         input_mb_per_s: tally.bytes_in as f64 / 1e6 / elapsed_s.max(1e-9),
         records_per_s: run.committed as f64 / elapsed_s.max(1e-9),
         peak_rss_bytes: crate::host::peak_rss_of_image(),
-        interrupted: crate::signals::shutdown_requested(),
+        interrupted: cfg.run.control.stop_requested(),
         recovery,
         run,
     })

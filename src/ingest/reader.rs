@@ -190,7 +190,7 @@ pub(super) fn split_lines(
                 error,
             });
         };
-        let raw = match input::open_input(plan) {
+        let raw = match input::open_input(plan, &cfg.run.control) {
             Ok(r) => r,
             Err(e) => {
                 reject(t, 0, ("unreadable", format!("cannot open: {e}")));
@@ -203,7 +203,7 @@ pub(super) fn split_lines(
                 d.uncapped_if_plain().with_max_ratio(cfg.max_ratio),
             ),
             Err(e) => {
-                if crate::signals::shutdown_requested() {
+                if cfg.run.control.stop_requested() {
                     break 'inputs;
                 }
                 reject(t, 0, io_reason(&e));
@@ -216,7 +216,7 @@ pub(super) fn split_lines(
                 Ok(g) => g,
                 Err(e) => {
                     // What was read before the failure is still handed on (and committed).
-                    if handoff.flush(stop) || crate::signals::shutdown_requested() {
+                    if handoff.flush(stop) || cfg.run.control.stop_requested() {
                         break 'inputs;
                     }
                     reject(t, line, io_reason(&e));
@@ -234,7 +234,7 @@ pub(super) fn split_lines(
                 }
                 Err(skipped) => (skipped, Some(skipped)),
             };
-            if plan.resumable && crate::signals::shutdown_requested() {
+            if plan.resumable && cfg.run.control.stop_requested() {
                 // Stop taking input; what was read is still handed on and committed, and a re-run
                 // reads this file on from its committed position. (A stream cannot be read again:
                 // its lines already read, this one and those buffered, are handed on until its

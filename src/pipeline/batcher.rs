@@ -9,12 +9,12 @@ use crate::clock::{Clock, MonotonicClock, Nanos};
 use crate::codec::control::{encode_control, Position};
 use crate::codec::{BlockBuilder, Codec, MAX_RECORD_FRAMING_BYTES};
 use crate::config::WindowConfig;
+use crate::control::{Control, FLUSH_POLL};
 use crate::error::{SinkError, SysError};
 use crate::item::{DeadNote, Item};
 use crate::metrics::{LatencySummary, Metrics};
 use crate::queue::{BoundedQueue, BufferPool, PopStatus};
 use crate::retry::{DeadLetter, DeadLetterQueue, DlqPush, RetryStrategy};
-use crate::signals::{flush_requests, FLUSH_POLL};
 use crate::sink::Sink;
 use crate::summary::RunReport;
 
@@ -53,6 +53,8 @@ pub(super) struct Batcher<S: Sink> {
     pub(super) dead_pending: u64,
     /// Where the live metrics endpoint reads the batcher's figures (`None`: no endpoint).
     pub(super) publish: Option<Arc<Mutex<Option<RunReport>>>>,
+    /// Where manual flush requests come from.
+    pub(super) requests: Control,
     pub(super) started: Nanos,
     pub(super) published_at: Nanos,
 }
@@ -88,6 +90,7 @@ impl<S: Sink> Batcher<S> {
             control: Vec::new(),
             dead_pending: 0,
             publish: None,
+            requests: Control::process(),
             started: clock.now(),
             published_at: 0,
         }
@@ -117,7 +120,7 @@ impl<S: Sink> Batcher<S> {
 
     pub(super) fn run(mut self, queue: &BoundedQueue<Item>, pool: &BufferPool) -> BatcherOutcome {
         let mut staging: Vec<Item> = Vec::with_capacity(self.window.config().max_items);
-        let mut flushes_served = flush_requests();
+        let mut flushes_served = self.requests.flushes();
         let spilling = queue.policy() == crate::queue::OverflowPolicy::Spill;
         let err = loop {
             let mut wait: Option<Instant> =
@@ -142,7 +145,7 @@ impl<S: Sink> Batcher<S> {
                     break Some(e);
                 }
             }
-            let asked = flush_requests();
+            let asked = self.requests.flushes();
             if asked != flushes_served {
                 flushes_served = asked;
                 if !self.window.is_empty() {

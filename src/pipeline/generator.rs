@@ -11,7 +11,6 @@ use crate::item::Item;
 use crate::load::Schedule;
 use crate::payload::{make_poison, stamp_id, PayloadSource};
 use crate::queue::PushOutcome;
-use crate::signals::shutdown_requested;
 
 /// What a producer reports when it stops.
 #[derive(Debug, Default)]
@@ -58,7 +57,7 @@ pub(super) fn generate(
     };
     let mut local: Vec<Vec<u8>> = Vec::with_capacity(POOL_CHUNK);
     let mut now = clock.now();
-    while out.offered < max_items && !shutdown_requested() {
+    while out.offered < max_items && !cfg.control.stop_requested() {
         let intended = match schedule.next_offset() {
             Some(off) => start + off,
             None => {
@@ -86,7 +85,7 @@ pub(super) fn generate(
                     .max(MIN_SLEEP)
                     .min(MAX_SLEEP),
             );
-            if shutdown_requested() {
+            if cfg.control.stop_requested() {
                 return out;
             }
             now = clock.now();

@@ -24,7 +24,6 @@ use crate::load::Schedule;
 use crate::payload::PayloadSource;
 use crate::queue::{BoundedQueue, BufferPool, OverflowPolicy, SpillFile};
 use crate::retry::{DeadLetterQueue, RetryStrategy};
-use crate::signals::shutdown_requested;
 use crate::sink::{free_bytes, FileSink, FsInfo, Sink};
 use crate::summary::RunError;
 use crate::summary::{RunReport, RunSettings};
@@ -182,6 +181,7 @@ where
         b.dlq = dlq;
         b.codec = cfg.compress;
         b.publish = published.clone();
+        b.requests = cfg.control.clone();
         carried.resize(inputs.len(), None);
         b.touched = carried;
         b.inputs = inputs;
@@ -270,7 +270,7 @@ where
     report.cpu = cpu.stop();
     report.slo_met = report.latency_us.p99 <= cfg.slo.as_secs_f64() * 1e6;
     report.settings = settings(cfg);
-    if shutdown_requested() {
+    if cfg.control.stop_requested() {
         report.warnings.push(
             "stopped early by SIGINT/SIGTERM: intake stopped, everything accepted was flushed"
                 .into(),

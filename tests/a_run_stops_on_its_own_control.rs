@@ -1,0 +1,38 @@
+//! A run's stop and flush requests come from the control in its config, not from process-wide flags:
+//! a run given a control of its own stops when that control is asked (and flushes everything it
+//! accepted), and the process's control — what the signal handlers write — is left alone.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use ingest_lab::{Control, StopAfter, WindowConfig};
+
+#[test]
+fn a_run_stops_when_its_own_control_is_asked_and_commits_all_it_accepted() {
+    let dir = common::tempdir();
+    let mut cfg = common::small_run(dir.path(), 1, 2000.0, WindowConfig::default());
+    cfg.load.stop = StopAfter::Duration(Duration::from_secs(60));
+    let control = Control::own();
+    cfg.control = control.clone();
+    let t0 = Instant::now();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        control.request_flush();
+        control.request_stop();
+    });
+    let r = ingest_lab::run(&cfg).unwrap();
+    stopper.join().unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(20),
+        "stopped: {:?}",
+        t0.elapsed()
+    );
+    assert!(r.offered > 100, "{r:?}");
+    assert_eq!(r.committed, r.offered, "everything accepted is committed");
+    assert_eq!(r.unaccounted(), 0);
+    assert!(
+        !Control::process().stop_requested(),
+        "the process's control is untouched"
+    );
+}
