@@ -14,6 +14,24 @@ pub type Nanos = u64;
 pub trait Clock: Send + Sync {
     /// Nanoseconds since this clock's origin; never goes backwards.
     fn now(&self) -> Nanos;
+
+    /// The real [`Instant`] to wait until for time `t` on this clock (condvar and sleep deadlines).
+    /// A clock that does not follow real time answers "now": waits end at once, and the caller looks
+    /// at [`Clock::now`] again.
+    fn instant_at(&self, t: Nanos) -> Instant {
+        let _ = t;
+        Instant::now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> Nanos {
+        (**self).now()
+    }
+
+    fn instant_at(&self, t: Nanos) -> Instant {
+        (**self).instant_at(t)
+    }
 }
 
 /// The real clock: `CLOCK_MONOTONIC` through [`Instant`], origin at construction.
@@ -29,11 +47,6 @@ impl MonotonicClock {
             origin: Instant::now(),
         }
     }
-
-    /// The [`Instant`] that corresponds to `t` on this clock (for condvar and sleep deadlines).
-    pub fn instant_at(&self, t: Nanos) -> Instant {
-        self.origin + Duration::from_nanos(t)
-    }
 }
 
 impl Default for MonotonicClock {
@@ -45,6 +58,10 @@ impl Default for MonotonicClock {
 impl Clock for MonotonicClock {
     fn now(&self) -> Nanos {
         self.origin.elapsed().as_nanos() as Nanos
+    }
+
+    fn instant_at(&self, t: Nanos) -> Instant {
+        self.origin + Duration::from_nanos(t)
     }
 }
 

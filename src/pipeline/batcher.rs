@@ -30,10 +30,10 @@ pub(super) fn ack_spill(queue: &BoundedQueue<Item>, done: u64) -> Result<(), Sin
 }
 
 /// The batcher: owns the window, the block being built, and the sink.
-pub(super) struct Batcher<S: Sink> {
+pub(super) struct Batcher<S: Sink, C: Clock = MonotonicClock> {
     pub(super) window: BatchWindow,
     pub(super) block: BlockBuilder,
-    pub(super) clock: MonotonicClock,
+    pub(super) clock: C,
     pub(super) sink: S,
     pub(super) intended: Vec<Nanos>,
     pub(super) spent: Vec<Vec<u8>>,
@@ -68,8 +68,9 @@ pub(super) type BatcherOutcome = (
     Vec<AimdPoint>,
 );
 
-impl<S: Sink> Batcher<S> {
-    pub(super) fn new(cfg: WindowConfig, clock: MonotonicClock, sink: S, live: Arc<Live>) -> Self {
+impl<S: Sink, C: Clock> Batcher<S, C> {
+    pub(super) fn new(cfg: WindowConfig, clock: C, sink: S, live: Arc<Live>) -> Self {
+        let started = clock.now();
         Batcher {
             window: BatchWindow::new(cfg),
             block: BlockBuilder::with_capacity(cfg.max_bytes + 64 * 1024),
@@ -91,7 +92,7 @@ impl<S: Sink> Batcher<S> {
             dead_pending: 0,
             publish: None,
             requests: Control::process(),
-            started: clock.now(),
+            started,
             published_at: 0,
         }
     }
@@ -478,3 +479,6 @@ impl<S: Sink> Batcher<S> {
         self.publish(done);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,13 +2,14 @@
 //! is `retry::SplitPlan`, pure).
 
 use super::Batcher;
+use crate::clock::Clock;
 use crate::codec::BlockReader;
 use crate::error::{SinkError, SysError};
 use crate::payload::parse_id;
 use crate::retry::{DeadLetter, DlqPush, RetryStrategy, SplitPlan, SplitStep};
 use crate::sink::Sink;
 
-impl<S: Sink> Batcher<S> {
+impl<S: Sink, C: Clock> Batcher<S, C> {
     /// The sink rejected the sealed batch for its content: apply the retry strategy.
     pub(super) fn recover(&mut self, first_reason: &str) -> Result<(), SinkError> {
         let sealed = self.block.seal().to_vec();
