@@ -15,8 +15,9 @@ use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
 use crate::config::WindowConfig;
 use crate::summary::RunReport;
 
-/// The floor for batched / unbatched saturation items/s.
-pub const MIN_SPEEDUP: f64 = 20.0;
+/// The project's bar for batched / unbatched saturation items/s with 100-byte items (the README's bar;
+/// an issue's lower number never replaces it).
+pub const MIN_SPEEDUP: f64 = 500.0;
 
 fn row(csv: &mut String, label: &str, r: &RunReport) {
     let _ = writeln!(

@@ -202,9 +202,15 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
     let fraction = rate.median / sat.median;
     let mixed_fraction = mixed_rate.median / sat.median;
     // At most one DLQ fdatasync per batch, however many dead letters it holds.
-    let dlq_syncs_bounded = mixed_runs
-        .iter()
-        .all(|v| v["dlq_fdatasyncs"].as_u64() <= v["batches"].as_u64());
+    // Both figures present, and some DLQ fdatasync at all (the mixed input has invalid records): a
+    // missing figure must fail, not compare as `None <= x`.
+    let dlq_syncs_bounded = !mixed_runs.is_empty()
+        && mixed_runs.iter().all(
+            |v| match (v["dlq_fdatasyncs"].as_u64(), v["batches"].as_u64()) {
+                (Some(d), Some(b)) => d >= 1 && d <= b,
+                _ => false,
+            },
+        );
     let max_dlq_per_batch = mixed_runs
         .iter()
         .map(|v| v["dlq_fdatasyncs"].as_f64().unwrap_or(0.0) / v["batches"].as_f64().unwrap_or(1.0))

@@ -203,7 +203,13 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
             p.rss_bytes as f64 / 1048576.0
         );
     }
-    let died = death.signal.is_some() || death.exit_code.is_some_and(|c| c != 0);
+    // Of memory: the allocator's abort (SIGABRT, "memory allocation of N bytes failed") or the OOM
+    // killer's SIGKILL; not any non-zero exit.
+    let died = match death.signal {
+        Some(libc::SIGABRT) => death.last_words.contains("memory allocation"),
+        Some(libc::SIGKILL) => true,
+        _ => false,
+    };
     criteria.push(Criterion::exact(
         died && death.after_s < 30.0,
         format!(
