@@ -91,6 +91,37 @@ pub struct CpuUse {
     pub loadavg_1m: f64,
     /// Online CPUs.
     pub cpus: usize,
+    /// Share of the run's wall time in which some task waited for a CPU (`/proc/pressure/cpu`,
+    /// "some"), 0..1; NaN where the kernel has no pressure stall information.
+    pub cpu_pressure: f64,
+    /// Share of the run's wall time in which some task waited for I/O (`/proc/pressure/io`, "some").
+    pub io_pressure: f64,
+    /// Share in which all non-idle tasks waited for I/O at once (`/proc/pressure/io`, "full").
+    pub io_pressure_full: f64,
+}
+
+/// The `total=` stall microseconds of one line ("some" or "full") of a `/proc/pressure/*` file.
+fn pressure_total_us(resource: &str, line: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/pressure/{resource}")).ok()?;
+    parse_pressure_total(&text, line)
+}
+
+fn parse_pressure_total(text: &str, line: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with(line))?
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("total="))?
+        .parse()
+        .ok()
+}
+
+/// The three stall counters a run's pressure is measured from.
+fn pressure_now() -> [Option<u64>; 3] {
+    [
+        pressure_total_us("cpu", "some"),
+        pressure_total_us("io", "some"),
+        pressure_total_us("io", "full"),
+    ]
 }
 
 /// Start of a CPU measurement.
@@ -99,6 +130,7 @@ pub struct CpuMeter {
     user: f64,
     sys: f64,
     jiffies: (u64, u64),
+    pressure: [Option<u64>; 3],
     wall: std::time::Instant,
 }
 
@@ -110,6 +142,7 @@ impl CpuMeter {
             user,
             sys,
             jiffies: cpu_jiffies(),
+            pressure: pressure_now(),
             wall: std::time::Instant::now(),
         }
     }
@@ -130,7 +163,15 @@ impl CpuMeter {
         };
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let process_cores = (u - self.user + s - self.sys) / wall;
+        let now = pressure_now();
+        let share = |i: usize| match (self.pressure[i], now[i]) {
+            (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e6 / wall,
+            _ => f64::NAN,
+        };
         CpuUse {
+            cpu_pressure: share(0),
+            io_pressure: share(1),
+            io_pressure_full: share(2),
             user_s: u - self.user,
             sys_s: s - self.sys,
             process_cores,
@@ -183,6 +224,30 @@ impl HostInfo {
             cpu,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             mem_bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pressure_totals_are_read_from_the_some_and_full_lines() {
+        let text = "some avg10=9.43 avg60=6.21 avg300=3.67 total=447635381\nfull avg10=5.02 avg60=3.07 avg300=1.84 total=332350752\n";
+        assert_eq!(parse_pressure_total(text, "some"), Some(447_635_381));
+        assert_eq!(parse_pressure_total(text, "full"), Some(332_350_752));
+        assert_eq!(parse_pressure_total("", "some"), None);
+    }
+
+    #[test]
+    fn a_measured_stretch_has_its_pressure_as_a_share_of_wall_time() {
+        let m = CpuMeter::start();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let u = m.stop();
+        for p in [u.cpu_pressure, u.io_pressure, u.io_pressure_full] {
+            // NaN only where the kernel has no /proc/pressure.
+            assert!(p.is_nan() || (0.0..=2.0).contains(&p), "{u:?}");
         }
     }
 }

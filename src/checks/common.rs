@@ -160,21 +160,30 @@ pub struct Contention {
     pub max_other_cores: f64,
     /// The threshold.
     pub threshold_cores: f64,
+    /// The largest share of a run's wall time in which some task waited for I/O
+    /// (`/proc/pressure/io`). Recorded, not judged: the run's own fdatasyncs count toward it.
+    #[serde(default)]
+    pub max_io_pressure: f64,
+    /// The largest share in which some task waited for a CPU (`/proc/pressure/cpu`).
+    #[serde(default)]
+    pub max_cpu_pressure: f64,
 }
 
 /// A run where others used more than this many cores is flagged: on two cores that is a quarter of
 /// the machine, enough to move fdatasync latency several-fold (the guide says so for this machine).
 pub const CONTENDED_OTHER_CORES: f64 = 0.5;
 
-static CPU_LOG: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+/// Per measured run: other processes' cores, CPU pressure, I/O pressure.
+static CPU_LOG: std::sync::Mutex<Vec<(f64, f64, f64)>> = std::sync::Mutex::new(Vec::new());
 
-/// Record one measured run's `other_cores` for the running check's [`Contention`].
-pub fn note_cpu(other_cores: f64) {
-    if other_cores.is_finite() {
-        CPU_LOG
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(other_cores);
+/// Record one measured run's CPU competition and pressure for the running check's [`Contention`].
+pub fn note_cpu(cpu: &crate::host::CpuUse) {
+    if cpu.other_cores.is_finite() {
+        CPU_LOG.lock().unwrap_or_else(|p| p.into_inner()).push((
+            cpu.other_cores,
+            cpu.cpu_pressure,
+            cpu.io_pressure,
+        ));
     }
 }
 
@@ -187,11 +196,19 @@ impl Contention {
     /// What was recorded since the last reset.
     pub fn collect() -> Contention {
         let log = CPU_LOG.lock().unwrap_or_else(|p| p.into_inner());
+        let max = |f: fn(&(f64, f64, f64)) -> f64| {
+            log.iter()
+                .map(f)
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max)
+        };
         Contention {
             runs: log.len(),
-            contended: log.iter().filter(|&&c| c > CONTENDED_OTHER_CORES).count(),
-            max_other_cores: log.iter().copied().fold(0.0, f64::max),
+            contended: log.iter().filter(|c| c.0 > CONTENDED_OTHER_CORES).count(),
+            max_other_cores: max(|c| c.0),
             threshold_cores: CONTENDED_OTHER_CORES,
+            max_cpu_pressure: max(|c| c.1),
+            max_io_pressure: max(|c| c.2),
         }
     }
 
@@ -199,8 +216,13 @@ impl Contention {
     pub fn note(&self) -> Option<String> {
         (self.contended > 0).then(|| {
             format!(
-                "CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}): timing figures may be low",
-                self.contended, self.runs, self.threshold_cores, self.max_other_cores
+                "CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}; CPU pressure up to {:.0} %, I/O pressure up to {:.0} %): timing figures may be low",
+                self.contended,
+                self.runs,
+                self.threshold_cores,
+                self.max_other_cores,
+                self.max_cpu_pressure * 100.0,
+                self.max_io_pressure * 100.0
             )
         })
     }
@@ -298,7 +320,7 @@ pub fn measured_run(cfg: &RunConfig) -> Result<RunReport, RunError> {
     let r = crate::pipeline::run(cfg);
     clean_and_settle(&cfg.sink.dir);
     let r = r?;
-    note_cpu(r.cpu.other_cores);
+    note_cpu(&r.cpu);
     assert_eq!(
         r.unaccounted(),
         0,
@@ -414,6 +436,8 @@ mod tests {
             contended: 0,
             max_other_cores: 0.2,
             threshold_cores: CONTENDED_OTHER_CORES,
+            max_cpu_pressure: 0.1,
+            max_io_pressure: 0.4,
         };
         assert_eq!(quiet.note(), None);
         let busy = Contention {
@@ -423,7 +447,9 @@ mod tests {
         };
         let n = busy.note().unwrap();
         assert!(
-            n.contains("in 1 of 4 measured runs") && n.contains("max 1.70"),
+            n.contains("in 1 of 4 measured runs")
+                && n.contains("max 1.70")
+                && n.contains("I/O pressure up to 40 %"),
             "{n}"
         );
     }

@@ -99,7 +99,13 @@ fn ingest_once(exe: &Path, base: &Path, input: &Input) -> Result<serde_json::Val
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("ingest --json: {e}"))?;
     if let Some(c) = v["run"]["cpu"]["other_cores"].as_f64() {
-        super::common::note_cpu(c);
+        let f = |k: &str| v["run"]["cpu"][k].as_f64().unwrap_or(f64::NAN);
+        super::common::note_cpu(&crate::host::CpuUse {
+            other_cores: c,
+            cpu_pressure: f("cpu_pressure"),
+            io_pressure: f("io_pressure"),
+            ..Default::default()
+        });
     }
     Ok(v)
 }
