@@ -58,6 +58,9 @@ pub struct Metrics {
     pub queue_depth: Histogram<u64>,
     /// Commit attempts made by a retry strategy after a rejection (`ingest_retry_attempts_total`).
     pub retry_attempts: u64,
+    /// The sink's fdatasync durations as 101 quantiles (0, 1 %, ..., 100 %), µs: the empirical
+    /// distribution a simulation of the same trace samples from (see `batch::lower_bound`).
+    pub fdatasync_quantiles_us: Vec<f64>,
     /// Of the batch being committed: items committed so far (bookkeeping for partial commits).
     pub(crate) committed_in_batch: u64,
     /// Of the batch being committed: items dead-lettered so far.
@@ -65,22 +68,6 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Exported metric names, in field order.
-    pub const NAMES: [&'static str; 12] = [
-        "ingest_items_offered_total",
-        "ingest_items_committed_total",
-        "ingest_items_dead_lettered_total",
-        "ingest_items_dropped_total",
-        "ingest_items_rejected_total{reason=\"queue_closed\"}",
-        "ingest_items_rejected_total{reason=\"sink_failed\"}",
-        "ingest_batches_total",
-        "ingest_flushes_total",
-        "ingest_latency_seconds",
-        "ingest_batch_items",
-        "ingest_batch_wait_seconds",
-        "ingest_queue_depth_items",
-    ];
-
     /// Empty metrics.
     pub fn new() -> Self {
         let h = |max| Histogram::new_with_bounds(1, max, 3).expect("valid histogram bounds");
@@ -102,6 +89,7 @@ impl Metrics {
             batch_wait_ns: h(MAX_LATENCY_NS),
             queue_depth: h(1 << 32),
             retry_attempts: 0,
+            fdatasync_quantiles_us: Vec::new(),
             committed_in_batch: 0,
             dead_in_batch: 0,
         }
@@ -147,6 +135,16 @@ pub struct LatencySummary {
     pub count: u64,
     /// Mean.
     pub mean: f64,
+}
+
+/// `n + 1` evenly spaced quantiles (0, 1/n, ..., 1) of `h`, in µs; empty for an empty histogram.
+pub fn quantiles_us(h: &Histogram<u64>, n: usize) -> Vec<f64> {
+    if h.is_empty() || n == 0 {
+        return Vec::new();
+    }
+    (0..=n)
+        .map(|i| h.value_at_quantile(i as f64 / n as f64) as f64 / 1_000.0)
+        .collect()
 }
 
 impl LatencySummary {

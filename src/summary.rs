@@ -182,6 +182,9 @@ pub struct RunReport {
     pub latency_us: LatencySummary,
     /// Each fdatasync's own duration, µs.
     pub fdatasync_us: LatencySummary,
+    /// The same as 101 quantiles (0, 1 %, ..., 100 %), µs: what a simulation of the run's trace
+    /// samples service times from.
+    pub fdatasync_quantiles_us: Vec<f64>,
     /// Age of each batch's first item at flush, µs.
     pub batch_wait_us: LatencySummary,
     /// Items per batch.
@@ -257,6 +260,7 @@ impl RunReport {
             fdatasyncs_per_item: per(sink.fdatasyncs),
             latency_us: LatencySummary::from_ns(&m.latency_ns),
             fdatasync_us: sync,
+            fdatasync_quantiles_us: m.fdatasync_quantiles_us.clone(),
             batch_wait_us: LatencySummary::from_ns(&m.batch_wait_ns),
             batch_size: BatchSizeSummary {
                 // Exact, not the histogram's bucket-rounded mean.

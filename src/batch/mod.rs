@@ -1,6 +1,7 @@
 //! The batch window: the pure decision of *when* to flush.
 
 mod aimd;
+pub mod lower_bound;
 mod window;
 
 pub use aimd::{

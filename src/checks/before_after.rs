@@ -12,12 +12,40 @@ use super::common::{
     measured_run, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion, Spread,
 };
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
-use crate::config::WindowConfig;
+use crate::batch::lower_bound::{lowest_p99, policy_grid};
+use crate::clock::Nanos;
+use crate::config::{StopAfter, WindowConfig};
+use crate::load::Schedule;
 use crate::summary::RunReport;
 
 /// The project's bar for batched / unbatched saturation items/s with 100-byte items (the README's bar;
 /// an issue's lower number never replaces it).
 pub const MIN_SPEEDUP: f64 = 500.0;
+
+/// The project's bar: bursty-replay p99 within this factor of the lowest any window could reach on
+/// that trace and disk (simulated: [`crate::batch::lower_bound`]).
+pub const MAX_OVER_LOWER_BOUND: f64 = 1.25;
+
+/// The intended send offsets of `cfg`'s load, as its run schedules them.
+fn arrivals_of(cfg: &crate::config::RunConfig) -> Result<Vec<Nanos>, crate::error::LoadError> {
+    let mut s = Schedule::new(&cfg.load.shape, cfg.load.rate)?;
+    let until = match cfg.load.stop {
+        StopAfter::Duration(d) => d.as_nanos() as Nanos,
+        StopAfter::Items(_) => Nanos::MAX,
+    };
+    let max = match cfg.load.stop {
+        StopAfter::Items(n) => n as usize,
+        StopAfter::Duration(_) => usize::MAX,
+    };
+    let mut out = Vec::new();
+    while let Some(t) = s.next_offset() {
+        if t >= until || out.len() >= max {
+            break;
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
 
 fn row(csv: &mut String, label: &str, r: &RunReport) {
     let _ = writeln!(
@@ -161,7 +189,41 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         &ba_bursty_worst,
     );
 
-    let criteria = vec![
+    // The latency lower bound: the same trace at the same rate, simulated against the fdatasync
+    // durations the median bursty run measured, for every window of a dense grid.
+    opts.progress("before-after: the lowest p99 any window could reach (simulated)");
+    let bursty_cfg = opts.bursty("ba-batched-bursty", batched, rate, 5.0);
+    let arrivals = arrivals_of(&bursty_cfg).map_err(|e| e.to_string())?;
+    let median_bursty = ba_bursty
+        .iter()
+        .min_by(|a, b| {
+            (a.latency_us.p99 - p99s.median)
+                .abs()
+                .total_cmp(&(b.latency_us.p99 - p99s.median).abs())
+        })
+        .expect("at least one bursty run");
+    let bound = lowest_p99(
+        &arrivals,
+        &median_bursty.fdatasync_quantiles_us,
+        0x10b0,
+        &policy_grid(),
+    );
+    let mut bound_csv = String::from("max_items,linger_us,p99_us,batches\n");
+    if let Some((_, all)) = &bound {
+        for s in all {
+            let _ = writeln!(
+                bound_csv,
+                "{},{},{:.0},{}",
+                s.policy.max_items,
+                s.policy.linger_ns / 1_000,
+                s.p99_ns as f64 / 1e3,
+                s.batches
+            );
+        }
+    }
+    let best_us = bound.as_ref().map(|(b, _)| b.p99_ns as f64 / 1e3);
+
+    let mut criteria = vec![
         Criterion::timing(
             speedup >= MIN_SPEEDUP,
             format!(
@@ -178,6 +240,23 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
             ),
         ),
     ];
+    criteria.push(match (best_us, &bound) {
+        (Some(best), Some((b, _))) => Criterion::timing(
+            p99s.median <= MAX_OVER_LOWER_BOUND * best,
+            format!(
+                "bursty replay p99 {:.0} µs within {MAX_OVER_LOWER_BOUND}× of the lowest any window could reach on this trace and disk, simulated: {best:.0} µs (window {} items / {} µs linger, of {} simulated; {:.2}×)",
+                p99s.median,
+                b.policy.max_items,
+                b.policy.linger_ns / 1_000,
+                policy_grid().len(),
+                p99s.median / best
+            ),
+        ),
+        _ => Criterion::exact(
+            false,
+            "the lower bound could not be simulated: the bursty runs measured no fdatasync durations",
+        ),
+    });
     let figures = json!({
         "batched_window": {
             "max_items": batched.max_items, "max_bytes": batched.max_bytes,
@@ -187,6 +266,10 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         "speedup": speedup,
         "bursty_rate_items_per_s": rate,
         "bursty_batched_p99_us": p99s,
+        "lowest_simulated_p99_us": best_us,
+        "lowest_simulated_window": bound.as_ref().map(|(b, _)| json!({
+            "max_items": b.policy.max_items, "linger_us": b.policy.linger_ns / 1_000,
+        })),
         "bars": {
             "speedup_500x": speedup >= 500.0,
             "fdatasyncs_per_item_le_0_002": ba_sat_med.fdatasyncs_per_item <= 0.002,
@@ -204,6 +287,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     let evidence = vec![
         write_evidence(&opts.out, "before-after.csv", &csv)?,
         write_evidence(&opts.out, "load-latency.csv", &ladder_csv)?,
+        write_evidence(&opts.out, "lower-bound.csv", &bound_csv)?,
         write_json_evidence(&opts.out, "before-after.json", &figures)?,
     ];
     Ok(CheckResult::judge(

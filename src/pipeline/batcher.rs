@@ -215,6 +215,11 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             .sync_latency_ns()
             .map(LatencySummary::from_ns)
             .unwrap_or_default();
+        self.metrics.fdatasync_quantiles_us = self
+            .sink
+            .sync_latency_ns()
+            .map(|h| crate::metrics::quantiles_us(h, 100))
+            .unwrap_or_default();
         let end = self.clock.now();
         let trace = self.aimd.map(AimdDriver::into_trace).unwrap_or_default();
         (self.metrics, self.sink.counters(), sync, end, err, trace)

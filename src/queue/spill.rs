@@ -275,6 +275,15 @@ mod tests {
     use super::*;
     use std::fs::OpenOptions;
 
+    /// The intended times of everything still spilled, read and acknowledged.
+    fn remaining_ids(s: &mut SpillFile) -> Vec<u64> {
+        s.read_remaining()
+            .unwrap()
+            .iter()
+            .map(|i| i.intended)
+            .collect()
+    }
+
     fn item(i: u64) -> Item {
         Item {
             intended: i,
@@ -340,12 +349,7 @@ mod tests {
         }
         let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
         assert_eq!(s.len(), 6, "taken but unacknowledged items are read again");
-        let ids: Vec<u64> = s
-            .read_remaining()
-            .unwrap()
-            .iter()
-            .map(|x| x.intended)
-            .collect();
+        let ids: Vec<u64> = remaining_ids(&mut s);
         assert_eq!(ids, (4..10).collect::<Vec<_>>());
     }
 
@@ -387,12 +391,7 @@ mod tests {
             assert!(s.is_empty());
         }
         let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-        let ids: Vec<u64> = s
-            .read_remaining()
-            .unwrap()
-            .iter()
-            .map(|x| x.intended)
-            .collect();
+        let ids: Vec<u64> = remaining_ids(&mut s);
         assert_eq!(ids, (0..5).collect::<Vec<_>>());
         assert_eq!(
             std::fs::metadata(s.path()).unwrap().len(),
@@ -417,12 +416,7 @@ mod tests {
         assert_eq!(back.intended, 1);
         assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
         s.append(item(2)).unwrap();
-        let ids: Vec<u64> = s
-            .read_remaining()
-            .unwrap()
-            .iter()
-            .map(|i| i.intended)
-            .collect();
+        let ids: Vec<u64> = remaining_ids(&mut s);
         assert_eq!(ids, vec![0, 2]);
         // And a reopen (a restart) reads the same file the same way.
         let mut s = SpillFile::open_on(&storage, dir, 1 << 30).unwrap();
@@ -430,12 +424,7 @@ mod tests {
         s.append(item(3)).unwrap();
         drop(s);
         let mut s = SpillFile::open_on(&storage, dir, 1 << 30).unwrap();
-        let ids: Vec<u64> = s
-            .read_remaining()
-            .unwrap()
-            .iter()
-            .map(|i| i.intended)
-            .collect();
+        let ids: Vec<u64> = remaining_ids(&mut s);
         assert_eq!(ids, vec![3]);
     }
 

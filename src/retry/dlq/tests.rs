@@ -1,6 +1,25 @@
 //! Tests of `retry/dlq.rs`.
 
 use super::*;
+
+/// A queue in `dir` bounded to 2,000 bytes under `policy`.
+fn bounded(dir: &std::path::Path, policy: DlqPolicy) -> DeadLetterQueue {
+    DeadLetterQueue::open(dir)
+        .unwrap()
+        .with_limit(Some(DlqLimit {
+            max_bytes: 2000,
+            policy,
+        }))
+}
+
+/// Append `parts` to the file at `path` behind the queue's back (what a crash can leave there).
+fn append_raw(path: &std::path::Path, parts: &[&[u8]]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    for p in parts {
+        f.write_all(p).unwrap();
+    }
+}
 use crate::retry::cut::cut_unacknowledged;
 
 fn entry(i: u64) -> DeadLetter {
@@ -71,15 +90,8 @@ fn unacknowledged_dead_letters_at_the_tail_are_cut() {
     q.sync().unwrap();
     drop(q);
     // A torn, zero-filled tail after them, as a crash can leave.
-    use std::io::Write;
     let path = dir.path().join(PENDING_FILE);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
-    f.write_all(&[0u8; 100]).unwrap();
-    f.write_all(b"urce\":\"x\"}\n").unwrap();
-    drop(f);
+    append_raw(&path, &[&[0u8; 100], b"urce\":\"x\"}\n"]);
     // The committed block acknowledged entries up to sequence 2.
     assert_eq!(
         cut_unacknowledged(&Storage::os(), dir.path(), 2).unwrap(),
@@ -96,12 +108,7 @@ fn unacknowledged_dead_letters_at_the_tail_are_cut() {
 #[test]
 fn a_full_drop_newer_dlq_refuses_and_stays_within_its_bound() {
     let d = crate::testutil::tempdir();
-    let mut q = DeadLetterQueue::open(d.path())
-        .unwrap()
-        .with_limit(Some(DlqLimit {
-            max_bytes: 2000,
-            policy: DlqPolicy::DropNewer,
-        }));
+    let mut q = bounded(d.path(), DlqPolicy::DropNewer);
     let results: Vec<DlqPush> = (0..100).map(|i| q.push(&entry(i))).collect();
     q.sync().unwrap();
     let written = results.iter().filter(|r| **r == DlqPush::Written).count();
@@ -116,12 +123,7 @@ fn a_full_drop_newer_dlq_refuses_and_stays_within_its_bound() {
 #[test]
 fn a_full_drop_older_dlq_evicts_the_oldest_and_counts_them() {
     let d = crate::testutil::tempdir();
-    let mut q = DeadLetterQueue::open(d.path())
-        .unwrap()
-        .with_limit(Some(DlqLimit {
-            max_bytes: 2000,
-            policy: DlqPolicy::DropOlder,
-        }));
+    let mut q = bounded(d.path(), DlqPolicy::DropOlder);
     for i in 0..100 {
         assert_eq!(q.push(&entry(i)), DlqPush::Written);
         q.sync().unwrap();
@@ -152,12 +154,7 @@ fn a_drop_older_compaction_never_evicts_the_batch_being_synced() {
     // Review finding: one dead letter larger than 3/4 of the limit evicted itself in the
     // compaction of its own sync, and was still counted dead-lettered.
     let d = crate::testutil::tempdir();
-    let mut q = DeadLetterQueue::open(d.path())
-        .unwrap()
-        .with_limit(Some(DlqLimit {
-            max_bytes: 2000,
-            policy: DlqPolicy::DropOlder,
-        }));
+    let mut q = bounded(d.path(), DlqPolicy::DropOlder);
     for i in 0..5 {
         q.push(&entry(i));
         q.sync().unwrap();
@@ -202,18 +199,10 @@ fn a_torn_line_before_intact_ones_starts_the_cut() {
     q.push(&entry(1));
     q.sync().unwrap();
     drop(q);
-    use std::io::Write;
     let path = d.path().join(PENDING_FILE);
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
-    f.write_all(&[0u8; 40]).unwrap();
-    f.write_all(b"\n").unwrap();
     let mut intact = serde_json::to_vec(&entry(2)).unwrap();
     intact.push(b'\n');
-    f.write_all(&intact).unwrap();
-    drop(f);
+    append_raw(&path, &[&[0u8; 40], b"\n", &intact]);
     assert_eq!(cut_unacknowledged(&Storage::os(), d.path(), 5).unwrap(), 2);
     let left = DeadLetterQueue::read_all(&path).unwrap();
     assert_eq!(left.iter().map(|e| e.id).collect::<Vec<_>>(), vec![1]);
