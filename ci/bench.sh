@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 RUN_DIR=${1:?usage: ci/bench.sh RUN_DIR [--quick]}
 QUICK=${2:-}
 
-bash ci/tools.sh rust fio strace
+bash ci/tools.sh rust fio strace valgrind
 SINK=target/ingest-lab/sink
 mkdir -p "$SINK" "$RUN_DIR"
 free_mb=$(( $(stat -f --format='%a*%S' "$SINK") / 1048576 ))
@@ -26,7 +26,10 @@ fio --version > "$RUN_DIR/fio-version.txt"
 
 
 # A gate that fails makes `make bench` fail (at the end, after the report is written) and is listed in
-# the run folder's gates.txt, one "gate pass|FAIL" line each.
+# the run folder's gates.txt, one "gate pass|FAIL|skipped (why)" line each: a gate whose tool this machine
+# cannot install is skipped, said so, and does not fail the command (it did not regress; it did not run).
+# The micro benches gate says only that they ran (a build error or a panic fails it); their speed is
+# not judged here.
 gates="$RUN_DIR/gates.txt"
 : > "$gates"
 gate_failed=0
@@ -79,8 +82,10 @@ if bash ci/tools.sh chromium; then
     cat "$RUN_DIR/report-check.log" >&2
 else
     echo "chromium could not be installed: the report was not opened in a browser" >&2
-    gate report-in-browser 1
+    echo "report-in-browser skipped (chromium could not be installed)" >> "$gates"
 fi
+# results.md again, now that every gate is in gates.txt (the browser check needs the report first).
+python3 ci/results.py "$RUN_DIR"
 rm -f "$RUN_DIR/.started"
 # reports/latest is a link to the newest run folder (a copy would duplicate every file in git).
 rm -rf reports/latest

@@ -147,12 +147,15 @@ def main():
         for line in open(gp):
             name, _, status = line.strip().partition(" ")
             gates[name] = status
-    failed = [g for g, st in gates.items() if st != "pass"]
+    failed = [g for g, st in gates.items() if st == "FAIL"]
+    skipped = [f"{g} ({st})" for g, st in gates.items() if st.startswith("skipped")]
     if failed:
         md.append("**Gates that FAILED in this run** (so `make bench` failed): " + ", ".join(failed) + ".")
+    if skipped:
+        md.append("**Gates that could not run on this machine**: " + ", ".join(skipped) + ".")
 
     def gate_note(name):
-        return " — **this gate FAILED in this run**" if gates.get(name, "pass") != "pass" else ""
+        return " — **this gate FAILED in this run**" if gates.get(name) == "FAIL" else ""
 
     ic = rows(run, "icount.csv")
     if ic:

@@ -31,6 +31,7 @@ for t in "$@"; do
             fi ;;
         fio) install_pkg fio fio || status=1 ;;
         strace) install_pkg strace strace || status=1 ;;
+        valgrind) install_pkg valgrind valgrind || status=1 ;;
         chromium) install_pkg chromium chromium || status=1 ;;
         postgresql)
             # initdb, pg_ctl, postgres and pgbench live in /usr/lib/postgresql/<major>/bin (not on PATH).

@@ -17,11 +17,8 @@ pub trait Clock: Send + Sync {
 
     /// The real [`Instant`] to wait until for time `t` on this clock (condvar and sleep deadlines).
     /// A clock that does not follow real time answers "now": waits end at once, and the caller looks
-    /// at [`Clock::now`] again.
-    fn instant_at(&self, t: Nanos) -> Instant {
-        let _ = t;
-        Instant::now()
-    }
+    /// at [`Clock::now`] again. Required, so that a new real clock cannot forget it (and spin).
+    fn instant_at(&self, t: Nanos) -> Instant;
 }
 
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
@@ -94,6 +91,11 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Nanos {
         self.now.load(Ordering::SeqCst)
+    }
+
+    /// Now: a manual clock moves only when told, so no wait should outlast a real instant.
+    fn instant_at(&self, _t: Nanos) -> Instant {
+        Instant::now()
     }
 }
 

@@ -33,8 +33,9 @@ pub fn wanted(json: bool) -> bool {
 
 /// One line of the display (no carriage return). `rate` is committed items/s since the start.
 pub fn render_line(p: &Progress, c: &LiveCounters, elapsed: Duration, rate: f64) -> String {
-    // Lost: dropped by the overflow policy, refused on a Block timeout, or lost to a sink failure.
-    let lost = c.dropped + c.timed_out + c.lost;
+    // Lost: dropped by the overflow policy or a full DLQ, refused on a Block timeout, or lost to a
+    // sink failure.
+    let lost = c.dropped + c.dropped_dlq_full + c.timed_out + c.lost;
     let done = c.committed + c.dead_lettered + lost;
     let head = match p.total {
         Some(total) if total > 0 => {
@@ -113,6 +114,7 @@ mod tests {
             committed: 90,
             dead_lettered: 8,
             dropped: 1,
+            dropped_dlq_full: 0,
             timed_out: 1,
             lost: 0,
             queue_depth: 20,

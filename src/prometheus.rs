@@ -26,6 +26,8 @@ pub struct LiveCounters {
     pub dead_lettered: u64,
     /// Items dropped by the overflow policy.
     pub dropped: u64,
+    /// Items a full (drop-newer) dead-letter queue refused.
+    pub dropped_dlq_full: u64,
     /// Items accepted but lost to a sink failure.
     pub lost: u64,
     /// Items refused because `Block` timed out.
@@ -89,7 +91,8 @@ pub fn render_live(
     r.offered = c.offered;
     r.committed = c.committed;
     r.dead_lettered = c.dead_lettered;
-    r.dropped_by_reason.overflow = c.dropped.saturating_sub(r.dropped_by_reason.dlq_full);
+    r.dropped_by_reason.overflow = c.dropped;
+    r.dropped_by_reason.dlq_full = c.dropped_dlq_full;
     r.rejected_by_reason.sink_failed = c.lost;
     r.rejected_by_reason.block_timeout = c.timed_out;
     render(&r, c.queue_depth)

@@ -169,6 +169,15 @@ pub struct Contention {
     pub max_cpu_pressure: f64,
 }
 
+/// A share as a percentage, or "n/a" when it could not be read.
+fn pct(share: f64) -> String {
+    if share.is_finite() {
+        format!("{:.0} %", share * 100.0)
+    } else {
+        "n/a".into()
+    }
+}
+
 /// A run where others used more than this many cores is flagged: on two cores that is a quarter of
 /// the machine, enough to move fdatasync latency several-fold (the guide says so for this machine).
 pub const CONTENDED_OTHER_CORES: f64 = 0.5;
@@ -196,16 +205,17 @@ impl Contention {
     /// What was recorded since the last reset.
     pub fn collect() -> Contention {
         let log = CPU_LOG.lock().unwrap_or_else(|p| p.into_inner());
+        // NaN (no /proc/pressure on this kernel) stays NaN: unknown, not 0.
         let max = |f: fn(&(f64, f64, f64)) -> f64| {
             log.iter()
                 .map(f)
                 .filter(|v| v.is_finite())
-                .fold(0.0, f64::max)
+                .fold(f64::NAN, f64::max)
         };
         Contention {
             runs: log.len(),
             contended: log.iter().filter(|c| c.0 > CONTENDED_OTHER_CORES).count(),
-            max_other_cores: max(|c| c.0),
+            max_other_cores: log.iter().map(|c| c.0).fold(0.0, f64::max),
             threshold_cores: CONTENDED_OTHER_CORES,
             max_cpu_pressure: max(|c| c.1),
             max_io_pressure: max(|c| c.2),
@@ -216,13 +226,13 @@ impl Contention {
     pub fn note(&self) -> Option<String> {
         (self.contended > 0).then(|| {
             format!(
-                "CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}; CPU pressure up to {:.0} %, I/O pressure up to {:.0} %): timing figures may be low",
+                "CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}; CPU pressure up to {}, I/O pressure up to {}): timing figures may be low",
                 self.contended,
                 self.runs,
                 self.threshold_cores,
                 self.max_other_cores,
-                self.max_cpu_pressure * 100.0,
-                self.max_io_pressure * 100.0
+                pct(self.max_cpu_pressure),
+                pct(self.max_io_pressure)
             )
         })
     }

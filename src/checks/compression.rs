@@ -119,18 +119,34 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
     let real = blocks_vs_whole_file(&real_logs(), &WindowConfig::default())
         .map_err(|e| format!("compress the real logs: {e}"))?;
     let criteria = vec![
-        Criterion::timing(
-            ratio_at("zstd", 1) <= 1.1 && ratio_at("gzip", 1) <= 1.1 && lone_ratio <= 1.1,
+        Criterion::exact(
+            ratio_at("zstd", 1) <= 1.1 && ratio_at("gzip", 1) <= 1.1,
             format!(
-                "one record per batch gains nothing: ratio zstd {:.2}, gzip {:.2}; pipeline at linger 0 (mean batch {:.1}) {lone_ratio:.2}",
-                ratio_at("zstd", 1), ratio_at("gzip", 1), lone.batch_size.mean
+                "one record per block gains nothing (seeded records, no pipeline): ratio zstd {:.2}, gzip {:.2}",
+                ratio_at("zstd", 1),
+                ratio_at("gzip", 1)
             ),
         ),
         Criterion::timing(
-            ratio_at("zstd", 4096) >= 2.0 && ratio_at("gzip", 4096) >= 2.0 && full_ratio >= 2.0,
+            lone_ratio <= 1.1,
             format!(
-                "filled batches compress ≥ 2×: 4096 records zstd {:.1}×, gzip {:.1}×; pipeline at saturation (mean batch {:.0}) {full_ratio:.1}×",
-                ratio_at("zstd", 4096), ratio_at("gzip", 4096), full.batch_size.mean
+                "nor in the pipeline at linger 0 (mean batch {:.1}, which depends on speed): {lone_ratio:.2}",
+                lone.batch_size.mean
+            ),
+        ),
+        Criterion::exact(
+            ratio_at("zstd", 4096) >= 2.0 && ratio_at("gzip", 4096) >= 2.0,
+            format!(
+                "filled blocks compress ≥ 2× (seeded records, no pipeline): 4096 records zstd {:.1}×, gzip {:.1}×",
+                ratio_at("zstd", 4096),
+                ratio_at("gzip", 4096)
+            ),
+        ),
+        Criterion::timing(
+            full_ratio >= 2.0,
+            format!(
+                "and in the pipeline at saturation (mean batch {:.0}, which depends on speed): {full_ratio:.1}×",
+                full.batch_size.mean
             ),
         ),
         Criterion::exact(

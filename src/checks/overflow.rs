@@ -165,10 +165,19 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
         }
         let bound = rss_before + budget + RSS_MARGIN;
         criteria.push(Criterion::exact(
-            r.unaccounted() == 0 && worst_residual <= 2,
+            r.unaccounted() == 0,
             format!(
-                "{policy}: offered {} = committed {} + dropped {} (+ queued + spilled + in the batcher at each of {} samples: worst residual {worst_residual})",
-                r.offered, r.committed, r.dropped, r.samples.len()
+                "{policy}: at the end, offered {} = committed {} + dropped {}",
+                r.offered, r.committed, r.dropped
+            ),
+        ));
+        // A sample reads several counters one after another; a read the scheduler interrupted
+        // can be off by the items that moved meanwhile, so this one is a timing criterion.
+        criteria.push(Criterion::timing(
+            worst_residual <= 2,
+            format!(
+                "{policy}: offered = committed + dropped + queued + spilled + in the batcher at each of {} samples: worst residual {worst_residual}",
+                r.samples.len()
             ),
         ));
         criteria.push(Criterion::exact(

@@ -110,12 +110,13 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             .sync_latency_ns()
             .map(LatencySummary::from_ns)
             .unwrap_or_default();
-        let mut m = self.metrics.clone();
-        m.flush_reasons = self.window.flush_counts();
-        m.dlq_fdatasyncs = self.dlq.as_ref().map_or(0, DeadLetterQueue::syncs);
-        m.dlq_evicted = self.dlq.as_ref().map_or(0, DeadLetterQueue::evicted);
+        // Built from the batcher's own metrics in place (no copy of its histograms), with the
+        // figures the end of a run fills in from the window and the DLQ put in here.
         let elapsed_s = now.saturating_sub(self.started) as f64 / 1e9;
-        let r = RunReport::new(&m, self.sink.counters(), sync, elapsed_s);
+        let mut r = RunReport::new(&self.metrics, self.sink.counters(), sync, elapsed_s);
+        r.flush_reasons = self.window.flush_counts().into();
+        r.dlq_fdatasyncs = self.dlq.as_ref().map_or(0, DeadLetterQueue::syncs);
+        r.dlq_evicted = self.dlq.as_ref().map_or(0, DeadLetterQueue::evicted);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
     }
 
@@ -343,7 +344,7 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             }
             DlqPush::Refused => {
                 self.metrics.dropped_dlq_full += 1;
-                self.live.dropped.add(1);
+                self.live.dropped_dlq_full.add(1);
                 false
             }
         };
@@ -446,6 +447,8 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             self.metrics.batches += 1;
             Metrics::record(&mut self.metrics.batch_items, flushed.items as u64);
             Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
+            // After the batch is wholly counted, so a scrape sees its batches with its items.
+            self.publish(self.clock.now());
         }
         result
     }
@@ -481,7 +484,6 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         self.metrics.committed += n;
         self.metrics.committed_in_batch += n;
         self.live.committed.add(n);
-        self.publish(done);
     }
 }
 

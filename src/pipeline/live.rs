@@ -14,6 +14,8 @@ pub(crate) struct Live {
     pub(super) committed: Padded,
     pub(crate) dead_lettered: Padded,
     pub(super) dropped: Padded,
+    /// Refused by a full (drop-newer) dead-letter queue.
+    pub(super) dropped_dlq_full: Padded,
     pub(super) popped: Padded,
     pub(super) lost: Padded,
     pub(super) timed_out: Padded,
@@ -27,6 +29,7 @@ impl Live {
         let committed = self.committed.get();
         let dead_lettered = self.dead_lettered.get();
         let dropped = self.dropped.get();
+        let dropped_dlq_full = self.dropped_dlq_full.get();
         let lost = self.lost.get();
         let timed_out = self.timed_out.get();
         let queue_depth = queue.len() as u64;
@@ -35,6 +38,7 @@ impl Live {
             committed,
             dead_lettered,
             dropped,
+            dropped_dlq_full,
             lost,
             timed_out,
             queue_depth,

@@ -272,7 +272,7 @@ where
     report.settings = settings(cfg);
     if cfg.control.stop_requested() {
         report.warnings.push(
-            "stopped early by SIGINT/SIGTERM: intake stopped, everything accepted was flushed"
+            "stopped early (SIGINT/SIGTERM, or the run's control): intake stopped, everything accepted was flushed"
                 .into(),
         );
     }

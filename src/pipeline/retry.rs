@@ -117,7 +117,7 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         self.metrics.dropped_dlq_full += refused;
         self.metrics.dead_in_batch += n;
         self.live.dead_lettered.add(n - refused);
-        self.live.dropped.add(refused);
+        self.live.dropped_dlq_full.add(refused);
         Ok(())
     }
 }

@@ -66,7 +66,7 @@ pub(super) fn snapshot(
         offered: live.offered.get(),
         committed: live.committed.get(),
         dead_lettered: live.dead_lettered.get(),
-        dropped: live.dropped.get(),
+        dropped: live.dropped.get() + live.dropped_dlq_full.get(),
         queue_depth: queue.len() as u64,
         spilled: queue.spilled_now() as u64,
         in_batcher: live
