@@ -83,62 +83,162 @@ fn layer_of(module: &str) -> Option<(usize, &'static str)> {
     best.map(|(_, rank, name)| (rank, name))
 }
 
-/// Code without comments (doc links are not imports) and without string literals' contents.
-fn code_lines(text: &str) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut in_tests = false;
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if t.starts_with("#[cfg(test)]") {
-            // Test modules sit at the end of a file; their imports are the tests', not the layer's.
-            in_tests = true;
+/// The file's code, without comments (doc links are not imports), string and char literals'
+/// contents, or its test module (`#[cfg(test)] mod ...` and what follows: a file's tests may use
+/// anything); newlines kept, so a byte offset still gives its line.
+fn code_of(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let (mut in_str, mut in_line_comment, mut block_depth) = (false, false, 0usize);
+    while let Some(c) = chars.next() {
+        if in_line_comment {
+            if c == '\n' {
+                in_line_comment = false;
+                out.push('\n');
+            }
+            continue;
         }
-        if in_tests {
+        if block_depth > 0 {
+            if c == '*' && chars.peek() == Some(&'/') {
+                chars.next();
+                block_depth -= 1;
+            } else if c == '\n' {
+                out.push('\n');
+            }
+            continue;
+        }
+        if in_str {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => in_str = false,
+                '\n' => out.push('\n'),
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '/' if chars.peek() == Some(&'/') => in_line_comment = true,
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                block_depth = 1;
+            }
+            '"' => in_str = true,
+            // A char literal ('"', '\'', 'x'), not a lifetime ('a): skip what it holds.
+            '\'' => {
+                let mut ahead = chars.clone();
+                let lit = match (ahead.next(), ahead.next(), ahead.next()) {
+                    (Some('\\'), Some(_), Some('\'')) => 3,
+                    (Some(_), Some('\''), _) => 2,
+                    _ => 0,
+                };
+                for _ in 0..lit {
+                    chars.next();
+                }
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+    }
+    let mut cut = out.len();
+    let mut from = 0;
+    while let Some(at) = out[from..].find("#[cfg(test)]") {
+        let at = from + at;
+        let rest = out[at + "#[cfg(test)]".len()..].trim_start();
+        // An inline test module (`mod tests {`), not a declaration (`mod testutil;`).
+        let inline = rest
+            .find(['{', ';'])
+            .is_some_and(|i| rest.as_bytes()[i] == b'{');
+        if (rest.starts_with("mod ") || rest.starts_with("pub mod ")) && inline {
+            cut = at;
             break;
         }
-        let code = match line.find("//") {
-            Some(at) => &line[..at],
-            None => line,
-        };
-        let mut s = String::new();
-        let mut in_str = false;
-        for c in code.chars() {
-            if c == '"' {
-                in_str = !in_str;
-            }
-            if !in_str {
-                s.push(c);
-            }
-        }
-        out.push((i + 1, s));
+        from = at + 1;
     }
+    out.truncate(cut);
     out
 }
 
-/// `pub use child::{A, B}` / `pub use child::A` in a folder's `mod.rs`: name -> child module.
+/// The paths a `use` tree or path names, from just after its `crate::`/`super::` anchor:
+/// `a::b::C`, `a::{b, c::{D, E}}`, `{a::B, c}` (braces nested to any depth).
+fn paths_at(text: &str) -> Vec<Vec<String>> {
+    fn tree(t: &str, prefix: &[String], out: &mut Vec<Vec<String>>) -> usize {
+        let t_trim = t.trim_start();
+        let lead = t.len() - t_trim.len();
+        let head: String = t_trim
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+            .collect();
+        let mut p = prefix.to_vec();
+        p.extend(
+            head.split("::")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
+        let rest = &t_trim[head.len()..];
+        if let Some(inner) = rest.strip_prefix('{') {
+            let mut used = 1;
+            let mut cur = inner;
+            loop {
+                let n = tree(cur, &p, out);
+                used += n;
+                cur = &cur[n..];
+                let c = cur.trim_start();
+                used += cur.len() - c.len();
+                if let Some(r) = c.strip_prefix(',') {
+                    used += 1;
+                    cur = r;
+                } else if c.starts_with('}') {
+                    used += 1;
+                    break;
+                } else {
+                    break;
+                }
+            }
+            lead + head.len() + used
+        } else {
+            if !p.is_empty() {
+                out.push(p);
+            }
+            lead + head.len()
+        }
+    }
+    let mut out = Vec::new();
+    tree(text, &[], &mut out);
+    out
+}
+
+/// `pub use child::{A, B}` / `pub(crate) use child::A` in a folder's `mod.rs` (or in `lib.rs`, for
+/// the crate's flat names): name -> child module.
 fn re_exports(sources: &[Source]) -> BTreeMap<(String, String), String> {
     let mut map = BTreeMap::new();
     for s in sources {
-        let text = s.text.replace('\n', " ");
-        for stmt in text.split(';') {
-            let Some(rest) = stmt.trim().strip_prefix("pub use ") else {
+        let code = code_of(&s.text);
+        for stmt in code.split(';') {
+            let stmt = stmt.trim();
+            let Some(rest) = stmt
+                .strip_prefix("pub use ")
+                .or_else(|| stmt.strip_prefix("pub(crate) use "))
+            else {
                 continue;
             };
-            let Some((child, names)) = rest.split_once("::") else {
-                continue;
-            };
-            if child.contains("crate") || child.contains("super") {
-                continue;
-            }
-            let names = names.trim().trim_start_matches('{').trim_end_matches('}');
-            for n in names.split(',') {
-                let n = n.trim().rsplit("::").next().unwrap_or("").trim();
-                if !n.is_empty() {
-                    map.insert(
-                        (s.module.clone(), n.to_string()),
-                        format!("{}/{child}", s.module),
-                    );
+            for path in paths_at(rest) {
+                let (Some(child), Some(name)) = (path.first(), path.last()) else {
+                    continue;
+                };
+                if child == "crate" || child == "super" || path.len() < 2 {
+                    continue;
                 }
+                let module = if s.module == "lib" {
+                    child.clone()
+                } else {
+                    format!("{}/{child}", s.module)
+                };
+                let module = path[1..path.len() - 1]
+                    .iter()
+                    .fold(module, |m, seg| format!("{m}/{seg}"));
+                map.insert((s.module.clone(), name.clone()), module);
             }
         }
     }
@@ -162,54 +262,50 @@ fn edges(sources: &[Source]) -> Vec<(String, usize, String)> {
                 return Some(m);
             }
         }
-        None
+        // `crate::Name`: one of lib.rs's flat names.
+        let first = path.first()?;
+        exports
+            .get(&("lib".to_string(), first.to_string()))
+            .cloned()
     };
     let mut out = Vec::new();
     for s in sources {
-        let parent = match s.module.rsplit_once('/') {
-            Some((p, _)) => p.to_string(),
-            None => String::new(),
-        };
-        for (line, code) in code_lines(&s.text) {
-            for (anchor, base) in [("crate::", String::new()), ("super::", parent.clone())] {
-                let mut rest = code.as_str();
-                while let Some(at) = rest.find(anchor) {
-                    let tail = &rest[at + anchor.len()..];
-                    // `crate::{a, b::C}` and `crate::a::{B, c::D}`: expand one level of braces.
-                    let head: String = tail
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                        .collect();
-                    let mut paths = Vec::new();
-                    let prefix: Vec<&str> = head.split("::").filter(|p| !p.is_empty()).collect();
-                    if tail[head.len()..].starts_with('{') {
-                        let inner = &tail[head.len() + 1..];
-                        let inner = &inner[..inner.find('}').unwrap_or(inner.len())];
-                        for item in inner.split(',') {
-                            let mut p = prefix.clone();
-                            p.extend(item.trim().split("::").filter(|p| !p.is_empty()));
-                            paths.push(p.into_iter().map(str::to_string).collect::<Vec<_>>());
-                        }
-                    } else {
-                        paths.push(prefix.iter().map(|p| p.to_string()).collect());
+        let code = code_of(&s.text);
+        let mut at = 0;
+        while at < code.len() {
+            let rest = &code[at..];
+            let (anchor_len, mut base): (usize, Vec<String>) = if rest.starts_with("crate::")
+                && !code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$')
+            {
+                (7, Vec::new())
+            } else if rest.starts_with("super::")
+                && !code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+            {
+                // `super::` (repeated): this module's parent, and up.
+                let mut base: Vec<String> = s.module.split('/').map(str::to_string).collect();
+                let mut len = 0;
+                while code[at + len..].starts_with("super::") {
+                    base.pop();
+                    len += 7;
+                }
+                (len, base)
+            } else {
+                at += rest.chars().next().map_or(1, char::len_utf8);
+                continue;
+            };
+            let line = code[..at].matches('\n').count() + 1;
+            for p in paths_at(&code[at + anchor_len..]) {
+                let mut full = std::mem::take(&mut base.clone());
+                full.extend(p);
+                let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+                if let Some(to) = resolve(&refs) {
+                    if to != s.module {
+                        out.push((s.module.clone(), line, to));
                     }
-                    for p in paths {
-                        let mut full: Vec<String> = if base.is_empty() {
-                            Vec::new()
-                        } else {
-                            base.split('/').map(str::to_string).collect()
-                        };
-                        full.extend(p);
-                        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-                        if let Some(to) = resolve(&refs) {
-                            if to != s.module {
-                                out.push((s.module.clone(), line, to));
-                            }
-                        }
-                    }
-                    rest = &tail[head.len()..];
                 }
             }
+            base.clear();
+            at += anchor_len;
         }
     }
     out
@@ -334,5 +430,37 @@ fn a_wrong_edge_is_caught() {
             .any(|b| b.contains("codec and pipeline import each other")
                 || b.contains("codec and summary import each other")),
         "{bad:?}"
+    );
+}
+
+#[test]
+fn the_reader_sees_through_the_forms_imports_take() {
+    // rustfmt's multi-line `use`, nested braces, the crate's flat names, `super::super::`, a path
+    // without `use`, and a `#[cfg(test)] fn` (which must not hide the code after it); a test
+    // module's imports are the tests' own.
+    let mut sources = read_src();
+    sources.push(Source {
+        module: "codec/forms".into(),
+        text: "use crate::{\n    clock::Nanos,\n    summary::{RunReport, Rejections},\n};\n\
+               #[cfg(test)]\nfn helper() {}\n\
+               use crate::RunConfig;\n\
+               fn f() { let _ = super::super::pipeline::run; }\n\
+               fn g() -> crate::checks::CheckResult { todo!() }\n\
+               #[cfg(test)]\nmod tests { use crate::report::Csv; }\n"
+            .into(),
+    });
+    let bad = violations(&sources);
+    let hit = |line: usize, to: &str| {
+        bad.iter()
+            .any(|b| b.starts_with(&format!("src/codec/forms line {line}: imports {to} ")))
+    };
+    assert!(hit(1, "summary"), "multi-line, nested: {bad:?}");
+    assert!(hit(7, "config"), "a flat name through lib.rs: {bad:?}");
+    assert!(hit(8, "pipeline"), "super::super:: {bad:?}");
+    assert!(hit(9, "checks/common"), "a path in a signature: {bad:?}");
+    assert!(
+        !bad.iter()
+            .any(|b| b.contains("codec/forms") && b.contains("report")),
+        "a test module's imports are not the layer's: {bad:?}"
     );
 }
