@@ -109,8 +109,13 @@ def main():
 
     ai = rows(run, "aimd-compare.csv")
     if ai:
+        af = fig("aimd")
+        low, high, peak = af.get("low_rate"), af.get("high_rate"), af.get("peak_items_per_s")
+        regimes = ""
+        if low and high and peak:
+            regimes = f"; low = bursty {num(low)} items/s, high = the bursty replay at {num(high)} items/s ({high / peak * 100:.0f} % of peak)"
         md.append(
-            "**AIMD vs fixed windows** (medians of repeated runs; low = bursty 300 items/s, high = the bursty replay at 10 % of peak):\n\n"
+            f"**AIMD vs fixed windows** (medians of repeated runs{regimes}):\n\n"
             + table(
                 ["contender", "low p99", "high p99", "high fdatasyncs/item", "high items/s", "SLO both", "regret"],
                 [
@@ -186,14 +191,21 @@ def main():
     if win:
         w.append(
             f"The window ({win['max_items']} items / {win['max_bytes'] // 1024} KiB / {win['linger_ms']} ms linger) was chosen by the sweep: "
-            "the largest-capacity window whose size bound fills at peak and whose bursty p99 stays within 80 % of the SLO."
+            "the largest-capacity window whose size bound fills at peak and whose bursty p99 stays within "
+            + (f"{fig('window')['slo_headroom'] * 100:.0f} % of the SLO." if fig("window").get("slo_headroom") else "the sweep's headroom under the SLO.")
         )
     a = fig("aimd")
     if a.get("best_static"):
-        w.append(
-            f"An AIMD linger ({'passes' if by['aimd']['pass'] else 'does not pass'} its check) adapts across regimes where one fixed window cannot: "
-            f"see the AIMD table against {a.get('best_static')}."
-        )
+        if by["aimd"]["pass"]:
+            w.append(
+                "An AIMD linger passes its check: it adapts across regimes where one fixed window cannot "
+                f"(see the AIMD table against {a.get('best_static')})."
+            )
+        else:
+            w.append(
+                "An AIMD linger does not pass its check in this run: see the AIMD table against "
+                f"{a.get('best_static')} for where a fixed window did as well or better."
+            )
     ov = fig("overflow").get("recommendation")
     if ov:
         first = ov.split(" All policies:")[0].rstrip(".") if isinstance(ov, str) else json.dumps(ov)

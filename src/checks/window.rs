@@ -297,6 +297,8 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         "effective_max_items": eff_max,
         "sweep_size": rows.len(),
         "contenders": contenders,
+        "slo_headroom": SLO_HEADROOM,
+        "load_fraction_of_peak": LOAD_FRACTION_OF_PEAK,
     });
     evidence.push(write_json_evidence(
         &opts.out,
