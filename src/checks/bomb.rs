@@ -192,6 +192,14 @@ fn child(exe: &Path, args: &[String]) -> Result<(Option<Value>, Option<i32>, Str
     Ok((v, out.status.signal(), words))
 }
 
+/// A capped decoder's rejection in our own words: naming the input, saying what was wrong (`expect`),
+/// and for a bomb that expands past the cap, the cap. Not any error the decoding library returns.
+fn names_the_rejection(err: &str, input: &str, expect: &str) -> bool {
+    err.contains(input)
+        && err.contains(expect)
+        && (expect != "passed the cap of" || err.contains(&CAP.to_string()))
+}
+
 /// Run the check.
 pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
     let exe = opts.child_binary("bomb")?;
@@ -254,9 +262,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
         if b.bomb {
             // Our own wording, naming the input and (for the cap) the cap: not any error the
             // decoding library happens to return.
-            let names = err.contains(b.name)
-                && err.contains(b.expect)
-                && (b.expect != "passed the cap of" || err.contains(&CAP.to_string()));
+            let names = names_the_rejection(&err, b.name, b.expect);
             criteria.push(Criterion::exact(
                 rejected && names && rss <= MAX_CAPPED_RSS,
                 format!(
@@ -334,6 +340,36 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rejection_must_be_in_our_words_not_the_libraries() {
+        // Before, "names the cap" accepted zstd's own "Destination buffer is too small" once our
+        // message happened to mention the cap anywhere.
+        let ours = format!("x/zeros.zst: decompressed output passed the cap of {CAP} bytes (zstd)");
+        assert!(names_the_rejection(&ours, "zeros.zst", "passed the cap of"));
+        let other_input = ours.replace("zeros.zst", "other.zst");
+        assert!(!names_the_rejection(
+            &other_input,
+            "zeros.zst",
+            "passed the cap of"
+        ));
+        let no_cap = "x/zeros.zst: decompressed output passed the cap of 5 bytes";
+        assert!(!names_the_rejection(
+            no_cap,
+            "zeros.zst",
+            "passed the cap of"
+        ));
+        let lib = format!("x/zeros.zst (cap {CAP} bytes): Destination buffer is too small");
+        assert!(!names_the_rejection(&lib, "zeros.zst", "passed the cap of"));
+        let lie = format!(
+            "x/lying-size.zst: invalid zstd data after 0 bytes of output (cap {CAP} bytes)"
+        );
+        assert!(names_the_rejection(
+            &lie,
+            "lying-size.zst",
+            "invalid zstd data"
+        ));
+    }
 
     #[test]
     fn a_lying_zstd_header_is_rejected_with_a_named_error() {

@@ -110,6 +110,18 @@ fn ingest_once(exe: &Path, base: &Path, input: &Input) -> Result<serde_json::Val
     Ok(v)
 }
 
+/// At most one DLQ fdatasync per batch in every run of an input with invalid records, and at least
+/// one: both figures must be there (a missing one fails; it used to compare as `None <= x`).
+fn dlq_syncs_bounded(runs: &[serde_json::Value]) -> bool {
+    !runs.is_empty()
+        && runs.iter().all(
+            |v| match (v["dlq_fdatasyncs"].as_u64(), v["batches"].as_u64()) {
+                (Some(d), Some(b)) => d >= 1 && d <= b,
+                _ => false,
+            },
+        )
+}
+
 /// Every run of this input: each line committed or dead-lettered as generated, none rejected.
 fn accounted(runs: &[serde_json::Value], input: &Input) -> bool {
     runs.iter().all(|v| {
@@ -208,15 +220,7 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
     let fraction = rate.median / sat.median;
     let mixed_fraction = mixed_rate.median / sat.median;
     // At most one DLQ fdatasync per batch, however many dead letters it holds.
-    // Both figures present, and some DLQ fdatasync at all (the mixed input has invalid records): a
-    // missing figure must fail, not compare as `None <= x`.
-    let dlq_syncs_bounded = !mixed_runs.is_empty()
-        && mixed_runs.iter().all(
-            |v| match (v["dlq_fdatasyncs"].as_u64(), v["batches"].as_u64()) {
-                (Some(d), Some(b)) => d >= 1 && d <= b,
-                _ => false,
-            },
-        );
+    let dlq_syncs_bounded = dlq_syncs_bounded(&mixed_runs);
     let max_dlq_per_batch = mixed_runs
         .iter()
         .map(|v| v["dlq_fdatasyncs"].as_f64().unwrap_or(0.0) / v["batches"].as_f64().unwrap_or(1.0))
@@ -311,4 +315,28 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
         write_json_evidence(&opts.out, "ingest.json", &figures)?,
     ];
     Ok(CheckResult::judge("ingest", criteria, figures, evidence))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_dlq_fdatasync_bound_fails_on_a_missing_figure_or_none_at_all() {
+        let ok = json!({"dlq_fdatasyncs": 3, "batches": 10});
+        assert!(dlq_syncs_bounded(std::slice::from_ref(&ok)));
+        assert!(!dlq_syncs_bounded(&[
+            json!({"dlq_fdatasyncs": 11, "batches": 10})
+        ]));
+        assert!(
+            !dlq_syncs_bounded(&[ok, json!({"batches": 10})]),
+            "missing figure"
+        );
+        assert!(
+            !dlq_syncs_bounded(&[json!({"dlq_fdatasyncs": 0, "batches": 10})]),
+            "none"
+        );
+        assert!(!dlq_syncs_bounded(&[]), "no run");
+    }
 }

@@ -58,6 +58,16 @@ pub struct ChildDeath {
     pub series: Vec<ChildPoint>,
 }
 
+/// The child died of memory: the allocator's abort (SIGABRT, "memory allocation of N bytes
+/// failed") or the OOM killer's SIGKILL; not any non-zero exit.
+fn died_of_memory(death: &ChildDeath) -> bool {
+    match death.signal {
+        Some(libc::SIGABRT) => death.last_words.contains("memory allocation"),
+        Some(libc::SIGKILL) => true,
+        _ => false,
+    }
+}
+
 /// Run the unbounded-queue contrast in a child: `ingest-lab-child overflow`.
 pub fn unbounded_child(opts: &CheckOptions, secs: f64) -> Result<ChildDeath, String> {
     let exe = opts.child_binary("overflow")?;
@@ -212,13 +222,7 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
             p.rss_bytes as f64 / 1048576.0
         );
     }
-    // Of memory: the allocator's abort (SIGABRT, "memory allocation of N bytes failed") or the OOM
-    // killer's SIGKILL; not any non-zero exit.
-    let died = match death.signal {
-        Some(libc::SIGABRT) => death.last_words.contains("memory allocation"),
-        Some(libc::SIGKILL) => true,
-        _ => false,
-    };
+    let died = died_of_memory(&death);
     criteria.push(Criterion::exact(
         died && death.after_s < 30.0,
         format!(
@@ -281,4 +285,39 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
         write_json_evidence(&opts.out, "overflow.json", &figures)?,
     ];
     Ok(CheckResult::judge("overflow", criteria, figures, evidence))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn death(signal: Option<i32>, exit_code: Option<i32>, words: &str) -> ChildDeath {
+        ChildDeath {
+            signal,
+            exit_code,
+            after_s: 1.0,
+            last_words: words.into(),
+            series: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_unbounded_child_must_die_of_memory_not_of_anything() {
+        // Before, any non-zero exit passed: a child that failed to start or panicked on a bad
+        // argument "died" as well as one the address-space limit killed.
+        let oom = "memory allocation of 201326592 bytes failed";
+        assert!(died_of_memory(&death(Some(libc::SIGABRT), None, oom)));
+        assert!(died_of_memory(&death(Some(libc::SIGKILL), None, "")));
+        assert!(!died_of_memory(&death(
+            None,
+            Some(2),
+            "error: unexpected argument"
+        )));
+        assert!(!died_of_memory(&death(
+            Some(libc::SIGABRT),
+            None,
+            "assertion failed"
+        )));
+        assert!(!died_of_memory(&death(Some(libc::SIGSEGV), None, oom)));
+    }
 }
