@@ -274,7 +274,7 @@ fn edges(sources: &[Source]) -> Vec<(String, usize, String)> {
         let mut at = 0;
         while at < code.len() {
             let rest = &code[at..];
-            let (anchor_len, mut base): (usize, Vec<String>) = if rest.starts_with("crate::")
+            let (anchor_len, base): (usize, Vec<String>) = if rest.starts_with("crate::")
                 && !code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$')
             {
                 (7, Vec::new())
@@ -295,7 +295,7 @@ fn edges(sources: &[Source]) -> Vec<(String, usize, String)> {
             };
             let line = code[..at].matches('\n').count() + 1;
             for p in paths_at(&code[at + anchor_len..]) {
-                let mut full = std::mem::take(&mut base.clone());
+                let mut full = base.clone();
                 full.extend(p);
                 let refs: Vec<&str> = full.iter().map(String::as_str).collect();
                 if let Some(to) = resolve(&refs) {
@@ -304,7 +304,6 @@ fn edges(sources: &[Source]) -> Vec<(String, usize, String)> {
                     }
                 }
             }
-            base.clear();
             at += anchor_len;
         }
     }

@@ -211,16 +211,16 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         self.metrics.flush_reasons = self.window.flush_counts();
         self.metrics.dlq_fdatasyncs = self.dlq.as_ref().map_or(0, DeadLetterQueue::syncs);
         self.metrics.dlq_evicted = self.dlq.as_ref().map_or(0, DeadLetterQueue::evicted);
-        let sync = self
+        let (sync, quantiles) = self
             .sink
             .sync_latency_ns()
-            .map(LatencySummary::from_ns)
-            .unwrap_or_default();
-        self.metrics.fdatasync_quantiles_us = self
-            .sink
-            .sync_latency_ns()
-            .map(|h| crate::metrics::quantiles_us(h, 100))
-            .unwrap_or_default();
+            .map_or_else(Default::default, |h| {
+                (
+                    LatencySummary::from_ns(h),
+                    crate::metrics::quantiles_us(h, 100),
+                )
+            });
+        self.metrics.fdatasync_quantiles_us = quantiles;
         let end = self.clock.now();
         let trace = self.aimd.map(AimdDriver::into_trace).unwrap_or_default();
         (self.metrics, self.sink.counters(), sync, end, err, trace)
