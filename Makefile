@@ -7,7 +7,7 @@ SHELL := /bin/bash
 RUN_DIR ?= reports/runs/$(shell date -u +%Y-%m-%d)-$(shell hostname -s)
 
 .PHONY: bench bench-peers test build report report-check tools icount icount-bless icount-prove \
-	crash-sim crash-sim-prove
+	crash-sim crash-sim-prove syscall-gate syscall-gate-bless syscall-gate-prove
 
 bench:
 	bash ci/bench.sh "$(RUN_DIR)" $(if $(QUICK),--quick,)
@@ -54,6 +54,20 @@ icount-bless:
 # Prove the gate can fail: a build with a deliberate regression must be rejected.
 icount-prove:
 	bash ci/icount.sh --prove
+
+# Syscall-count gate: write/fdatasync/fsync/open/rename calls of fixed workloads (unbatched, batched,
+# ingest with invalid records, redrive), counted by strace, against the budgets committed in
+# ci/syscall-budgets.tsv; any increase fails. Callgrind cannot see a syscall's cost; this can.
+syscall-gate:
+	bash ci/syscall-gate.sh
+
+# Rewrite the committed syscall budgets from this machine's counts (on purpose; commit the file).
+syscall-gate-bless:
+	bash ci/syscall-gate.sh --bless
+
+# Prove the gate can fail: a build whose sink makes one more fdatasync per commit must be rejected.
+syscall-gate-prove:
+	bash ci/syscall-gate.sh --prove
 
 # The crash-and-fault simulation of the ingest path (see src/crashsim/): seeds 0..SEEDS, every durable
 # operation of each workload crashed or failed (up to POINTS per seed). `make test` runs it until

@@ -64,6 +64,7 @@ fi
 
 [ -f "$BUDGETS" ] || { echo "icount: FAIL: no committed budgets ($BUDGETS); run make icount-bless" >&2; exit 1; }
 fail=0
+planted_caught=0
 [ -n "${ICOUNT_CSV:-}" ] && echo "bench,budget_ir,measured_ir,delta_pct" > "$ICOUNT_CSV"
 while IFS=$'\t' read -r bench ir; do
     budget=$(awk -F'\t' -v b="$bench" '!/^#/ && $1 == b {print $2}' "$BUDGETS")
@@ -81,6 +82,7 @@ while IFS=$'\t' read -r bench ir; do
     else
         echo "icount: FAIL $bench grew $verdict, more than ${THRESHOLD}%" >&2
         fail=1
+        case "$bench" in icount::hot_path::block_push*) planted_caught=1 ;; esac
     fi
 done <<< "$measured"
 while IFS=$'\t' read -r bench _; do
@@ -92,11 +94,13 @@ while IFS=$'\t' read -r bench _; do
 done < "$BUDGETS"
 
 if [ "$MODE" = "--prove" ]; then
-    if [ $fail = 1 ]; then
-        echo "icount: the gate caught the deliberate regression (as it must)" >&2
+    # Any failure is not enough: the planted regression is in the block builder, so block_push itself
+    # must be the bench that grew.
+    if [ $planted_caught = 1 ]; then
+        echo "icount: the gate caught the deliberate regression in block_push (as it must)" >&2
         exit 0
     fi
-    echo "icount: FAIL: the deliberate regression passed the gate" >&2
+    echo "icount: FAIL: the deliberate regression in the block builder passed the gate (block_push did not grow)" >&2
     exit 1
 fi
 exit $fail

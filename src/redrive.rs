@@ -76,6 +76,9 @@ pub struct RedriveReport {
     pub pending_after: u64,
     /// Stopped early by SIGINT/SIGTERM (the generation stays in progress and resumes next time).
     pub interrupted: bool,
+    /// `fdatasync` calls start-up recovery made on the main stream's segments (see
+    /// [`crate::ingest::Recovery::fdatasyncs`]).
+    pub recovery_fdatasyncs: u64,
     /// The pipeline run that committed them.
     pub run: RunReport,
 }
@@ -289,6 +292,7 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         return Err(RunError::Setup(e));
     }
     rep.redriven = run.committed;
+    rep.recovery_fdatasyncs = recovery.fdatasyncs;
     rep.run = run;
     // Stopped early by a signal: the generations stay in progress and the next re-drive resumes them.
     // Otherwise everything of them is now committed or back in the pending file: mark them drained.

@@ -23,6 +23,7 @@ mod real_logs;
 mod redrive;
 mod sigstop;
 mod strace;
+pub mod syscall_gate;
 mod window;
 
 pub use before_after::before_after;

@@ -40,6 +40,9 @@ pub struct Recovery {
     pub records: u64,
     /// Control records in good blocks.
     pub control_records: u64,
+    /// `fdatasync` calls recovery made on segments (the newest made durable, a torn tail cut): beside
+    /// the sink's own, so every sync of a segment is counted somewhere.
+    pub fdatasyncs: u64,
     /// The last committed position of every input key seen.
     pub positions: HashMap<String, Position>,
     /// The highest dead-letter sequence number a committed block acknowledges: entries of the DLQ
@@ -123,6 +126,7 @@ pub fn scan_in(
     on_record: &mut dyn FnMut(&[u8]),
 ) -> Result<Recovery, String> {
     let segs = segments_in(storage, dir).map_err(|e| e.to_string())?;
+    let mut syncs = 0u64;
     if repair {
         // The newest non-empty segment may end in a block whose fdatasync failed in an earlier
         // process: its bytes can still be readable from the page cache without being durable.
@@ -136,12 +140,14 @@ pub fn scan_in(
                 .open(seg, OpenMode::AppendOrCreate)
                 .and_then(|mut f| f.sync_data())
                 .map_err(|e| format!("fdatasync {}: {e}", seg.display()))?;
+            syncs += 1;
             if len > 0 {
                 break;
             }
         }
     }
     let mut rec = Recovery {
+        fdatasyncs: syncs,
         segments: segs.len(),
         ..Recovery::default()
     };
@@ -197,6 +203,7 @@ pub fn scan_in(
                         f.sync_data()
                     })
                     .map_err(|e| format!("truncate {}: {e}", seg.display()))?;
+                rec.fdatasyncs += 1;
             }
             rec.torn_tail = Some(torn);
         }
