@@ -13,6 +13,13 @@ import os
 import sys
 
 
+
+def verdict(c):
+    """PASS, FAIL or INCONCLUSIVE (nothing failed, but a statistical decision could not be made)."""
+    if c["pass"]:
+        return "PASS"
+    return "INCONCLUSIVE" if c.get("inconclusive") else "FAIL"
+
 def load(run, name):
     p = os.path.join(run, name)
     if not os.path.exists(p):
@@ -70,7 +77,7 @@ def main():
     )
     md.append(
         "Verdicts: "
-        + ", ".join(f"{c['check']} {'PASS' if c['pass'] else 'FAIL'}" for c in checks["checks"])
+        + ", ".join(f"{c['check']} {verdict(c)}" for c in checks["checks"])
         + "."
     )
     contended = [c for c in checks["checks"] if c.get("cpu", {}).get("contended", 0) > 0]

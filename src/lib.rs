@@ -58,6 +58,7 @@ pub mod rng;
 #[allow(unsafe_code)]
 mod signals;
 mod sink;
+pub mod stats;
 pub mod storage;
 mod summary;
 #[cfg(test)]

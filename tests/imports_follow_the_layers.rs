@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "clock",
             "control",
             "rng",
+            "stats",
             "error",
             "host",
             "signals",

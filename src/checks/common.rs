@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use super::verdict::{exit_code, CheckResult, Criterion, CriterionKind};
+
 use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig};
 use crate::load::standard_trace_path;
 use crate::summary::RunError;
@@ -53,6 +55,18 @@ impl CheckOptions {
         } else {
             full
         })
+    }
+
+    /// How many runs a statistical decision may take: one on `--quick` (which cannot decide: its
+    /// timing verdicts are a smoke test), else from the fewest that can reach the level to 10, within
+    /// `max_secs`.
+    pub fn decision_budget(&self, max_secs: f64) -> crate::stats::Budget {
+        let min = crate::stats::min_runs_for(crate::stats::LEVEL);
+        crate::stats::Budget {
+            min_runs: if self.quick { 1 } else { min },
+            max_runs: if self.quick { 1 } else { 10 },
+            max_secs,
+        }
     }
 
     /// Repetitions of a measured comparison.
@@ -127,25 +141,6 @@ impl Default for CheckOptions {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// The outcome of a check: DESIGN.md §3's `{"check", "pass", "figures", "evidence"}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckResult {
-    /// Check name.
-    pub check: String,
-    /// True only when every criterion held.
-    pub pass: bool,
-    /// True when a criterion of kind [`CriterionKind::Exact`] failed: a defect, not a slow run.
-    pub exact_failed: bool,
-    /// The measured figures the verdict rests on.
-    pub figures: serde_json::Value,
-    /// Paths of evidence files written.
-    pub evidence: Vec<String>,
-    /// Each criterion, stated with its measured value and whether it held.
-    pub criteria: Vec<Criterion>,
-    /// Whether other processes competed for the CPU during the check's measured runs.
-    pub cpu: Contention,
 }
 
 /// CPU competition during a check's measured runs: each run's `other_cores` (machine busy time not
@@ -235,84 +230,6 @@ impl Contention {
                 pct(self.max_io_pressure)
             )
         })
-    }
-}
-
-/// The exit code of `check` for these results: 0 when all passed; 1 when an exact criterion failed,
-/// or any criterion on a full run; 3 on a `--quick` run where only timing criteria failed (a short
-/// run cannot show speed: `make bench` judges it).
-pub fn exit_code(results: &[CheckResult], quick: bool) -> u8 {
-    if results.iter().all(|r| r.pass) {
-        0
-    } else if quick && !results.iter().any(|r| r.exact_failed) {
-        3
-    } else {
-        1
-    }
-}
-
-impl CheckResult {
-    /// A result that passes exactly when every criterion held.
-    pub fn judge(
-        check: &str,
-        criteria: Vec<Criterion>,
-        figures: serde_json::Value,
-        evidence: Vec<String>,
-    ) -> CheckResult {
-        CheckResult {
-            check: check.to_string(),
-            pass: criteria.iter().all(|c| c.held),
-            exact_failed: criteria
-                .iter()
-                .any(|c| !c.held && c.kind == CriterionKind::Exact),
-            figures,
-            evidence,
-            criteria,
-            cpu: Contention::default(),
-        }
-    }
-}
-
-/// What a criterion's verdict rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CriterionKind {
-    /// Counts, ids, sizes, bounds: the same on any machine and on a short run. A failure is a defect,
-    /// whatever the run's length (`check --quick` fails on it).
-    Exact,
-    /// Speed or latency: needs full runs on a quiet machine to judge (`check --quick` reports it and
-    /// exits 3 when only such criteria failed).
-    Timing,
-}
-
-/// One pass/fail criterion of a check.
-#[derive(Debug, Clone, Serialize)]
-pub struct Criterion {
-    /// What must hold, in words with the measured numbers.
-    pub what: String,
-    /// Whether it held.
-    pub held: bool,
-    /// Exact or timing.
-    pub kind: CriterionKind,
-}
-
-impl Criterion {
-    /// A criterion on counts, ids, sizes or bounds.
-    pub fn exact(held: bool, what: impl Into<String>) -> Self {
-        Criterion {
-            what: what.into(),
-            held,
-            kind: CriterionKind::Exact,
-        }
-    }
-
-    /// A criterion on speed or latency.
-    pub fn timing(held: bool, what: impl Into<String>) -> Self {
-        Criterion {
-            what: what.into(),
-            held,
-            kind: CriterionKind::Timing,
-        }
     }
 }
 
@@ -408,78 +325,5 @@ pub fn effective_max_items(w: &WindowConfig, item_bytes: usize) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_quick_check_fails_on_an_exact_criterion_and_exits_3_on_timing_ones_only() {
-        // Before, ci/test.sh turned every failed quick check of eight checks into a timing warning,
-        // exact criteria (ids, reconciliation, RSS bounds) included.
-        let r = |c: Vec<Criterion>| CheckResult::judge("x", c, serde_json::Value::Null, vec![]);
-        let ok = r(vec![
-            Criterion::exact(true, "a"),
-            Criterion::timing(true, "b"),
-        ]);
-        let slow = r(vec![
-            Criterion::exact(true, "a"),
-            Criterion::timing(false, "b"),
-        ]);
-        let wrong = r(vec![
-            Criterion::exact(false, "a"),
-            Criterion::timing(true, "b"),
-        ]);
-        assert_eq!(exit_code(std::slice::from_ref(&ok), true), 0);
-        assert_eq!(exit_code(&[ok.clone(), slow.clone()], true), 3);
-        assert_eq!(
-            exit_code(std::slice::from_ref(&slow), false),
-            1,
-            "a full run judges timing"
-        );
-        assert_eq!(exit_code(&[slow, wrong.clone()], true), 1);
-        assert_eq!(exit_code(&[wrong], false), 1);
-    }
-
-    #[test]
-    fn contention_is_flagged_only_past_the_threshold() {
-        let quiet = Contention {
-            runs: 4,
-            contended: 0,
-            max_other_cores: 0.2,
-            threshold_cores: CONTENDED_OTHER_CORES,
-            max_cpu_pressure: 0.1,
-            max_io_pressure: 0.4,
-        };
-        assert_eq!(quiet.note(), None);
-        let busy = Contention {
-            contended: 1,
-            max_other_cores: 1.7,
-            ..quiet
-        };
-        let n = busy.note().unwrap();
-        assert!(
-            n.contains("in 1 of 4 measured runs")
-                && n.contains("max 1.70")
-                && n.contains("I/O pressure up to 40 %"),
-            "{n}"
-        );
-    }
-
-    #[test]
-    fn spread_of_odd_and_even_samples() {
-        assert_eq!(Spread::of(&[3.0, 1.0, 2.0]).median, 2.0);
-        let s = Spread::of(&[4.0, 1.0, 2.0, 3.0]);
-        assert_eq!((s.median, s.min, s.max, s.n), (2.5, 1.0, 4.0, 4));
-    }
-
-    #[test]
-    fn effective_max_is_the_tighter_bound() {
-        let w = WindowConfig {
-            max_items: 16384,
-            max_bytes: 1 << 20,
-            linger: Duration::ZERO,
-        };
-        assert_eq!(effective_max_items(&w, 100), (1 << 20) / 105);
-        let w = WindowConfig { max_items: 64, ..w };
-        assert_eq!(effective_max_items(&w, 100), 64);
-    }
-}
+#[path = "common/tests.rs"]
+mod tests;

@@ -24,6 +24,7 @@ mod redrive;
 mod sigstop;
 mod strace;
 pub mod syscall_gate;
+mod verdict;
 mod window;
 
 pub use before_after::before_after;

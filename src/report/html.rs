@@ -119,21 +119,27 @@ fn provenance_section(p: &Value) -> String {
     s
 }
 
+/// (class, mark, word) of a check or criterion: held, undecided (`inconclusive`), or failed.
+fn verdict_of(held: bool, inconclusive: bool) -> (&'static str, &'static str, &'static str) {
+    match (held, inconclusive) {
+        (true, _) => ("pass", "✔", "PASS"),
+        (false, true) => ("undecided", "?", "INCONCLUSIVE"),
+        (false, false) => ("fail", "✘", "FAIL"),
+    }
+}
+
 fn check_section(c: &Value) -> String {
-    let pass = c["pass"].as_bool().unwrap_or(false);
+    let flag = |v: &Value, k: &str| v[k].as_bool().unwrap_or(false);
+    let (class, _, word) = verdict_of(flag(c, "pass"), flag(c, "inconclusive"));
     let mut s = format!(
-        "<h3>check {} — <span class=\"{}\">{}</span></h3>\n<ul>\n",
+        "<h3>check {} — <span class=\"{class}\">{word}</span></h3>\n<ul>\n",
         esc(c["check"].as_str().unwrap_or("?")),
-        if pass { "pass" } else { "fail" },
-        if pass { "PASS" } else { "FAIL" }
     );
     for cr in c["criteria"].as_array().into_iter().flatten() {
-        let held = cr["held"].as_bool().unwrap_or(false);
+        let (class, mark, _) = verdict_of(flag(cr, "held"), flag(cr, "inconclusive"));
         let _ = writeln!(
             s,
-            "<li class=\"{}\">{} {}</li>",
-            if held { "pass" } else { "fail" },
-            if held { "✔" } else { "✘" },
+            "<li class=\"{class}\">{mark} {}</li>",
             esc(cr["what"].as_str().unwrap_or(""))
         );
     }
@@ -263,7 +269,7 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
          body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}}\n\
          table{{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}}\n\
          th,td{{border:1px solid #ccc;padding:0.25em 0.5em;text-align:right}}\nth{{background:#f3f3f3}}\n\
-         .prov th,.prov td{{text-align:left}}\n.pass{{color:#176117}}\n.fail{{color:#a01515}}\n.src{{color:#666;font-size:0.8em}}\n.chart{{margin:0.5em 0}}\n.chart svg{{max-width:100%;height:auto}}\n\
+         .prov th,.prov td{{text-align:left}}\n.pass{{color:#176117}}\n.fail{{color:#a01515}}\n.undecided{{color:#8a5a00}}\n.src{{color:#666;font-size:0.8em}}\n.chart{{margin:0.5em 0}}\n.chart svg{{max-width:100%;height:auto}}\n\
          </style></head><body>\n<h1>ingest-lab run {t}</h1>\n{body}</body></html>\n",
         t = esc(title)
     );

@@ -11,7 +11,9 @@ mod html;
 mod provenance;
 
 pub use charts::{render_svg, Chart, Plot, Series};
-pub use compare::{compare, render_html as render_comparison, Comparison, FigureDelta, NOTABLE};
+pub use compare::{
+    changed, compare, render_html as render_comparison, Comparison, FigureDelta, MIN_FACTOR,
+};
 pub use criterion::criterion_summary;
 pub use csv::Csv;
 pub use figures::charts_for;

@@ -32,15 +32,12 @@ pub(crate) fn cmd_compare(a: ReportArgs) -> ExitCode {
     if let Err(e) = std::fs::write(&out, ingest_lab::report::render_comparison(&c)) {
         return fail(2, format!("write {}: {e}", out.display()));
     }
-    let mut notable: Vec<_> = c
+    let mut changed: Vec<_> = c
         .figures
         .iter()
-        .filter(|f| {
-            f.change
-                .is_some_and(|x| x.abs() > ingest_lab::report::NOTABLE)
-        })
+        .filter(|f| f.changed == Some(true))
         .collect();
-    notable.sort_by(|x, y| {
+    changed.sort_by(|x, y| {
         y.change
             .unwrap_or(0.0)
             .abs()
@@ -51,7 +48,7 @@ pub(crate) fn cmd_compare(a: ReportArgs) -> ExitCode {
             eprintln!("verdict changed: {n}: {va:?} -> {vb:?}");
         }
     }
-    for f in notable.iter().take(15) {
+    for f in changed.iter().take(15) {
         eprintln!(
             "{:+7.1} %  {}  ({} -> {})",
             f.change.unwrap_or(0.0) * 100.0,
@@ -60,11 +57,13 @@ pub(crate) fn cmd_compare(a: ReportArgs) -> ExitCode {
             f.b
         );
     }
+    let judged = c.figures.iter().filter(|f| f.changed.is_some()).count();
     eprintln!(
-        "{} figures compared, {} changed by more than {:.0} %; wrote {}",
+        "{} figures compared; {judged} have intervals in both runs, of which {} changed (disjoint \
+         intervals and at least {:.0} %); the rest were measured once and are not judged; wrote {}",
         c.figures.len(),
-        notable.len(),
-        ingest_lab::report::NOTABLE * 100.0,
+        changed.len(),
+        ingest_lab::report::MIN_FACTOR * 100.0,
         out.display()
     );
     if a.json {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ingest_lab::checks::{CheckOptions, CriterionKind};
+use ingest_lab::checks::CheckOptions;
 use ingest_lab::{checks, LoadShape, RunConfig, RunError, StopAfter};
 
 use crate::args::{CheckArgs, RunArgs, SinkBenchArgs};
@@ -126,14 +126,9 @@ pub(crate) fn cmd_check(a: CheckArgs) -> ExitCode {
         match checks::run_check(name, &opts) {
             Ok(r) => {
                 for c in &r.criteria {
-                    let verdict = match (c.held, c.kind) {
-                        (true, _) => "PASS",
-                        (false, CriterionKind::Exact) => "FAIL",
-                        (false, CriterionKind::Timing) => "FAIL (timing)",
-                    };
-                    eprintln!("  {verdict} {}", c.what);
+                    eprintln!("  {} {}", c.verdict(), c.what);
                 }
-                eprintln!("check {name}: {}", if r.pass { "PASS" } else { "FAIL" });
+                eprintln!("check {name}: {}", r.verdict());
                 results.push(r);
             }
             Err(e) => return fail(2, format!("check {name}: {e}")),

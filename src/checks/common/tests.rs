@@ -1,0 +1,107 @@
+use super::*;
+
+#[test]
+fn a_quick_check_fails_on_an_exact_criterion_and_exits_3_on_timing_ones_only() {
+    // Before, ci/test.sh turned every failed quick check of eight checks into a timing warning,
+    // exact criteria (ids, reconciliation, RSS bounds) included.
+    let r = |c: Vec<Criterion>| CheckResult::judge("x", c, serde_json::Value::Null, vec![]);
+    let ok = r(vec![
+        Criterion::exact(true, "a"),
+        Criterion::timing(true, "b"),
+    ]);
+    let slow = r(vec![
+        Criterion::exact(true, "a"),
+        Criterion::timing(false, "b"),
+    ]);
+    let wrong = r(vec![
+        Criterion::exact(false, "a"),
+        Criterion::timing(true, "b"),
+    ]);
+    assert_eq!(exit_code(std::slice::from_ref(&ok), true), 0);
+    assert_eq!(exit_code(&[ok.clone(), slow.clone()], true), 3);
+    assert_eq!(
+        exit_code(std::slice::from_ref(&slow), false),
+        1,
+        "a full run judges timing"
+    );
+    assert_eq!(exit_code(&[slow, wrong.clone()], true), 1);
+    assert_eq!(exit_code(&[wrong], false), 1);
+}
+
+#[test]
+fn contention_is_flagged_only_past_the_threshold() {
+    let quiet = Contention {
+        runs: 4,
+        contended: 0,
+        max_other_cores: 0.2,
+        threshold_cores: CONTENDED_OTHER_CORES,
+        max_cpu_pressure: 0.1,
+        max_io_pressure: 0.4,
+    };
+    assert_eq!(quiet.note(), None);
+    let busy = Contention {
+        contended: 1,
+        max_other_cores: 1.7,
+        ..quiet
+    };
+    let n = busy.note().unwrap();
+    assert!(
+        n.contains("in 1 of 4 measured runs")
+            && n.contains("max 1.70")
+            && n.contains("I/O pressure up to 40 %"),
+        "{n}"
+    );
+}
+
+#[test]
+fn spread_of_odd_and_even_samples() {
+    assert_eq!(Spread::of(&[3.0, 1.0, 2.0]).median, 2.0);
+    let s = Spread::of(&[4.0, 1.0, 2.0, 3.0]);
+    assert_eq!((s.median, s.min, s.max, s.n), (2.5, 1.0, 4.0, 4));
+}
+
+#[test]
+fn effective_max_is_the_tighter_bound() {
+    let w = WindowConfig {
+        max_items: 16384,
+        max_bytes: 1 << 20,
+        linger: Duration::ZERO,
+    };
+    assert_eq!(effective_max_items(&w, 100), (1 << 20) / 105);
+    let w = WindowConfig { max_items: 64, ..w };
+    assert_eq!(effective_max_items(&w, 100), 64);
+}
+
+#[test]
+fn an_undecided_criterion_is_neither_pass_nor_fail_and_exits_3_on_a_full_run() {
+    let r = |c: Vec<Criterion>| CheckResult::judge("x", c, serde_json::Value::Null, vec![]);
+    let undecided =
+        crate::stats::judge_samples(vec![9.0, 11.0], 0.95, |iv| crate::stats::at_most(iv, 10.0));
+    let c = Criterion::decided(undecided, "p99 ≤ 10");
+    assert!(
+        !c.held && c.inconclusive && c.verdict() == "INCONCLUSIVE",
+        "{c:?}"
+    );
+    assert!(
+        c.what.contains("inconclusive") && c.what.contains("2 runs"),
+        "{}",
+        c.what
+    );
+    let res = r(vec![Criterion::exact(true, "a"), c.clone()]);
+    assert!(!res.pass && res.inconclusive && res.verdict() == "INCONCLUSIVE");
+    assert_eq!(exit_code(std::slice::from_ref(&res), false), 3);
+    // A decided failure beside it makes the check fail.
+    let failed = r(vec![c, Criterion::timing(false, "b")]);
+    assert!(!failed.inconclusive && failed.verdict() == "FAIL");
+    assert_eq!(exit_code(&[failed], false), 1);
+}
+
+#[test]
+fn a_claim_whose_premise_is_not_met_here_is_undecided_not_failed() {
+    let claim = Criterion::timing(false, "p99 ≤ SLO");
+    assert_eq!(claim.clone().resting_on(true).verdict(), "FAIL (timing)");
+    assert_eq!(claim.resting_on(false).verdict(), "INCONCLUSIVE");
+    let premise = Criterion::premise(false, "2 × fdatasync p99 ≤ SLO");
+    assert!(premise.inconclusive && premise.what.starts_with("premise not met"));
+    assert!(Criterion::timing(true, "held").resting_on(false).held);
+}
