@@ -61,6 +61,13 @@ ICOUNT_CSV="$RUN_DIR/icount.csv" bash ci/icount.sh 2> "$RUN_DIR/icount.log"
 gate icount $?
 set -e
 
+echo "== syscall counts vs committed budgets (strace)" >&2
+set +e
+bash ci/syscall-gate.sh > "$RUN_DIR/syscall-gate.log" 2>&1
+gate syscalls $?
+set -e
+grep -E '^(FAIL|note|syscall gate)' "$RUN_DIR/syscall-gate.log" >&2 || true
+
 echo "== checks" >&2
 set +e
 "$BIN" check all ${QUICK:+--quick} --json --dir "$SINK" --out "$RUN_DIR" > "$RUN_DIR/checks.json"

@@ -98,6 +98,9 @@ pub struct CpuUse {
     pub io_pressure: f64,
     /// Share in which all non-idle tasks waited for I/O at once (`/proc/pressure/io`, "full").
     pub io_pressure_full: f64,
+    /// Bytes per second that other processes (not this one or its children) caused to be written to
+    /// storage during the run (`/proc/PID/io`): a competing writer on the disk. NaN when unreadable.
+    pub others_write_bytes_per_s: f64,
 }
 
 /// The `total=` stall microseconds of one line ("some" or "full") of a `/proc/pressure/*` file.
@@ -124,13 +127,54 @@ fn pressure_now() -> [Option<u64>; 3] {
     ]
 }
 
+/// Bytes each other process has caused to be written to storage so far (`write_bytes` of
+/// `/proc/PID/io`), by pid: every process but this one and its children (a check's own child is part
+/// of the measurement). Processes whose counters cannot be read are left out.
+fn others_write_bytes() -> std::collections::HashMap<u32, u64> {
+    let me = std::process::id();
+    let mut out = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                let after = s.rsplit_once(')')?.1.to_string();
+                after.split_whitespace().nth(1)?.parse::<u32>().ok()
+            });
+        if ppid == Some(me) {
+            continue;
+        }
+        let bytes = std::fs::read_to_string(format!("/proc/{pid}/io"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("write_bytes:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            });
+        if let Some(b) = bytes {
+            out.insert(pid, b);
+        }
+    }
+    out
+}
+
 /// Start of a CPU measurement.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CpuMeter {
     user: f64,
     sys: f64,
     jiffies: (u64, u64),
     pressure: [Option<u64>; 3],
+    others_written: std::collections::HashMap<u32, u64>,
     wall: std::time::Instant,
 }
 
@@ -143,6 +187,7 @@ impl CpuMeter {
             sys,
             jiffies: cpu_jiffies(),
             pressure: pressure_now(),
+            others_written: others_write_bytes(),
             wall: std::time::Instant::now(),
         }
     }
@@ -168,7 +213,17 @@ impl CpuMeter {
             (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e6 / wall,
             _ => f64::NAN,
         };
+        let now_written = others_write_bytes();
+        let others_bytes: u64 = now_written
+            .iter()
+            .map(|(pid, b)| b.saturating_sub(self.others_written.get(pid).copied().unwrap_or(0)))
+            .sum();
         CpuUse {
+            others_write_bytes_per_s: if now_written.is_empty() {
+                f64::NAN
+            } else {
+                others_bytes as f64 / wall
+            },
             cpu_pressure: share(0),
             io_pressure: share(1),
             io_pressure_full: share(2),

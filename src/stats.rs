@@ -198,28 +198,39 @@ pub fn judge_samples(
 pub fn decide<E>(
     budget: Budget,
     level: f64,
+    elapsed: impl FnMut() -> f64,
+    measure: impl FnMut(usize) -> Result<f64, E>,
+    judge: impl Fn(&Interval) -> Outcome,
+) -> Result<Decision, E> {
+    decide_more(Vec::new(), budget, level, elapsed, measure, judge)
+}
+
+/// [`decide`], starting from runs already made (a second claim on the same runs that the first
+/// claim's decision left undecided): runs are added only while `judge` is undecided.
+pub fn decide_more<E>(
+    mut samples: Vec<f64>,
+    budget: Budget,
+    level: f64,
     mut elapsed: impl FnMut() -> f64,
     mut measure: impl FnMut(usize) -> Result<f64, E>,
     judge: impl Fn(&Interval) -> Outcome,
 ) -> Result<Decision, E> {
-    let mut samples = Vec::new();
     loop {
+        if samples.len() >= budget.min_runs.max(1) {
+            let interval = median_interval(&samples, level);
+            let outcome = judge(&interval);
+            if outcome != Outcome::Inconclusive
+                || samples.len() >= budget.max_runs
+                || elapsed() >= budget.max_secs
+            {
+                return Ok(Decision {
+                    outcome,
+                    interval,
+                    samples,
+                });
+            }
+        }
         samples.push(measure(samples.len())?);
-        if samples.len() < budget.min_runs {
-            continue;
-        }
-        let interval = median_interval(&samples, level);
-        let outcome = judge(&interval);
-        if outcome != Outcome::Inconclusive
-            || samples.len() >= budget.max_runs
-            || elapsed() >= budget.max_secs
-        {
-            return Ok(Decision {
-                outcome,
-                interval,
-                samples,
-            });
-        }
     }
 }
 

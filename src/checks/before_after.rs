@@ -1,22 +1,25 @@
 //! `check before-after`: the same load, unbatched (`max_items 1, linger 0`) vs the tuned window.
-//! (a) Saturation throughput, repeated and interleaved so drift hits both sides alike; (b) the standard
-//! bursty replay at 10 % of the batched peak — tens of times the unbatched ceiling, and as high as the
-//! trace's 10× bursts can go before they alone exceed the disk — plus a load ladder (10–50 % of peak)
-//! that shows where the SLO stops holding.
+//! (a) Saturation throughput, in interleaved pairs so drift hits both sides alike, decided on the
+//! pairs' ratio; (b) the standard bursty replay at the load the window was tuned at
+//! ([`LOAD_FRACTION_OF_PEAK`] of the batched peak, whose bursts reach half the disk's batched
+//! capacity) — a load only batching can carry (a premise: ≥ 20× the unbatched ceiling), decided on
+//! its runs' p99 — plus a load ladder (10–50 % of peak) that shows where the SLO stops holding.
+//! Every timing claim is a statistical decision ([`crate::stats`]): holds, fails or inconclusive.
 
 use std::fmt::Write as _;
 
 use serde_json::json;
 
 use super::common::{
-    measured_run, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion, Spread,
+    effective_max_items, measured_run, write_evidence, write_json_evidence, CheckOptions,
+    CheckResult, Criterion, Spread,
 };
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
-use crate::batch::lower_bound::{lowest_p99, policy_grid};
+use crate::batch::lower_bound::{lowest_p99, policy_grid, simulate, Policy, ServiceTimes};
 use crate::clock::Nanos;
 use crate::config::{StopAfter, WindowConfig};
 use crate::load::Schedule;
-use crate::stats::{at_least, at_most, decide, judge_samples, LEVEL};
+use crate::stats::{at_least, at_most, decide, decide_more, judge_samples, LEVEL};
 use crate::summary::RunReport;
 
 /// The project's bar for batched / unbatched saturation items/s with 100-byte items (the README's bar;
@@ -126,24 +129,76 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     // repeated until the p99's interval is clear of the SLO.
     let rate = (ba_t.median * LOAD_FRACTION_OF_PEAK).round();
     let slo_us = opts.slo.as_secs_f64() * 1e6;
-    let mut ba_bursty = Vec::new();
+    let ba_bursty = std::cell::RefCell::new(Vec::new());
+    let bursty_run = |i: usize| -> Result<f64, String> {
+        opts.progress(format!(
+            "before-after: bursty replay at {rate:.0} items/s, run {}",
+            i + 1
+        ));
+        let r = run(opts.bursty("ba-batched-bursty", batched, rate, 5.0))?;
+        let p99 = r.latency_us.p99;
+        ba_bursty.borrow_mut().push(r);
+        Ok(p99)
+    };
     let started = std::time::Instant::now();
-    let p99_decision = decide(
-        opts.decision_budget(120.0),
-        LEVEL,
-        || started.elapsed().as_secs_f64(),
-        |i| -> Result<f64, String> {
-            opts.progress(format!(
-                "before-after: bursty replay at {rate:.0} items/s, run {}",
-                i + 1
-            ));
-            let r = run(opts.bursty("ba-batched-bursty", batched, rate, 5.0))?;
-            let p99 = r.latency_us.p99;
-            ba_bursty.push(r);
-            Ok(p99)
-        },
-        |iv| at_most(iv, slo_us),
-    )?;
+    let elapsed = || started.elapsed().as_secs_f64();
+    let budget = opts.decision_budget(120.0);
+    let first = decide(budget, LEVEL, elapsed, bursty_run, |iv| at_most(iv, slo_us))?;
+
+    // The latency lower bound: the same trace at the same rate, simulated against the fdatasync
+    // durations the median bursty run measured, for every window of a dense grid. When the runs that
+    // decided the SLO leave the bound's claim undecided, more runs are added for it, and the SLO is
+    // judged again on all of them.
+    opts.progress("before-after: the lowest p99 any window could reach (simulated)");
+    let bursty_cfg = opts.bursty("ba-batched-bursty", batched, rate, 5.0);
+    let arrivals = arrivals_of(&bursty_cfg).map_err(|e| e.to_string())?;
+    let median_bursty = {
+        let runs = ba_bursty.borrow();
+        let m = first.interval.median;
+        runs.iter()
+            .min_by(|a, b| {
+                (a.latency_us.p99 - m)
+                    .abs()
+                    .total_cmp(&(b.latency_us.p99 - m).abs())
+            })
+            .expect("at least one bursty run")
+            .clone()
+    };
+    let bound = lowest_p99(
+        &arrivals,
+        &median_bursty.fdatasync_quantiles_us,
+        0x10b0,
+        &policy_grid(),
+    );
+    let best_us = bound.as_ref().map(|(b, _)| b.p99_ns as f64 / 1e3);
+    // The tuned window itself in the same simulation: the real p99 over it is the pipeline's own
+    // overhead (CPU, the write, wake-ups), its p99 over the bound is the window's choice.
+    let tuned_sim_us =
+        ServiceTimes::new(&median_bursty.fdatasync_quantiles_us, 0x10b0).map(|mut s| {
+            let policy = Policy {
+                max_items: effective_max_items(&batched, median_bursty.settings.item_bytes),
+                linger_ns: batched.linger.as_nanos() as Nanos,
+            };
+            simulate(&arrivals, policy, &mut s).p99_ns as f64 / 1e3
+        });
+    let (p99_decision, bound_decision) = match best_us {
+        Some(best) => {
+            let d = decide_more(
+                first.samples.clone(),
+                budget,
+                LEVEL,
+                elapsed,
+                bursty_run,
+                |iv| at_most(iv, MAX_OVER_LOWER_BOUND * best),
+            )?;
+            (
+                judge_samples(d.samples.clone(), LEVEL, |iv| at_most(iv, slo_us)),
+                Some(d),
+            )
+        }
+        None => (first, None),
+    };
+    let ba_bursty = ba_bursty.into_inner();
     // Unbatched cannot take this load; one run shows it (its queue drain dominates the time).
     let un_bursty = run(opts.bursty("ba-unbatched-bursty", unbatched, rate, 2.0))?;
     let p99s = Spread::of(&p99_decision.samples);
@@ -224,25 +279,6 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         &ba_bursty_worst,
     );
 
-    // The latency lower bound: the same trace at the same rate, simulated against the fdatasync
-    // durations the median bursty run measured, for every window of a dense grid.
-    opts.progress("before-after: the lowest p99 any window could reach (simulated)");
-    let bursty_cfg = opts.bursty("ba-batched-bursty", batched, rate, 5.0);
-    let arrivals = arrivals_of(&bursty_cfg).map_err(|e| e.to_string())?;
-    let median_bursty = ba_bursty
-        .iter()
-        .min_by(|a, b| {
-            (a.latency_us.p99 - p99s.median)
-                .abs()
-                .total_cmp(&(b.latency_us.p99 - p99s.median).abs())
-        })
-        .expect("at least one bursty run");
-    let bound = lowest_p99(
-        &arrivals,
-        &median_bursty.fdatasync_quantiles_us,
-        0x10b0,
-        &policy_grid(),
-    );
     let mut bound_csv = String::from("max_items,linger_us,p99_us,batches\n");
     if let Some((_, all)) = &bound {
         for s in all {
@@ -256,13 +292,6 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
             );
         }
     }
-    let best_us = bound.as_ref().map(|(b, _)| b.p99_ns as f64 / 1e3);
-
-    let bound_decision = best_us.map(|best| {
-        judge_samples(p99_decision.samples.clone(), LEVEL, |iv| {
-            at_most(iv, MAX_OVER_LOWER_BOUND * best)
-        })
-    });
     let mut criteria = vec![
         Criterion::decided(
             speedup_decision.clone(),
@@ -296,11 +325,13 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         (Some(best), Some((b, _)), Some(d)) => Criterion::decided(
             d,
             format!(
-                "bursty replay p99 µs within {MAX_OVER_LOWER_BOUND}× of the lowest any window could reach on this trace and disk, simulated: {best:.0} µs (window {} items / {} µs linger, of {} simulated; median {:.2}×)",
+                "bursty replay p99 µs within {MAX_OVER_LOWER_BOUND}× of the lowest any window could reach on this trace and disk, simulated: {best:.0} µs (window {} items / {} µs linger, of {} simulated; median {:.2}×; the tuned window itself simulates to {} µs, so {} of the gap is the pipeline's own overhead)",
                 b.policy.max_items,
                 b.policy.linger_ns / 1_000,
                 policy_grid().len(),
-                p99s.median / best
+                p99s.median / best,
+                tuned_sim_us.map_or("?".into(), |t| format!("{t:.0}")),
+                tuned_sim_us.map_or("?".into(), |t| format!("{:.2}×", p99s.median / t)),
             ),
         ),
         _ => Criterion::exact(
@@ -314,6 +345,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
             "linger_ms": batched.linger.as_secs_f64() * 1e3,
         },
         "saturation_items_per_s": { "unbatched": un_t, "batched": ba_t },
+        "slo_us": slo_us,
         "speedup": speedup,
         "speedup_decision": speedup_decision,
         "bursty_rate_items_per_s": rate,
@@ -323,6 +355,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         "bursty_p99_decision": p99_decision,
         "bursty_batched_p99_us": p99s,
         "lowest_simulated_p99_us": best_us,
+        "tuned_window_simulated_p99_us": tuned_sim_us,
         "lowest_simulated_window": bound.as_ref().map(|(b, _)| json!({
             "max_items": b.policy.max_items, "linger_us": b.policy.linger_ns / 1_000,
         })),

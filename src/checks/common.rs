@@ -162,6 +162,15 @@ pub struct Contention {
     /// The largest share in which some task waited for a CPU (`/proc/pressure/cpu`).
     #[serde(default)]
     pub max_cpu_pressure: f64,
+    /// Runs during which other processes wrote more than `threshold_io_bytes_per_s` to storage.
+    #[serde(default)]
+    pub io_contended: usize,
+    /// The largest rate at which other processes wrote to storage during a run (bytes/s).
+    #[serde(default)]
+    pub max_others_write_bytes_per_s: f64,
+    /// The I/O threshold.
+    #[serde(default)]
+    pub threshold_io_bytes_per_s: f64,
 }
 
 /// A share as a percentage, or "n/a" when it could not be read.
@@ -177,8 +186,13 @@ fn pct(share: f64) -> String {
 /// the machine, enough to move fdatasync latency several-fold (the guide says so for this machine).
 pub const CONTENDED_OTHER_CORES: f64 = 0.5;
 
-/// Per measured run: other processes' cores, CPU pressure, I/O pressure.
-static CPU_LOG: std::sync::Mutex<Vec<(f64, f64, f64)>> = std::sync::Mutex::new(Vec::new());
+/// A run during which other processes wrote more than this many bytes per second to storage is
+/// flagged: a competing writer whose flushes share the disk's queue with our fdatasyncs. (A page-cache
+/// flusher writing a few hundred KiB/s of logs is background; a process appending and syncing is not.)
+pub const CONTENDED_OTHERS_WRITE_BYTES_PER_S: f64 = 1e6;
+
+/// Per measured run: other processes' cores, CPU pressure, I/O pressure, others' write bytes/s.
+static CPU_LOG: std::sync::Mutex<Vec<(f64, f64, f64, f64)>> = std::sync::Mutex::new(Vec::new());
 
 /// Record one measured run's CPU competition and pressure for the running check's [`Contention`].
 pub fn note_cpu(cpu: &crate::host::CpuUse) {
@@ -187,6 +201,7 @@ pub fn note_cpu(cpu: &crate::host::CpuUse) {
             cpu.other_cores,
             cpu.cpu_pressure,
             cpu.io_pressure,
+            cpu.others_write_bytes_per_s,
         ));
     }
 }
@@ -201,7 +216,7 @@ impl Contention {
     pub fn collect() -> Contention {
         let log = CPU_LOG.lock().unwrap_or_else(|p| p.into_inner());
         // NaN (no /proc/pressure on this kernel) stays NaN: unknown, not 0.
-        let max = |f: fn(&(f64, f64, f64)) -> f64| {
+        let max = |f: fn(&(f64, f64, f64, f64)) -> f64| {
             log.iter()
                 .map(f)
                 .filter(|v| v.is_finite())
@@ -214,22 +229,45 @@ impl Contention {
             threshold_cores: CONTENDED_OTHER_CORES,
             max_cpu_pressure: max(|c| c.1),
             max_io_pressure: max(|c| c.2),
+            io_contended: log
+                .iter()
+                .filter(|c| c.3 > CONTENDED_OTHERS_WRITE_BYTES_PER_S)
+                .count(),
+            max_others_write_bytes_per_s: max(|c| c.3),
+            threshold_io_bytes_per_s: CONTENDED_OTHERS_WRITE_BYTES_PER_S,
         }
+    }
+
+    /// Whether any run was contended, on the CPU or on the disk.
+    pub fn any(&self) -> bool {
+        self.contended > 0 || self.io_contended > 0
     }
 
     /// A sentence for the check's output when any run was contended.
     pub fn note(&self) -> Option<String> {
-        (self.contended > 0).then(|| {
-            format!(
-                "CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}; CPU pressure up to {}, I/O pressure up to {}): timing figures may be low",
+        let mut parts = Vec::new();
+        if self.contended > 0 {
+            parts.push(format!(
+                "CPU contention: in {} of {} measured runs other processes used more than {} cores (max {:.2}; CPU pressure up to {}, I/O pressure up to {})",
                 self.contended,
                 self.runs,
                 self.threshold_cores,
                 self.max_other_cores,
                 pct(self.max_cpu_pressure),
                 pct(self.max_io_pressure)
-            )
-        })
+            ));
+        }
+        if self.io_contended > 0 {
+            parts.push(format!(
+                "I/O contention: in {} of {} measured runs other processes wrote more than {:.0} MB/s to storage (max {:.1} MB/s; I/O pressure up to {})",
+                self.io_contended,
+                self.runs,
+                self.threshold_io_bytes_per_s / 1e6,
+                self.max_others_write_bytes_per_s / 1e6,
+                pct(self.max_io_pressure)
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("{}: timing figures may be low", parts.join("; ")))
     }
 }
 

@@ -70,6 +70,9 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
             if let Some(n) = r.cpu.note() {
                 opts.progress(format!("{name}: {n}"));
             }
+            if r.cpu.any() {
+                r.undecided_under_contention();
+            }
             Ok(r)
         }
         None => Err(format!(

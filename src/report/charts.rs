@@ -23,6 +23,19 @@ pub enum Plot {
     Lines(Vec<Series>),
     /// One bar per category.
     Bars(Vec<(String, f64)>),
+    /// Histograms: each point is a bin (its upper bound, its count), drawn as a bar from the bin
+    /// below's upper bound (half its own for the first); several series overlap, translucent.
+    Histogram(Vec<Series>),
+}
+
+/// A reference value drawn across the chart as a dashed line with its name: an SLO, fio's limit, a
+/// simulated lower bound — what a figure is to be read against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    /// Label.
+    pub name: String,
+    /// Value on the value axis (y of line charts and histograms, the bars' length of bar charts).
+    pub value: f64,
 }
 
 /// A chart and where its data came from.
@@ -45,6 +58,8 @@ pub struct Chart {
     pub join: bool,
     /// The data.
     pub plot: Plot,
+    /// Reference lines.
+    pub refs: Vec<Reference>,
 }
 
 const SIZE: (u32, u32) = (1000, 360);
@@ -115,7 +130,13 @@ pub fn render_svg(c: &Chart) -> Result<String, String> {
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let err = |e: DrawingAreaErrorKind<_>| e.to_string();
         match &c.plot {
-            Plot::Lines(series) => {
+            Plot::Lines(series) | Plot::Histogram(series) => {
+                let histogram = matches!(c.plot, Plot::Histogram(_));
+                let refs: Vec<(String, f64)> = c
+                    .refs
+                    .iter()
+                    .filter_map(|r| Some((r.name.clone(), axis(r.value, c.log_y)?)))
+                    .collect();
                 let pts: Vec<Vec<(f64, f64)>> = series
                     .iter()
                     .map(|s| {
@@ -125,10 +146,35 @@ pub fn render_svg(c: &Chart) -> Result<String, String> {
                             .collect()
                     })
                     .collect();
-                let (x0, x1) =
-                    range(pts.iter().flatten().map(|p| p.0), false).ok_or("no points to draw")?;
-                let (y0, y1) = range(pts.iter().flatten().map(|p| p.1), !c.log_y)
-                    .ok_or("no points to draw")?;
+                // A histogram's first bar starts half a bin (on its axis) below its upper bound.
+                let lower = |p: &[(f64, f64)], k: usize| -> f64 {
+                    if k > 0 {
+                        p[k - 1].0
+                    } else if c.log_x {
+                        p[0].0 - 2f64.log10()
+                    } else {
+                        p[0].0 / 2.0
+                    }
+                };
+                let xs = pts.iter().flat_map(|p| {
+                    let firsts = if histogram && !p.is_empty() {
+                        Some(lower(p, 0))
+                    } else {
+                        None
+                    };
+                    p.iter().map(|q| q.0).chain(firsts)
+                });
+                let (x0, x1) = range(xs, false).ok_or("no points to draw")?;
+                let ys = pts
+                    .iter()
+                    .flatten()
+                    .map(|p| p.1)
+                    .chain(refs.iter().map(|r| r.1));
+                let (mut y0, y1) = range(ys, !c.log_y || histogram).ok_or("no points to draw")?;
+                if histogram && c.log_y {
+                    // Log bars grow from the decade below the smallest count.
+                    y0 = y0.floor().min(0.0);
+                }
                 // The legend gets a column of its own on the right, so it never hides a point.
                 let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
                 let mut ch = ChartBuilder::on(&plot)
@@ -149,7 +195,22 @@ pub fn render_svg(c: &Chart) -> Result<String, String> {
                     .map_err(err)?;
                 for (i, (s, p)) in series.iter().zip(&pts).enumerate() {
                     let color = Palette99::pick(i).to_rgba();
-                    let dot = if c.join { 2 } else { 4 };
+                    if histogram {
+                        ch.draw_series((0..p.len()).map(|k| {
+                            Rectangle::new(
+                                [(lower(p, k), y0), (p[k].0, p[k].1)],
+                                color.mix(0.45).filled(),
+                            )
+                        }))
+                        .map_err(err)?;
+                    }
+                    let dot = if c.join {
+                        2
+                    } else if histogram {
+                        0
+                    } else {
+                        4
+                    };
                     let line: Vec<(f64, f64)> = if c.join { p.clone() } else { Vec::new() };
                     ch.draw_series(LineSeries::new(line, color.stroke_width(2)))
                         .map_err(err)?;
@@ -170,6 +231,21 @@ pub fn render_svg(c: &Chart) -> Result<String, String> {
                     ch.draw_series(p.iter().map(|&q| Circle::new(q, dot, color.filled())))
                         .map_err(err)?;
                 }
+                for (name, v) in &refs {
+                    ch.draw_series(DashedLineSeries::new(
+                        vec![(x0, *v), (x1, *v)],
+                        6,
+                        4,
+                        BLACK.stroke_width(1),
+                    ))
+                    .map_err(err)?;
+                    ch.draw_series(std::iter::once(Text::new(
+                        name.clone(),
+                        (x0, *v),
+                        ("sans-serif", 12).into_font(),
+                    )))
+                    .map_err(err)?;
+                }
             }
             Plot::Bars(bars) => {
                 // Horizontal bars: category names read left of their bar, however many there are.
@@ -177,8 +253,16 @@ pub fn render_svg(c: &Chart) -> Result<String, String> {
                     .iter()
                     .filter_map(|(n, v)| Some((n.clone(), axis(*v, c.log_y)?)))
                     .collect();
-                let (mut v0, v1) =
-                    range(vals.iter().map(|b| b.1), !c.log_y).ok_or("no bars to draw")?;
+                let refs: Vec<(String, f64)> = c
+                    .refs
+                    .iter()
+                    .filter_map(|r| Some((r.name.clone(), axis(r.value, c.log_y)?)))
+                    .collect();
+                let (mut v0, v1) = range(
+                    vals.iter().map(|b| b.1).chain(refs.iter().map(|r| r.1)),
+                    !c.log_y,
+                )
+                .ok_or("no bars to draw")?;
                 if c.log_y {
                     // Bars start at the decade below the smallest.
                     v0 = v0.floor();
@@ -224,6 +308,21 @@ pub fn render_svg(c: &Chart) -> Result<String, String> {
                     )
                 }))
                 .map_err(err)?;
+                for (name, v) in &refs {
+                    ch.draw_series(DashedLineSeries::new(
+                        vec![(*v, -0.5), (*v, n - 0.5)],
+                        6,
+                        4,
+                        BLACK.stroke_width(1),
+                    ))
+                    .map_err(err)?;
+                    ch.draw_series(std::iter::once(Text::new(
+                        name.clone(),
+                        (*v, n - 0.5),
+                        ("sans-serif", 12).into_font(),
+                    )))
+                    .map_err(err)?;
+                }
             }
         }
         root.present().map_err(|e| e.to_string())?;
@@ -250,10 +349,43 @@ mod tests {
                 ("zero".into(), 0.0),
                 ("batched".into(), 5e6),
             ]),
+            refs: vec![Reference {
+                name: "SLO".into(),
+                value: 1e4,
+            }],
         };
         let svg = render_svg(&c).unwrap();
+        assert!(svg.contains("\nSLO\n"), "the reference line is labelled");
         assert!(svg.contains("unbatched") && svg.contains("batched"));
         assert!(!svg.contains(">zero<"), "a 0 has no place on a log axis");
         assert_eq!(tick(6.0f64.log10() + 3.0, true), "6k");
+    }
+
+    /// A histogram is drawn as bars (rectangles), not as points, and its reference line is there.
+    #[test]
+    fn a_histogram_is_bars_from_bin_to_bin_with_its_reference_line() {
+        let c = Chart {
+            source: "h.csv",
+            title: "h".into(),
+            x_label: "items (≤)".into(),
+            y_label: "batches".into(),
+            log_x: true,
+            log_y: true,
+            join: false,
+            plot: Plot::Histogram(vec![Series {
+                name: "peak".into(),
+                points: vec![(1.0, 3.0), (2.0, 10.0), (4.0, 100.0), (8.0, 40.0)],
+            }]),
+            refs: vec![Reference {
+                name: "limit".into(),
+                value: 50.0,
+            }],
+        };
+        let svg = render_svg(&c).unwrap();
+        assert!(
+            svg.matches("<rect").count() > 4,
+            "four bins and the background: {svg}"
+        );
+        assert!(svg.contains("\nlimit\n"), "the reference line is labelled");
     }
 }

@@ -3,8 +3,32 @@
 
 use std::path::Path;
 
-use super::charts::{Chart, Plot, Series};
+use serde_json::Value;
+
+use super::charts::{Chart, Plot, Reference, Series};
 use super::csv::Csv;
+
+/// A figure of a check's `figures` in `checks.json`, by path (`a.b.c`).
+fn figure(checks: &Option<Value>, check: &str, path: &str) -> Option<f64> {
+    let c = checks
+        .as_ref()?
+        .get("checks")?
+        .as_array()?
+        .iter()
+        .find(|c| c["check"] == check)?;
+    let mut v = &c["figures"];
+    for k in path.split('.') {
+        v = v.get(k)?;
+    }
+    v.as_f64().filter(|x| x.is_finite())
+}
+
+fn reference(name: &str, value: Option<f64>) -> Option<Reference> {
+    Some(Reference {
+        name: name.to_string(),
+        value: value?,
+    })
+}
 
 /// Series from a CSV: one per distinct value of `group` (or one named `y` when `group` is `None`).
 fn grouped(csv: &Csv, x: &str, y: &str, scale: f64, group: Option<&str>) -> Vec<Series> {
@@ -67,6 +91,7 @@ fn lines(
         log_y: log.1,
         join: true,
         plot: Plot::Lines(s),
+        refs: Vec::new(),
     }
 }
 
@@ -86,6 +111,7 @@ fn bar_chart(
         log_y,
         join: false,
         plot: Plot::Bars(b),
+        refs: Vec::new(),
     }
 }
 
@@ -93,6 +119,14 @@ fn bar_chart(
 pub fn charts_for(run: &Path) -> Vec<Chart> {
     let read = |f: &str| Csv::read(&run.join(f));
     let mut out = Vec::new();
+    // Reference values from the same run's checks.json: the SLO, the simulated lower bound.
+    let checks = super::html::read_json(&run.join("checks.json")).ok();
+    let slo_ms = ["before-after", "aimd", "window"]
+        .iter()
+        .find_map(|c| figure(&checks, c, "slo_us"))
+        .map(|us| us / 1e3);
+    let slo = || reference("SLO", slo_ms);
+    let bound_ms = figure(&checks, "before-after", "lowest_simulated_p99_us").map(|us| us / 1e3);
     if let Some(c) = read("before-after.csv") {
         out.push(bar_chart(
             "before-after.csv",
@@ -101,13 +135,19 @@ pub fn charts_for(run: &Path) -> Vec<Chart> {
             true,
             bars(&c, "case", "items_per_s", 1.0),
         ));
-        out.push(bar_chart(
+        let mut p99 = bar_chart(
             "before-after.csv",
             "p99 end-to-end latency",
             "p99 ms (log)",
             true,
             bars(&c, "case", "p99_us", 1e-3),
+        );
+        p99.refs.extend(slo());
+        p99.refs.extend(reference(
+            "lowest any window could reach (simulated)",
+            bound_ms,
         ));
+        out.push(p99);
     }
     if let Some(c) = read("sink-vs-fio.csv") {
         out.push(bar_chart(
@@ -117,6 +157,11 @@ pub fn charts_for(run: &Path) -> Vec<Chart> {
             false,
             bars(&c, "measure", "fraction_of_fio", 1.0),
         ));
+        if let Some(ch) = out.last_mut() {
+            ch.refs.extend(reference("fio", Some(1.0)));
+            ch.refs
+                .extend(reference("the bar: 95 % of fio", Some(0.95)));
+        }
     }
     if let Some(c) = read("load-latency.csv") {
         let s = columns(
@@ -138,6 +183,9 @@ pub fn charts_for(run: &Path) -> Vec<Chart> {
             (false, true),
             s,
         ));
+        if let Some(ch) = out.last_mut() {
+            ch.refs.extend(slo());
+        }
     }
     if let Some(c) = read("window-sweep.csv") {
         let mut s = grouped(&c, "linger_ms", "bursty_p99_us", 1e-3, Some("max_items"));
@@ -152,6 +200,9 @@ pub fn charts_for(run: &Path) -> Vec<Chart> {
             (false, true),
             s,
         ));
+        if let Some(ch) = out.last_mut() {
+            ch.refs.extend(slo());
+        }
     }
     if let Some(c) = read("batch-size-hist.csv") {
         let s = grouped(&c, "batch_items_upper", "batches", 1.0, Some("load"));
@@ -291,17 +342,24 @@ pub fn charts_for(run: &Path) -> Vec<Chart> {
             s,
         ));
     }
-    // Histograms and the peers scatter: markers only.
+    // Histograms as bars; the peers scatter as markers only.
     for c in &mut out {
-        if matches!(
-            c.source,
-            "batch-size-hist.csv" | "peers-vs.csv" | "nagle-histograms.csv"
-        ) {
+        if matches!(c.source, "batch-size-hist.csv" | "nagle-histograms.csv") {
+            if let Plot::Lines(s) = &mut c.plot {
+                let mut s = std::mem::take(s);
+                for x in &mut s {
+                    x.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                }
+                c.plot = Plot::Histogram(s);
+                c.join = false;
+            }
+        }
+        if c.source == "peers-vs.csv" {
             c.join = false;
         }
     }
     out.retain(|c| match &c.plot {
-        Plot::Lines(s) => s.iter().any(|s| !s.points.is_empty()),
+        Plot::Lines(s) | Plot::Histogram(s) => s.iter().any(|s| !s.points.is_empty()),
         Plot::Bars(b) => !b.is_empty(),
     });
     out

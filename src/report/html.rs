@@ -131,9 +131,11 @@ fn verdict_of(held: bool, inconclusive: bool) -> (&'static str, &'static str, &'
 fn check_section(c: &Value) -> String {
     let flag = |v: &Value, k: &str| v[k].as_bool().unwrap_or(false);
     let (class, _, word) = verdict_of(flag(c, "pass"), flag(c, "inconclusive"));
+    let name = c["check"].as_str().unwrap_or("?");
     let mut s = format!(
-        "<h3>check {} — <span class=\"{class}\">{word}</span></h3>\n<ul>\n",
-        esc(c["check"].as_str().unwrap_or("?")),
+        "<h3 id=\"{}\">check {} — <span class=\"{class}\">{word}</span></h3>\n<ul>\n",
+        super::summary::anchor(name),
+        esc(name),
     );
     for cr in c["criteria"].as_array().into_iter().flatten() {
         let (class, mark, _) = verdict_of(flag(cr, "held"), flag(cr, "inconclusive"));
@@ -224,6 +226,13 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
     // The run folder's own name, also when it is reached through the `reports/latest` link.
     let real = std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());
     let title = real.file_name().and_then(|s| s.to_str()).unwrap_or("run");
+    let checks = read_json(&run_dir.join("checks.json"))
+        .ok()
+        .and_then(|v| v["checks"].as_array().cloned());
+    // First screen: every claim and its verdict; provenance after it.
+    if let Some(checks) = &checks {
+        body.push_str(&super::summary::summary_section(checks));
+    }
     match read_json(&run_dir.join("provenance.json")).ok() {
         Some(p) => body.push_str(&provenance_section(&p)),
         None => body.push_str("<p class=\"fail\">No provenance.json in this run folder: figures below have no stated origin.</p>\n"),
@@ -236,12 +245,9 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
             esc(w.trim())
         );
     }
-    if let Some(Value::Array(checks)) = read_json(&run_dir.join("checks.json"))
-        .ok()
-        .map(|v| v["checks"].clone())
-    {
+    if let Some(checks) = &checks {
         body.push_str("<h2>Checks</h2>\n");
-        for c in &checks {
+        for c in checks {
             body.push_str(&check_section(c));
         }
     }
@@ -270,6 +276,7 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
          table{{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}}\n\
          th,td{{border:1px solid #ccc;padding:0.25em 0.5em;text-align:right}}\nth{{background:#f3f3f3}}\n\
          .prov th,.prov td{{text-align:left}}\n.pass{{color:#176117}}\n.fail{{color:#a01515}}\n.undecided{{color:#8a5a00}}\n.src{{color:#666;font-size:0.8em}}\n.chart{{margin:0.5em 0}}\n.chart svg{{max-width:100%;height:auto}}\n\
+         .summary th,.summary td.claim{{text-align:left}}\n\
          </style></head><body>\n<h1>ingest-lab run {t}</h1>\n{body}</body></html>\n",
         t = esc(title)
     );

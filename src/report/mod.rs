@@ -9,8 +9,9 @@ mod csv;
 mod figures;
 mod html;
 mod provenance;
+mod summary;
 
-pub use charts::{render_svg, Chart, Plot, Series};
+pub use charts::{render_svg, Chart, Plot, Reference, Series};
 pub use compare::{
     changed, compare, render_html as render_comparison, Comparison, FigureDelta, MIN_FACTOR,
 };

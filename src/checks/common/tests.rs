@@ -37,6 +37,9 @@ fn contention_is_flagged_only_past_the_threshold() {
         threshold_cores: CONTENDED_OTHER_CORES,
         max_cpu_pressure: 0.1,
         max_io_pressure: 0.4,
+        io_contended: 0,
+        max_others_write_bytes_per_s: 2e5,
+        threshold_io_bytes_per_s: CONTENDED_OTHERS_WRITE_BYTES_PER_S,
     };
     assert_eq!(quiet.note(), None);
     let busy = Contention {
@@ -104,4 +107,50 @@ fn a_claim_whose_premise_is_not_met_here_is_undecided_not_failed() {
     let premise = Criterion::premise(false, "2 × fdatasync p99 ≤ SLO");
     assert!(premise.inconclusive && premise.what.starts_with("premise not met"));
     assert!(Criterion::timing(true, "held").resting_on(false).held);
+}
+
+#[test]
+fn a_competing_writer_is_flagged_and_turns_a_timing_failure_into_an_undecided_verdict() {
+    let quiet = Contention {
+        runs: 6,
+        threshold_cores: CONTENDED_OTHER_CORES,
+        threshold_io_bytes_per_s: CONTENDED_OTHERS_WRITE_BYTES_PER_S,
+        ..Contention::default()
+    };
+    let writer = Contention {
+        io_contended: 2,
+        max_others_write_bytes_per_s: 12e6,
+        ..quiet.clone()
+    };
+    assert!(!quiet.any() && writer.any());
+    let n = writer.note().unwrap();
+    assert!(
+        n.contains("I/O contention: in 2 of 6") && n.contains("12.0 MB/s"),
+        "{n}"
+    );
+    let mut r = CheckResult::judge(
+        "x",
+        vec![
+            Criterion::exact(true, "ids"),
+            Criterion::timing(false, "p99 ≤ SLO"),
+        ],
+        serde_json::Value::Null,
+        vec![],
+    );
+    r.undecided_under_contention();
+    assert!(r.inconclusive && r.verdict() == "INCONCLUSIVE");
+    assert!(r.criteria[1].what.contains("under contention"));
+    assert_eq!(exit_code(&[r], false), 3);
+    // An exact failure stays a failure, contention or not.
+    let mut e = CheckResult::judge(
+        "x",
+        vec![
+            Criterion::exact(false, "ids"),
+            Criterion::timing(false, "p99"),
+        ],
+        serde_json::Value::Null,
+        vec![],
+    );
+    e.undecided_under_contention();
+    assert!(!e.inconclusive && e.verdict() == "FAIL" && e.exact_failed);
 }
