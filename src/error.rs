@@ -247,4 +247,7 @@ pub enum LoadError {
         /// What is wrong.
         reason: String,
     },
+    /// A stepped or ramped load whose factor is not a positive number.
+    #[error("invalid load profile {0}: its factor must be positive and finite")]
+    Profile(String),
 }

@@ -26,7 +26,9 @@
 //! Layout: [`BatchWindow`] is pure (told sizes and times, it answers when to flush); [`BoundedQueue`]
 //! hands back what it refuses; every durable byte goes through [`storage`] (segments, the DLQ, the
 //! spill); `pipeline` runs the generator and batcher threads; `ingest` and `redrive` are producers
-//! that feed it; `checks` turn claims into pass/fail runs with evidence. Layers, from the bottom —
+//! that feed it; `checks` turn claims into verdicts with evidence — a timing claim is a decision
+//! ([`stats`]: the median of repeated runs and its interval, holds / fails / inconclusive), never one
+//! run's figure against a threshold. Layers, from the bottom —
 //! core, storage, observation, config, pipeline, producers, checks, report — are enforced by
 //! `tests/imports_follow_the_layers.rs`.
 

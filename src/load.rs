@@ -21,6 +21,9 @@ use crate::clock::Nanos;
 use crate::error::{LoadError, SysError};
 use crate::rng::SplitMix64;
 
+mod profile;
+pub use profile::{Profile, Profiled};
+
 /// The shape of the offered load over time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoadShape {
@@ -33,6 +36,8 @@ pub enum LoadShape {
     },
     /// Replay of a recorded arrival trace, time-scaled so its mean rate equals the asked rate, looped.
     Replay(PathBuf),
+    /// A rate that steps or ramps from the asked rate (see [`Profile`]).
+    Profile(Profile),
 }
 
 /// Parameters of the bursty on/off process.
@@ -313,6 +318,8 @@ pub enum Schedule {
     },
     /// On/off bursts.
     Bursty(Bursty),
+    /// A stepped or ramped rate.
+    Profile(Profiled),
     /// Trace replay.
     Replay(Replay),
 }
@@ -334,6 +341,10 @@ impl Schedule {
             LoadShape::Replay(path) => {
                 Schedule::Replay(Replay::new(Arc::new(Trace::load(path)?), rate))
             }
+            LoadShape::Profile(p) if !p.is_valid() => {
+                return Err(LoadError::Profile(format!("{p:?}")))
+            }
+            LoadShape::Profile(p) => Schedule::Profile(Profiled::new(*p, rate)),
         })
     }
 
@@ -348,6 +359,7 @@ impl Schedule {
             }
             Schedule::Bursty(b) => Some(b.next_offset()),
             Schedule::Replay(r) => Some(r.next_offset()),
+            Schedule::Profile(p) => Some(p.next_offset()),
         }
     }
 }

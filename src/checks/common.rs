@@ -335,6 +335,21 @@ pub fn write_evidence(out: &Path, name: &str, text: &str) -> Result<String, Stri
     Ok(p.display().to_string())
 }
 
+/// Write `rows` as `out/name`, a CSV with a header from the rows' field names (the `csv` crate: fields
+/// with commas, quotes or newlines are quoted); returns the path for the evidence list.
+pub fn write_csv_rows<R: Serialize>(out: &Path, name: &str, rows: &[R]) -> Result<String, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("mkdir {}: {e}", out.display()))?;
+    let p = out.join(name);
+    let mut w = csv::Writer::from_path(&p).map_err(|e| format!("write {}: {e}", p.display()))?;
+    for r in rows {
+        w.serialize(r)
+            .map_err(|e| format!("write {}: {e}", p.display()))?;
+    }
+    w.flush()
+        .map_err(|e| format!("write {}: {e}", p.display()))?;
+    Ok(p.display().to_string())
+}
+
 /// What a dying child said last: the allocator's "memory allocation of N bytes failed" if it is there
 /// (a panic or abort prints more lines after it), else the last line of its stderr.
 pub fn last_words(stderr: &str) -> String {

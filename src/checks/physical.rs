@@ -1,10 +1,13 @@
 //! `check physical`: how close the sink gets to what the disk can do, measured against `fio` in the same
-//! directory and the same run, at the same write sizes: 128 B (one 100-byte item per write, the unbatched
-//! case) and 1 MiB (a full batch), and the window sweep's batch sizes in between (reported). fio and our runs alternate, repeated, so drift hits both alike.
+//! directory, the same run and the same file layout (64 MiB files written one after another, as the
+//! sink rotates its segments), at every write size the pipeline issues: 128 B (one 100-byte item per
+//! write, the unbatched case), the window sweep's batch sizes, and 1 MiB (a full batch). fio and the
+//! sink alternate at each size, repeated, so drift hits both alike; each repetition gives one sink/fio
+//! ratio per size, and each ratio is a statistical decision ([`crate::stats`]).
 //!
-//! Passes when, by medians: the sink's 1 MiB bandwidth ≥ 95 % of fio's; the sink's 128 B fdatasyncs/s
-//! ≥ 95 % of fio's; and the whole unbatched pipeline's items/s ≥ 95 % of fio's 128 B syncs/s (no hidden
-//! overhead between an item and its fdatasync).
+//! The bar, at every write size: the sink's bandwidth ≥ 95 % of fio's; and the whole unbatched
+//! pipeline's items/s ≥ 95 % of fio's 128 B append+fdatasync rate (no hidden overhead between an item
+//! and its fdatasync).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -20,11 +23,15 @@ use super::common::{
 };
 use crate::config::{SinkConfig, WindowConfig};
 use crate::sink::{bench_appends, free_bytes};
+use crate::stats::{at_least, judge_samples, Decision, Outcome, LEVEL};
 
 /// Write sizes between 128 B and 1 MiB that the window sweep issues (its batches of 256, 1024 and 4096
 /// items of 100 bytes, each framed with one byte, behind a 20-byte header), reported as fractions of
 /// fio (the bar is judged at 128 B and 1 MiB).
 pub const MID_SIZES: [u64; 3] = [25_876, 103_444, 413_716];
+
+/// The sink's segment size in this check, and the size of each of fio's files: the same layout.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
 
 /// Minimum fraction of fio the sink must reach (the project's bar: 95 % of fio's bandwidth at the same
 /// write size, and the unbatched pipeline 95 % of fio's 128 B append+fdatasync rate).
@@ -49,7 +56,11 @@ pub struct FioResult {
     pub latency_stats: bool,
 }
 
-/// Run fio appending `bs`-byte writes with fdatasync after each, in `dir`, for `secs` or `max_bytes`.
+/// Run fio appending `bs`-byte writes with fdatasync after each, in `dir`, for `secs` or `max_bytes`,
+/// in the sink's file layout: files of `segment_bytes` written one after the other (fio's
+/// `--nrfiles`, `--filesize`, `--file_service_type=sequential`), as the sink rotates segments. One
+/// growing file is not the same disk work: its appends slow as it grows (measured: one 1 GiB file at
+/// about half the bandwidth of 64 MiB files), so a single-file fio would be a limit the sink beats.
 ///
 /// With `latency` false fio runs with `--gtod_reduce=1`: fio's own per-I/O time keeping costs it a
 /// large share of its 1 MiB bandwidth (`strace -T` showed its write and fdatasync calls taking as long
@@ -60,24 +71,31 @@ pub fn run_fio(
     bs: u64,
     secs: f64,
     max_bytes: u64,
+    segment_bytes: u64,
     latency: bool,
 ) -> Result<FioResult, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let dir = dir.join("fio");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let files = max_bytes.div_ceil(segment_bytes).max(1);
     let out = Command::new("fio")
         .arg("--name=append")
         .arg(format!("--directory={}", dir.display()))
-        .arg("--filename=fio-append.dat")
         // fallocate=none: by default fio preallocates the file, which turns its writes into overwrites
-        // inside i_size (seen with strace here); the sink appends, so fio must append too.
+        // inside i_size (seen with strace here); the sink appends, so fio must append too. Files are
+        // created when first written (create_on_open), as the sink creates its segments.
         .args([
             "--rw=write",
             "--ioengine=sync",
             "--fdatasync=1",
             "--fallocate=none",
             "--unlink=1",
+            "--create_on_open=1",
+            "--file_service_type=sequential",
         ])
+        .arg(format!("--nrfiles={files}"))
+        .arg(format!("--filesize={segment_bytes}"))
         .arg(format!("--bs={bs}"))
-        .arg(format!("--size={max_bytes}"))
+        .arg(format!("--size={}", files * segment_bytes))
         .arg(format!("--runtime={}", secs.ceil() as u64))
         .args(if latency {
             &[][..]
@@ -98,7 +116,7 @@ pub fn run_fio(
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    clean_and_settle(&dir.join("fio-append.dat"));
+    clean_and_settle(&dir);
     let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("fio JSON: {e}"))?;
     let job = &v["jobs"][0];
     let pct = |p: &str| {
@@ -132,67 +150,79 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
             dir.display()
         ));
     }
-    let secs = opts.run_secs(3.0).as_secs_f64().max(2.0);
-    let (mut fio128, mut fio1m, mut sink128, mut sink1m, mut pipe_un) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    #[allow(clippy::type_complexity)]
-    let mut mid: Vec<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> =
-        vec![(vec![], vec![], vec![], vec![]); MID_SIZES.len()];
-    for i in 0..opts.reps() {
-        opts.progress(format!("physical: repetition {}/{}", i + 1, opts.reps()));
-        fio128.push(run_fio(&dir, 128, secs, cap, false)?);
-        let mut sc = SinkConfig::new(dir.join("sink"));
-        sc.segment_bytes = 64 << 20;
-        let s = bench_appends(&sc, 128, Duration::from_secs_f64(secs), cap)
-            .map_err(|e| e.to_string())?;
-        clean_and_settle(&sc.dir);
-        sink128.push(s);
+    let secs = opts.run_secs(2.0).as_secs_f64().max(1.0);
+    let mut sc = SinkConfig::new(dir.join("sink"));
+    sc.segment_bytes = SEGMENT_BYTES;
+    // Every write size: fio then the sink, alternating, then the unbatched pipeline; repeated until
+    // every ratio is decided (or the budget is spent). Each repetition gives one sink/fio ratio per size.
+    let sizes: Vec<u64> = std::iter::once(128)
+        .chain(MID_SIZES)
+        .chain(std::iter::once(1 << 20))
+        .collect();
+    let mut fio_runs: Vec<Vec<FioResult>> = vec![Vec::new(); sizes.len()];
+    let mut sink_runs: Vec<Vec<crate::sink::SinkBench>> = vec![Vec::new(); sizes.len()];
+    let mut pipe_un = Vec::new();
+    let budget = opts.decision_budget(240.0);
+    let started = std::time::Instant::now();
+    let ratios = |fio: &[FioResult], sink: &[crate::sink::SinkBench]| -> Vec<f64> {
+        fio.iter()
+            .zip(sink)
+            .map(|(f, s)| s.bytes_per_s / f.bytes_per_s)
+            .collect()
+    };
+    let decisions = loop {
+        let rep = pipe_un.len();
+        opts.progress(format!("physical: repetition {}", rep + 1));
+        for (k, &bs) in sizes.iter().enumerate() {
+            fio_runs[k].push(run_fio(&dir, bs, secs, cap, SEGMENT_BYTES, false)?);
+            let s = bench_appends(&sc, bs as usize, Duration::from_secs_f64(secs), cap)
+                .map_err(|e| e.to_string())?;
+            clean_and_settle(&sc.dir);
+            sink_runs[k].push(s);
+        }
         let un = measured_run(&opts.saturate("physical-unbatched", WindowConfig::UNBATCHED, 3.0))
             .map_err(|e| e.to_string())?;
         pipe_un.push(un);
-        fio1m.push(run_fio(&dir, 1 << 20, secs, cap, false)?);
-        let s = bench_appends(&sc, 1 << 20, Duration::from_secs_f64(secs), cap)
-            .map_err(|e| e.to_string())?;
-        clean_and_settle(&sc.dir);
-        sink1m.push(s);
-        // The window sweep's write sizes in between (256, 1024, 4096 items of 101 B framed).
-        for (k, &bs) in MID_SIZES.iter().enumerate() {
-            let f = run_fio(&dir, bs, secs * 2.0 / 3.0, cap, false)?;
-            let s = bench_appends(
-                &sc,
-                bs as usize,
-                Duration::from_secs_f64(secs * 2.0 / 3.0),
-                cap,
-            )
-            .map_err(|e| e.to_string())?;
-            clean_and_settle(&sc.dir);
-            mid[k].0.push(f.bytes_per_s);
-            mid[k].1.push(s.bytes_per_s);
-            mid[k].2.push(f.syncs_per_s);
-            mid[k].3.push(s.syncs_per_s);
+        let mut d: Vec<Decision> = (0..sizes.len())
+            .map(|k| {
+                judge_samples(ratios(&fio_runs[k], &sink_runs[k]), LEVEL, |iv| {
+                    at_least(iv, MIN_FRACTION_OF_FIO)
+                })
+            })
+            .collect();
+        let pipe: Vec<f64> = pipe_un
+            .iter()
+            .zip(&fio_runs[0])
+            .map(|(p, f)| p.throughput_items_per_s / f.syncs_per_s)
+            .collect();
+        d.push(judge_samples(pipe, LEVEL, |iv| {
+            at_least(iv, MIN_FRACTION_OF_FIO)
+        }));
+        let n = pipe_un.len();
+        let undecided = d.iter().any(|x| x.outcome == Outcome::Inconclusive);
+        if n >= budget.max_runs
+            || (n >= budget.min_runs
+                && (!undecided || started.elapsed().as_secs_f64() >= budget.max_secs))
+        {
+            break d;
         }
-    }
+    };
     opts.progress("physical: fio with latency statistics (fdatasync percentiles)");
     let fio_lat = [
-        run_fio(&dir, 128, secs, cap, true)?,
-        run_fio(&dir, 1 << 20, secs, cap, true)?,
+        run_fio(&dir, 128, secs, cap, SEGMENT_BYTES, true)?,
+        run_fio(&dir, 1 << 20, secs, cap, SEGMENT_BYTES, true)?,
     ];
     let _ = std::fs::remove_dir_all(&dir);
     let sp = |v: Vec<f64>| Spread::of(&v);
-    let f128 = sp(fio128.iter().map(|r| r.syncs_per_s).collect());
-    let s128 = sp(sink128.iter().map(|r| r.syncs_per_s).collect());
+    let f128 = sp(fio_runs[0].iter().map(|r| r.syncs_per_s).collect());
     let p128 = sp(pipe_un.iter().map(|r| r.throughput_items_per_s).collect());
-    let f1m = sp(fio1m.iter().map(|r| r.bytes_per_s).collect());
-    let s1m = sp(sink1m.iter().map(|r| r.bytes_per_s).collect());
+    let last = sizes.len() - 1;
+    let f1m = sp(fio_runs[last].iter().map(|r| r.bytes_per_s).collect());
+    let s1m = sp(sink_runs[last].iter().map(|r| r.bytes_per_s).collect());
 
     let mut fio_csv =
         String::from("bs,run,latency_stats,syncs_per_s,mb_per_s,sync_p50_us,sync_p99_us\n");
-    for (i, r) in fio128
-        .iter()
-        .chain(fio1m.iter())
-        .chain(fio_lat.iter())
-        .enumerate()
-    {
+    for (i, r) in fio_runs.iter().flatten().chain(fio_lat.iter()).enumerate() {
         let _ = writeln!(
             fio_csv,
             "{},{},{},{:.0},{:.1},{:.0},{:.0}",
@@ -206,71 +236,76 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
         );
     }
     let mut cmp = String::from(
-        "measure,fio_median,fio_min,fio_max,ours_median,ours_min,ours_max,fraction_of_fio\n",
+        "measure,fio_median,fio_min,fio_max,ours_median,ours_min,ours_max,fraction_of_fio,\
+         fraction_lo,fraction_hi,runs,decision\n",
     );
-    let mut line = |name: &str, f: Spread, o: Spread| {
+    let mut line = |name: &str, f: Spread, o: Spread, d: &Decision| {
+        let end = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.3}")
+            } else {
+                String::new()
+            }
+        };
         let _ = writeln!(
             cmp,
-            "{name},{:.0},{:.0},{:.0},{:.0},{:.0},{:.0},{:.3}",
+            "{name},{:.0},{:.0},{:.0},{:.0},{:.0},{:.0},{:.3},{},{},{},{}",
             f.median,
             f.min,
             f.max,
             o.median,
             o.min,
             o.max,
-            o.median / f.median
+            d.interval.median,
+            end(d.interval.lo),
+            end(d.interval.hi),
+            d.interval.n,
+            d.outcome.as_str()
         );
     };
-    line("sink 128 B writes: fdatasyncs/s", f128, s128);
+    let mut criteria = Vec::new();
+    for (k, &bs) in sizes.iter().enumerate() {
+        let fb = sp(fio_runs[k].iter().map(|r| r.bytes_per_s).collect());
+        let sb = sp(sink_runs[k].iter().map(|r| r.bytes_per_s).collect());
+        line(
+            &format!("sink {bs} B writes: bytes/s"),
+            fb,
+            sb,
+            &decisions[k],
+        );
+        criteria.push(Criterion::decided(
+            decisions[k].clone(),
+            format!(
+                "{bs} B appends + fdatasync, {} MiB files: sink / fio bandwidth ≥ {MIN_FRACTION_OF_FIO} \
+                 (sink median {:.1} MB/s, fio {:.1} MB/s)",
+                SEGMENT_BYTES >> 20,
+                sb.median / 1e6,
+                fb.median / 1e6
+            ),
+        ));
+    }
     line(
         "unbatched pipeline: items/s vs fio 128 B syncs/s",
         f128,
         p128,
+        &decisions[sizes.len()],
     );
-    line("sink 1 MiB writes: bytes/s", f1m, s1m);
-    for (k, bs) in MID_SIZES.iter().enumerate() {
-        let (fb, sb, fs, ss) = &mid[k];
-        line(
-            &format!("sink {bs} B writes: bytes/s"),
-            Spread::of(fb),
-            Spread::of(sb),
-        );
-        line(
-            &format!("sink {bs} B writes: fdatasyncs/s"),
-            Spread::of(fs),
-            Spread::of(ss),
-        );
-    }
-
-    let criteria = vec![
-        Criterion::timing(
-            s1m.median >= MIN_FRACTION_OF_FIO * f1m.median,
-            format!(
-                "1 MiB writes: sink {:.0} MB/s (min {:.0}, max {:.0}) ≥ 95% of fio {:.0} MB/s (min {:.0}, max {:.0}): {:.0}%",
-                s1m.median / 1e6, s1m.min / 1e6, s1m.max / 1e6, f1m.median / 1e6, f1m.min / 1e6, f1m.max / 1e6,
-                100.0 * s1m.median / f1m.median
-            ),
+    criteria.push(Criterion::decided(
+        decisions[sizes.len()].clone(),
+        format!(
+            "the unbatched pipeline's items/s / fio's 128 B append+fdatasync rate ≥ {MIN_FRACTION_OF_FIO} \
+             (pipeline median {:.0} items/s, fio {:.0}/s)",
+            p128.median, f128.median
         ),
-        Criterion::timing(
-            s128.median >= MIN_FRACTION_OF_FIO * f128.median,
-            format!(
-                "128 B writes: sink {:.0} fdatasyncs/s ≥ 95% of fio {:.0}: {:.0}%",
-                s128.median, f128.median, 100.0 * s128.median / f128.median
-            ),
-        ),
-        Criterion::timing(
-            p128.median >= MIN_FRACTION_OF_FIO * f128.median,
-            format!(
-                "unbatched pipeline {:.0} items/s (min {:.0}, max {:.0}) ≥ 95% of fio's 128 B rate {:.0}/s: {:.0}%",
-                p128.median, p128.min, p128.max, f128.median, 100.0 * p128.median / f128.median
-            ),
-        ),
-    ];
+    ));
     let figures = json!({
-        "fio_version": fio128.first().map(|r| r.version.clone()),
-        "fio_128_syncs_per_s": f128, "sink_128_syncs_per_s": s128, "pipeline_unbatched_items_per_s": p128,
+        "fio_version": fio_runs[0].first().map(|r| r.version.clone()),
+        "segment_bytes": SEGMENT_BYTES,
+        "write_sizes": sizes,
+        "fio_128_syncs_per_s": f128, "pipeline_unbatched_items_per_s": p128,
         "fio_1m_bytes_per_s": f1m, "sink_1m_bytes_per_s": s1m,
-        "runs": { "fio_128": fio128, "fio_1m": fio1m, "fio_latency": fio_lat, "sink_128": sink128, "sink_1m": sink1m },
+        "decisions": decisions,
+        "runs": { "fio": fio_runs, "fio_latency": fio_lat, "sink": sink_runs, "pipeline_unbatched": pipe_un },
     });
     let evidence = vec![
         write_evidence(&opts.out, "fio.csv", &fio_csv)?,

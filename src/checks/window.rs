@@ -1,8 +1,10 @@
 //! `check window`: tune the batch window from data. Sweep max-items × linger on the standard bursty
 //! replay at a fixed fraction of the measured batched peak, keep the windows whose p99 meets the SLO and
 //! whose size bound is actually reached at peak, and choose the one with the most throughput headroom
-//! (highest saturation capacity). Then show it is tuned, not guessed:
-//! at peak its batches are full; at low load its timer bounds latency.
+//! (highest saturation capacity). Then judge the choice on fresh runs — never on the sweep runs it was
+//! chosen from, where it meets the SLO by construction: its bursty p99 is a statistical decision over
+//! repeated runs, and it is shown tuned, not guessed: at peak its batches are full; at low load its
+//! timer bounds latency.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -15,6 +17,7 @@ use super::common::{
     CheckResult, Criterion,
 };
 use crate::config::{AimdConfig, LoadShape, StopAfter, WindowConfig, WindowMode};
+use crate::stats::{at_most, decide, LEVEL};
 use crate::summary::RunReport;
 
 /// The window a sweep chose, as written to `window.json`.
@@ -231,16 +234,41 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
     low_cfg.load.stop = StopAfter::Duration(opts.run_secs(4.0));
     let low = measured_run(&low_cfg).map_err(|e| e.to_string())?;
 
-    let eff_max = effective_max_items(&w, chosen.sat.settings.item_bytes);
-    let sat = &chosen.sat;
+    // The choice is judged on fresh runs, not on the sweep runs it was chosen from (there its p99 is
+    // under the SLO by construction whenever any window qualified): the bursty replay repeated until
+    // its p99 is decided, and a fresh saturation run for the batch-size criteria.
+    let started = std::time::Instant::now();
+    let mut fresh_bursty = Vec::new();
+    let p99_decision = decide(
+        opts.decision_budget(90.0),
+        LEVEL,
+        || started.elapsed().as_secs_f64(),
+        |i| -> Result<f64, String> {
+            opts.progress(format!(
+                "window: the chosen window on a fresh bursty replay, run {}",
+                i + 1
+            ));
+            let r =
+                measured_run(&opts.bursty("chosen", w, rate, 4.0)).map_err(|e| e.to_string())?;
+            let p99 = r.latency_us.p99;
+            fresh_bursty.push(r);
+            Ok(p99)
+        },
+        |iv| at_most(iv, slo_us),
+    )?;
+    opts.progress("window: the chosen window at saturation, a fresh run");
+    let sat = measured_run(&opts.saturate("chosen-sat", w, 2.0)).map_err(|e| e.to_string())?;
+    let sat = &sat;
+    let eff_max = effective_max_items(&w, sat.settings.item_bytes);
     let size_flushes = sat.flush_reasons.items + sat.flush_reasons.bytes;
     let low_bound_us = (w.linger + LOW_LOAD_MARGIN).as_secs_f64() * 1e6 + low.fdatasync_us.p99;
     let criteria = vec![
-        Criterion::timing(
-            chosen.bursty.latency_us.p99 <= slo_us,
+        Criterion::decided(
+            p99_decision.clone(),
             format!(
-                "bursty replay at {rate:.0} items/s ({}% of peak {:.0}): p99 {:.0} µs ≤ SLO {slo_us:.0} µs",
-                (LOAD_FRACTION_OF_PEAK * 100.0) as u32,
+                "the chosen window on fresh runs of the bursty replay at {rate:.0} items/s ({}% of peak {:.0}; \
+                 its sweep run: {:.0} µs): p99 µs ≤ SLO {slo_us:.0} µs",
+                LOAD_FRACTION_OF_PEAK * 100.0,
                 peak.throughput_items_per_s,
                 chosen.bursty.latency_us.p99
             ),
@@ -296,6 +324,10 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         "chosen": choice,
         "chosen_bursty": chosen.bursty,
         "chosen_saturation": chosen.sat,
+        "fresh_bursty_p99_decision": p99_decision,
+        "fresh_bursty": fresh_bursty,
+        "fresh_saturation": sat,
+        "slo_us": slo_us,
         "low_load": low,
         "low_load_bound_us": low_bound_us,
         "effective_max_items": eff_max,

@@ -315,6 +315,7 @@ fn settings(cfg: &RunConfig) -> RunSettings {
             (LoadShape::Steady, _) => "steady".into(),
             (LoadShape::Bursty { seed }, _) => format!("bursty:seed={seed}"),
             (LoadShape::Replay(p), _) => format!("replay:{}", p.display()),
+            (LoadShape::Profile(p), _) => format!("{p:?}"),
         },
         rate: cfg.load.rate,
         item_bytes: cfg.load.item_bytes,

@@ -179,8 +179,8 @@ const TABLES: [(&str, &str); 24] = [
         "The tuned static window vs smart batching vs AIMD on the same replay",
     ),
     (
-        "aimd-compare.csv",
-        "AIMD vs smart batching vs static lingers, low and high load (medians, min/max)",
+        "aimd-regret.csv",
+        "AIMD vs the best static window of each regime (the oracle): medians, min/max, share of the oracle",
     ),
     (
         "fio.csv",

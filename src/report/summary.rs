@@ -56,13 +56,15 @@ fn figure(c: &Value) -> String {
     rest.chars().take(120).collect()
 }
 
-/// The summary table of `checks` (`checks.json`'s array): one row per criterion.
+/// The summary table of `checks` (`checks.json`'s array): one row per check — its verdict, how many
+/// of its criteria held, failed or were undecided, and its headline: the first criterion that failed,
+/// else the first undecided one, else its first (what a reader must look at first).
 pub fn summary_section(checks: &[Value]) -> String {
     let (mut pass, mut fail, mut undecided) = (0, 0, 0);
     let mut rows = String::new();
+    let flag = |v: &Value, k: &str| v[k].as_bool().unwrap_or(false);
     for c in checks {
         let name = c["check"].as_str().unwrap_or("?");
-        let flag = |v: &Value, k: &str| v[k].as_bool().unwrap_or(false);
         let (class, word) = verdict(flag(c, "pass"), flag(c, "inconclusive"));
         match word {
             "PASS" => pass += 1,
@@ -70,32 +72,42 @@ pub fn summary_section(checks: &[Value]) -> String {
             _ => undecided += 1,
         }
         let criteria = c["criteria"].as_array().cloned().unwrap_or_default();
+        let held = criteria.iter().filter(|x| flag(x, "held")).count();
+        let open = criteria
+            .iter()
+            .filter(|x| !flag(x, "held") && flag(x, "inconclusive"))
+            .count();
+        let failed = criteria.len() - held - open;
+        let headline = criteria
+            .iter()
+            .find(|x| !flag(x, "held") && !flag(x, "inconclusive"))
+            .or_else(|| criteria.iter().find(|x| !flag(x, "held")))
+            .or(criteria.first());
+        let (hclass, hword, text, fig) = match headline {
+            Some(h) => {
+                let (hc, hw) = verdict(flag(h, "held"), flag(h, "inconclusive"));
+                (hc, hw, claim(h["what"].as_str().unwrap_or("")), figure(h))
+            }
+            None => ("", "", String::new(), String::new()),
+        };
         let _ = writeln!(
             rows,
-            "<tr><th rowspan=\"{}\"><a href=\"#{}\">{}</a><br><span class=\"{class}\">{word}</span></th>",
-            criteria.len().max(1),
+            "<tr><th><a href=\"#{}\">{}</a></th><td class=\"{class}\">{word}</td>\
+             <td>{held} held, {failed} failed, {open} undecided</td>\
+             <td class=\"claim\"><span class=\"{hclass}\">{hword}</span> {}</td><td class=\"claim\">{}</td></tr>",
             anchor(name),
-            esc(name)
+            esc(name),
+            esc(&text),
+            esc(&fig)
         );
-        if criteria.is_empty() {
-            rows.push_str("<td colspan=\"3\"></td></tr>\n");
-        }
-        for (i, cr) in criteria.iter().enumerate() {
-            let (class, word) = verdict(flag(cr, "held"), flag(cr, "inconclusive"));
-            let _ = writeln!(
-                rows,
-                "{}<td class=\"{class}\">{word}</td><td class=\"claim\">{}</td><td class=\"claim\">{}</td></tr>",
-                if i == 0 { "" } else { "<tr>" },
-                esc(&claim(cr["what"].as_str().unwrap_or(""))),
-                esc(&figure(cr))
-            );
-        }
     }
     format!(
         "<h2>Summary</h2>\n<p>{} checks: <span class=\"pass\">{pass} PASS</span>, <span class=\"fail\">{fail} FAIL</span>, \
          <span class=\"undecided\">{undecided} INCONCLUSIVE</span> (a timing claim whose runs could not decide it, or \
-         whose premise this machine does not meet). Each check links to its section.</p>\n\
-         <table class=\"summary\">\n<tr><th>check</th><th>verdict</th><th>claim</th><th>figure</th></tr>\n{rows}</table>\n",
+         whose premise this machine does not meet). A check's headline is its first criterion that failed, else its \
+         first undecided one, else its first; each check links to its section.</p>\n\
+         <table class=\"summary\">\n<tr><th>check</th><th>verdict</th><th>criteria</th><th>headline</th><th>figure</th></tr>\n\
+         {rows}</table>\n",
         checks.len()
     )
 }
@@ -105,13 +117,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_criterion_gets_a_row_with_its_verdict_and_its_decisions_interval() {
+    fn one_row_per_check_with_its_counts_and_the_criterion_to_look_at_first() {
         let checks: Vec<Value> = serde_json::from_str(
             r#"[{"check":"before-after","pass":false,"inconclusive":true,"criteria":[
-                {"what":"saturation: batched ≥ 500×: holds","held":true,"inconclusive":false,
-                 "decision":{"interval":{"median":1050,"lo":1010,"hi":1140,"n":6,"level":0.97}}},
-                {"what":"p99 ≤ SLO: inconclusive","held":false,"inconclusive":true}]},
-               {"check":"bomb","pass":false,"criteria":[{"what":"capped <b>: 3 MB","held":false}]}]"#,
+                {"what":"saturation: batched ≥ 500×: holds","held":true,"inconclusive":false},
+                {"what":"p99 ≤ SLO: inconclusive","held":false,"inconclusive":true,
+                 "decision":{"interval":{"median":9000,"lo":7000,"hi":12000,"n":10,"level":0.98}}}]},
+               {"check":"bomb","pass":false,"criteria":[{"what":"ok: fine","held":true},
+                {"what":"capped <b>: 3 MB","held":false}]}]"#,
         )
         .unwrap();
         let s = summary_section(&checks);
@@ -122,18 +135,23 @@ mod tests {
                 && s.contains("1 INCONCLUSIVE")
         );
         assert!(s.contains("href=\"#check-before-after\""));
+        assert!(s.contains("1 held, 0 failed, 1 undecided"), "{s}");
         assert!(
-            s.contains("median 1050, 97 % interval 1010–1140, 6 runs"),
+            s.contains("INCONCLUSIVE</span> p99 ≤ SLO"),
+            "the undecided one is the headline: {s}"
+        );
+        assert!(
+            s.contains("median 9000, 98 % interval 7000–12000, 10 runs"),
             "{s}"
         );
         assert!(
-            s.contains("capped &lt;b&gt;") && s.contains("3 MB"),
-            "escaped: {s}"
+            s.contains("FAIL</span> capped &lt;b&gt;") && s.contains("3 MB"),
+            "the failed one, escaped: {s}"
         );
         assert_eq!(
             s.matches("<tr>").count(),
-            4,
-            "a header, one row per check, one more for its second criterion"
+            3,
+            "a header and one row per check"
         );
     }
 }

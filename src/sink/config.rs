@@ -18,6 +18,8 @@ pub struct SinkConfig {
     /// The filesystem segments and the dead-letter queue live on: the machine's, or the crash
     /// simulation's.
     pub storage: Storage,
+    /// An injected disk brownout (checks only): fdatasyncs stretched for a while.
+    pub brownout: Option<super::Brownout>,
 }
 
 impl SinkConfig {
@@ -28,6 +30,7 @@ impl SinkConfig {
             segment_bytes: 64 << 20,
             retain_segments: None,
             storage: Storage::os(),
+            brownout: None,
         }
     }
 

@@ -57,6 +57,10 @@ pub struct FileSink {
     calls_since_fault: [u64; 2],
     reaper: Option<Reaper>,
     _lock: Option<std::sync::Arc<crate::storage::DirLock>>,
+    /// An injected brownout (checks only).
+    brownout: Option<super::Brownout>,
+    /// When the sink was opened (the brownout's clock).
+    opened: Instant,
 }
 
 /// Deletes segments past the retention limit on its own thread, a few MiB at a time.
@@ -216,6 +220,8 @@ impl FileSink {
             fault: None,
             calls_since_fault: [0; 2],
             reaper: cfg.retain_segments.map(|_| Reaper::start(storage)),
+            brownout: cfg.brownout,
+            opened: Instant::now(),
             _lock: lock,
         };
         sink.live_segments.push_back(path);
@@ -354,6 +360,12 @@ impl FileSink {
             let _ = self.file.sync_data();
         }
         let rc = self.file.sync_data();
+        if let Some(b) = &self.brownout {
+            let extra = b.extra(self.opened.elapsed(), t0.elapsed());
+            if !extra.is_zero() {
+                std::thread::sleep(extra);
+            }
+        }
         let dt = t0.elapsed().as_nanos() as u64;
         self.counters.fdatasyncs += 1;
         if let Err(e) = rc {

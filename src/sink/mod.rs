@@ -2,6 +2,7 @@
 //! made to do so, at the call site, so the counts can be checked against `strace`.
 
 mod bench;
+mod brownout;
 mod config;
 mod file;
 mod fs;
@@ -10,6 +11,7 @@ mod tcp;
 mod validating;
 
 pub use bench::{bench_appends, SinkBench, BENCH_RECORD_BYTES};
+pub use brownout::Brownout;
 pub use config::SinkConfig;
 pub(crate) use file::parse_segment_index;
 pub use file::{segment_name, Fault, FaultOp, FileSink};

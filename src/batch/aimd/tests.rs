@@ -85,7 +85,11 @@ fn holds_inside_the_band_and_never_passes_the_cap() {
 
 #[test]
 fn slow_start_doubles_from_one_increase_through_holds_until_a_decrease() {
-    let c = cfg();
+    // Small steps, so that five doublings stay under the cap whatever the defaults.
+    let c = AimdConfig {
+        increase: Duration::from_micros(250),
+        ..cfg()
+    };
     let mut state = AimdState {
         linger: Duration::ZERO,
         slow_start: true,
@@ -223,9 +227,23 @@ fn slow_start_reaches_a_working_linger_in_a_fraction_of_the_additive_ramp() {
         },
         Duration::from_millis(4),
     );
-    // 0.25 → 0.5 → 1 → 2 → 4 ms: 5 steps; additive: 16 steps of 0.25 ms.
-    assert!(with <= 0.55, "slow start took {with} s");
-    assert!(without >= 1.55, "additive took {without} s");
+    // Doubling from one increase reaches 4 ms in log2(4 ms / increase) + 1 steps; additive growth
+    // takes 4 ms / increase steps.
+    let c = cfg();
+    let (step_s, inc_ms) = (c.interval.as_secs_f64(), c.increase.as_secs_f64() * 1e3);
+    let doublings = (4.0 / inc_ms).log2().ceil() + 1.0;
+    assert!(
+        with <= (doublings + 0.5) * step_s,
+        "slow start took {with} s"
+    );
+    assert!(
+        without >= (4.0 / inc_ms - 0.5) * step_s,
+        "additive took {without} s"
+    );
+    assert!(
+        with * 2.0 <= without,
+        "slow start {with} s, additive {without} s"
+    );
 }
 
 #[test]
