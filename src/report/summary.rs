@@ -43,9 +43,18 @@ fn claim(what: &str) -> String {
 fn figure(c: &Value) -> String {
     let iv = &c["decision"]["interval"];
     if let (Some(m), Some(n)) = (iv["median"].as_f64(), iv["n"].as_u64()) {
-        let end = |v: &Value| v.as_f64().map_or("?".to_string(), |x| format!("{x:.0}"));
+        let end = |v: &Value| {
+            v.as_f64().map_or("?".to_string(), |x| {
+                if x.abs() >= 100.0 {
+                    format!("{x:.0}")
+                } else {
+                    format!("{x:.3}")
+                }
+            })
+        };
         return format!(
-            "median {m:.0}, {:.0} % interval {}–{}, {n} runs",
+            "median {}, {:.0} % interval {}–{}, {n} runs",
+            end(&iv["median"]),
             iv["level"].as_f64().unwrap_or(0.0) * 100.0,
             end(&iv["lo"]),
             end(&iv["hi"])
