@@ -91,6 +91,20 @@ def main():
         )
     elif runs:
         md.append(f"CPU: no competing process flagged in any of the {runs} measured runs.")
+    io = [c for c in checks["checks"] if c.get("cpu", {}).get("io_contended", 0) > 0]
+    if io:
+        md.append(
+            "**I/O contention flagged** (other processes wrote more than "
+            f"{io[0]['cpu'].get('threshold_io_bytes_per_s', 0) / 1e6:.0f} MB/s to storage during a measured run): "
+            + "; ".join(
+                f"{c['check']}: {c['cpu']['io_contended']} of {c['cpu']['runs']} runs "
+                f"(max {c['cpu'].get('max_others_write_bytes_per_s', 0) / 1e6:.1f} MB/s)"
+                for c in io
+            )
+            + "."
+        )
+    elif runs:
+        md.append(f"I/O: no competing writer flagged in any of the {runs} measured runs.")
 
     ba = fig("before-after")
     whole(md, run, "before-after.csv", "Before / after")

@@ -4,16 +4,19 @@
 
 use serde::Serialize;
 
-/// CPU time used by this process so far (user, system), seconds.
-pub fn process_cpu_seconds() -> (f64, f64) {
-    let u = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF);
-    match u {
-        Ok(u) => {
-            let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-            (tv(u.user_time()), tv(u.system_time()))
+/// User and system CPU seconds of this process plus its reaped children (a check's fio, a measured
+/// child): what the measurement itself spent, so that only other processes count as competition.
+fn own_cpu_seconds() -> (f64, f64) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    let mut total = (0.0, 0.0);
+    for who in [UsageWho::RUSAGE_SELF, UsageWho::RUSAGE_CHILDREN] {
+        if let Ok(u) = getrusage(who) {
+            total.0 += tv(u.user_time());
+            total.1 += tv(u.system_time());
         }
-        Err(_) => (0.0, 0.0),
     }
+    total
 }
 
 /// High-water mark of this process image's resident set, bytes (`VmHWM` in `/proc/self/status`).
@@ -81,7 +84,8 @@ pub struct CpuUse {
     pub user_s: f64,
     /// This process's system CPU seconds.
     pub sys_s: f64,
-    /// This process's CPU seconds / wall seconds (2.0 = both cores of a 2-core machine).
+    /// This process's CPU seconds (with its reaped children's) / wall seconds (2.0 = both cores of a
+    /// 2-core machine).
     pub process_cores: f64,
     /// Whole machine busy fraction (all processes), 0..1.
     pub machine_busy: f64,
@@ -128,43 +132,61 @@ fn pressure_now() -> [Option<u64>; 3] {
 }
 
 /// Bytes each other process has caused to be written to storage so far (`write_bytes` of
-/// `/proc/PID/io`), by pid: every process but this one and its children (a check's own child is part
-/// of the measurement). Processes whose counters cannot be read are left out.
-fn others_write_bytes() -> std::collections::HashMap<u32, u64> {
+/// `/proc/PID/io`), by pid: every process but this one and its descendants (a check's own children —
+/// fio, a measured child, and what they fork — are part of the measurement). `None` when some other
+/// process's counters cannot be read (not permitted): a competing writer could then be invisible, and
+/// "no contention" would be a guess.
+fn others_write_bytes() -> Option<std::collections::HashMap<u32, u64>> {
     let me = std::process::id();
-    let mut out = std::collections::HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
+    let dir = std::fs::read_dir("/proc").ok()?;
+    let mut procs = Vec::new();
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
-        if pid == me {
-            continue;
-        }
-        let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let Some(ppid) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|s| {
-                // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-                let after = s.rsplit_once(')')?.1.to_string();
-                after.split_whitespace().nth(1)?.parse::<u32>().ok()
-            });
-        if ppid == Some(me) {
-            continue;
+                s.rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u32>()
+                    .ok()
+            })
+        else {
+            continue; // exited meanwhile
+        };
+        let bytes = match std::fs::read_to_string(format!("/proc/{pid}/io")) {
+            Ok(s) => s
+                .lines()
+                .find_map(|l| l.strip_prefix("write_bytes:"))
+                .and_then(|v| v.trim().parse::<u64>().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return None,
+            Err(_) => continue, // exited meanwhile
+        };
+        procs.push((pid, ppid, bytes));
+    }
+    let mut ours = std::collections::HashSet::from([me]);
+    loop {
+        let before = ours.len();
+        for &(pid, ppid, _) in &procs {
+            if ours.contains(&ppid) {
+                ours.insert(pid);
+            }
         }
-        let bytes = std::fs::read_to_string(format!("/proc/{pid}/io"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("write_bytes:"))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-            });
-        if let Some(b) = bytes {
-            out.insert(pid, b);
+        if ours.len() == before {
+            break;
         }
     }
-    out
+    Some(
+        procs
+            .into_iter()
+            .filter(|(pid, _, _)| !ours.contains(pid))
+            .filter_map(|(pid, _, b)| Some((pid, b?)))
+            .collect(),
+    )
 }
 
 /// Start of a CPU measurement.
@@ -174,14 +196,14 @@ pub struct CpuMeter {
     sys: f64,
     jiffies: (u64, u64),
     pressure: [Option<u64>; 3],
-    others_written: std::collections::HashMap<u32, u64>,
+    others_written: Option<std::collections::HashMap<u32, u64>>,
     wall: std::time::Instant,
 }
 
 impl CpuMeter {
     /// Start measuring.
     pub fn start() -> Self {
-        let (user, sys) = process_cpu_seconds();
+        let (user, sys) = own_cpu_seconds();
         CpuMeter {
             user,
             sys,
@@ -194,7 +216,7 @@ impl CpuMeter {
 
     /// CPU use since `start`.
     pub fn stop(&self) -> CpuUse {
-        let (u, s) = process_cpu_seconds();
+        let (u, s) = own_cpu_seconds();
         let wall = self.wall.elapsed().as_secs_f64().max(1e-9);
         let (t1, i1) = cpu_jiffies();
         let (dt, di) = (
@@ -213,17 +235,16 @@ impl CpuMeter {
             (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e6 / wall,
             _ => f64::NAN,
         };
-        let now_written = others_write_bytes();
-        let others_bytes: u64 = now_written
-            .iter()
-            .map(|(pid, b)| b.saturating_sub(self.others_written.get(pid).copied().unwrap_or(0)))
-            .sum();
+        let others_bytes = match (&self.others_written, others_write_bytes()) {
+            (Some(before), Some(now)) => Some(
+                now.iter()
+                    .map(|(pid, b)| b.saturating_sub(before.get(pid).copied().unwrap_or(0)))
+                    .sum::<u64>(),
+            ),
+            _ => None,
+        };
         CpuUse {
-            others_write_bytes_per_s: if now_written.is_empty() {
-                f64::NAN
-            } else {
-                others_bytes as f64 / wall
-            },
+            others_write_bytes_per_s: others_bytes.map_or(f64::NAN, |b| b as f64 / wall),
             cpu_pressure: share(0),
             io_pressure: share(1),
             io_pressure_full: share(2),

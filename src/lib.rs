@@ -94,7 +94,8 @@ pub use item::{DeadNote, Item, SourcePos};
 pub use load::{standard_trace_path, Bursty, BurstyParams, Replay, Schedule, Trace};
 pub use metrics::{BatchSizeSummary, LatencySummary, Metrics, RejectReason};
 pub use payload::{
-    log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, ID_PREFIX_BYTES,
+    log_line, make_poison, parse_id, stamp_id, PayloadSource, PoisonSpec, FRESH_FROM_BYTES,
+    ID_PREFIX_BYTES,
 };
 pub use pipeline::{run, run_with_sink};
 pub use progress::{render_line, wanted as progress_wanted, Progress};

@@ -64,17 +64,23 @@ pub fn make_poison(buf: &mut [u8]) {
     buf[ID_PREFIX_BYTES + 1] = 0xFE;
 }
 
+/// Items at least this long hold the request id: 42 fresh bits or more per item.
+pub const FRESH_FROM_BYTES: usize = 48;
+
 /// Payloads in the ring the generator copies from. The ring alone would repeat every this many items,
 /// and a batch longer than the ring would hold exact repeats (zstd would find them, and a compression
 /// figure would flatter the codec): so each copy gets fresh variable fields ([`Field`]) as it is made.
 const RING_ITEMS: usize = 4096;
 
 /// A run of bytes in the ring that varies from line to line in a real log (a timestamp's milliseconds, a
-/// duration, an id in a path, a trace id): re-drawn at every copy, so no two items are alike.
+/// duration, a request id, an id in a path, a trace id): re-drawn at every copy, so copies of a ring
+/// slot differ. Every item of [`FRESH_FROM_BYTES`] or more holds at least 42 freshly drawn bits (the
+/// request id and the milliseconds): two items are alike only by chance, as two real log lines can
+/// be, never because the ring came round. Shorter items hold fewer fresh bits and can repeat.
 #[derive(Debug, Clone, Copy)]
 struct Field {
     /// Offset in the ring.
-    at: u32,
+    at: usize,
     /// Length in bytes.
     len: u8,
     /// Digits drawn: 10 (decimal) or 16 (lower-case hex).
@@ -90,7 +96,7 @@ impl Field {
     #[inline]
     fn redraw(&self, out: &mut [u8], base: usize, rng: &mut SplitMix64) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let start = self.at as usize - base;
+        let start = self.at - base;
         let field = &mut out[start..start + self.len as usize];
         let mut bits = rng.next_u64();
         for (k, b) in field.iter_mut().enumerate() {
@@ -110,7 +116,7 @@ impl Field {
 }
 
 /// A ring of pre-generated payloads of exactly `item_bytes` each, copied out with fresh variable
-/// fields (log) or fresh bytes (random), so a payload never repeats.
+/// fields (log) or fresh bytes (random), so the ring never shows through as repeats.
 #[derive(Debug, Clone)]
 pub struct PayloadSource {
     kind: PayloadKind,
@@ -145,7 +151,8 @@ const MESSAGES: [&str; 6] = [
     "rate limit close to threshold",
 ];
 
-/// One seeded log-like line: ISO timestamp, level, host, method, path, status, duration, message.
+/// One seeded log-like line: ISO timestamp, level, request id, host, method, path, status, duration,
+/// message, trace id.
 pub fn log_line(rng: &mut SplitMix64, i: u64) -> String {
     let mut out = Vec::new();
     push_log_line(rng, i, &mut out, &mut Vec::new());
@@ -156,7 +163,7 @@ pub fn log_line(rng: &mut SplitMix64, i: u64) -> String {
 fn push_log_line(rng: &mut SplitMix64, i: u64, out: &mut Vec<u8>, fields: &mut Vec<Field>) {
     let mut field = |out: &mut Vec<u8>, text: &str, radix: u8, padded: bool| {
         fields.push(Field {
-            at: out.len() as u32,
+            at: out.len(),
             len: text.len() as u8,
             radix,
             padded,
@@ -168,10 +175,12 @@ fn push_log_line(rng: &mut SplitMix64, i: u64, out: &mut Vec<u8>, fields: &mut V
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
     let _ = write!(out, "2026-11-25T{h:02}:{m:02}:{s:02}.");
     field(out, &format!("{milli:03}"), 10, true);
+    let _ = write!(out, "Z {} req=", LEVELS[rng.below(5) as usize]);
+    // A request id near the start of every line, so that even a short item holds 32 fresh bits.
+    field(out, &format!("{:08x}", rng.next_u64() as u32), 16, true);
     let _ = write!(
         out,
-        "Z {} host-{:02} {} ",
-        LEVELS[rng.below(5) as usize],
+        " host-{:02} {} ",
         rng.below(16),
         METHODS[rng.below(4) as usize]
     );
@@ -211,12 +220,12 @@ impl PayloadSource {
                     push_log_line(&mut rng, i as u64, &mut data, &mut line_fields);
                     data.push(b'\n');
                     for f in &line_fields {
-                        let at = f.at as usize;
+                        let at = f.at;
                         // A field the cut runs through keeps the part inside this item.
                         let len = (f.len as usize).min((start + item_bytes).saturating_sub(at));
                         if len > 0 {
                             fields.push(Field {
-                                at: at as u32,
+                                at,
                                 len: len as u8,
                                 ..*f
                             });
@@ -244,10 +253,15 @@ impl PayloadSource {
         let from = buf.len();
         match self.kind {
             PayloadKind::Random => {
-                while buf.len() < from + self.item_bytes {
-                    buf.extend_from_slice(&self.rng.next_u64().to_le_bytes());
+                // Never past `item_bytes`: the buffer was sized for one item, and growing it would
+                // double its capacity (the pool's and the queue's byte budgets count capacity).
+                let mut left = self.item_bytes;
+                while left > 0 {
+                    let word = self.rng.next_u64().to_le_bytes();
+                    let n = left.min(8);
+                    buf.extend_from_slice(&word[..n]);
+                    left -= n;
                 }
-                buf.truncate(from + self.item_bytes);
             }
             PayloadKind::Log => {
                 let start = self.next * self.item_bytes;
@@ -357,15 +371,38 @@ mod tests {
     }
 
     #[test]
-    fn no_two_log_payloads_of_a_long_run_are_alike() {
-        let mut p = PayloadSource::new(PayloadKind::Log, 100, 1);
-        let mut seen = std::collections::HashSet::new();
-        for i in 0..3 * RING_ITEMS {
-            let mut b = Vec::new();
+    fn no_two_log_payloads_of_a_long_run_are_alike_down_to_the_shortest_fresh_item() {
+        // 100 B items, and the shortest items promised fresh bits: a short item once held only the
+        // milliseconds and a duration, and repeated within a second of load (review finding).
+        for bytes in [100, FRESH_FROM_BYTES] {
+            let mut p = PayloadSource::new(PayloadKind::Log, bytes, 1);
+            let mut seen = std::collections::HashSet::new();
+            for i in 0..16 * RING_ITEMS {
+                let mut b = Vec::with_capacity(bytes);
+                p.fill(&mut b);
+                assert_eq!(
+                    (b.len(), b.capacity()),
+                    (bytes, bytes),
+                    "no growth past the item"
+                );
+                assert!(std::str::from_utf8(&b).is_ok());
+                assert!(
+                    seen.insert(b),
+                    "{bytes} B payload {i} repeats an earlier one"
+                );
+            }
+        }
+    }
+
+    /// A random payload of a size that is not a multiple of 8 fills its buffer exactly: drawing whole
+    /// words past the end doubled the buffer's capacity, which the byte budgets count (review finding).
+    #[test]
+    fn a_random_payload_never_grows_its_buffer_past_the_item() {
+        for bytes in [1, 7, 9, 37, 100, 4097] {
+            let mut p = PayloadSource::new(PayloadKind::Random, bytes, 3);
+            let mut b = Vec::with_capacity(bytes);
             p.fill(&mut b);
-            assert_eq!(b.len(), 100);
-            assert!(std::str::from_utf8(&b).is_ok());
-            assert!(seen.insert(b), "payload {i} repeats an earlier one");
+            assert_eq!((b.len(), b.capacity()), (bytes, bytes));
         }
     }
 }

@@ -15,9 +15,11 @@
 //! - Runs are added until the decision is made or the check's budget of runs or time is spent
 //!   ([`decide`]); what is still inconclusive then is reported as such, never as a pass or a fail.
 //!
-//! Looking again after every run inflates the error rate of a fixed-`n` test (optional stopping); the
-//! default level is 95 % per look and the number of looks is small (a few), which keeps the overall
-//! error within the 90 % that the verdicts state.
+//! Looking again after every run inflates the error rate of a fixed-`n` test (optional stopping). The
+//! level stated with each interval is per look (95 %); over the looks a decision takes (runs 6 to 10)
+//! a union bound gives about 11.5 % in the worst case. The seeded simulation in `stats/tests.rs` —
+//! a true median exactly on the limit, looks after every run up to 15 — decides it either way in
+//! under 10 % of trials; that simulation, not a proof, is what the verdicts' confidence rests on.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,15 +71,17 @@ impl Interval {
     }
 }
 
-/// `P(B ≤ k)` for `B ~ Binomial(n, 1/2)`.
+/// `P(B ≤ k)` for `B ~ Binomial(n, 1/2)`, summed in log space: `0.5ⁿ` alone underflows to 0 past
+/// n = 1074, which would make every interval "cover" and every decision decided.
 fn binomial_half_cdf(n: usize, k: usize) -> f64 {
-    let mut term = 0.5f64.powi(n as i32); // C(n, 0) / 2^n
-    let mut sum = term;
+    let ln_half_n = n as f64 * 0.5f64.ln();
+    let mut ln_term = ln_half_n; // ln(C(n, 0) / 2^n)
+    let mut sum = ln_term.exp();
     for i in 1..=k.min(n) {
-        term *= (n - i + 1) as f64 / i as f64;
-        sum += term;
+        ln_term += ((n - i + 1) as f64 / i as f64).ln();
+        sum += ln_term.exp();
     }
-    sum
+    sum.min(1.0)
 }
 
 /// The median of `samples` with a distribution-free interval covering the population median with

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use ingest_lab::checks::syscall_gate::{
-    calls_under, compare, disagreements, parse_budgets, per_1000, render_budgets, run_workload,
-    Measured, WorkloadReport, TRACED, WORKLOADS,
+    calls_under, compare, disagreements, parse_budgets, per_1000, prepare, render_budgets,
+    run_workload, Measured, WorkloadReport, TRACED, WORKLOADS,
 };
 
 struct Args {
@@ -90,6 +90,7 @@ fn gate(a: &Args) -> Result<bool, String> {
         // Re-drive works on what ingest left: the same directory.
         let dir = work.join(if w == "redrive" { "ingest" } else { w });
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        prepare(w, &dir)?;
         let (report, log) = traced(w, &dir, &work.join(format!("{w}.strace")))?;
         let dir_text = dir.display().to_string();
         let m = Measured {

@@ -309,7 +309,8 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
                 is_oracle: oracle == Some(i),
                 share_of_oracle: share(i),
             });
-            if c.is_static() && (!meets(i) || obj(i) >= CLEAR_WIN * obj(ai)) {
+            // Beaten only where AIMD itself meets the SLO: a win bought with a breach is no win.
+            if c.is_static() && meets(ai) && (!meets(i) || obj(i) >= CLEAR_WIN * obj(ai)) {
                 beaten_in[i].push(r.name.to_string());
             }
         }
@@ -371,6 +372,22 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
             "cells": all.iter().zip(&cells).map(|(c, x)| json!({"contender": c.label(), "cell": x})).collect::<Vec<_>>(),
         }));
     }
+    // A contender that committed nothing would have no fdatasyncs per item and a p99 of 0: the best
+    // of all. Every run must have committed everything it offered.
+    let (offered, committed, empty) = runs.iter().flatten().flatten().fold((0, 0, 0), |a, r| {
+        (
+            a.0 + r.offered,
+            a.1 + r.committed,
+            a.2 + usize::from(r.committed == 0),
+        )
+    });
+    criteria.push(Criterion::exact(
+        committed == offered && empty == 0,
+        format!(
+            "every run committed what it offered: {committed} of {offered} items over {} runs, {empty} with none",
+            runs.iter().flatten().flatten().count()
+        ),
+    ));
     for &i in &statics {
         criteria.push(Criterion::timing(
             !beaten_in[i].is_empty(),

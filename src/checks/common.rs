@@ -243,6 +243,14 @@ impl Contention {
         self.contended > 0 || self.io_contended > 0
     }
 
+    /// Whether enough runs were contended to excuse a timing failure: at least one in five (on the
+    /// CPU or on the disk). One contended run among a hundred does not make the others' failure
+    /// noise.
+    pub fn substantial(&self) -> bool {
+        let worst = self.contended.max(self.io_contended);
+        worst > 0 && worst * 5 >= self.runs
+    }
+
     /// A sentence for the check's output when any run was contended.
     pub fn note(&self) -> Option<String> {
         let mut parts = Vec::new();

@@ -104,6 +104,7 @@ fn ingest_once(exe: &Path, base: &Path, input: &Input) -> Result<serde_json::Val
             other_cores: c,
             cpu_pressure: f("cpu_pressure"),
             io_pressure: f("io_pressure"),
+            others_write_bytes_per_s: f("others_write_bytes_per_s"),
             ..Default::default()
         });
     }

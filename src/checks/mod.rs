@@ -70,7 +70,7 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
             if let Some(n) = r.cpu.note() {
                 opts.progress(format!("{name}: {n}"));
             }
-            if r.cpu.any() {
+            if r.cpu.substantial() {
                 r.undecided_under_contention();
             }
             Ok(r)

@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::common::{
-    clean_and_settle, measured_run, write_evidence, write_json_evidence, CheckOptions, CheckResult,
-    Criterion, Spread,
+    clean_and_settle, measured_run, note_cpu, write_evidence, write_json_evidence, CheckOptions,
+    CheckResult, Criterion, Spread,
 };
 use crate::config::{SinkConfig, WindowConfig};
 use crate::sink::{bench_appends, free_bytes};
@@ -125,10 +125,17 @@ pub fn run_fio(
             .unwrap_or(f64::NAN)
             / 1e3
     };
+    let positive = |v: &Value, what: &str| {
+        v.as_f64()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .ok_or_else(|| {
+                format!("fio at {bs} B reported no {what} ({v}): cannot compare with it")
+            })
+    };
     Ok(FioResult {
         bs,
-        syncs_per_s: job["write"]["iops"].as_f64().unwrap_or(0.0),
-        bytes_per_s: job["write"]["bw_bytes"].as_f64().unwrap_or(0.0),
+        syncs_per_s: positive(&job["write"]["iops"], "write iops")?,
+        bytes_per_s: positive(&job["write"]["bw_bytes"], "write bandwidth")?,
         sync_p50_us: pct("50.000000"),
         sync_p99_us: pct("99.000000"),
         version: v["fio version"].as_str().unwrap_or("").to_string(),
@@ -174,9 +181,15 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
         let rep = pipe_un.len();
         opts.progress(format!("physical: repetition {}", rep + 1));
         for (k, &bs) in sizes.iter().enumerate() {
+            // Both sides' runs are checked for competition, like every pipeline run: a competing
+            // process during fio's run would lower the limit and flatter the sink.
+            let cpu = crate::host::CpuMeter::start();
             fio_runs[k].push(run_fio(&dir, bs, secs, cap, SEGMENT_BYTES, false)?);
+            note_cpu(&cpu.stop());
+            let cpu = crate::host::CpuMeter::start();
             let s = bench_appends(&sc, bs as usize, Duration::from_secs_f64(secs), cap)
                 .map_err(|e| e.to_string())?;
+            note_cpu(&cpu.stop());
             clean_and_settle(&sc.dir);
             sink_runs[k].push(s);
         }

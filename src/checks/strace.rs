@@ -51,7 +51,8 @@ pub fn parse_strace(log: &str, dir: &str) -> StraceCounts {
             .split_once('<')
             .and_then(|(_, p)| p.split_once('>'))
             .is_some_and(|(path, _)| {
-                path.starts_with(dir)
+                // By components: `/d2/seg-…` is not under `/d`.
+                Path::new(path).starts_with(dir)
                     && Path::new(path)
                         .file_name()
                         .and_then(|n| n.to_str())

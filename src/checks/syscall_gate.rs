@@ -68,12 +68,25 @@ fn closed_loop(dir: &Path, items: u64, window: WindowConfig) -> RunConfig {
     cfg
 }
 
-fn ingest_config(dir: &Path) -> Result<IngestConfig, String> {
+/// Write the ingest workload's seeded input into `dir` (before tracing: making the fixture is not the
+/// workload, and its calls must not move the budget).
+pub fn prepare(name: &str, dir: &Path) -> Result<(), String> {
     let input = dir.join("input.ndjson");
-    if !input.exists() {
+    if name == "ingest" && !input.exists() {
         let mut raw = Vec::new();
         write_ndjson(&mut raw, 1, INGEST_RECORDS, &Mix::default(), 7).map_err(|e| e.to_string())?;
         std::fs::write(&input, raw).map_err(|e| format!("write {}: {e}", input.display()))?;
+    }
+    Ok(())
+}
+
+fn ingest_config(dir: &Path) -> Result<IngestConfig, String> {
+    let input = dir.join("input.ndjson");
+    if !input.exists() {
+        return Err(format!(
+            "{}: missing (syscall_gate::prepare writes it)",
+            input.display()
+        ));
     }
     let mut cfg = IngestConfig::new(dir.join("sink"), vec![input]);
     cfg.schema = Schema::V1;
@@ -140,7 +153,18 @@ pub fn calls_under(log: &str, dir: &str) -> BTreeMap<String, u64> {
         if name.starts_with('<') || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             continue;
         }
-        let touches = args.contains(&format!("<{dir}")) || args.contains(&format!("\"{dir}"));
+        // The directory itself or a file below it — not a sibling that shares its prefix (`dir2`,
+        // `dir.strace`). Calls on an fd are judged by their first argument's path (`3</dir/x>`), not
+        // by what their data holds; calls on paths by their quoted path arguments.
+        let first = args.split(", ").next().unwrap_or("");
+        let fd_under = first.contains(&format!("<{dir}>")) || first.contains(&format!("<{dir}/"));
+        let path_call = matches!(
+            name,
+            "open" | "openat" | "rename" | "renameat" | "renameat2" | "unlink" | "unlinkat"
+        );
+        let path_under = path_call
+            && (args.contains(&format!("\"{dir}\"")) || args.contains(&format!("\"{dir}/")));
+        let touches = fd_under || path_under;
         if !touches {
             continue;
         }

@@ -189,7 +189,7 @@ impl Criterion {
     /// This criterion, undecided when `premise` does not hold (a failed claim whose premise failed
     /// says nothing about the claim).
     pub fn resting_on(mut self, premise: bool) -> Self {
-        if !premise && !self.held {
+        if !premise && !self.held && self.kind == CriterionKind::Timing {
             self.inconclusive = true;
         }
         self

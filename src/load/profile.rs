@@ -43,12 +43,13 @@ impl Profile {
         }
     }
 
-    /// Whether the profile can be scheduled: a positive, finite factor.
+    /// Whether the profile can be scheduled: a factor in [1e-6, 1e6] (a factor that makes the rate
+    /// underflow to 0 would schedule the next item at infinity).
     pub fn is_valid(&self) -> bool {
         let f = match *self {
             Profile::Step { factor, .. } | Profile::Ramp { factor, .. } => factor,
         };
-        f.is_finite() && f > 0.0
+        (1e-6..=1e6).contains(&f)
     }
 }
 
@@ -123,6 +124,11 @@ mod tests {
         assert!(!Profile::Step {
             at: Duration::ZERO,
             factor: 0.0
+        }
+        .is_valid());
+        assert!(!Profile::Ramp {
+            over: Duration::ZERO,
+            factor: 1e-300
         }
         .is_valid());
     }

@@ -31,7 +31,7 @@ pub struct FigureDelta {
     pub a: f64,
     /// Run B's value.
     pub b: f64,
-    /// (b − a) / |a|; `None` when a is 0.
+    /// (b − a) / |a|; `None` when both are 0, infinite when only a is.
     pub change: Option<f64>,
     /// Run A's interval for it (`[lo, hi]`), when it has one.
     pub a_interval: Option<(f64, f64)>,
@@ -96,7 +96,9 @@ fn flatten(prefix: &str, v: &Value, out: &mut Leaves) {
             }
             let spread = (finite(&v["min"]), finite(&v["max"]), v["n"].as_u64());
             if let (Some(lo), Some(hi), Some(n)) = spread {
-                if n >= 2 {
+                // [min, max] of n runs covers the median with 1 - 2·0.5ⁿ: only from the verdicts'
+                // run count on is it an interval at their level (3 runs: 75 %, not one).
+                if n as usize >= crate::stats::min_runs_for(crate::stats::LEVEL) {
                     if let Some(e) = out.get_mut(&format!("{prefix}.median")) {
                         e.1 = Some((lo, hi));
                     }
@@ -174,7 +176,13 @@ pub fn compare(a: &Path, b: &Path) -> Result<Comparison, String> {
     for (k, &(va, ia)) in &fa {
         match fb.get(k) {
             Some(&(vb, ib)) => {
-                let change = (va != 0.0).then(|| (vb - va) / va.abs());
+                let change = if va != 0.0 {
+                    Some((vb - va) / va.abs())
+                } else if vb != 0.0 {
+                    Some(f64::INFINITY.copysign(vb))
+                } else {
+                    None
+                };
                 figures.push(FigureDelta {
                     figure: k.clone(),
                     a: va,
@@ -394,5 +402,28 @@ mod tests {
         let d = crate::testutil::tempdir();
         let e = compare(d.path(), d.path()).unwrap_err();
         assert!(e.contains("checks.json"), "{e}");
+    }
+
+    /// A spread of 3 runs is no interval at the verdicts' level (its min–max covers 75 %), and a figure
+    /// that leaves zero is an infinite change, not "no change" (review findings).
+    #[test]
+    fn three_runs_are_not_judged_and_a_figure_leaving_zero_is_a_change() {
+        let d = crate::testutil::tempdir();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        for (dir, median, z) in [(&a, 100.0, 0.0), (&b, 500.0, 7.0)] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(
+                dir.join("checks.json"),
+                format!(
+                    r#"{{"checks":[{{"check":"x","pass":true,"figures":{{
+                        "t":{{"median":{median},"min":{median},"max":{median},"n":3}},"lost":{z}}}}}]}}"#
+                ),
+            )
+            .unwrap();
+        }
+        let c = compare(&a, &b).unwrap();
+        let by = |n: &str| c.figures.iter().find(|f| f.figure == n).unwrap().clone();
+        assert_eq!(by("x.t.median").changed, None, "3 runs: not judged");
+        assert_eq!(by("x.lost").change, Some(f64::INFINITY));
     }
 }

@@ -42,7 +42,7 @@ fn claim(what: &str) -> String {
 /// The figure a criterion rests on: its decision's median and interval, or the rest of its sentence.
 fn figure(c: &Value) -> String {
     let iv = &c["decision"]["interval"];
-    if let (Some(m), Some(n)) = (iv["median"].as_f64(), iv["n"].as_u64()) {
+    if let (Some(_), Some(n)) = (iv["median"].as_f64(), iv["n"].as_u64()) {
         let end = |v: &Value| {
             v.as_f64().map_or("?".to_string(), |x| {
                 if x.abs() >= 100.0 {

@@ -131,3 +131,15 @@ fn disjoint_intervals_are_a_change_and_overlapping_ones_are_not() {
     assert!(!a.disjoint(&b));
     assert!(a.disjoint(&c) && c.disjoint(&a));
 }
+
+/// Thousands of runs still give an interval (not the median alone): the binomial sum no longer
+/// underflows (review finding: past 1074 runs every interval collapsed and every decision decided).
+#[test]
+fn a_very_large_sample_keeps_a_real_interval() {
+    let v: Vec<f64> = (0..5000).map(f64::from).collect();
+    let iv = median_interval(&v, 0.95);
+    assert!(iv.lo < iv.median && iv.median < iv.hi, "{iv:?}");
+    assert!(iv.level >= 0.95 && iv.level < 0.97, "{iv:?}");
+    // ±1.96 √n / 2 ranks around the middle: about ±69 of 5000.
+    assert!((iv.hi - iv.lo - 139.0).abs() < 6.0, "{iv:?}");
+}
