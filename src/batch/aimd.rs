@@ -13,6 +13,10 @@
 //!   nearly idle (fewer than `idle_below_arrivals_per_commit` arrivals per commit): there each item could
 //!   have had its own fdatasync, so a linger only adds latency. This second rule is what lets one
 //!   controller serve a few hundred items/s and a bursty near-saturation load with the same settings.
+//! - **A breach foreseen** counts as one: once `linger + 2 × commit` (the wait, then the commit in
+//!   flight, then the item's own) passes the SLO, the linger comes down, and growth never steps into
+//!   that bound. The commit duration of the last interval shows a slower disk at once; the sliding p99
+//!   shows it only after the history fills with it (a 5× brownout breached the SLO that way).
 //! - Hold in between (hysteresis), so the linger does not flap.
 //! - **Slow start**, as in TCP (RFC 5681 §3.1): from the floor, each growth step *doubles* the linger
 //!   (starting at one `increase`) until the first decrease — TCP's loss; holds in the band do not end
@@ -137,6 +141,9 @@ pub struct AimdObservation {
     pub items: u64,
     /// Items arriving during one commit: committed rate × mean commit duration.
     pub arrivals_per_commit: f64,
+    /// Mean commit (write + fdatasync) duration over the interval just ended: the disk as it is now,
+    /// before the sliding p99 has caught up with it.
+    pub recent_commit: Duration,
 }
 
 /// What one step did.
@@ -199,7 +206,12 @@ pub fn aimd_step(
             slow_start: cfg.slow_start && next == cfg.min_linger,
         }
     };
-    if obs.items > 0 && obs.p99 > slo {
+    // A breach, seen or coming: an item can wait the linger, then the commit in flight, then its
+    // own, so once `linger + 2 × commit` passes the SLO the p99 will follow — the sliding history
+    // only shows it a while later (a disk brownout breached the SLO that way in `check aimd`).
+    // At the floor there is nothing to take back on a prediction alone.
+    let coming = linger > cfg.min_linger && linger + obs.recent_commit * 2 > slo;
+    if obs.items > 0 && (obs.p99 > slo || coming) {
         return (decrease(linger), AimdMove::DecreaseBreach);
     }
     if obs.arrivals_per_commit < cfg.idle_below_arrivals_per_commit {
@@ -220,13 +232,17 @@ pub fn aimd_step(
         } else {
             (linger + cfg.increase, AimdMove::Increase)
         };
-        return (
-            AimdState {
-                linger: next.min(cfg.max_linger),
-                ..state
-            },
-            mv,
-        );
+        let next = next.min(cfg.max_linger);
+        // Never grow into the breach the rule above would take back at the next step.
+        if next + obs.recent_commit * 2 <= slo {
+            return (
+                AimdState {
+                    linger: next,
+                    ..state
+                },
+                mv,
+            );
+        }
     }
     // Slow start survives a hold: only a decrease ends it (TCP's loss), so one burst that lifts p99 into
     // the band for an interval does not leave the linger to creep up additively from near zero.
@@ -394,6 +410,9 @@ impl AimdDriver {
             let rate = items as f64 / (span_ns as f64 / 1e9);
             rate * (commit_ns as f64 / commits as f64 / 1e9)
         };
+        let recent_commit = self.history.back().map_or(Duration::ZERO, |i| {
+            Duration::from_nanos(i.commit_ns.checked_div(i.commits).unwrap_or(0))
+        });
         AimdObservation {
             p99: Duration::from_nanos(if items == 0 {
                 0
@@ -402,6 +421,7 @@ impl AimdDriver {
             }),
             items,
             arrivals_per_commit,
+            recent_commit,
         }
     }
 

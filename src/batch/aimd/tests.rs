@@ -24,6 +24,7 @@ fn obs(p99_ms: f64, items: u64, arrivals: f64) -> AimdObservation {
         p99: Duration::from_secs_f64(p99_ms / 1e3),
         items,
         arrivals_per_commit: arrivals,
+        recent_commit: Duration::from_micros(500),
     }
 }
 
@@ -275,4 +276,27 @@ fn ticks_once_per_interval_whatever_the_call_rate() {
     assert!(d.tick(clock.now()).is_some());
     assert_eq!(d.tick(clock.now()), None);
     assert_eq!(d.trace().len(), 2);
+}
+
+/// A disk that slows down shows in the commit durations at once and in the sliding p99 only later:
+/// when the linger plus two commits (the one in flight, then the item's own) passes the SLO, the
+/// linger comes down before p99 breaches (`check aimd`'s brownout breached the SLO waiting for it).
+#[test]
+fn a_slow_disk_brings_the_linger_down_before_p99_shows_it() {
+    let c = cfg();
+    let mut o = obs(4.0, 10_000, 50.0);
+    o.recent_commit = Duration::from_millis(3);
+    let (next, mv) = step(&c, Duration::from_millis(5), &o);
+    assert_eq!(
+        (next, mv),
+        (Duration::from_micros(2500), AimdMove::DecreaseBreach)
+    );
+    // At the floor there is nothing to take back on the prediction alone, and no growth into it.
+    o.recent_commit = Duration::from_millis(6);
+    let (next, mv) = step(&c, Duration::ZERO, &o);
+    assert_eq!((next, mv), (Duration::ZERO, AimdMove::Hold));
+    // A normal disk: 5 ms linger and 1 ms commits leave room, and the linger holds or grows.
+    o.recent_commit = Duration::from_millis(1);
+    let (_, mv) = step(&c, Duration::from_millis(5), &o);
+    assert_ne!(mv, AimdMove::DecreaseBreach);
 }
