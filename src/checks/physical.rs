@@ -59,8 +59,8 @@ pub struct FioResult {
 /// Run fio appending `bs`-byte writes with fdatasync after each, in `dir`, for `secs` or `max_bytes`,
 /// in the sink's file layout: files of `segment_bytes` written one after the other (fio's
 /// `--nrfiles`, `--filesize`, `--file_service_type=sequential`), as the sink rotates segments. One
-/// growing file is not the same disk work: its appends slow as it grows (measured: one 1 GiB file at
-/// about half the bandwidth of 64 MiB files), so a single-file fio would be a limit the sink beats.
+/// growing file is not the same disk work: its appends slow as it grows, so a single-file fio would be
+/// a limit the sink beats (the figures are in issue 15's notes and in run folders).
 ///
 /// With `latency` false fio runs with `--gtod_reduce=1`: fio's own per-I/O time keeping costs it a
 /// large share of its 1 MiB bandwidth (`strace -T` showed its write and fdatasync calls taking as long
