@@ -343,6 +343,13 @@ pub fn write_evidence(out: &Path, name: &str, text: &str) -> Result<String, Stri
     Ok(p.display().to_string())
 }
 
+/// `x` rounded to `digits` decimals, for evidence tables a person reads (a CSV row of f64s otherwise
+/// prints every digit the float holds).
+pub fn rounded(x: f64, digits: i32) -> f64 {
+    let k = 10f64.powi(digits);
+    (x * k).round() / k
+}
+
 /// Write `rows` as `out/name`, a CSV with a header from the rows' field names (the `csv` crate: fields
 /// with commas, quotes or newlines are quoted); returns the path for the evidence list.
 pub fn write_csv_rows<R: Serialize>(out: &Path, name: &str, rows: &[R]) -> Result<String, String> {

@@ -5,7 +5,6 @@
 //! and when the same load against an *unbounded* queue, in a child process limited by
 //! `setrlimit(RLIMIT_AS)`, dies — its RSS series up to death is the contrast.
 
-use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
@@ -15,8 +14,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, last_words, write_evidence, write_json_evidence, CheckOptions, CheckResult,
-    Criterion,
+    clean_and_settle, last_words, rounded, write_csv_rows, write_json_evidence, CheckOptions,
+    CheckResult, Criterion,
 };
 use crate::config::{LoadShape, StopAfter, WindowConfig};
 use crate::host::current_rss_bytes;
@@ -132,6 +131,24 @@ fn run_policy(
     Ok((r, rss_before))
 }
 
+/// One sample of one policy's run, as a row of `overflow.csv`.
+#[derive(Debug, Serialize)]
+struct SampleRow {
+    policy: String,
+    t_s: f64,
+    // The unbounded child reports only its memory: its counts are empty cells.
+    offered: Option<u64>,
+    committed: Option<u64>,
+    dropped: Option<u64>,
+    queue_depth: Option<u64>,
+    spilled: Option<u64>,
+    in_batcher: Option<u64>,
+    /// offered − (committed + dropped + queued + spilled + in the batcher): 0 when nothing is lost.
+    residual: Option<i64>,
+    producer_blocked_s: Option<f64>,
+    rss_mb: f64,
+}
+
 /// Run the check.
 pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
     let secs = opts.run_secs(3.0).as_secs_f64().max(1.0);
@@ -140,9 +157,7 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
         ..Default::default()
     }
     .byte_budget(100);
-    let mut csv = String::from(
-        "policy,t_s,offered,committed,dropped,queue_depth,spilled,in_batcher,residual,producer_blocked_s,rss_mb\n",
-    );
+    let mut rows = Vec::new();
     let (mut criteria, mut summary) = (Vec::new(), Vec::new());
     for policy in OverflowPolicy::ALL {
         opts.progress(format!(
@@ -157,22 +172,19 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
             .unwrap_or(0);
         let max_rss = r.samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0);
         let max_spilled = r.samples.iter().map(|s| s.spilled).max().unwrap_or(0);
-        for s in &r.samples {
-            let _ = writeln!(
-                csv,
-                "{policy},{:.1},{},{},{},{},{},{},{},{:.3},{:.1}",
-                s.t_s,
-                s.offered,
-                s.committed,
-                s.dropped,
-                s.queue_depth,
-                s.spilled,
-                s.in_batcher,
-                s.residual(),
-                s.producer_blocked_s,
-                s.rss_bytes as f64 / 1048576.0
-            );
-        }
+        rows.extend(r.samples.iter().map(|s| SampleRow {
+            policy: policy.to_string(),
+            t_s: rounded(s.t_s, 1),
+            offered: Some(s.offered),
+            committed: Some(s.committed),
+            dropped: Some(s.dropped),
+            queue_depth: Some(s.queue_depth),
+            spilled: Some(s.spilled),
+            in_batcher: Some(s.in_batcher),
+            residual: Some(s.residual()),
+            producer_blocked_s: Some(rounded(s.producer_blocked_s, 3)),
+            rss_mb: rounded(s.rss_bytes as f64 / 1048576.0, 1),
+        }));
         let bound = rss_before + budget + RSS_MARGIN;
         criteria.push(Criterion::exact(
             r.unaccounted() == 0,
@@ -214,14 +226,19 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
 
     opts.progress("overflow: unbounded queue in a child under RLIMIT_AS");
     let death = unbounded_child(opts, 30.0)?;
-    for p in &death.series {
-        let _ = writeln!(
-            csv,
-            "unbounded,{:.1},,,,,,,,,{:.1}",
-            p.t_s,
-            p.rss_bytes as f64 / 1048576.0
-        );
-    }
+    rows.extend(death.series.iter().map(|p| SampleRow {
+        policy: "unbounded".into(),
+        t_s: rounded(p.t_s, 1),
+        offered: None,
+        committed: None,
+        dropped: None,
+        queue_depth: None,
+        spilled: None,
+        in_batcher: None,
+        residual: None,
+        producer_blocked_s: None,
+        rss_mb: rounded(p.rss_bytes as f64 / 1048576.0, 1),
+    }));
     let died = died_of_memory(&death);
     criteria.push(Criterion::exact(
         died && death.after_s < 30.0,
@@ -281,7 +298,7 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
         "seconds": secs, "policies": summary, "unbounded": death, "recommendation": recommendation,
     });
     let evidence = vec![
-        write_evidence(&opts.out, "overflow.csv", &csv)?,
+        write_csv_rows(&opts.out, "overflow.csv", &rows)?,
         write_json_evidence(&opts.out, "overflow.json", &figures)?,
     ];
     Ok(CheckResult::judge("overflow", criteria, figures, evidence))
