@@ -80,9 +80,9 @@ pub fn cpu_jiffies() -> (u64, u64) {
 /// CPU use over one measurement.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct CpuUse {
-    /// This process's user CPU seconds.
+    /// This process's user CPU seconds (with its reaped children's).
     pub user_s: f64,
-    /// This process's system CPU seconds.
+    /// This process's system CPU seconds (with its reaped children's).
     pub sys_s: f64,
     /// This process's CPU seconds (with its reaped children's) / wall seconds (2.0 = both cores of a
     /// 2-core machine).

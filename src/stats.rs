@@ -65,9 +65,35 @@ pub struct Interval {
 }
 
 impl Interval {
+    /// "median M, L % interval LO–HI, N runs", for verdicts and the report alike.
+    pub fn describe(&self) -> String {
+        format!(
+            "median {}, {:.0} % interval {}–{}, {} runs",
+            figure(self.median),
+            self.level * 100.0,
+            figure(self.lo),
+            figure(self.hi),
+            self.n
+        )
+    }
+
     /// Whether the two intervals share no value: the medians differ beyond both intervals' noise.
     pub fn disjoint(&self, other: &Interval) -> bool {
         self.hi < other.lo || other.hi < self.lo
+    }
+}
+
+/// A figure or an interval's end for people, with the digits its size needs (a ratio like 0.953 keeps
+/// three, a latency in µs none); `?` when unbounded (too few runs for the level).
+pub fn figure(v: f64) -> String {
+    if !v.is_finite() {
+        "?".to_string()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
@@ -165,6 +191,15 @@ pub struct Budget {
     pub max_secs: f64,
 }
 
+impl Budget {
+    /// Whether to stop after `runs` runs: never before `min_runs`, then once the decision is made or
+    /// the runs or the time (`elapsed`, asked only while undecided) are spent.
+    pub fn stop(&self, runs: usize, decided: bool, elapsed: impl FnOnce() -> f64) -> bool {
+        runs >= self.min_runs.max(1)
+            && (decided || runs >= self.max_runs || elapsed() >= self.max_secs)
+    }
+}
+
 /// The fewest runs whose `[min, max]` reaches `level`.
 pub fn min_runs_for(level: f64) -> usize {
     (1..64)
@@ -223,10 +258,11 @@ pub fn decide_more<E>(
         if samples.len() >= budget.min_runs.max(1) {
             let interval = median_interval(&samples, level);
             let outcome = judge(&interval);
-            if outcome != Outcome::Inconclusive
-                || samples.len() >= budget.max_runs
-                || elapsed() >= budget.max_secs
-            {
+            if budget.stop(
+                samples.len(),
+                outcome != Outcome::Inconclusive,
+                &mut elapsed,
+            ) {
                 return Ok(Decision {
                     outcome,
                     interval,

@@ -73,6 +73,14 @@ fn row(csv: &mut String, label: &str, r: &RunReport) {
     );
 }
 
+/// The run whose `figure` is closest to `m`: the one that stands for a median (`runs` not empty).
+fn closest(runs: &[RunReport], m: f64, figure: impl Fn(&RunReport) -> f64) -> RunReport {
+    runs.iter()
+        .min_by(|a, b| (figure(a) - m).abs().total_cmp(&(figure(b) - m).abs()))
+        .expect("at least one run")
+        .clone()
+}
+
 /// Run the comparison.
 pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     let batched: WindowConfig = opts
@@ -110,19 +118,10 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     };
     let (un_t, ba_t) = (tput(&un_sat), tput(&ba_sat));
     let speedup = speedup_decision.interval.median;
-    let median_run = |v: &[RunReport], m: f64| {
-        v.iter()
-            .min_by(|a, b| {
-                (a.throughput_items_per_s - m)
-                    .abs()
-                    .total_cmp(&(b.throughput_items_per_s - m).abs())
-            })
-            .unwrap()
-            .clone()
-    };
+    let tput_of = |r: &RunReport| r.throughput_items_per_s;
     let (un_sat_med, ba_sat_med) = (
-        median_run(&un_sat, un_t.median),
-        median_run(&ba_sat, ba_t.median),
+        closest(&un_sat, un_t.median, tput_of),
+        closest(&ba_sat, ba_t.median, tput_of),
     );
 
     // (b) bursty replay at a fixed fraction of the batched peak (the load the window was tuned at),
@@ -152,18 +151,9 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     opts.progress("before-after: the lowest p99 any window could reach (simulated)");
     let bursty_cfg = opts.bursty("ba-batched-bursty", batched, rate, 5.0);
     let arrivals = arrivals_of(&bursty_cfg).map_err(|e| e.to_string())?;
-    let median_bursty = {
-        let runs = ba_bursty.borrow();
-        let m = first.interval.median;
-        runs.iter()
-            .min_by(|a, b| {
-                (a.latency_us.p99 - m)
-                    .abs()
-                    .total_cmp(&(b.latency_us.p99 - m).abs())
-            })
-            .expect("at least one bursty run")
-            .clone()
-    };
+    let median_bursty = closest(&ba_bursty.borrow(), first.interval.median, |r| {
+        r.latency_us.p99
+    });
     let bound = lowest_p99(
         &arrivals,
         &median_bursty.fdatasync_quantiles_us,

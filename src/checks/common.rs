@@ -238,11 +238,6 @@ impl Contention {
         }
     }
 
-    /// Whether any run was contended, on the CPU or on the disk.
-    pub fn any(&self) -> bool {
-        self.contended > 0 || self.io_contended > 0
-    }
-
     /// Whether enough runs were contended to excuse a timing failure: at least one in five (on the
     /// CPU or on the disk). One contended run among a hundred does not make the others' failure
     /// noise.

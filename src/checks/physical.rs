@@ -211,12 +211,8 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
         d.push(judge_samples(pipe, LEVEL, |iv| {
             at_least(iv, MIN_FRACTION_OF_FIO)
         }));
-        let n = pipe_un.len();
-        let undecided = d.iter().any(|x| x.outcome == Outcome::Inconclusive);
-        if n >= budget.max_runs
-            || (n >= budget.min_runs
-                && (!undecided || started.elapsed().as_secs_f64() >= budget.max_secs))
-        {
+        let decided = d.iter().all(|x| x.outcome != Outcome::Inconclusive);
+        if budget.stop(pipe_un.len(), decided, || started.elapsed().as_secs_f64()) {
             break d;
         }
     };

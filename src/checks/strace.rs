@@ -24,6 +24,24 @@ pub struct StraceCounts {
     pub summary_fdatasyncs: u64,
 }
 
+/// A call line of an `strace -f` log, "PID name(args" (complete, or `<unfinished ...>`), as
+/// (name, args); `None` for anything else: a resumed half (not a second call), a signal, an exit, a
+/// `-c` summary row.
+pub fn call_of(line: &str) -> Option<(&str, &str)> {
+    let t = line.trim_start();
+    let rest = t.split_once(' ').map_or(t, |(_, r)| r).trim_start();
+    let (name, args) = rest.split_once('(')?;
+    let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    is_name.then_some((name, args))
+}
+
+/// The path `strace -y` shows for a call's first argument when it is a file descriptor
+/// (`3</dir/seg-0.log>`): the file a write or a sync was made on, whatever its data holds.
+pub fn fd_path(args: &str) -> Option<&str> {
+    let first = args.split(", ").next()?;
+    first.split_once('<')?.1.split_once('>').map(|(p, _)| p)
+}
+
 /// Parse an `strace -f -y -C -o LOG` log, counting calls on files under `dir` named `seg-*.log`.
 pub fn parse_strace(log: &str, dir: &str) -> StraceCounts {
     let mut c = StraceCounts::default();
@@ -41,23 +59,17 @@ pub fn parse_strace(log: &str, dir: &str) -> StraceCounts {
             }
             continue;
         }
-        // Call lines: "PID name(FD</path>, ..." (complete or "<unfinished ...>"); resumed halves carry
-        // no fd and are not counted again.
-        let rest = t.split_once(' ').map_or(t, |(_, r)| r).trim_start();
-        let Some((name, args)) = rest.split_once('(') else {
+        let Some((name, args)) = call_of(t) else {
             continue;
         };
-        let on_segment = args
-            .split_once('<')
-            .and_then(|(_, p)| p.split_once('>'))
-            .is_some_and(|(path, _)| {
-                // By components: `/d2/seg-…` is not under `/d`.
-                Path::new(path).starts_with(dir)
-                    && Path::new(path)
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("seg-") && n.ends_with(".log"))
-            });
+        let on_segment = fd_path(args).is_some_and(|path| {
+            // By components: `/d2/seg-…` is not under `/d`.
+            Path::new(path).starts_with(dir)
+                && Path::new(path)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("seg-") && n.ends_with(".log"))
+        });
         if !on_segment {
             continue;
         }

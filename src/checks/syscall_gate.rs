@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checks::strace::parse_strace;
+use crate::checks::strace::{call_of, fd_path, parse_strace};
 use crate::config::{RunConfig, StopAfter, WindowConfig};
 use crate::ingest::{ingest, write_ndjson, IngestConfig, Mix, Schema};
 use crate::redrive::{redrive, RedriveConfig};
@@ -144,20 +144,13 @@ pub fn run_workload(name: &str, dir: &Path) -> Result<WorkloadReport, String> {
 pub fn calls_under(log: &str, dir: &str) -> BTreeMap<String, u64> {
     let mut calls = BTreeMap::new();
     for line in log.lines() {
-        // "PID name(args) = rc" or "PID name(args <unfinished ...>"; resumed halves are not new calls.
-        let rest = line.trim_start();
-        let rest = rest.split_once(' ').map_or(rest, |(_, r)| r).trim_start();
-        let Some((name, args)) = rest.split_once('(') else {
+        let Some((name, args)) = call_of(line) else {
             continue;
         };
-        if name.starts_with('<') || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            continue;
-        }
         // The directory itself or a file below it — not a sibling that shares its prefix (`dir2`,
         // `dir.strace`). Calls on an fd are judged by their first argument's path (`3</dir/x>`), not
         // by what their data holds; calls on paths by their quoted path arguments.
-        let first = args.split(", ").next().unwrap_or("");
-        let fd_under = first.contains(&format!("<{dir}>")) || first.contains(&format!("<{dir}/"));
+        let fd_under = fd_path(args).is_some_and(|p| Path::new(p).starts_with(dir));
         let path_call = matches!(
             name,
             "open" | "openat" | "rename" | "renameat" | "renameat2" | "unlink" | "unlinkat"

@@ -148,16 +148,11 @@ impl Criterion {
     /// A timing criterion decided statistically: `what` is followed by the decision, its interval and
     /// its run count.
     pub fn decided(d: Decision, what: impl Into<String>) -> Self {
-        let iv = d.interval;
         let what = format!(
-            "{}: {} (median {}, {:.0} % interval {}–{}, {} runs)",
+            "{}: {} ({})",
             what.into(),
             d.outcome.as_str(),
-            fmt_end(iv.median),
-            iv.level * 100.0,
-            fmt_end(iv.lo),
-            fmt_end(iv.hi),
-            iv.n
+            d.interval.describe()
         );
         Criterion {
             what,
@@ -203,19 +198,5 @@ impl Criterion {
             (false, false, CriterionKind::Exact) => "FAIL",
             (false, false, CriterionKind::Timing) => "FAIL (timing)",
         }
-    }
-}
-
-/// A figure or an interval's end for people, with the digits its size needs (a ratio like 0.953 keeps
-/// three, a latency in µs none); `?` when unbounded (too few runs for the level).
-fn fmt_end(v: f64) -> String {
-    if !v.is_finite() {
-        "?".to_string()
-    } else if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
     }
 }

@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::html::{esc, read_json};
+use super::html::{esc, read_json, verdict_of};
 
 /// The smallest change of a median marked as changed, even with disjoint intervals: a difference
 /// too small to matter is not a change to act on (asv's `factor`).
@@ -115,17 +115,10 @@ fn flatten(prefix: &str, v: &Value, out: &mut Leaves) {
     }
 }
 
-/// A check's verdict word as its JSON gives it.
+/// A check's verdict word as its JSON gives it (`None` without a verdict).
 fn verdict_word(c: &Value) -> Option<String> {
-    let pass = c["pass"].as_bool()?;
-    Some(
-        match (pass, c["inconclusive"].as_bool().unwrap_or(false)) {
-            (true, _) => "PASS",
-            (false, true) => "INCONCLUSIVE",
-            (false, false) => "FAIL",
-        }
-        .to_string(),
-    )
+    c["pass"].as_bool()?;
+    Some(verdict_of(c, "pass").2.to_string())
 }
 
 fn checks(run: &Path) -> Result<Vec<Value>, String> {

@@ -8,14 +8,9 @@ use serde_json::Value;
 use super::charts::{Chart, Plot, Reference, Series};
 use super::csv::Csv;
 
-/// A figure of a check's `figures` in `checks.json`, by path (`a.b.c`).
-fn figure(checks: &Option<Value>, check: &str, path: &str) -> Option<f64> {
-    let c = checks
-        .as_ref()?
-        .get("checks")?
-        .as_array()?
-        .iter()
-        .find(|c| c["check"] == check)?;
+/// A figure of a check's `figures` in `checks.json`'s array, by path (`a.b.c`).
+fn figure(checks: &[Value], check: &str, path: &str) -> Option<f64> {
+    let c = checks.iter().find(|c| c["check"] == check)?;
     let mut v = &c["figures"];
     for k in path.split('.') {
         v = v.get(k)?;
@@ -115,18 +110,18 @@ fn bar_chart(
     }
 }
 
-/// Every chart the run folder's files allow, in page order (a missing or empty file: no chart).
-pub fn charts_for(run: &Path) -> Vec<Chart> {
+/// Every chart the run folder's files allow, in page order (a missing or empty file: no chart);
+/// `checks` is the run's `checks.json` array (as the page read it), for reference values.
+pub fn charts_for(run: &Path, checks: &[Value]) -> Vec<Chart> {
     let read = |f: &str| Csv::read(&run.join(f));
     let mut out = Vec::new();
-    // Reference values from the same run's checks.json: the SLO, the simulated lower bound.
-    let checks = super::html::read_json(&run.join("checks.json")).ok();
+    // Reference values from the same run's checks: the SLO, the simulated lower bound.
     let slo_ms = ["before-after", "aimd", "window"]
         .iter()
-        .find_map(|c| figure(&checks, c, "slo_us"))
+        .find_map(|c| figure(checks, c, "slo_us"))
         .map(|us| us / 1e3);
     let slo = || reference("SLO", slo_ms);
-    let bound_ms = figure(&checks, "before-after", "lowest_simulated_p99_us").map(|us| us / 1e3);
+    let bound_ms = figure(checks, "before-after", "lowest_simulated_p99_us").map(|us| us / 1e3);
     if let Some(c) = read("before-after.csv") {
         out.push(bar_chart(
             "before-after.csv",
@@ -378,7 +373,7 @@ mod tests {
             "t_s,lag_split_and_retry,lag_abort_whole_batch\n0.0,0,0\n0.1,51,1904\n0.2,40,3900\n",
         )
         .unwrap();
-        let charts = charts_for(d.path());
+        let charts = charts_for(d.path(), &[]);
         assert_eq!(charts.len(), 1);
         let svg = render_svg(&charts[0]).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
@@ -390,6 +385,6 @@ mod tests {
     #[test]
     fn a_folder_without_evidence_has_no_charts() {
         let d = crate::testutil::tempdir();
-        assert!(charts_for(d.path()).is_empty());
+        assert!(charts_for(d.path(), &[]).is_empty());
     }
 }

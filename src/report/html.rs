@@ -119,9 +119,15 @@ fn provenance_section(p: &Value) -> String {
     s
 }
 
-/// (class, mark, word) of a check or criterion: held, undecided (`inconclusive`), or failed.
-fn verdict_of(held: bool, inconclusive: bool) -> (&'static str, &'static str, &'static str) {
-    match (held, inconclusive) {
+/// How a verdict is shown: (CSS class, mark, word).
+pub(super) type Shown = (&'static str, &'static str, &'static str);
+
+/// A check's or a criterion's verdict as `checks.json` gives it — `held` is `"pass"` for a check,
+/// `"held"` for a criterion — beside `"inconclusive"`: held, undecided, or failed. The one mapping
+/// the summary, the check sections and the run comparison all show.
+pub(super) fn verdict_of(v: &Value, held: &str) -> Shown {
+    let flag = |k: &str| v[k].as_bool().unwrap_or(false);
+    match (flag(held), flag("inconclusive")) {
         (true, _) => ("pass", "✔", "PASS"),
         (false, true) => ("undecided", "?", "INCONCLUSIVE"),
         (false, false) => ("fail", "✘", "FAIL"),
@@ -129,8 +135,7 @@ fn verdict_of(held: bool, inconclusive: bool) -> (&'static str, &'static str, &'
 }
 
 fn check_section(c: &Value) -> String {
-    let flag = |v: &Value, k: &str| v[k].as_bool().unwrap_or(false);
-    let (class, _, word) = verdict_of(flag(c, "pass"), flag(c, "inconclusive"));
+    let (class, _, word) = verdict_of(c, "pass");
     let name = c["check"].as_str().unwrap_or("?");
     let mut s = format!(
         "<h3 id=\"{}\">check {} — <span class=\"{class}\">{word}</span></h3>\n<ul>\n",
@@ -138,7 +143,7 @@ fn check_section(c: &Value) -> String {
         esc(name),
     );
     for cr in c["criteria"].as_array().into_iter().flatten() {
-        let (class, mark, _) = verdict_of(flag(cr, "held"), flag(cr, "inconclusive"));
+        let (class, mark, _) = verdict_of(cr, "held");
         let _ = writeln!(
             s,
             "<li class=\"{class}\">{mark} {}</li>",
@@ -226,11 +231,13 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
     // The run folder's own name, also when it is reached through the `reports/latest` link.
     let real = std::fs::canonicalize(run_dir).unwrap_or_else(|_| run_dir.to_path_buf());
     let title = real.file_name().and_then(|s| s.to_str()).unwrap_or("run");
-    let checks = read_json(&run_dir.join("checks.json"))
-        .ok()
-        .and_then(|v| v["checks"].as_array().cloned());
+    let checks_json = read_json(&run_dir.join("checks.json")).ok();
+    let checks = checks_json
+        .as_ref()
+        .and_then(|v| v["checks"].as_array())
+        .map(Vec::as_slice);
     // First screen: every claim and its verdict; provenance after it.
-    if let Some(checks) = &checks {
+    if let Some(checks) = checks {
         body.push_str(&super::summary::summary_section(checks));
     }
     match read_json(&run_dir.join("provenance.json")).ok() {
@@ -245,13 +252,13 @@ pub fn render_run(run_dir: &Path) -> Result<PathBuf, String> {
             esc(w.trim())
         );
     }
-    if let Some(checks) = &checks {
+    if let Some(checks) = checks {
         body.push_str("<h2>Checks</h2>\n");
         for c in checks {
             body.push_str(&check_section(c));
         }
     }
-    let charts = charts_for(run_dir);
+    let charts = charts_for(run_dir, checks.unwrap_or_default());
     for (file, heading) in TABLES {
         if let Ok(text) = std::fs::read_to_string(run_dir.join(file)) {
             let _ = write!(

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::html::esc;
+use super::html::{esc, verdict_of};
+use crate::stats::Interval;
 
 /// `id` of a check's section, for links.
 pub fn anchor(check: &str) -> String {
@@ -17,15 +18,6 @@ pub fn anchor(check: &str) -> String {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect::<String>()
     )
-}
-
-/// (class, word) of a verdict.
-fn verdict(held: bool, inconclusive: bool) -> (&'static str, &'static str) {
-    match (held, inconclusive) {
-        (true, _) => ("pass", "PASS"),
-        (false, true) => ("undecided", "INCONCLUSIVE"),
-        (false, false) => ("fail", "FAIL"),
-    }
 }
 
 /// A criterion's sentence cut at its first colon (the claim without its figures), at most 110
@@ -42,23 +34,16 @@ fn claim(what: &str) -> String {
 /// The figure a criterion rests on: its decision's median and interval, or the rest of its sentence.
 fn figure(c: &Value) -> String {
     let iv = &c["decision"]["interval"];
-    if let (Some(_), Some(n)) = (iv["median"].as_f64(), iv["n"].as_u64()) {
-        let end = |v: &Value| {
-            v.as_f64().map_or("?".to_string(), |x| {
-                if x.abs() >= 100.0 {
-                    format!("{x:.0}")
-                } else {
-                    format!("{x:.3}")
-                }
-            })
-        };
-        return format!(
-            "median {}, {:.0} % interval {}–{}, {n} runs",
-            end(&iv["median"]),
-            iv["level"].as_f64().unwrap_or(0.0) * 100.0,
-            end(&iv["lo"]),
-            end(&iv["hi"])
-        );
+    if let (Some(median), Some(n)) = (iv["median"].as_f64(), iv["n"].as_u64()) {
+        // An unbounded end is written as null in JSON.
+        return Interval {
+            median,
+            lo: iv["lo"].as_f64().unwrap_or(f64::NEG_INFINITY),
+            hi: iv["hi"].as_f64().unwrap_or(f64::INFINITY),
+            n: n as usize,
+            level: iv["level"].as_f64().unwrap_or(0.0),
+        }
+        .describe();
     }
     let what = c["what"].as_str().unwrap_or("");
     let rest = what.split_once(": ").map_or("", |(_, r)| r);
@@ -74,7 +59,7 @@ pub fn summary_section(checks: &[Value]) -> String {
     let flag = |v: &Value, k: &str| v[k].as_bool().unwrap_or(false);
     for c in checks {
         let name = c["check"].as_str().unwrap_or("?");
-        let (class, word) = verdict(flag(c, "pass"), flag(c, "inconclusive"));
+        let (class, _, word) = verdict_of(c, "pass");
         match word {
             "PASS" => pass += 1,
             "FAIL" => fail += 1,
@@ -94,7 +79,7 @@ pub fn summary_section(checks: &[Value]) -> String {
             .or(criteria.first());
         let (hclass, hword, text, fig) = match headline {
             Some(h) => {
-                let (hc, hw) = verdict(flag(h, "held"), flag(h, "inconclusive"));
+                let (hc, _, hw) = verdict_of(h, "held");
                 (hc, hw, claim(h["what"].as_str().unwrap_or("")), figure(h))
             }
             None => ("", "", String::new(), String::new()),
