@@ -38,6 +38,16 @@ gate() { # gate NAME STATUS
 }
 
 touch "$RUN_DIR/.started"
+# Where the time goes: one "phase seconds" line each in timings.txt (results.md sums them against the
+# 15-minute budget of `make bench`).
+timings="$RUN_DIR/timings.txt"
+: > "$timings"
+bench_started=$SECONDS
+phase_started=$SECONDS
+phase() { # phase NAME: the time since the last phase ended
+    echo "$1 $(( SECONDS - phase_started ))" >> "$timings"
+    phase_started=$SECONDS
+}
 if [ -z "$QUICK" ]; then
     echo "== criterion micro benches" >&2
     set +e
@@ -45,6 +55,7 @@ if [ -z "$QUICK" ]; then
     gate micro-benches $?
     set -e
     grep -E '^(sink|queue|window|codec|pipeline)/|time:|thrpt:' "$RUN_DIR/micro.log" >&2 || true
+    phase micro-benches
 fi
 
 echo "== allocations per item (steady state, NullSink)" >&2
@@ -54,12 +65,14 @@ ALLOC_CSV="$RUN_DIR/alloc.csv" cargo test --release --locked --test steady_state
 gate allocations $?
 set -e
 grep -E '^allocations' "$RUN_DIR/alloc.log" >&2 || true
+phase allocations
 
 echo "== instruction counts vs committed budgets (gungraun)" >&2
 set +e
 ICOUNT_CSV="$RUN_DIR/icount.csv" bash ci/icount.sh 2> "$RUN_DIR/icount.log"
 gate icount $?
 set -e
+phase icount
 
 echo "== syscall counts vs committed budgets (strace)" >&2
 set +e
@@ -67,6 +80,7 @@ bash ci/syscall-gate.sh > "$RUN_DIR/syscall-gate.log" 2>&1
 gate syscalls $?
 set -e
 grep -E '^(FAIL|note|syscall gate)' "$RUN_DIR/syscall-gate.log" >&2 || true
+phase syscall-gate
 
 echo "== checks" >&2
 set +e
@@ -74,6 +88,7 @@ set +e
 rc=$?
 set -e
 rm -rf "$SINK"
+phase checks
 
 crit=()
 [ -d target/criterion ] && [ -z "$QUICK" ] && crit=(--criterion target/criterion --criterion-since "$RUN_DIR/.started")
@@ -91,7 +106,9 @@ else
     echo "chromium could not be installed: the report was not opened in a browser" >&2
     echo "report-in-browser skipped (chromium could not be installed)" >> "$gates"
 fi
-# results.md again, now that every gate is in gates.txt (the browser check needs the report first).
+phase report
+echo "total $(( SECONDS - bench_started ))" >> "$timings"
+# results.md again, now that every gate and phase is written (the browser check needs the report first).
 python3 ci/results.py "$RUN_DIR"
 rm -f "$RUN_DIR/.started"
 # reports/latest is a link to the newest run folder (a copy would duplicate every file in git).

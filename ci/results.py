@@ -180,6 +180,20 @@ def main():
     if skipped:
         md.append("**Gates that could not run on this machine**: " + ", ".join(skipped) + ".")
 
+    # Where make bench's time went (bench.sh's timings.txt), against its 15-minute budget.
+    tp = os.path.join(run, "timings.txt")
+    if os.path.exists(tp):
+        t = dict(line.split() for line in open(tp) if len(line.split()) == 2)
+        total = int(t.pop("total", sum(int(v) for v in t.values())))
+        cj = load(run, "checks.json") or {}
+        per_check = [f"{c['check']} {c['seconds']:.0f} s" for c in cj.get("checks", []) if "seconds" in c]
+        md.append(
+            f"**Time**: `make bench` took {total / 60:.1f} min ({'within' if total <= 900 else '**over**'} its 15-minute budget): "
+            + ", ".join(f"{k} {int(v)} s" for k, v in t.items())
+            + (f"; checks: {', '.join(per_check)}" if per_check else "")
+            + "."
+        )
+
     def gate_note(name):
         return " — **this gate FAILED in this run**" if gates.get(name) == "FAIL" else ""
 

@@ -182,7 +182,7 @@ pub struct RunReport {
     pub latency_us: LatencySummary,
     /// Each fdatasync's own duration, µs.
     pub fdatasync_us: LatencySummary,
-    /// The same as 101 quantiles (0, 1 %, ..., 100 %), µs: what a simulation of the run's trace
+    /// The same as 1,001 quantiles (0, 0.1 %, ..., 100 %), µs: what a simulation of the run's trace
     /// samples service times from.
     pub fdatasync_quantiles_us: Vec<f64>,
     /// Age of each batch's first item at flush, µs.

@@ -65,7 +65,9 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
     match CHECKS.iter().find(|(n, _)| *n == name) {
         Some((_, f)) => {
             Contention::reset();
+            let started = std::time::Instant::now();
             let mut r = f(opts)?;
+            r.seconds = started.elapsed().as_secs_f64();
             r.cpu = Contention::collect();
             if let Some(n) = r.cpu.note() {
                 opts.progress(format!("{name}: {n}"));

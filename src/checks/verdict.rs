@@ -26,6 +26,8 @@ pub struct CheckResult {
     pub criteria: Vec<Criterion>,
     /// Whether other processes competed for the CPU during the check's measured runs.
     pub cpu: Contention,
+    /// Wall-clock seconds the check took (what `make bench`'s time budget is spent on).
+    pub seconds: f64,
 }
 
 /// The exit code of `check` for these results: 0 when all passed; 1 when an exact criterion failed,
@@ -90,6 +92,7 @@ impl CheckResult {
             evidence,
             criteria,
             cpu: Contention::default(),
+            seconds: 0.0,
         }
     }
 }

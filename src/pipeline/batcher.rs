@@ -217,7 +217,7 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             .map_or_else(Default::default, |h| {
                 (
                     LatencySummary::from_ns(h),
-                    crate::metrics::quantiles_us(h, 100),
+                    crate::metrics::quantiles_us(h, crate::metrics::SYNC_QUANTILE_STEPS),
                 )
             });
         self.metrics.fdatasync_quantiles_us = quantiles;

@@ -128,7 +128,7 @@ pub(crate) fn cmd_check(a: CheckArgs) -> ExitCode {
                 for c in &r.criteria {
                     eprintln!("  {} {}", c.verdict(), c.what);
                 }
-                eprintln!("check {name}: {}", r.verdict());
+                eprintln!("check {name}: {} ({:.0} s)", r.verdict(), r.seconds);
                 results.push(r);
             }
             Err(e) => return fail(2, format!("check {name}: {e}")),
