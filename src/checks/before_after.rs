@@ -15,7 +15,9 @@ use super::common::{
     CheckResult, Criterion, Spread,
 };
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
-use crate::batch::lower_bound::{lowest_p99, policy_grid, simulate, Policy, ServiceTimes};
+use crate::batch::lower_bound::{
+    lowest_p99, policy_grid, simulate, Policy, ServiceTimes, Simulated,
+};
 use crate::clock::Nanos;
 use crate::config::{StopAfter, WindowConfig};
 use crate::load::Schedule;
@@ -34,14 +36,33 @@ pub const MAX_OVER_LOWER_BOUND: f64 = 1.25;
 /// carry, or the claim says nothing about batching.
 pub const MIN_LOAD_OVER_UNBATCHED: f64 = 20.0;
 
-/// The simulation's seed: every run's bound draws the same sequence from its own distribution.
+/// The simulation's base seed: run `i`'s bound draws with `BOUND_SEED ^ i`.
 const BOUND_SEED: u64 = 0x10b0;
 
-/// A run's p99 over the lowest p99 any window of `grid` reaches on `arrivals` against that run's own
-/// fdatasync durations (`None` when it measured none).
-fn over_own_bound(r: &RunReport, arrivals: &[Nanos], grid: &[Policy]) -> Option<f64> {
-    lowest_p99(arrivals, &r.fdatasync_quantiles_us, BOUND_SEED, grid)
-        .map(|(b, _)| r.latency_us.p99 / (b.p99_ns as f64 / 1e3))
+/// One bursty run and the lowest p99 any window of the grid reaches on its trace against the run's
+/// own fdatasync durations (simulated once, here).
+struct Judged {
+    run: RunReport,
+    seed: u64,
+    bound: Option<(Simulated, Vec<Simulated>)>,
+}
+
+impl Judged {
+    fn new(run: RunReport, arrivals: &[Nanos], grid: &[Policy], seed: u64) -> Judged {
+        let bound = lowest_p99(arrivals, &run.fdatasync_quantiles_us, seed, grid);
+        Judged { run, seed, bound }
+    }
+
+    /// The bound's p99, µs (`None` when the run measured no fdatasync durations).
+    fn bound_us(&self) -> Option<f64> {
+        self.bound.as_ref().map(|(b, _)| b.p99_ns as f64 / 1e3)
+    }
+
+    /// The run's p99 over its own bound; NaN without a bound.
+    fn ratio(&self) -> f64 {
+        self.bound_us()
+            .map_or(f64::NAN, |b| self.run.latency_us.p99 / b)
+    }
 }
 
 /// The intended send offsets of `cfg`'s load, as its run schedules them.
@@ -138,60 +159,54 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     // repeated until the p99's interval is clear of the SLO.
     let rate = (ba_t.median * LOAD_FRACTION_OF_PEAK).round();
     let slo_us = opts.slo.as_secs_f64() * 1e6;
-    let ba_bursty = std::cell::RefCell::new(Vec::new());
-    let bursty_run = |i: usize| -> Result<f64, String> {
-        opts.progress(format!(
-            "before-after: bursty replay at {rate:.0} items/s, run {}",
-            i + 1
-        ));
-        let r = run(opts.bursty("ba-batched-bursty", batched, rate, 5.0))?;
-        let p99 = r.latency_us.p99;
-        ba_bursty.borrow_mut().push(r);
-        Ok(p99)
-    };
     // The latency lower bound: the same trace at the same rate, simulated for every window of a
     // dense grid against the fdatasync durations each run measured — each run is compared with the
     // bound of its own disk's hour, so the claim is decided on per-run ratios (real p99 / bound),
-    // not on one run's bound against every run's p99.
+    // not on one run's bound against every run's p99. Each run's simulation has its own seed, so
+    // the simulation's own noise is in the runs' spread.
     let bursty_cfg = opts.bursty("ba-batched-bursty", batched, rate, 5.0);
     let arrivals = arrivals_of(&bursty_cfg).map_err(|e| e.to_string())?;
     let grid = policy_grid();
-    let bound_of =
-        |r: &RunReport| lowest_p99(&arrivals, &r.fdatasync_quantiles_us, BOUND_SEED, &grid);
-    let ratio_of = |r: &RunReport| over_own_bound(r, &arrivals, &grid);
+    let judged = std::cell::RefCell::new(Vec::<Judged>::new());
+    let bursty_run = |i: usize| -> Result<f64, String> {
+        opts.progress(format!(
+            "before-after: bursty replay at {rate:.0} items/s, run {}, and its bound (simulated)",
+            i + 1
+        ));
+        let r = run(opts.bursty("ba-batched-bursty", batched, rate, 5.0))?;
+        let j = Judged::new(r, &arrivals, &grid, BOUND_SEED ^ i as u64);
+        let p99 = j.run.latency_us.p99;
+        judged.borrow_mut().push(j);
+        Ok(p99)
+    };
     let started = std::time::Instant::now();
     let elapsed = || started.elapsed().as_secs_f64();
     let budget = opts.decision_budget(120.0);
     let first = decide(budget, LEVEL, elapsed, bursty_run, |iv| at_most(iv, slo_us))?;
 
     // When the runs that decided the SLO leave the bound's claim undecided, more runs are added for
-    // it, and the SLO is judged again on all of them.
-    opts.progress("before-after: the lowest p99 any window could reach (simulated per run)");
-    let ratios: Option<Vec<f64>> = ba_bursty.borrow().iter().map(ratio_of).collect();
-    let bound_decision = match ratios {
-        Some(ratios) => Some(decide_more(
+    // it, and the SLO is judged again on all of them. A run without fdatasync durations has no
+    // bound (its ratio is NaN, left out of the interval); with none at all the claim cannot be made.
+    let ratios: Vec<f64> = judged.borrow().iter().map(Judged::ratio).collect();
+    let bound_decision = if ratios.iter().any(|r| r.is_finite()) {
+        Some(decide_more(
             ratios,
             budget,
             LEVEL,
             elapsed,
             |i| -> Result<f64, String> {
                 bursty_run(i)?;
-                let runs = ba_bursty.borrow();
-                ratio_of(runs.last().expect("a run was just added")).ok_or_else(|| {
-                    "before-after: a bursty run measured no fdatasync durations".to_string()
-                })
+                Ok(judged.borrow().last().map_or(f64::NAN, Judged::ratio))
             },
             |iv| at_most(iv, MAX_OVER_LOWER_BOUND),
-        )?),
-        None => None,
+        )?)
+    } else {
+        None
     };
+    let judged = judged.into_inner();
     let p99_decision = match &bound_decision {
         Some(_) => judge_samples(
-            ba_bursty
-                .borrow()
-                .iter()
-                .map(|r| r.latency_us.p99)
-                .collect(),
+            judged.iter().map(|j| j.run.latency_us.p99).collect(),
             LEVEL,
             |iv| at_most(iv, slo_us),
         ),
@@ -200,37 +215,40 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     // The run whose ratio stands for the median shows its bound: the grid, the best window, and the
     // tuned window itself in the same simulation (the real p99 over it is the pipeline's own
     // overhead — CPU, the write, wake-ups; its p99 over the bound is the window's choice).
-    let median_run = bound_decision.as_ref().map(|d| {
-        let runs = ba_bursty.borrow();
-        let at = d
-            .samples
+    let median_run = bound_decision.as_ref().and_then(|d| {
+        judged
             .iter()
-            .enumerate()
+            .filter(|j| j.ratio().is_finite())
             .min_by(|a, b| {
-                (a.1 - d.interval.median)
+                (a.ratio() - d.interval.median)
                     .abs()
-                    .total_cmp(&(b.1 - d.interval.median).abs())
+                    .total_cmp(&(b.ratio() - d.interval.median).abs())
             })
-            .map_or(0, |(i, _)| i);
-        runs[at].clone()
     });
-    let bound = median_run.as_ref().and_then(bound_of);
-    let best_us = bound.as_ref().map(|(b, _)| b.p99_ns as f64 / 1e3);
-    let tuned_sim_us = median_run.as_ref().and_then(|r| {
-        ServiceTimes::new(&r.fdatasync_quantiles_us, BOUND_SEED).map(|mut s| {
+    let bound = median_run.and_then(|j| j.bound.as_ref());
+    let best_us = median_run.and_then(Judged::bound_us);
+    let tuned_sim_us = median_run.and_then(|j| {
+        ServiceTimes::new(&j.run.fdatasync_quantiles_us, j.seed).map(|mut s| {
             let policy = Policy {
-                max_items: effective_max_items(&batched, r.settings.item_bytes),
+                max_items: effective_max_items(&batched, j.run.settings.item_bytes),
                 linger_ns: batched.linger.as_nanos() as Nanos,
             };
             simulate(&arrivals, policy, &mut s).p99_ns as f64 / 1e3
         })
     });
-    let per_run_bound_us: Vec<Option<f64>> = ba_bursty
-        .borrow()
+    let per_run_bound_us: Vec<Option<f64>> = judged.iter().map(Judged::bound_us).collect();
+    // The worst-p99 run (the one the table and the chart show) against its own bound.
+    let worst = judged
         .iter()
-        .map(|r| bound_of(r).map(|(b, _)| b.p99_ns as f64 / 1e3))
+        .max_by(|a, b| a.run.latency_us.p99.total_cmp(&b.run.latency_us.p99))
+        .expect("at least one bursty run");
+    let worst_bound_us = worst.bound_us();
+    let ba_bursty_worst = worst.run.clone();
+    let sync_quantiles: Vec<&[f64]> = judged
+        .iter()
+        .map(|j| j.run.fdatasync_quantiles_us.as_slice())
         .collect();
-    let ba_bursty = ba_bursty.into_inner();
+    let ba_bursty: Vec<RunReport> = judged.iter().map(|j| j.run.clone()).collect();
     // Unbatched cannot take this load; one run shows it (its queue drain dominates the time).
     let un_bursty = run(opts.bursty("ba-unbatched-bursty", unbatched, rate, 2.0))?;
     let p99s = Spread::of(&p99_decision.samples);
@@ -271,11 +289,6 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     };
     let premise_load = ceiling_multiple >= MIN_LOAD_OVER_UNBATCHED;
     let premise_disk = 2.0 * sync_p99_us <= slo_us;
-    let ba_bursty_worst = ba_bursty
-        .iter()
-        .max_by(|a, b| a.latency_us.p99.total_cmp(&b.latency_us.p99))
-        .unwrap()
-        .clone();
 
     // How far the SLO holds: the batched window on the same trace at rising fractions of its peak.
     let fractions: &[f64] = if opts.quick {
@@ -377,8 +390,8 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         )
         .resting_on(premise_load && premise_disk),
     ];
-    criteria.push(match (best_us, &bound, bound_decision, &median_run) {
-        (Some(best), Some((b, _)), Some(d), Some(m)) => {
+    criteria.push(match (best_us, bound, bound_decision, median_run) {
+        (Some(best), Some((b, _)), Some(d), Some(Judged { run: m, .. })) => {
             let median = d.interval.median;
             Criterion::decided(
                 d,
@@ -417,6 +430,8 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         "lowest_simulated_p99_us": best_us,
         "tuned_window_simulated_p99_us": tuned_sim_us,
         "lowest_simulated_p99_us_per_run": per_run_bound_us,
+        "worst_run_lowest_simulated_p99_us": worst_bound_us,
+        "bursty_fdatasync_quantiles_us": sync_quantiles,
         "lowest_simulated_window": bound.as_ref().map(|(b, _)| json!({
             "max_items": b.policy.max_items, "linger_us": b.policy.linger_ns / 1_000,
         })),
@@ -468,12 +483,15 @@ mod tests {
         // from the bound. Items 1 ms apart, one per batch: the bound is one fdatasync.
         let arrivals: Vec<Nanos> = (0..1_000).map(|i| i * crate::clock::ms(1)).collect();
         let grid = policy_grid();
-        let fast = over_own_bound(&run_on_disk(200.0, 300.0), &arrivals, &grid).unwrap();
-        let slow = over_own_bound(&run_on_disk(400.0, 600.0), &arrivals, &grid).unwrap();
+        let fast = Judged::new(run_on_disk(200.0, 300.0), &arrivals, &grid, 1).ratio();
+        let slow = Judged::new(run_on_disk(400.0, 600.0), &arrivals, &grid, 2).ratio();
         assert!(
             (fast - 1.5).abs() < 0.05 && (slow - 1.5).abs() < 0.05,
             "{fast} {slow}"
         );
-        assert!(over_own_bound(&run_on_disk(f64::NAN, 1.0), &arrivals, &grid).is_none());
+        // A run that measured no fdatasync has no bound: NaN, which the interval leaves out.
+        assert!(Judged::new(run_on_disk(f64::NAN, 1.0), &arrivals, &grid, 3)
+            .ratio()
+            .is_nan());
     }
 }

@@ -211,6 +211,8 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         self.metrics.flush_reasons = self.window.flush_counts();
         self.metrics.dlq_fdatasyncs = self.dlq.as_ref().map_or(0, DeadLetterQueue::syncs);
         self.metrics.dlq_evicted = self.dlq.as_ref().map_or(0, DeadLetterQueue::evicted);
+        // The run ends here: summarising its fdatasyncs is not part of it.
+        let end = self.clock.now();
         let (sync, quantiles) = self
             .sink
             .sync_latency_ns()
@@ -221,7 +223,6 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
                 )
             });
         self.metrics.fdatasync_quantiles_us = quantiles;
-        let end = self.clock.now();
         let trace = self.aimd.map(AimdDriver::into_trace).unwrap_or_default();
         (self.metrics, self.sink.counters(), sync, end, err, trace)
     }
@@ -445,6 +446,7 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         self.metrics.dead_in_batch = 0;
         if result.is_ok() {
             self.metrics.batches += 1;
+            self.live.fdatasyncs.set(self.sink.counters().fdatasyncs);
             Metrics::record(&mut self.metrics.batch_items, flushed.items as u64);
             Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
             // After the batch is wholly counted, so a scrape sees its batches with its items.

@@ -19,6 +19,9 @@ pub(crate) struct Live {
     pub(super) popped: Padded,
     pub(super) lost: Padded,
     pub(super) timed_out: Padded,
+    /// The sink's fdatasyncs so far (set after each commit), so a time series shows where a run
+    /// paid its fixed cost.
+    pub(super) fdatasyncs: Padded,
 }
 
 impl Live {
@@ -56,5 +59,8 @@ impl Padded {
     }
     pub(super) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+    pub(super) fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
     }
 }

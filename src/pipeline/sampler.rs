@@ -74,6 +74,7 @@ pub(super) fn snapshot(
             .get()
             .saturating_sub(live.committed.get() + live.dead_lettered.get() + live.lost.get()),
         timed_out: live.timed_out.get(),
+        fdatasyncs: live.fdatasyncs.get(),
         producer_blocked_s: queue.producer_blocked().as_secs_f64(),
         rss_bytes: current_rss_bytes(),
     };
