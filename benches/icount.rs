@@ -110,6 +110,7 @@ fn aimd_steps() -> Duration {
             p99: Duration::from_micros(2000 + (i * 37) % 9000),
             items: 10_000,
             arrivals_per_commit: (i % 7) as f64,
+            recent_arrivals_per_commit: ((i + 3) % 7) as f64,
             recent_commit: Duration::from_micros(500),
         };
         state = aimd_step(&cfg, slo, state, black_box(&obs)).0;

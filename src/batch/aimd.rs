@@ -14,18 +14,25 @@
 //!   have had its own fdatasync, so a linger only adds latency. This second rule is what lets one
 //!   controller serve a few hundred items/s and a bursty near-saturation load with the same settings.
 //! - **A breach foreseen** counts as one: once `linger + 2 × commit` (the wait, then the commit in
-//!   flight, then the item's own) passes the SLO, the linger comes down, and growth never steps into
-//!   that bound. The commit duration of the last interval shows a slower disk at once; the sliding p99
-//!   shows it only after the history fills with it (a 5× brownout breached the SLO that way).
+//!   flight, then the item's own) passes `SLO × (1 − margin / 2)`, the linger comes down, and growth
+//!   never steps into that bound (half the margin below the SLO: the mean commit is the prediction's
+//!   input, and the p99 item meets the slow commits). The commit duration of the last few intervals
+//!   shows a slower disk at once; the sliding p99 shows it only after the history fills with it (a
+//!   5× brownout breached the SLO that way).
 //! - Hold in between (hysteresis), so the linger does not flap.
-//! - **Slow start**, as in TCP (RFC 5681 §3.1): from the floor, each growth step *doubles* the linger
-//!   (starting at one `increase`) until the first decrease — TCP's loss; holds in the band do not end
-//!   it, since at high load one burst lifts p99 into the band at any linger. From then on growth is
-//!   additive. Additive growth alone spends the first second of a short run at lingers far below where
-//!   it settles, paying fdatasyncs for nothing; slow start cut the bursty replay's fdatasyncs per item
-//!   (the runs are in the closing notes of the AIMD issue). At that load the bursts alone hold p99 near
-//!   the SLO, so the p99 gate often cannot tell a longer linger from a burst (see `check aimd`).
-//!   Decaying to the floor re-arms slow start, as TCP restarts it after an idle period (§4.1).
+//! - **Slow start**, after TCP's (RFC 5681 §3.1) but not its doubling alone: from the floor, the first
+//!   growth step goes at once to the largest linger the breach prediction leaves room for under the
+//!   setpoint (`linger + 2 × commit ≤ SLO × (1 − margin)`, capped at `max_linger`), and at least
+//!   doubles; it lasts until the first decrease — TCP's loss; holds in the band do not end it, since at
+//!   high load one burst lifts p99 into the band at any linger. From then on growth is additive. Every
+//!   interval spent at a short linger once the load needs batching costs back-to-back fdatasyncs (at a
+//!   linger of zero the sink syncs as fast as the disk allows whenever an item is waiting), and the
+//!   prediction already bounds what a longer linger costs in latency. At that load the bursts alone
+//!   hold p99 near the SLO, so the p99 gate often cannot tell a longer linger from a burst (see `check
+//!   aimd`). Decaying to the floor re-arms slow start, as TCP restarts it after an idle period (§4.1).
+//! - **A load that has just risen counts at once**: growth and idle decay read the larger of the
+//!   history's arrivals per commit and the last interval's, so a step or a ramp starts the linger
+//!   within one interval instead of after the history fills.
 //!
 //! The signal "arrivals per commit" is the offered rate times the mean commit duration. It does not depend
 //! on the linger itself, so the controller cannot talk itself into growing (as a sink-busy fraction would:
@@ -71,23 +78,31 @@ pub struct AimdConfig {
     pub slow_start: bool,
 }
 
+/// The intervals the recent commit duration is averaged over.
+pub const RECENT_COMMIT_INTERVALS: usize = 3;
+
 impl Default for AimdConfig {
-    /// 25 ms steps over a 0.5 s history; slow start doubles from 0.5 ms (0 → 5 ms in five steps,
-    /// about 0.13 s), then +0.5 ms per step; halve; linger in [0, 5 ms] (half the default 10 ms SLO:
-    /// the other half is the fdatasync and the bursts' queueing). The steps are short because every
-    /// interval spent below the working linger at high load costs many times its share of fdatasyncs
-    /// (`check aimd`'s regimes measure it: a cold start at linger 0 dominated a 3 s run's cost at
-    /// 100 ms steps); the history stays half a second so one slow fdatasync does not read as a trend.
+    /// 10 ms steps over a 0.5 s history; slow start goes at once to the room the breach prediction
+    /// leaves, then +0.2 ms per step (20 ms per second, as 0.5 ms per 25 ms before); halve; linger in
+    /// [0, 5 ms] (half the default 10 ms SLO: the other half is the fdatasync and the bursts'
+    /// queueing). Growth starts once more than one item arrives per commit: from there, at a linger
+    /// of zero, the sink syncs back to back. The steps are short because every interval spent at a
+    /// linger of zero once the load needs batching costs the disk's full sync rate, many times a
+    /// working linger's: a regime whose scored part is T long loses about interval / commit extra
+    /// fdatasyncs against T / (linger + commit) for a window that knew the load in advance, so
+    /// reacting within 10 % of that takes an interval under about a hundredth of T at a 5 ms linger
+    /// and sub-millisecond commits (`check aimd`'s step and ramp). The history stays half a
+    /// second so one slow fdatasync does not read as a trend.
     fn default() -> Self {
         AimdConfig {
-            interval: Duration::from_millis(25),
-            history_intervals: 20,
+            interval: Duration::from_millis(10),
+            history_intervals: 50,
             margin: 0.3,
-            increase: Duration::from_micros(500),
+            increase: Duration::from_micros(200),
             decrease_factor: 0.5,
             min_linger: Duration::ZERO,
             max_linger: Duration::from_millis(5),
-            grow_above_arrivals_per_commit: 2.0,
+            grow_above_arrivals_per_commit: 1.0,
             idle_below_arrivals_per_commit: 0.5,
             min_items: 100,
             slow_start: true,
@@ -139,10 +154,13 @@ pub struct AimdObservation {
     pub p99: Duration,
     /// Items committed in the history.
     pub items: u64,
-    /// Items arriving during one commit: committed rate × mean commit duration.
+    /// Items arriving during one commit: committed rate × mean commit duration, over the history.
     pub arrivals_per_commit: f64,
-    /// Mean commit (write + fdatasync) duration over the interval just ended: the disk as it is now,
-    /// before the sliding p99 has caught up with it.
+    /// The same over the interval just ended: a load that has just risen shows here a history
+    /// before it shows in the sliding figure.
+    pub recent_arrivals_per_commit: f64,
+    /// Mean commit (write + fdatasync) duration over the last [`RECENT_COMMIT_INTERVALS`] intervals:
+    /// the disk as it is now, before the sliding p99 has caught up with it.
     pub recent_commit: Duration,
 }
 
@@ -207,14 +225,20 @@ pub fn aimd_step(
         }
     };
     // A breach, seen or coming: an item can wait the linger, then the commit in flight, then its
-    // own, so once `linger + 2 × commit` passes the SLO the p99 will follow — the sliding history
-    // only shows it a while later (a disk brownout breached the SLO that way in `check aimd`).
-    // At the floor there is nothing to take back on a prediction alone.
-    let coming = linger > cfg.min_linger && linger + obs.recent_commit * 2 > slo;
+    // own, so once `linger + 2 × commit` passes the prediction's bound the p99 will follow — the
+    // sliding history only shows it a while later (a disk brownout breached the SLO that way in
+    // `check aimd`). The bound sits half the margin below the SLO: the prediction uses the mean
+    // commit, and the p99 item meets the slow ones. At the floor there is nothing to take back on a
+    // prediction alone.
+    let bound = slo.mul_f64(1.0 - cfg.margin / 2.0);
+    let coming = linger > cfg.min_linger && linger + obs.recent_commit * 2 > bound;
     if obs.items > 0 && (obs.p99 > slo || coming) {
         return (decrease(linger), AimdMove::DecreaseBreach);
     }
-    if obs.arrivals_per_commit < cfg.idle_below_arrivals_per_commit {
+    // Whether batching pays: a load that has just risen counts at once (the ramp and the step pay
+    // every interval at a linger of zero in back-to-back fdatasyncs); an idle sink needs both quiet.
+    let arrivals = obs.arrivals_per_commit.max(obs.recent_arrivals_per_commit);
+    if arrivals < cfg.idle_below_arrivals_per_commit {
         return if linger > cfg.min_linger {
             (decrease(linger), AimdMove::DecreaseIdle)
         } else {
@@ -224,17 +248,25 @@ pub fn aimd_step(
     let headroom = obs.p99 < slo.mul_f64(1.0 - cfg.margin);
     if headroom
         && obs.items >= cfg.min_items
-        && obs.arrivals_per_commit >= cfg.grow_above_arrivals_per_commit
+        && arrivals >= cfg.grow_above_arrivals_per_commit
         && linger < cfg.max_linger
     {
         let (next, mv) = if state.slow_start {
-            ((linger * 2).max(cfg.increase), AimdMove::SlowStart)
+            // At least a doubling, and at once as far as the breach prediction leaves room under
+            // the setpoint: linger + 2 × commit ≤ SLO × (1 − margin).
+            let room = slo
+                .mul_f64(1.0 - cfg.margin)
+                .saturating_sub(obs.recent_commit * 2);
+            (
+                room.max((linger * 2).max(cfg.increase)),
+                AimdMove::SlowStart,
+            )
         } else {
             (linger + cfg.increase, AimdMove::Increase)
         };
         let next = next.min(cfg.max_linger);
         // Never grow into the breach the rule above would take back at the next step.
-        if next + obs.recent_commit * 2 <= slo {
+        if next + obs.recent_commit * 2 <= bound {
             return (
                 AimdState {
                     linger: next,
@@ -410,8 +442,23 @@ impl AimdDriver {
             let rate = items as f64 / (span_ns as f64 / 1e9);
             rate * (commit_ns as f64 / commits as f64 / 1e9)
         };
-        let recent_commit = self.history.back().map_or(Duration::ZERO, |i| {
-            Duration::from_nanos(i.commit_ns.checked_div(i.commits).unwrap_or(0))
+        // The disk as it is now: the mean commit over the last few intervals (one interval may hold
+        // a single commit, and one slow fdatasync is not yet a slower disk).
+        let (recent_commits, recent_commit_ns) = self
+            .history
+            .iter()
+            .rev()
+            .take(RECENT_COMMIT_INTERVALS)
+            .fold((0u64, 0u64), |(n, ns), i| (n + i.commits, ns + i.commit_ns));
+        let recent_commit =
+            Duration::from_nanos(recent_commit_ns.checked_div(recent_commits).unwrap_or(0));
+        // The load as it is now: the last interval's committed rate.
+        let recent_arrivals_per_commit = self.history.back().map_or(0.0, |i| {
+            if i.span_ns == 0 {
+                0.0
+            } else {
+                i.latency.len() as f64 / (i.span_ns as f64 / 1e9) * recent_commit.as_secs_f64()
+            }
         });
         AimdObservation {
             p99: Duration::from_nanos(if items == 0 {
@@ -421,6 +468,7 @@ impl AimdDriver {
             }),
             items,
             arrivals_per_commit,
+            recent_arrivals_per_commit,
             recent_commit,
         }
     }

@@ -24,6 +24,7 @@ fn obs(p99_ms: f64, items: u64, arrivals: f64) -> AimdObservation {
         p99: Duration::from_secs_f64(p99_ms / 1e3),
         items,
         arrivals_per_commit: arrivals,
+        recent_arrivals_per_commit: 0.0,
         recent_commit: Duration::from_micros(500),
     }
 }
@@ -85,37 +86,83 @@ fn holds_inside_the_band_and_never_passes_the_cap() {
 }
 
 #[test]
-fn slow_start_doubles_from_one_increase_through_holds_until_a_decrease() {
-    // Small steps, so that five doublings stay under the cap whatever the defaults.
-    let c = AimdConfig {
-        increase: Duration::from_micros(250),
-        ..cfg()
-    };
-    let mut state = AimdState {
+fn slow_start_goes_at_once_to_the_room_the_prediction_leaves_then_at_least_doubles() {
+    // Before, slow start doubled from one increase: 0.5, 1, 2, 4, 5 ms, five intervals of
+    // back-to-back fdatasyncs at a short linger once a step or a ramp needed batching.
+    let c = cfg();
+    let start = AimdState {
         linger: Duration::ZERO,
         slow_start: true,
     };
+    // A normal disk (0.5 ms commits): room under the setpoint passes the cap, so the cap at once.
+    let (next, mv) = aimd_step(&c, SLO, start, &obs(2.0, 10_000, 50.0));
+    assert_eq!((next.linger, mv), (c.max_linger, AimdMove::SlowStart));
+    // A slow disk (3 ms commits): the room is SLO × (1 − margin) − 6 ms; then doublings while
+    // linger + 2 commits stays within the prediction's bound, SLO × (1 − margin / 2); then holds,
+    // still in slow start.
+    let mut o = obs(2.0, 10_000, 50.0);
+    o.recent_commit = Duration::from_millis(3);
+    let room = SLO.mul_f64(1.0 - c.margin) - Duration::from_millis(6);
+    let mut state = start;
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let (next, mv) = aimd_step(&c, SLO, state, &obs(2.0, 10_000, 50.0));
-        assert_eq!(mv, AimdMove::SlowStart);
+        let (next, mv) = aimd_step(&c, SLO, state, &o);
         state = next;
-        seen.push(state.linger);
+        seen.push((state.linger, mv));
     }
-    let inc = c.increase;
-    assert_eq!(seen, vec![inc, inc * 2, inc * 4, inc * 8]);
-    // p99 inside the band: hold, still in slow start; headroom again: doubling resumes.
+    let grown = |l| (l, AimdMove::SlowStart);
+    assert_eq!(
+        seen,
+        vec![
+            grown(room),
+            grown(room * 2),
+            (room * 2, AimdMove::Hold),
+            (room * 2, AimdMove::Hold)
+        ]
+    );
+    assert!(state.slow_start);
+    // p99 inside the band: hold, still in slow start. A breach ends it: then growth is additive.
     let near = SLO.mul_f64(1.0 - c.margin / 2.0).as_secs_f64() * 1e3;
-    let (held, mv) = aimd_step(&c, SLO, state, &obs(near, 10_000, 50.0));
-    assert_eq!((held, mv), (state, AimdMove::Hold));
-    let (next, mv) = aimd_step(&c, SLO, held, &obs(2.0, 10_000, 50.0));
-    assert_eq!((next.linger, mv), (inc * 16, AimdMove::SlowStart));
-    // A breach ends it: from then on growth is additive.
-    let (cut, mv) = aimd_step(&c, SLO, next, &obs(12.0, 10_000, 50.0));
-    assert_eq!((cut.linger, mv), (inc * 8, AimdMove::DecreaseBreach));
+    let two = AimdState {
+        linger: Duration::from_millis(2),
+        slow_start: true,
+    };
+    let (held, mv) = aimd_step(&c, SLO, two, &obs(near, 10_000, 50.0));
+    assert_eq!((held, mv), (two, AimdMove::Hold));
+    let (cut, mv) = aimd_step(&c, SLO, held, &obs(12.0, 10_000, 50.0));
+    assert_eq!(
+        (cut.linger, mv),
+        (Duration::from_millis(1), AimdMove::DecreaseBreach)
+    );
     assert!(!cut.slow_start);
     let (next, mv) = aimd_step(&c, SLO, cut, &obs(2.0, 10_000, 50.0));
-    assert_eq!((next.linger, mv), (inc * 9, AimdMove::Increase));
+    assert_eq!(
+        (next.linger, mv),
+        (Duration::from_millis(1) + c.increase, AimdMove::Increase)
+    );
+}
+
+#[test]
+fn a_load_that_has_just_risen_starts_the_linger_before_the_history_shows_it() {
+    // Before, growth read the history's arrivals per commit alone: a step from a few hundred
+    // items/s showed there only after a sizeable part of the half-second history had filled.
+    let c = cfg();
+    let start = AimdState {
+        linger: Duration::ZERO,
+        slow_start: true,
+    };
+    let mut o = obs(1.0, 10_000, 0.1);
+    assert_eq!(aimd_step(&c, SLO, start, &o).1, AimdMove::Hold);
+    o.recent_arrivals_per_commit = 20.0;
+    assert_eq!(aimd_step(&c, SLO, start, &o).1, AimdMove::SlowStart);
+    // And a linger is not decayed as idle while the last interval was busy.
+    let five = AimdState {
+        linger: Duration::from_millis(5),
+        slow_start: false,
+    };
+    assert_ne!(aimd_step(&c, SLO, five, &o).1, AimdMove::DecreaseIdle);
+    o.recent_arrivals_per_commit = 0.1;
+    assert_eq!(aimd_step(&c, SLO, five, &o).1, AimdMove::DecreaseIdle);
 }
 
 #[test]
