@@ -20,6 +20,14 @@ def verdict(c):
         return "PASS"
     return "INCONCLUSIVE" if c.get("inconclusive") else "FAIL"
 
+def sig(v, digits=3):
+    """A CSV figure to `digits` significant digits ('' stays '')."""
+    try:
+        return f"{float(v):.{digits}g}"
+    except (TypeError, ValueError):
+        return v or ""
+
+
 def load(run, name):
     p = os.path.join(run, name)
     if not os.path.exists(p):
@@ -136,10 +144,11 @@ def main():
             f"low = {num(af.get('low_rate', 0))} items/s (unbatched ceiling / 20), high = {num(af.get('high_rate', 0))} items/s; "
             f"the brownout stretches fdatasyncs {af.get('brownout_factor')}× for the middle third):\n\n"
             + table(
-                ["regime", "objective", "contender", "p99", "fdatasyncs/item", "SLO met", "oracle", "share of oracle"],
+                ["regime", "objective", "contender", "p99", "fdatasyncs/item (whole run)", "scored from", "fdatasyncs/item (scored)", "SLO met", "oracle", "share of oracle"],
                 [
-                    [r["regime"], r["objective"], r["contender"], ms(r["p99_us"]), r["fdatasyncs_per_item"],
-                     r["meets_slo"], "yes" if r["is_oracle"] == "true" else "", r["share_of_oracle"]]
+                    [r["regime"], r["objective"], r["contender"], ms(r["p99_us"]), sig(r["fdatasyncs_per_item"]),
+                     f'{float(r.get("scored_from_s") or 0):.2f} s', sig(r.get("scored_fdatasyncs_per_item")),
+                     r["meets_slo"], "yes" if r["is_oracle"] == "true" else "", sig(r["share_of_oracle"])]
                     for r in ai
                 ],
             )
@@ -184,11 +193,13 @@ def main():
     tp = os.path.join(run, "timings.txt")
     if os.path.exists(tp):
         t = dict(line.split() for line in open(tp) if len(line.split()) == 2)
+        done = "total" in t
         total = int(t.pop("total", sum(int(v) for v in t.values())))
         cj = load(run, "checks.json") or {}
         per_check = [f"{c['check']} {c['seconds']:.0f} s" for c in cj.get("checks", []) if "seconds" in c]
         md.append(
-            f"**Time**: `make bench` took {total / 60:.1f} min ({'within' if total <= 900 else '**over**'} its 15-minute budget): "
+            (f"**Time**: `make bench` took {total / 60:.1f} min ({'within' if total <= 900 else '**over**'} its 15-minute budget): "
+             if done else f"**Time** so far (the run had not finished): {total / 60:.1f} min: ")
             + ", ".join(f"{k} {int(v)} s" for k, v in t.items())
             + (f"; checks: {', '.join(per_check)}" if per_check else "")
             + "."

@@ -157,7 +157,7 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
             dir.display()
         ));
     }
-    let secs = opts.run_secs(2.0).as_secs_f64().max(1.0);
+    let secs = opts.run_secs(1.5).as_secs_f64().max(1.0);
     let mut sc = SinkConfig::new(dir.join("sink"));
     sc.segment_bytes = SEGMENT_BYTES;
     // Every write size: fio then the sink, alternating, then the unbatched pipeline; repeated until
@@ -169,7 +169,7 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
     let mut fio_runs: Vec<Vec<FioResult>> = vec![Vec::new(); sizes.len()];
     let mut sink_runs: Vec<Vec<crate::sink::SinkBench>> = vec![Vec::new(); sizes.len()];
     let mut pipe_un = Vec::new();
-    let budget = opts.decision_budget(240.0);
+    let budget = opts.decision_budget(150.0);
     let started = std::time::Instant::now();
     let ratios = |fio: &[FioResult], sink: &[crate::sink::SinkBench]| -> Vec<f64> {
         fio.iter()
@@ -193,7 +193,7 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
             clean_and_settle(&sc.dir);
             sink_runs[k].push(s);
         }
-        let un = measured_run(&opts.saturate("physical-unbatched", WindowConfig::UNBATCHED, 3.0))
+        let un = measured_run(&opts.saturate("physical-unbatched", WindowConfig::UNBATCHED, 2.0))
             .map_err(|e| e.to_string())?;
         pipe_un.push(un);
         let mut d: Vec<Decision> = (0..sizes.len())

@@ -121,10 +121,10 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
     ));
     let (items, lingers) = grid(opts.quick);
     let measure = |mode: WindowMode, w: WindowConfig| -> Result<Row, String> {
-        let mut b = opts.bursty("sweep", w, rate, 4.0);
+        let mut b = opts.bursty("sweep", w, rate, 3.0);
         b.window_mode = mode;
         let bursty = measured_run(&b).map_err(|e| e.to_string())?;
-        let mut s = opts.saturate("sweep-sat", w, 2.0);
+        let mut s = opts.saturate("sweep-sat", w, 1.5);
         s.window_mode = mode;
         let sat = measured_run(&s).map_err(|e| e.to_string())?;
         let row = Row {
