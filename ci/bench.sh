@@ -3,6 +3,7 @@
 # strace agreement, SIGSTOP), then the HTML report. Writes RUN_DIR and refreshes reports/latest.
 # Usage: ci/bench.sh RUN_DIR [--quick]
 set -euo pipefail
+SECONDS=0 # the phases' clock (bash would take an exported SECONDS from the environment)
 cd "$(dirname "$0")/.."
 RUN_DIR=${1:?usage: ci/bench.sh RUN_DIR [--quick]}
 QUICK=${2:-}

@@ -74,7 +74,8 @@ pub struct AimdConfig {
     pub idle_below_arrivals_per_commit: f64,
     /// Grow only on a p99 of at least this many items.
     pub min_items: u64,
-    /// Grow by doubling the linger (TCP's slow start) until the first decrease, then additively.
+    /// Slow start until the first decrease (growth at once to the room the breach prediction leaves,
+    /// at least a doubling), then additive growth.
     pub slow_start: bool,
 }
 
@@ -85,14 +86,15 @@ impl Default for AimdConfig {
     /// 10 ms steps over a 0.5 s history; slow start goes at once to the room the breach prediction
     /// leaves, then +0.2 ms per step (20 ms per second, as 0.5 ms per 25 ms before); halve; linger in
     /// [0, 5 ms] (half the default 10 ms SLO: the other half is the fdatasync and the bursts'
-    /// queueing). Growth starts once more than one item arrives per commit: from there, at a linger
-    /// of zero, the sink syncs back to back. The steps are short because every interval spent at a
-    /// linger of zero once the load needs batching costs the disk's full sync rate, many times a
-    /// working linger's: a regime whose scored part is T long loses about interval / commit extra
-    /// fdatasyncs against T / (linger + commit) for a window that knew the load in advance, so
-    /// reacting within 10 % of that takes an interval under about a hundredth of T at a 5 ms linger
-    /// and sub-millisecond commits (`check aimd`'s step and ramp). The history stays half a
-    /// second so one slow fdatasync does not read as a trend.
+    /// queueing). Growth starts at three quarters of an item per commit: from one on, at a linger of
+    /// zero, the sink syncs back to back, and a controller that waits to see one pays for the interval
+    /// it took to see it; below half an item the linger decays (the band between holds). The steps are
+    /// short because every interval spent at a linger of zero once the load needs batching costs the
+    /// disk's full sync rate, many times a working linger's: a regime whose scored part is T long loses
+    /// about interval / commit extra fdatasyncs against T / (linger + commit) for a window that knew
+    /// the load in advance, so reacting within 10 % of that takes an interval under about a hundredth
+    /// of T at a 5 ms linger and sub-millisecond commits (`check aimd`'s step and ramp). The history
+    /// stays half a second so one slow fdatasync does not read as a trend.
     fn default() -> Self {
         AimdConfig {
             interval: Duration::from_millis(10),
@@ -102,7 +104,7 @@ impl Default for AimdConfig {
             decrease_factor: 0.5,
             min_linger: Duration::ZERO,
             max_linger: Duration::from_millis(5),
-            grow_above_arrivals_per_commit: 1.0,
+            grow_above_arrivals_per_commit: 0.75,
             idle_below_arrivals_per_commit: 0.5,
             min_items: 100,
             slow_start: true,
@@ -156,8 +158,8 @@ pub struct AimdObservation {
     pub items: u64,
     /// Items arriving during one commit: committed rate × mean commit duration, over the history.
     pub arrivals_per_commit: f64,
-    /// The same over the interval just ended: a load that has just risen shows here a history
-    /// before it shows in the sliding figure.
+    /// The last interval's committed rate × the recent commit duration: a load that has just risen
+    /// shows here a history before it shows in the sliding figure.
     pub recent_arrivals_per_commit: f64,
     /// Mean commit (write + fdatasync) duration over the last [`RECENT_COMMIT_INTERVALS`] intervals:
     /// the disk as it is now, before the sliding p99 has caught up with it.
@@ -168,7 +170,8 @@ pub struct AimdObservation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AimdMove {
-    /// Slow start: p99 had headroom and batching paid: linger doubled (at least one increase).
+    /// Slow start: p99 had headroom and batching paid: linger to the room the breach prediction
+    /// leaves under the setpoint (at least doubled, at least one increase).
     SlowStart,
     /// p99 had headroom and batching paid: linger += increase.
     Increase,
@@ -198,7 +201,7 @@ impl AimdMove {
 pub struct AimdState {
     /// The linger in force.
     pub linger: Duration,
-    /// Growth doubles the linger (true) or adds one increase (false).
+    /// Growth is slow start's (true) or one increase (false).
     pub slow_start: bool,
 }
 
@@ -292,15 +295,15 @@ pub struct AimdPoint {
     pub p99_us: f64,
     /// Committed items/s over the history.
     pub items_per_s: f64,
-    /// Arrivals per commit the step saw.
+    /// Arrivals per commit the step judged on: the larger of the history's and the last interval's.
     pub arrivals_per_commit: f64,
     /// What the step did.
     #[serde(rename = "move")]
     pub mv: AimdMove,
 }
 
-/// Most trace points kept (one per interval: 100 ms × 20 000 = 33 min).
-const MAX_TRACE_POINTS: usize = 20_000;
+/// Most trace points kept (one per interval: 10 ms × 100,000 = 16.7 min; 48 bytes each).
+const MAX_TRACE_POINTS: usize = 100_000;
 
 /// Runs [`aimd_step`] once per interval over a sliding window of per-interval histograms.
 #[derive(Debug)]
@@ -419,7 +422,7 @@ impl AimdDriver {
                 } else {
                     0.0
                 },
-                arrivals_per_commit: obs.arrivals_per_commit,
+                arrivals_per_commit: obs.arrivals_per_commit.max(obs.recent_arrivals_per_commit),
                 mv,
             });
         }
@@ -450,8 +453,14 @@ impl AimdDriver {
             .rev()
             .take(RECENT_COMMIT_INTERVALS)
             .fold((0u64, 0u64), |(n, ns), i| (n + i.commits, ns + i.commit_ns));
-        let recent_commit =
-            Duration::from_nanos(recent_commit_ns.checked_div(recent_commits).unwrap_or(0));
+        // No commit in those intervals (a batcher that waited on an empty queue): the history's mean,
+        // so that no commit is never read as an instant disk.
+        let recent_commit = Duration::from_nanos(
+            recent_commit_ns
+                .checked_div(recent_commits)
+                .or_else(|| commit_ns.checked_div(commits))
+                .unwrap_or(0),
+        );
         // The load as it is now: the last interval's committed rate.
         let recent_arrivals_per_commit = self.history.back().map_or(0.0, |i| {
             if i.span_ns == 0 {

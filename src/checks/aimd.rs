@@ -138,9 +138,12 @@ fn regimes(low: f64, high: f64, unbatched: f64, secs: Duration) -> Vec<Regime> {
         secs,
     };
     let factor = high / low;
-    // The ramp's rate is low × (1 + (factor − 1) t / secs): it reaches `unbatched` here.
-    let ramp_reaches_unbatched = if factor > 1.0 {
-        secs.mul_f64(((unbatched / low - 1.0) / (factor - 1.0)).clamp(0.0, 1.0))
+    // The ramp's rate is low × (1 + (factor − 1) t / secs): it reaches `unbatched` at this fraction
+    // of the run. A ramp that never reaches it (a machine whose high load is below its unbatched
+    // ceiling) is scored whole: there is no part that needs batching to single out.
+    let at = (unbatched / low - 1.0) / (factor - 1.0);
+    let ramp_reaches_unbatched = if factor > 1.0 && (0.0..1.0).contains(&at) {
+        secs.mul_f64(at)
     } else {
         Duration::ZERO
     };
@@ -327,7 +330,14 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
             .copied()
             .filter(|&i| meets(i))
             .min_by(|&a, &b| obj(a).total_cmp(&obj(b)));
-        let share = |i: usize| oracle.map(|o| if obj(i) > 0.0 { obj(o) / obj(i) } else { 1.0 });
+        // A contender without the figure (NaN) has no share: its criterion cannot hold.
+        let share = |i: usize| {
+            oracle.map(|o| match (obj(o), obj(i)) {
+                (a, b) if !a.is_finite() || !b.is_finite() => f64::NAN,
+                (a, b) if b > 0.0 => a / b,
+                _ => 1.0,
+            })
+        };
         for (i, c) in all.iter().enumerate() {
             let x = &cells[i];
             table.push(RegretRow {
@@ -363,9 +373,12 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
             }));
         }
         let what = match r.objective {
-            Objective::P99 => "p99",
-            Objective::FdatasyncsPerItem if r.scored_from.is_zero() => "fdatasyncs/item",
-            Objective::FdatasyncsPerItem => "fdatasyncs/item (from the unbatched ceiling on)",
+            Objective::P99 => "p99".to_string(),
+            Objective::FdatasyncsPerItem if r.scored_from.is_zero() => "fdatasyncs/item".into(),
+            Objective::FdatasyncsPerItem => format!(
+                "fdatasyncs/item from {:.2} s on (where the load needs batching)",
+                r.scored_from.as_secs_f64()
+            ),
         };
         criteria.push(Criterion::timing(
             meets(ai),

@@ -311,11 +311,20 @@ pub struct Spread {
 }
 
 impl Spread {
-    /// Spread of `v` (non-empty).
+    /// Spread of the figures of `v` that exist (NaN is a run without the figure, left out: `n` says
+    /// how many are in); all NaN when none is.
     pub fn of(v: &[f64]) -> Spread {
-        let mut s: Vec<f64> = v.to_vec();
-        s.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+        s.sort_by(f64::total_cmp);
         let n = s.len();
+        if n == 0 {
+            return Spread {
+                median: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
+                n: 0,
+            };
+        }
         let median = if n % 2 == 1 {
             s[n / 2]
         } else {

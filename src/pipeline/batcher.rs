@@ -423,6 +423,9 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         }
         let result = match outcome {
             Ok(()) => {
+                // The fdatasync first, then the items it made durable: a sample never sees items
+                // committed without their fdatasync.
+                self.live.fdatasyncs.set(self.sink.counters().fdatasyncs);
                 self.committed(0..records as usize);
                 Ok(())
             }
@@ -446,7 +449,6 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         self.metrics.dead_in_batch = 0;
         if result.is_ok() {
             self.metrics.batches += 1;
-            self.live.fdatasyncs.set(self.sink.counters().fdatasyncs);
             Metrics::record(&mut self.metrics.batch_items, flushed.items as u64);
             Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
             // After the batch is wholly counted, so a scrape sees its batches with its items.

@@ -194,18 +194,6 @@ where
             .expect("spawn batcher thread")
     };
     let stop_sampling = Arc::new(AtomicBool::new(false));
-    let sampler = cfg.sample_every.map(|every| {
-        let (queue, live, stop) = (
-            Arc::clone(&queue),
-            Arc::clone(&live),
-            Arc::clone(&stop_sampling),
-        );
-        std::thread::Builder::new()
-            .name("ingest-sampler".into())
-            .spawn(move || sample(every, &clock, &queue, &live, &stop))
-            .expect("spawn sampler thread")
-    });
-
     let metrics_server = match cfg.metrics_addr {
         None => None,
         Some(addr) => {
@@ -236,6 +224,19 @@ where
         crate::progress::spawn(p, stop, move || live.snapshot(&queue))
     });
     let start = clock.now() + START_LEAD.as_nanos() as Nanos;
+    // The time series is on the schedule's clock: a sample's t_s is the load's own offset.
+    let sampler = cfg.sample_every.map(|every| {
+        let (queue, live, stop) = (
+            Arc::clone(&queue),
+            Arc::clone(&live),
+            Arc::clone(&stop_sampling),
+        );
+        std::thread::Builder::new()
+            .name("ingest-sampler".into())
+            .spawn(move || sample(every, &clock, start, &queue, &live, &stop))
+            .expect("spawn sampler thread")
+    });
+
     let ends = Ends {
         queue: &queue,
         pool: &pool,

@@ -10,15 +10,16 @@ use crate::item::Item;
 use crate::queue::{BoundedQueue, BufferPool};
 use crate::summary::Sample;
 
-/// Sample live counters every `every` until told to stop (one last sample then).
+/// Sample live counters every `every` from `t0` (the load schedule's start: a sample's `t_s` is the
+/// schedule's offset) until told to stop (one last sample then).
 pub(super) fn sample(
     every: Duration,
     clock: &MonotonicClock,
+    t0: Nanos,
     queue: &BoundedQueue<Item>,
     live: &Live,
     stop: &AtomicBool,
 ) -> Vec<Sample> {
-    let t0 = clock.now();
     let mut out = Vec::new();
     let mut next = t0;
     loop {

@@ -275,15 +275,12 @@ fn slow_start_reaches_a_working_linger_in_a_fraction_of_the_additive_ramp() {
         },
         Duration::from_millis(4),
     );
-    // Doubling from one increase reaches 4 ms in log2(4 ms / increase) + 1 steps; additive growth
-    // takes 4 ms / increase steps.
+    // Slow start goes to the room the prediction leaves (past 4 ms with 0.3 ms commits) at its first
+    // growth step, once the history holds enough items to judge; additive growth takes 4 ms /
+    // increase steps.
     let c = cfg();
     let (step_s, inc_ms) = (c.interval.as_secs_f64(), c.increase.as_secs_f64() * 1e3);
-    let doublings = (4.0 / inc_ms).log2().ceil() + 1.0;
-    assert!(
-        with <= (doublings + 0.5) * step_s,
-        "slow start took {with} s"
-    );
+    assert!(with <= 2.5 * step_s, "slow start took {with} s");
     assert!(
         without >= (4.0 / inc_ms - 0.5) * step_s,
         "additive took {without} s"
