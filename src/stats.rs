@@ -110,11 +110,27 @@ fn binomial_half_cdf(n: usize, k: usize) -> f64 {
     sum.min(1.0)
 }
 
+/// The figures of `samples` that exist (NaN is a run without the figure), ascending.
+pub fn sorted_figures(samples: &[f64]) -> Vec<f64> {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|v| !v.is_nan()).collect();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
+/// The median of ascending, non-empty `s`.
+pub fn median_of_sorted(s: &[f64]) -> f64 {
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
 /// The median of `samples` with a distribution-free interval covering the population median with
 /// probability at least `level`: `[x₍ₖ₎, x₍ₙ₊₁₋ₖ₎]` for the largest `k` that achieves it (NaNs ignored).
 pub fn median_interval(samples: &[f64], level: f64) -> Interval {
-    let mut s: Vec<f64> = samples.iter().copied().filter(|v| !v.is_nan()).collect();
-    s.sort_by(f64::total_cmp);
+    let s = sorted_figures(samples);
     let n = s.len();
     if n == 0 {
         return Interval {
@@ -125,11 +141,7 @@ pub fn median_interval(samples: &[f64], level: f64) -> Interval {
             level: 0.0,
         };
     }
-    let median = if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    };
+    let median = median_of_sorted(&s);
     // Coverage of [x(k), x(n+1-k)] is 1 - 2 P(B <= k - 1).
     let mut best = None;
     for k in 1..=n.div_ceil(2) {

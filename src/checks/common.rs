@@ -314,8 +314,7 @@ impl Spread {
     /// Spread of the figures of `v` that exist (NaN is a run without the figure, left out: `n` says
     /// how many are in); all NaN when none is.
     pub fn of(v: &[f64]) -> Spread {
-        let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-        s.sort_by(f64::total_cmp);
+        let s = crate::stats::sorted_figures(v);
         let n = s.len();
         if n == 0 {
             return Spread {
@@ -325,13 +324,8 @@ impl Spread {
                 n: 0,
             };
         }
-        let median = if n % 2 == 1 {
-            s[n / 2]
-        } else {
-            (s[n / 2 - 1] + s[n / 2]) / 2.0
-        };
         Spread {
-            median,
+            median: crate::stats::median_of_sorted(&s),
             min: s[0],
             max: s[n - 1],
             n,

@@ -160,3 +160,19 @@ fn a_competing_writer_is_flagged_and_turns_a_timing_failure_into_an_undecided_ve
     e.undecided_under_contention();
     assert!(!e.inconclusive && e.verdict() == "FAIL" && e.exact_failed);
 }
+
+#[test]
+fn a_run_without_the_figure_is_left_out_of_the_spread_not_sorted_anywhere() {
+    // Before, NaN compared equal to everything, so where it landed (and whether the median of
+    // three was NaN) depended on the runs' order.
+    for v in [
+        [f64::NAN, 1.0, 3.0],
+        [1.0, f64::NAN, 3.0],
+        [3.0, 1.0, f64::NAN],
+    ] {
+        let s = Spread::of(&v);
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 2));
+    }
+    let none = Spread::of(&[f64::NAN]);
+    assert!(none.median.is_nan() && none.n == 0);
+}
