@@ -133,11 +133,11 @@ fn pressure_now() -> [Option<u64>; 3] {
 
 /// Bytes each other process has caused to be written to storage so far (`write_bytes` of
 /// `/proc/PID/io`), by pid: every process but this one and its descendants (a check's own children —
-/// fio, a measured child, and what they fork — are part of the measurement). `None` when some other
-/// process's counters cannot be read (not permitted): a competing writer could then be invisible, and
-/// "no contention" would be a guess.
+/// fio, a measured child, and what they fork — are part of the measurement). A process whose counters
+/// cannot be read (not permitted: in a sandbox, its init) is left out: a writer among those would be
+/// invisible, but giving up on all of them made every competing writer invisible. `None` only when
+/// `/proc` cannot be listed.
 fn others_write_bytes() -> Option<std::collections::HashMap<u32, u64>> {
-    let me = std::process::id();
     let dir = std::fs::read_dir("/proc").ok()?;
     let mut procs = Vec::new();
     for e in dir.flatten() {
@@ -158,20 +158,25 @@ fn others_write_bytes() -> Option<std::collections::HashMap<u32, u64>> {
         else {
             continue; // exited meanwhile
         };
-        let bytes = match std::fs::read_to_string(format!("/proc/{pid}/io")) {
-            Ok(s) => s
-                .lines()
-                .find_map(|l| l.strip_prefix("write_bytes:"))
-                .and_then(|v| v.trim().parse::<u64>().ok()),
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return None,
-            Err(_) => continue, // exited meanwhile
-        };
+        // Unreadable (not permitted) or exited meanwhile: no figure.
+        let bytes = std::fs::read_to_string(format!("/proc/{pid}/io"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("write_bytes:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            });
         procs.push((pid, ppid, bytes));
     }
+    Some(others_of(&procs, std::process::id()))
+}
+
+/// Of `(pid, ppid, write_bytes)`, the readable processes that are neither `me` nor descended from it.
+fn others_of(procs: &[(u32, u32, Option<u64>)], me: u32) -> std::collections::HashMap<u32, u64> {
     let mut ours = std::collections::HashSet::from([me]);
     loop {
         let before = ours.len();
-        for &(pid, ppid, _) in &procs {
+        for &(pid, ppid, _) in procs {
             if ours.contains(&ppid) {
                 ours.insert(pid);
             }
@@ -180,13 +185,11 @@ fn others_write_bytes() -> Option<std::collections::HashMap<u32, u64>> {
             break;
         }
     }
-    Some(
-        procs
-            .into_iter()
-            .filter(|(pid, _, _)| !ours.contains(pid))
-            .filter_map(|(pid, _, b)| Some((pid, b?)))
-            .collect(),
-    )
+    procs
+        .iter()
+        .filter(|(pid, _, _)| !ours.contains(pid))
+        .filter_map(|&(pid, _, b)| Some((pid, b?)))
+        .collect()
 }
 
 /// Start of a CPU measurement.
@@ -307,6 +310,21 @@ impl HostInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_competing_writer_is_seen_though_another_process_cannot_be_read() {
+        // Before, one unreadable /proc/PID/io (here: the sandbox's init, pid 1) made the whole
+        // figure unknown, so fio writing beside a check was never flagged.
+        let procs = [
+            (1, 0, None),             // init: not permitted
+            (50, 1, Some(4_096_000)), // a competing writer
+            (70, 1, Some(10)),        // this process
+            (71, 70, Some(999_999)),  // its child (fio run by the check): part of the measurement
+        ];
+        let others = others_of(&procs, 70);
+        assert_eq!(others.get(&50), Some(&4_096_000));
+        assert!(!others.contains_key(&1) && !others.contains_key(&70) && !others.contains_key(&71));
+    }
 
     #[test]
     fn pressure_totals_are_read_from_the_some_and_full_lines() {
