@@ -58,8 +58,9 @@ pub struct Metrics {
     pub queue_depth: Histogram<u64>,
     /// Commit attempts made by a retry strategy after a rejection (`ingest_retry_attempts_total`).
     pub retry_attempts: u64,
-    /// The sink's fdatasync durations as [`SYNC_QUANTILE_STEPS`] + 1 quantiles (0, 0.1 %, ..., 100 %), µs: the empirical
-    /// distribution a simulation of the same trace samples from (see `batch::lower_bound`).
+    /// The sink's fdatasync durations as [`SYNC_QUANTILE_STEPS`] + 1 quantiles (0, 0.1 %, ..., 100 %),
+    /// µs: the empirical distribution a simulation of the same trace samples from (see
+    /// `batch::lower_bound`).
     pub fdatasync_quantiles_us: Vec<f64>,
     /// Of the batch being committed: items committed so far (bookkeeping for partial commits).
     pub(crate) committed_in_batch: u64,

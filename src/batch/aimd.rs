@@ -166,6 +166,15 @@ pub struct AimdObservation {
     pub recent_commit: Duration,
 }
 
+impl AimdObservation {
+    /// Arrivals per commit as the step judges them: the larger of the history's and the last
+    /// interval's, so a load that has just risen counts at once.
+    pub fn arrivals(&self) -> f64 {
+        self.arrivals_per_commit
+            .max(self.recent_arrivals_per_commit)
+    }
+}
+
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -240,7 +249,7 @@ pub fn aimd_step(
     }
     // Whether batching pays: a load that has just risen counts at once (the ramp and the step pay
     // every interval at a linger of zero in back-to-back fdatasyncs); an idle sink needs both quiet.
-    let arrivals = obs.arrivals_per_commit.max(obs.recent_arrivals_per_commit);
+    let arrivals = obs.arrivals();
     if arrivals < cfg.idle_below_arrivals_per_commit {
         return if linger > cfg.min_linger {
             (decrease(linger), AimdMove::DecreaseIdle)
@@ -248,7 +257,8 @@ pub fn aimd_step(
             (state, AimdMove::Hold)
         };
     }
-    let headroom = obs.p99 < slo.mul_f64(1.0 - cfg.margin);
+    let setpoint = slo.mul_f64(1.0 - cfg.margin);
+    let headroom = obs.p99 < setpoint;
     if headroom
         && obs.items >= cfg.min_items
         && arrivals >= cfg.grow_above_arrivals_per_commit
@@ -257,9 +267,7 @@ pub fn aimd_step(
         let (next, mv) = if state.slow_start {
             // At least a doubling, and at once as far as the breach prediction leaves room under
             // the setpoint: linger + 2 × commit ≤ SLO × (1 − margin).
-            let room = slo
-                .mul_f64(1.0 - cfg.margin)
-                .saturating_sub(obs.recent_commit * 2);
+            let room = setpoint.saturating_sub(obs.recent_commit * 2);
             (
                 room.max((linger * 2).max(cfg.increase)),
                 AimdMove::SlowStart,
@@ -422,7 +430,7 @@ impl AimdDriver {
                 } else {
                     0.0
                 },
-                arrivals_per_commit: obs.arrivals_per_commit.max(obs.recent_arrivals_per_commit),
+                arrivals_per_commit: obs.arrivals(),
                 mv,
             });
         }

@@ -104,12 +104,11 @@ fn row(csv: &mut String, label: &str, r: &RunReport) {
     );
 }
 
-/// The run whose `figure` is closest to `m`: the one that stands for a median (`runs` not empty).
-fn closest(runs: &[RunReport], m: f64, figure: impl Fn(&RunReport) -> f64) -> RunReport {
+/// The one of `runs` whose `figure` is closest to `m`: the one that stands for a median. A NaN
+/// figure is never closer than a number (its distance sorts last); `None` only without runs.
+fn closest<T>(runs: &[T], m: f64, figure: impl Fn(&T) -> f64) -> Option<&T> {
     runs.iter()
         .min_by(|a, b| (figure(a) - m).abs().total_cmp(&(figure(b) - m).abs()))
-        .expect("at least one run")
-        .clone()
 }
 
 /// Run the comparison.
@@ -151,8 +150,12 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     let speedup = speedup_decision.interval.median;
     let tput_of = |r: &RunReport| r.throughput_items_per_s;
     let (un_sat_med, ba_sat_med) = (
-        closest(&un_sat, un_t.median, tput_of),
-        closest(&ba_sat, ba_t.median, tput_of),
+        closest(&un_sat, un_t.median, tput_of)
+            .expect("saturation pairs were run")
+            .clone(),
+        closest(&ba_sat, ba_t.median, tput_of)
+            .expect("saturation pairs were run")
+            .clone(),
     );
 
     // (b) bursty replay at a fixed fraction of the batched peak (the load the window was tuned at),
@@ -215,16 +218,9 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     // The run whose ratio stands for the median shows its bound: the grid, the best window, and the
     // tuned window itself in the same simulation (the real p99 over it is the pipeline's own
     // overhead — CPU, the write, wake-ups; its p99 over the bound is the window's choice).
-    let median_run = bound_decision.as_ref().and_then(|d| {
-        judged
-            .iter()
-            .filter(|j| j.ratio().is_finite())
-            .min_by(|a, b| {
-                (a.ratio() - d.interval.median)
-                    .abs()
-                    .total_cmp(&(b.ratio() - d.interval.median).abs())
-            })
-    });
+    let median_run = bound_decision
+        .as_ref()
+        .and_then(|d| closest(&judged, d.interval.median, Judged::ratio));
     let bound = median_run.and_then(|j| j.bound.as_ref());
     let best_us = median_run.and_then(Judged::bound_us);
     let tuned_sim_us = median_run.and_then(|j| {
@@ -243,12 +239,11 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         .max_by(|a, b| a.run.latency_us.p99.total_cmp(&b.run.latency_us.p99))
         .expect("at least one bursty run");
     let worst_bound_us = worst.bound_us();
-    let ba_bursty_worst = worst.run.clone();
     let sync_quantiles: Vec<&[f64]> = judged
         .iter()
         .map(|j| j.run.fdatasync_quantiles_us.as_slice())
         .collect();
-    let ba_bursty: Vec<RunReport> = judged.iter().map(|j| j.run.clone()).collect();
+    let ba_bursty: Vec<&RunReport> = judged.iter().map(|j| &j.run).collect();
     // Unbatched cannot take this load; one run shows it (its queue drain dominates the time).
     let un_bursty = run(opts.bursty("ba-unbatched-bursty", unbatched, rate, 2.0))?;
     let p99s = Spread::of(&p99_decision.samples);
@@ -345,7 +340,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     row(
         &mut csv,
         &format!("batched bursty @{rate:.0}/s (worst p99 run)"),
-        &ba_bursty_worst,
+        &worst.run,
     );
 
     let mut bound_csv = String::from("max_items,linger_us,p99_us,batches\n");

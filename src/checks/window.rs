@@ -67,9 +67,9 @@ const LOW_LOAD_RATE: f64 = 200.0;
 /// mean, so at 5 % of peak its bursts arrive at half the measured batched capacity. At 10 % they
 /// arrived at all of it: a queue at utilisation 1 in every burst, whose p99 is set by how far this
 /// hour's disk falls short of the peak measured a minute earlier — the same code's p99 then varied
-/// between runs by more than the SLO's margin, a verdict of the noise and not of the window. Half leaves the
-/// bursts a margin that a disk's drift does not eat; the load ladder of `check before-after` still
-/// shows where the SLO stops holding (up to 50 % of peak).
+/// between runs by more than the SLO's margin, a verdict of the noise and not of the window. Half
+/// leaves the bursts a margin that a disk's drift does not eat; the load ladder of `check
+/// before-after` still shows where the SLO stops holding (up to 50 % of peak).
 pub const LOAD_FRACTION_OF_PEAK: f64 = 0.05;
 
 fn grid(quick: bool) -> (Vec<usize>, Vec<f64>) {
