@@ -1,7 +1,7 @@
-//! Tests of `batch/aimd.rs`.
+//! Tests of `batch/aimd.rs` and its driver.
 
 use super::*;
-use crate::clock::{Clock, ManualClock};
+use crate::clock::{Clock, ManualClock, Nanos};
 
 fn cfg() -> AimdConfig {
     AimdConfig::default()

@@ -1,0 +1,222 @@
+//! The driver around [`aimd_step`]: the sliding window of per-interval latency histograms, the
+//! interval clock (told the time by its caller: the batcher, or a test's manual clock), and the window
+//! trace for the report. The decision itself stays pure, in `aimd.rs`.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::{aimd_step, AimdConfig, AimdMove, AimdObservation, AimdState, RECENT_COMMIT_INTERVALS};
+use crate::clock::Nanos;
+use crate::metrics::MAX_LATENCY_NS;
+
+/// One control decision, for the window trace in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AimdPoint {
+    /// Seconds since the driver started.
+    pub t_s: f64,
+    /// Linger after the step, ms.
+    pub linger_ms: f64,
+    /// Sliding p99 the step saw, µs.
+    pub p99_us: f64,
+    /// Committed items/s over the history.
+    pub items_per_s: f64,
+    /// Arrivals per commit the step judged on: the larger of the history's and the last interval's.
+    pub arrivals_per_commit: f64,
+    /// What the step did.
+    #[serde(rename = "move")]
+    pub mv: AimdMove,
+}
+
+/// Most trace points kept (one per interval: 10 ms × 100,000 = 16.7 min; 48 bytes each).
+const MAX_TRACE_POINTS: usize = 100_000;
+
+/// Runs [`aimd_step`] once per interval over a sliding window of per-interval histograms.
+#[derive(Debug)]
+pub struct AimdDriver {
+    cfg: AimdConfig,
+    slo: Duration,
+    state: AimdState,
+    started: Nanos,
+    next_tick: Nanos,
+    history: VecDeque<Interval>,
+    current: Interval,
+    merged: Histogram<u64>,
+    trace: Vec<AimdPoint>,
+}
+
+#[derive(Debug)]
+struct Interval {
+    latency: Histogram<u64>,
+    commits: u64,
+    commit_ns: u64,
+    span_ns: u64,
+}
+
+impl Interval {
+    fn new() -> Self {
+        Interval {
+            latency: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 2).expect("valid bounds"),
+            commits: 0,
+            commit_ns: 0,
+            span_ns: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.latency.reset();
+        self.commits = 0;
+        self.commit_ns = 0;
+        self.span_ns = 0;
+    }
+}
+
+impl AimdDriver {
+    /// A driver starting at `linger` at time `now` (validate the config first).
+    pub fn new(cfg: AimdConfig, slo: Duration, linger: Duration, now: Nanos) -> Self {
+        let slots = cfg.history_intervals.max(1);
+        AimdDriver {
+            cfg,
+            slo,
+            state: AimdState {
+                linger: linger.clamp(cfg.min_linger, cfg.max_linger),
+                slow_start: cfg.slow_start,
+            },
+            started: now,
+            next_tick: now + cfg.interval.as_nanos() as Nanos,
+            history: (0..slots).map(|_| Interval::new()).collect(),
+            current: Interval::new(),
+            merged: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 2).expect("valid bounds"),
+            trace: Vec::new(),
+        }
+    }
+
+    /// The linger in force.
+    pub fn linger(&self) -> Duration {
+        self.state.linger
+    }
+
+    /// One committed item's end-to-end latency.
+    pub fn record_latency(&mut self, ns: u64) {
+        let _ = self.current.latency.record(ns.clamp(1, MAX_LATENCY_NS));
+    }
+
+    /// One commit (write + fdatasync) took `ns`.
+    pub fn record_commit(&mut self, ns: u64) {
+        self.current.commits += 1;
+        self.current.commit_ns += ns;
+    }
+
+    /// At `now`: if an interval has ended, step and return the new linger.
+    pub fn tick(&mut self, now: Nanos) -> Option<Duration> {
+        if now < self.next_tick {
+            return None;
+        }
+        let interval = self.cfg.interval.as_nanos() as Nanos;
+        // A quiet batcher may call late: the interval just ended covers everything since the last tick.
+        self.current.span_ns = interval + (now - self.next_tick);
+        self.next_tick = now + interval;
+        // Rotate: the oldest slot is recycled as the new current interval, the ended one joins the history.
+        let mut oldest = self
+            .history
+            .pop_front()
+            .expect("history has at least one slot");
+        oldest.reset();
+        let ended = std::mem::replace(&mut self.current, oldest);
+        self.history.push_back(ended);
+
+        let obs = self.observe();
+        let (state, mv) = aimd_step(&self.cfg, self.slo, self.state, &obs);
+        self.state = state;
+        let next = state.linger;
+        if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle) {
+            // What the history saw was caused by the old linger: judge the new one on fresh data, or a
+            // single breach would halve the linger once per interval until it left the history (TCP
+            // likewise cuts its window once per round trip, not once per lost packet).
+            for i in self.history.iter_mut() {
+                i.reset();
+            }
+        }
+        if self.trace.len() < MAX_TRACE_POINTS {
+            let span_s = self.history.iter().map(|i| i.span_ns).sum::<u64>() as f64 / 1e9;
+            self.trace.push(AimdPoint {
+                t_s: now.saturating_sub(self.started) as f64 / 1e9,
+                linger_ms: next.as_secs_f64() * 1e3,
+                p99_us: obs.p99.as_secs_f64() * 1e6,
+                items_per_s: if span_s > 0.0 {
+                    obs.items as f64 / span_s
+                } else {
+                    0.0
+                },
+                arrivals_per_commit: obs.arrivals(),
+                mv,
+            });
+        }
+        Some(next)
+    }
+
+    fn observe(&mut self) -> AimdObservation {
+        self.merged.reset();
+        let (mut commits, mut commit_ns, mut span_ns) = (0u64, 0u64, 0u64);
+        for i in &self.history {
+            let _ = self.merged.add(&i.latency);
+            commits += i.commits;
+            commit_ns += i.commit_ns;
+            span_ns += i.span_ns;
+        }
+        let items = self.merged.len();
+        let arrivals_per_commit = if commits == 0 || span_ns == 0 {
+            0.0
+        } else {
+            let rate = items as f64 / (span_ns as f64 / 1e9);
+            rate * (commit_ns as f64 / commits as f64 / 1e9)
+        };
+        // The disk as it is now: the mean commit over the last few intervals (one interval may hold
+        // a single commit, and one slow fdatasync is not yet a slower disk).
+        let (recent_commits, recent_commit_ns) = self
+            .history
+            .iter()
+            .rev()
+            .take(RECENT_COMMIT_INTERVALS)
+            .fold((0u64, 0u64), |(n, ns), i| (n + i.commits, ns + i.commit_ns));
+        // No commit in those intervals (a batcher that waited on an empty queue): the history's mean,
+        // so that no commit is never read as an instant disk.
+        let recent_commit = Duration::from_nanos(
+            recent_commit_ns
+                .checked_div(recent_commits)
+                .or_else(|| commit_ns.checked_div(commits))
+                .unwrap_or(0),
+        );
+        // The load as it is now: the last interval's committed rate.
+        let recent_arrivals_per_commit = self.history.back().map_or(0.0, |i| {
+            if i.span_ns == 0 {
+                0.0
+            } else {
+                i.latency.len() as f64 / (i.span_ns as f64 / 1e9) * recent_commit.as_secs_f64()
+            }
+        });
+        AimdObservation {
+            p99: Duration::from_nanos(if items == 0 {
+                0
+            } else {
+                self.merged.value_at_quantile(0.99)
+            }),
+            items,
+            arrivals_per_commit,
+            recent_arrivals_per_commit,
+            recent_commit,
+        }
+    }
+
+    /// Every decision so far.
+    pub fn trace(&self) -> &[AimdPoint] {
+        &self.trace
+    }
+
+    /// Take the trace (at the end of a run).
+    pub fn into_trace(self) -> Vec<AimdPoint> {
+        self.trace
+    }
+}
