@@ -57,7 +57,7 @@ fn block_push(recs: Vec<Vec<u8>>) -> usize {
 
 #[library_benchmark]
 fn queue_push_pop() -> usize {
-    let q = BoundedQueue::new(2048, OverflowPolicy::Block);
+    let q = BoundedQueue::new(2048, OverflowPolicy::BLOCK);
     let mut out = Vec::with_capacity(1024);
     for i in 0..1024u64 {
         let _ = q.try_push(black_box(i));

@@ -69,7 +69,7 @@ fn in_process(c: &mut Criterion) {
     const N: usize = 1024;
     let mut g = c.benchmark_group("queue");
     g.throughput(Throughput::Elements(N as u64));
-    let q = BoundedQueue::new(N, OverflowPolicy::Block);
+    let q = BoundedQueue::new(N, OverflowPolicy::BLOCK);
     let mut out = Vec::with_capacity(N);
     g.bench_function(BenchmarkId::new("push_pop", format!("items={N}")), |b| {
         b.iter(|| {

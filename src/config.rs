@@ -50,15 +50,9 @@ pub struct QueueConfig {
     /// first. **The queue's memory bound**: at most this, or one item if a single item is larger —
     /// with `ingest`'s 1 MiB record cap, 64 MiB + 1 MiB by default.
     pub capacity_bytes: usize,
-    /// What happens to an item that arrives when the queue is full.
+    /// What happens to an item that arrives when the queue is full, with that policy's own settings
+    /// (`Block`'s timeout, `Spill`'s directory and disk budget).
     pub policy: OverflowPolicy,
-    /// `Spill`: where the spill file goes (default `<sink dir>/spill`).
-    pub spill_dir: Option<PathBuf>,
-    /// `Spill`: most bytes held on disk; past this the newest items are dropped (counted).
-    pub spill_max_bytes: u64,
-    /// `Block`: wait at most this long for room (Kafka's `max.block.ms`); past it the item is rejected
-    /// and counted as `rejected{reason="block_timeout"}`. `None` waits for ever (nothing lost).
-    pub block_timeout: Option<Duration>,
 }
 
 impl QueueConfig {
@@ -76,10 +70,7 @@ impl Default for QueueConfig {
         QueueConfig {
             capacity_items: 32_768,
             capacity_bytes: 64 << 20,
-            policy: OverflowPolicy::Block,
-            spill_dir: None,
-            spill_max_bytes: 1 << 30,
-            block_timeout: None,
+            policy: OverflowPolicy::BLOCK,
         }
     }
 }

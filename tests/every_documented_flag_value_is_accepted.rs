@@ -68,3 +68,47 @@ fn ingest_and_dlq_take_both_schemas_and_both_actions() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("possible values"));
 }
+
+#[test]
+fn a_block_timeout_on_a_policy_that_never_blocks_is_refused_not_ignored() {
+    // Before the policy carried its settings, `--overflow drop-newest --block-timeout-ms 5` set a
+    // timeout no push ever read, and the run went ahead as if the flag meant something.
+    let tmp = common::tempdir();
+    let d = tmp.path().join("run");
+    let d = d.to_str().unwrap();
+    for policy in ["drop-newest", "drop-oldest", "spill"] {
+        let out = run(&[
+            "run",
+            "--dir",
+            d,
+            "--items",
+            "10",
+            "--overflow",
+            policy,
+            "--block-timeout-ms",
+            "5",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{policy}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--block-timeout-ms"),
+            "{policy}"
+        );
+    }
+    let out = run(&[
+        "run",
+        "--dir",
+        d,
+        "--items",
+        "10",
+        "--overflow",
+        "block",
+        "--block-timeout-ms",
+        "5",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

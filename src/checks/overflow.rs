@@ -163,7 +163,7 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
         opts.progress(format!(
             "overflow: {policy} at {RATE} items/s into an unbatched sink"
         ));
-        let (r, rss_before) = run_policy(opts, policy, secs)?;
+        let (r, rss_before) = run_policy(opts, policy.clone(), secs)?;
         let worst_residual = r
             .samples
             .iter()

@@ -178,7 +178,7 @@ pub fn ingest_into(cfg: &IngestConfig, sink: FileSink) -> Result<IngestReport, R
 }
 
 fn ingest_with_sink(cfg: &IngestConfig, sink: Option<FileSink>) -> Result<IngestReport, RunError> {
-    if cfg.run.queue.policy != OverflowPolicy::Block || cfg.run.queue.block_timeout.is_some() {
+    if cfg.run.queue.policy != OverflowPolicy::BLOCK {
         return Err(RunError::Config(crate::error::ConfigError {
             field: "queue.policy",
             reason: "ingest reads as fast as the sink takes; only block loses nothing".into(),

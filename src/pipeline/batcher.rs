@@ -123,7 +123,7 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
     pub(super) fn run(mut self, queue: &BoundedQueue<Item>, pool: &BufferPool) -> BatcherOutcome {
         let mut staging: Vec<Item> = Vec::with_capacity(self.window.config().max_items);
         let mut flushes_served = self.requests.flushes();
-        let spilling = queue.policy() == crate::queue::OverflowPolicy::Spill;
+        let spilling = queue.policy().spills();
         let err = loop {
             let mut wait: Option<Instant> =
                 self.window.deadline().map(|d| self.clock.instant_at(d));

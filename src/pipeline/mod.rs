@@ -126,20 +126,19 @@ where
 {
     cfg.validate()?;
     let clock = MonotonicClock::new();
-    let queue = Arc::new(match cfg.queue.policy {
-        OverflowPolicy::Spill => {
-            let dir = cfg
-                .queue
-                .spill_dir
-                .clone()
-                .unwrap_or_else(|| cfg.sink.dir.join("spill"));
-            let store = SpillFile::open_on(&cfg.sink.storage, &dir, cfg.queue.spill_max_bytes)
+    let queue = Arc::new(match &cfg.queue.policy {
+        OverflowPolicy::Spill { dir, max_bytes } => {
+            let dir = dir.clone().unwrap_or_else(|| cfg.sink.dir.join("spill"));
+            let store = SpillFile::open_on(&cfg.sink.storage, &dir, *max_bytes)
                 .map_err(|e| RunError::Setup(SysError::new("open spill", dir.clone(), e)))?;
-            BoundedQueue::<Item>::with_spill(cfg.queue.capacity_items, Box::new(store))
-                .with_byte_capacity(cfg.queue.capacity_bytes, Item::weight)
+            BoundedQueue::<Item>::with_spill(
+                cfg.queue.capacity_items,
+                cfg.queue.policy.clone(),
+                Box::new(store),
+            )
+            .with_byte_capacity(cfg.queue.capacity_bytes, Item::weight)
         }
-        p => BoundedQueue::<Item>::new(cfg.queue.capacity_items, p)
-            .with_block_timeout(cfg.queue.block_timeout)
+        p => BoundedQueue::<Item>::new(cfg.queue.capacity_items, p.clone())
             .with_byte_capacity(cfg.queue.capacity_bytes, Item::weight),
     });
     let pool = Arc::new(

@@ -78,6 +78,7 @@ pub struct BoundedQueue<T> {
     weigh: fn(&T) -> usize,
     policy: OverflowPolicy,
     blocked_ns: AtomicU64,
+    /// `Block`'s timeout, copied out of the policy for the push path.
     block_timeout: Option<Duration>,
 }
 
@@ -90,16 +91,22 @@ impl<T> BoundedQueue<T> {
     pub fn new(capacity: usize, policy: OverflowPolicy) -> Self {
         assert!(capacity >= 1, "queue capacity must be at least 1");
         assert!(
-            policy != OverflowPolicy::Spill,
+            !policy.spills(),
             "a Spill queue needs its store: use BoundedQueue::with_spill"
         );
         Self::build(capacity, policy, None)
     }
 
-    /// A `Spill` queue: at most `capacity` items in memory, the rest in `store`.
-    pub fn with_spill(capacity: usize, store: Box<dyn SpillStore<T>>) -> Self {
+    /// A `Spill` queue: at most `capacity` items in memory, the rest in `store` (opened from the
+    /// policy's settings by the caller, who owns the storage).
+    pub fn with_spill(
+        capacity: usize,
+        policy: OverflowPolicy,
+        store: Box<dyn SpillStore<T>>,
+    ) -> Self {
         assert!(capacity >= 1, "queue capacity must be at least 1");
-        Self::build(capacity, OverflowPolicy::Spill, Some(store))
+        assert!(policy.spills(), "with_spill needs a Spill policy");
+        Self::build(capacity, policy, Some(store))
     }
 
     fn build(
@@ -107,6 +114,10 @@ impl<T> BoundedQueue<T> {
         policy: OverflowPolicy,
         spill: Option<Box<dyn SpillStore<T>>>,
     ) -> Self {
+        let block_timeout = match &policy {
+            OverflowPolicy::Block { timeout } => *timeout,
+            _ => None,
+        };
         BoundedQueue {
             state: Mutex::new(State {
                 // An "unbounded" queue (capacity usize::MAX, the OOM contrast) must not reserve it.
@@ -129,7 +140,7 @@ impl<T> BoundedQueue<T> {
             weigh: weightless::<T>,
             policy,
             blocked_ns: AtomicU64::new(0),
-            block_timeout: None,
+            block_timeout,
         }
     }
 
@@ -182,13 +193,6 @@ impl<T> BoundedQueue<T> {
         self.lock().bytes
     }
 
-    /// `Block` waits at most `timeout` per push; past it the item is handed back as
-    /// [`PushOutcome::TimedOut`].
-    pub fn with_block_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.block_timeout = timeout;
-        self
-    }
-
     /// Total time producers have spent blocked in `push` on a full queue (`Block` policy).
     pub fn producer_blocked(&self) -> Duration {
         Duration::from_nanos(self.blocked_ns.load(Ordering::Relaxed))
@@ -200,8 +204,8 @@ impl<T> BoundedQueue<T> {
     }
 
     /// The policy this queue applies when full.
-    pub fn policy(&self) -> OverflowPolicy {
-        self.policy
+    pub fn policy(&self) -> &OverflowPolicy {
+        &self.policy
     }
 
     /// Maximum number of queued items.
@@ -262,7 +266,7 @@ impl<T> BoundedQueue<T> {
                 return Ok(PushOutcome::Accepted);
             }
             match self.policy {
-                OverflowPolicy::Spill => {
+                OverflowPolicy::Spill { .. } => {
                     let store = s.spill.as_mut().expect("a Spill queue has a store");
                     return match store.append(item) {
                         Ok(()) => {
@@ -274,7 +278,7 @@ impl<T> BoundedQueue<T> {
                         Err((item, _)) => Ok(PushOutcome::Dropped(item)),
                     };
                 }
-                OverflowPolicy::Block => {
+                OverflowPolicy::Block { .. } => {
                     let t0 = Instant::now();
                     if give_up.is_some_and(|g| t0 >= g) {
                         return Ok(PushOutcome::TimedOut(item));

@@ -32,14 +32,21 @@ pub trait SpillStore<T>: Send {
 }
 
 use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
 
-/// What a full queue does with the next item. Each variant says what is lost and what waits
-/// (the model is Vector's `WhenFull`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a full queue does with the next item, with the settings that policy alone has. Each variant
+/// says what is lost and what waits (the model is Vector's `WhenFull`; its settings ride inside the
+/// variant, as in Vector's `BufferType`, so a spill budget cannot be set on a queue that never spills).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum OverflowPolicy {
     /// The producer waits until there is room. **Lost:** nothing. **Waits:** the producer, for as long as
     /// the sink is behind; with an open-loop source that wait is latency (and upstream buffering).
-    Block,
+    Block {
+        /// Wait at most this long for room (Kafka's `max.block.ms`); past it the item is handed back
+        /// and counted as `rejected{reason="block_timeout"}`. `None` waits for ever (nothing lost).
+        timeout: Option<Duration>,
+    },
     /// The arriving item is refused and handed back to the producer, who counts it as dropped.
     /// **Lost:** the newest items. **Waits:** nothing; queued items keep their place and latency.
     DropNewest,
@@ -52,26 +59,48 @@ pub enum OverflowPolicy {
     /// **Lost:** nothing until the spill reaches its byte limit (then the newest, counted as dropped);
     /// spilled items survive a process restart. **Waits:** the items (their latency grows with the
     /// backlog, as with `Block`), not the producer; the cost is disk space and write bandwidth.
-    Spill,
+    Spill {
+        /// Where the spill file goes (`None`: `<sink dir>/spill`).
+        dir: Option<PathBuf>,
+        /// Most bytes held on disk; past this the newest items are dropped (counted).
+        max_bytes: u64,
+    },
 }
 
+/// A spill's disk budget unless one is given.
+pub const DEFAULT_SPILL_MAX_BYTES: u64 = 1 << 30;
+
 impl OverflowPolicy {
-    /// Every policy, in the order checks report them.
+    /// `Block`, waiting for ever: nothing is lost.
+    pub const BLOCK: OverflowPolicy = OverflowPolicy::Block { timeout: None };
+
+    /// `Spill` beside the sink, with the default budget.
+    pub const SPILL: OverflowPolicy = OverflowPolicy::Spill {
+        dir: None,
+        max_bytes: DEFAULT_SPILL_MAX_BYTES,
+    };
+
+    /// Every policy with its default settings, in the order checks report them.
     pub const ALL: [OverflowPolicy; 4] = [
-        OverflowPolicy::Block,
+        OverflowPolicy::BLOCK,
         OverflowPolicy::DropNewest,
         OverflowPolicy::DropOldest,
-        OverflowPolicy::Spill,
+        OverflowPolicy::SPILL,
     ];
 
     /// The CLI spelling.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
-            OverflowPolicy::Block => "block",
+            OverflowPolicy::Block { .. } => "block",
             OverflowPolicy::DropNewest => "drop-newest",
             OverflowPolicy::DropOldest => "drop-oldest",
-            OverflowPolicy::Spill => "spill",
+            OverflowPolicy::Spill { .. } => "spill",
         }
+    }
+
+    /// True for `Spill`, whatever its settings.
+    pub fn spills(&self) -> bool {
+        matches!(self, OverflowPolicy::Spill { .. })
     }
 }
 

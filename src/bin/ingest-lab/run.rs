@@ -15,9 +15,6 @@ use crate::{fail, print_json};
 pub(crate) fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     let mut cfg = RunConfig::new(&a.dir);
     a.pipeline.apply(&mut cfg)?;
-    cfg.queue.block_timeout = a
-        .block_timeout_ms
-        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1e3));
     cfg.load.rate = match a.rate.as_str() {
         "max" => None,
         r => Some(
@@ -40,7 +37,7 @@ pub(crate) fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     };
     cfg.load.item_bytes = a.item_bytes;
     cfg.load.payload = a.payload.into();
-    cfg.queue.policy = a.overflow.into();
+    cfg.queue.policy = a.overflow.policy(a.block_timeout_ms)?;
     cfg.slo = Duration::from_secs_f64(a.slo_ms / 1e3);
     cfg.progress = progress("run", a.json).map(|mut p| {
         if let StopAfter::Items(n) = cfg.load.stop {

@@ -1,6 +1,8 @@
 //! The enumerated flag values, typed (clap `ValueEnum`): clap lists them in `--help` and refuses any
 //! other value with the list. Each maps onto the library's own type, which knows nothing of the CLI.
 
+use std::time::Duration;
+
 use clap::ValueEnum;
 use ingest_lab::{AimdConfig, Codec, DlqPolicy, OverflowPolicy, PayloadKind, Schema, WindowMode};
 
@@ -95,14 +97,21 @@ pub(crate) enum OverflowArg {
     Spill,
 }
 
-impl From<OverflowArg> for OverflowPolicy {
-    fn from(o: OverflowArg) -> OverflowPolicy {
-        match o {
-            OverflowArg::Block => OverflowPolicy::Block,
+impl OverflowArg {
+    /// The policy with its settings; `--block-timeout-ms` belongs to `block` alone (on another policy
+    /// it would be silently ignored, so it is refused).
+    pub(crate) fn policy(self, block_timeout_ms: Option<f64>) -> Result<OverflowPolicy, String> {
+        if block_timeout_ms.is_some() && !matches!(self, OverflowArg::Block) {
+            return Err("--block-timeout-ms applies to --overflow block only".into());
+        }
+        Ok(match self {
+            OverflowArg::Block => OverflowPolicy::Block {
+                timeout: block_timeout_ms.map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1e3)),
+            },
             OverflowArg::DropNewest => OverflowPolicy::DropNewest,
             OverflowArg::DropOldest => OverflowPolicy::DropOldest,
-            OverflowArg::Spill => OverflowPolicy::Spill,
-        }
+            OverflowArg::Spill => OverflowPolicy::SPILL,
+        })
     }
 }
 

@@ -52,7 +52,7 @@ fn with_a_manual_clock_the_batcher_flushes_at_the_linger_and_measures_latency_ex
     };
     let queue = Arc::new(BoundedQueue::<Item>::new(
         64,
-        crate::queue::OverflowPolicy::Block,
+        crate::queue::OverflowPolicy::BLOCK,
     ));
     let pool = Arc::new(BufferPool::new(64));
     let b = Batcher::new(window, Arc::clone(&clock), sink, Arc::new(Live::default()));

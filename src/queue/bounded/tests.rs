@@ -5,8 +5,12 @@ use std::sync::Arc;
 
 #[test]
 fn block_with_a_timeout_hands_the_item_back_after_waiting_that_long() {
-    let q = BoundedQueue::new(1, OverflowPolicy::Block)
-        .with_block_timeout(Some(Duration::from_millis(30)));
+    let q = BoundedQueue::new(
+        1,
+        OverflowPolicy::Block {
+            timeout: Some(Duration::from_millis(30)),
+        },
+    );
     assert_eq!(q.push(1), Ok(PushOutcome::Accepted));
     let t0 = Instant::now();
     assert_eq!(q.push(2), Ok(PushOutcome::TimedOut(2)));
@@ -28,7 +32,7 @@ fn block_with_a_timeout_hands_the_item_back_after_waiting_that_long() {
 
 #[test]
 fn try_push_on_full_queue_hands_the_item_back() {
-    let q = BoundedQueue::new(2, OverflowPolicy::Block);
+    let q = BoundedQueue::new(2, OverflowPolicy::BLOCK);
     q.try_push(1).unwrap();
     q.try_push(2).unwrap();
     assert_eq!(q.try_push(3), Err(PushError::Full(3)));
@@ -80,7 +84,11 @@ impl SpillStore<u32> for VecSpill {
 
 #[test]
 fn spill_keeps_fifo_order_across_memory_and_disk_and_drops_only_when_the_spill_is_full() {
-    let q = BoundedQueue::with_spill(2, Box::new(VecSpill(VecDeque::new(), 3)));
+    let q = BoundedQueue::with_spill(
+        2,
+        OverflowPolicy::SPILL,
+        Box::new(VecSpill(VecDeque::new(), 3)),
+    );
     assert_eq!(q.push(1), Ok(PushOutcome::Accepted));
     assert_eq!(q.push(2), Ok(PushOutcome::Accepted));
     assert_eq!(q.push(3), Ok(PushOutcome::Spilled));
@@ -105,7 +113,7 @@ fn spill_keeps_fifo_order_across_memory_and_disk_and_drops_only_when_the_spill_i
 
 #[test]
 fn pop_batch_takes_at_most_max_and_times_out_when_empty() {
-    let q = BoundedQueue::new(8, OverflowPolicy::Block);
+    let q = BoundedQueue::new(8, OverflowPolicy::BLOCK);
     for i in 0..5 {
         q.push(i).unwrap();
     }
@@ -121,7 +129,7 @@ fn pop_batch_takes_at_most_max_and_times_out_when_empty() {
 
 #[test]
 fn pop_waits_for_want_items_but_returns_fewer_at_the_deadline() {
-    let q = Arc::new(BoundedQueue::new(16, OverflowPolicy::Block));
+    let q = Arc::new(BoundedQueue::new(16, OverflowPolicy::BLOCK));
     q.push(1).unwrap();
     let mut out = vec![];
     // 1 queued, 4 wanted, deadline 30 ms away: returns the 1 at the deadline, not before.
@@ -147,7 +155,7 @@ fn pop_waits_for_want_items_but_returns_fewer_at_the_deadline() {
 
 #[test]
 fn blocked_producer_resumes_when_consumer_pops_and_fails_when_closed() {
-    let q = Arc::new(BoundedQueue::new(1, OverflowPolicy::Block));
+    let q = Arc::new(BoundedQueue::new(1, OverflowPolicy::BLOCK));
     q.push(0u32).unwrap();
     let q2 = Arc::clone(&q);
     let producer = std::thread::spawn(move || q2.push(1));
@@ -226,7 +234,7 @@ fn an_unreadable_spill_closes_the_queue_with_its_error_instead_of_panicking() {
             Err(std::io::Error::other("bad sector"))
         }
     }
-    let q = BoundedQueue::with_spill(1, Box::new(Broken(0)));
+    let q = BoundedQueue::with_spill(1, OverflowPolicy::SPILL, Box::new(Broken(0)));
     assert_eq!(q.push(1), Ok(PushOutcome::Accepted));
     assert_eq!(q.push(2), Ok(PushOutcome::Spilled));
     let mut out = Vec::new();
