@@ -208,14 +208,10 @@ pub struct RunConfig {
     pub dead_letter_dir: Option<PathBuf>,
     /// Bound on the dead-letter file (`None`: unbounded).
     pub dlq_limit: Option<crate::retry::DlqLimit>,
-    /// Sample live counters, queue depth and RSS at this interval into the report's time series.
-    pub sample_every: Option<Duration>,
     /// Compress each batch before the write.
     pub compress: crate::codec::Codec,
-    /// Serve the live counters as a Prometheus exposition here while the run works (loopback).
-    pub metrics_addr: Option<std::net::SocketAddr>,
-    /// Redraw a progress line on stderr while the run works (the CLI sets it for a terminal).
-    pub progress: Option<crate::progress::Progress>,
+    /// How the run is watched while it works; nothing in it changes what the run does.
+    pub observe: ObserveConfig,
     /// Stop and flush requests for the run (default: the process's, which the signal handlers
     /// write).
     pub control: crate::control::Control,
@@ -235,10 +231,8 @@ impl RunConfig {
             retry: RetryStrategy::FailStop,
             dead_letter_dir: None,
             dlq_limit: None,
-            sample_every: None,
             compress: crate::codec::Codec::None,
-            metrics_addr: None,
-            progress: None,
+            observe: ObserveConfig::default(),
             control: crate::control::Control::process(),
         }
     }
@@ -265,9 +259,28 @@ impl RunConfig {
                 reason: "must hold at least one full batch (window.max_bytes)".into(),
             });
         }
+        self.observe.validate()
+    }
+}
+
+/// What watches a run while it works — the time series, the live metrics endpoint, the progress line —
+/// apart from what the pipeline and the load need, so a component is handed only its own part.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObserveConfig {
+    /// Sample live counters, queue depth and RSS at this interval into the report's time series.
+    pub sample_every: Option<Duration>,
+    /// Serve the live counters as a Prometheus exposition here while the run works (loopback).
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Redraw a progress line on stderr while the run works (the CLI sets it for a terminal).
+    pub progress: Option<crate::progress::Progress>,
+}
+
+impl ObserveConfig {
+    /// The metrics endpoint serves this machine only.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(a) = self.metrics_addr.filter(|a| !a.ip().is_loopback()) {
             return Err(ConfigError {
-                field: "metrics_addr",
+                field: "observe.metrics_addr",
                 reason: format!(
                     "{a} is not a loopback address: the metrics endpoint serves this machine only (use 127.0.0.1:PORT and a local scraper or proxy)"
                 ),
@@ -285,9 +298,9 @@ mod tests {
     fn a_metrics_endpoint_on_a_non_loopback_address_is_refused() {
         // Before: it bound whatever address it was given.
         let mut c = RunConfig::new("x");
-        c.metrics_addr = Some("0.0.0.0:9100".parse().unwrap());
-        assert_eq!(c.validate().unwrap_err().field, "metrics_addr");
-        c.metrics_addr = Some("127.0.0.1:9100".parse().unwrap());
+        c.observe.metrics_addr = Some("0.0.0.0:9100".parse().unwrap());
+        assert_eq!(c.validate().unwrap_err().field, "observe.metrics_addr");
+        c.observe.metrics_addr = Some("127.0.0.1:9100".parse().unwrap());
         c.validate().unwrap();
     }
 

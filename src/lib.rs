@@ -78,8 +78,8 @@ pub use codec::{
     MAX_RECORD_FRAMING_BYTES, RATIO_GRACE_BYTES,
 };
 pub use config::{
-    AimdConfig, LoadConfig, LoadShape, PayloadKind, QueueConfig, RunConfig, SinkConfig, StopAfter,
-    WindowConfig, WindowMode, MAX_BATCH_BYTES, MAX_ITEM_BYTES,
+    AimdConfig, LoadConfig, LoadShape, ObserveConfig, PayloadKind, QueueConfig, RunConfig,
+    SinkConfig, StopAfter, WindowConfig, WindowMode, MAX_BATCH_BYTES, MAX_ITEM_BYTES,
 };
 pub use control::{Control, FLUSH_POLL};
 pub use error::{ConfigError, FrameError, LoadError, PushError, SinkError, SysError};

@@ -233,7 +233,7 @@ pub fn redrive(cfg: &RedriveConfig) -> Result<RedriveReport, RunError> {
         carried: Vec::new(),
     };
     let mut run_cfg = cfg.run.clone();
-    if let Some(p) = run_cfg.progress.as_mut() {
+    if let Some(p) = run_cfg.observe.progress.as_mut() {
         p.total = Some(entries.iter().map(|l| l.len() as u64).sum());
     }
     let run = run_with_producer(&run_cfg, sink, sources, |ends, _| {

@@ -38,7 +38,7 @@ fn overload(policy: OverflowPolicy) -> (ingest_lab::RunReport, Vec<u64>) {
     cfg.load.ids = true;
     cfg.queue.capacity_items = 50;
     cfg.queue.policy = policy.clone();
-    cfg.sample_every = Some(Duration::from_millis(20));
+    cfg.observe.sample_every = Some(Duration::from_millis(20));
     let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = SlowSink {
         inner: NullSink::new(),

@@ -265,7 +265,7 @@ fn config(opts: &CheckOptions, r: &Regime, c: &Contender) -> RunConfig {
     cfg.load.stop = StopAfter::Duration(r.secs);
     cfg.window_mode = c.mode;
     cfg.sink.brownout = r.brownout;
-    cfg.sample_every = Some(SAMPLE_EVERY);
+    cfg.observe.sample_every = Some(SAMPLE_EVERY);
     cfg
 }
 

@@ -123,7 +123,7 @@ fn run_policy(
     cfg.load.stop = StopAfter::Duration(Duration::from_secs_f64(secs));
     cfg.queue.capacity_items = CAPACITY;
     cfg.queue.policy = policy;
-    cfg.sample_every = Some(Duration::from_millis(100));
+    cfg.observe.sample_every = Some(Duration::from_millis(100));
     let rss_before = current_rss_bytes();
     let r = crate::pipeline::run(&cfg);
     clean_and_settle(&cfg.sink.dir);

@@ -66,7 +66,7 @@ fn run_strategy(
     cfg.queue.capacity_items = (RATE * secs * 1.2) as usize;
     cfg.queue.capacity_bytes = usize::MAX;
     cfg.retry = retry;
-    cfg.sample_every = Some(Duration::from_millis(100));
+    cfg.observe.sample_every = Some(Duration::from_millis(100));
     let _ = std::fs::remove_dir_all(&cfg.sink.dir);
     let sink = FileSink::open(&cfg.sink).map_err(|e| e.to_string())?;
     let report = crate::pipeline::run_with_sink(&cfg, ValidatingSink::new(sink, utf8_record))

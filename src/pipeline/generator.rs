@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::{Ends, MAX_SLEEP, MIN_SLEEP, POOL_CHUNK};
 use crate::clock::{Clock, Nanos};
-use crate::config::{RunConfig, StopAfter};
+use crate::config::{LoadConfig, StopAfter};
+use crate::control::Control;
 use crate::error::PushError;
 use crate::item::Item;
 use crate::load::Schedule;
@@ -29,9 +30,11 @@ pub(super) fn tighten_timer_slack() {
     let _ = nix::sys::prctl::set_timerslack(1);
 }
 
-/// The open-loop generator, on the calling thread.
+/// The open-loop generator, on the calling thread: it needs the load and the run's stop requests, nothing
+/// else of the run's config.
 pub(super) fn generate(
-    cfg: &RunConfig,
+    load: &LoadConfig,
+    control: &Control,
     schedule: &mut Schedule,
     payloads: &mut PayloadSource,
     ends: Ends<'_>,
@@ -44,7 +47,7 @@ pub(super) fn generate(
         live,
     } = ends;
     tighten_timer_slack();
-    let (stop_at, max_items) = match cfg.load.stop {
+    let (stop_at, max_items) = match load.stop {
         StopAfter::Duration(d) => (Some(start + d.as_nanos() as Nanos), u64::MAX),
         StopAfter::Items(n) => (None, n),
     };
@@ -57,7 +60,7 @@ pub(super) fn generate(
     };
     let mut local: Vec<Vec<u8>> = Vec::with_capacity(POOL_CHUNK);
     let mut now = clock.now();
-    while out.offered < max_items && !cfg.control.stop_requested() {
+    while out.offered < max_items && !control.stop_requested() {
         let intended = match schedule.next_offset() {
             Some(off) => start + off,
             None => {
@@ -85,7 +88,7 @@ pub(super) fn generate(
                     .max(MIN_SLEEP)
                     .min(MAX_SLEEP),
             );
-            if cfg.control.stop_requested() {
+            if control.stop_requested() {
                 return out;
             }
             now = clock.now();
@@ -97,9 +100,9 @@ pub(super) fn generate(
                 .unwrap_or_else(|| Vec::with_capacity(payloads.item_bytes()))
         });
         payloads.fill(&mut buf);
-        if cfg.load.ids {
+        if load.ids {
             stamp_id(&mut buf, out.offered);
-            if cfg.load.poison.is_some_and(|p| p.is_poison(out.offered)) {
+            if load.poison.is_some_and(|p| p.is_poison(out.offered)) {
                 make_poison(&mut buf);
             }
         }

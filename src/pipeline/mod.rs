@@ -97,7 +97,14 @@ pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunR
     let mut payloads =
         PayloadSource::new(cfg.load.payload, cfg.load.item_bytes, cfg.load.payload_seed);
     run_with_producer(cfg, sink, Sources::default(), |ends, start| {
-        generate(cfg, &mut schedule, &mut payloads, ends, start)
+        generate(
+            &cfg.load,
+            &cfg.control,
+            &mut schedule,
+            &mut payloads,
+            ends,
+            start,
+        )
     })
 }
 
@@ -168,6 +175,7 @@ where
     let cpu = CpuMeter::start();
 
     let published = cfg
+        .observe
         .metrics_addr
         .map(|_| Arc::new(std::sync::Mutex::new(None::<RunReport>)));
     let batcher = {
@@ -193,7 +201,7 @@ where
             .expect("spawn batcher thread")
     };
     let stop_sampling = Arc::new(AtomicBool::new(false));
-    let metrics_server = match cfg.metrics_addr {
+    let metrics_server = match cfg.observe.metrics_addr {
         None => None,
         Some(addr) => {
             let (queue, live, stop) = (
@@ -214,7 +222,7 @@ where
             Some(h)
         }
     };
-    let progress = cfg.progress.clone().map(|p| {
+    let progress = cfg.observe.progress.clone().map(|p| {
         let (queue, live, stop) = (
             Arc::clone(&queue),
             Arc::clone(&live),
@@ -224,7 +232,7 @@ where
     });
     let start = clock.now() + START_LEAD.as_nanos() as Nanos;
     // The time series is on the schedule's clock: a sample's t_s is the load's own offset.
-    let sampler = cfg.sample_every.map(|every| {
+    let sampler = cfg.observe.sample_every.map(|every| {
         let (queue, live, stop) = (
             Arc::clone(&queue),
             Arc::clone(&live),

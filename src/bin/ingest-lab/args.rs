@@ -107,7 +107,7 @@ pub(crate) struct ServiceArgs {
 impl ServiceArgs {
     /// Put the metrics address and the DLQ bound into `cfg`.
     pub(crate) fn apply(&self, cfg: &mut RunConfig) -> Result<(), String> {
-        cfg.metrics_addr = self.metrics_addr;
+        cfg.observe.metrics_addr = self.metrics_addr;
         cfg.dlq_limit = self.dlq_max_bytes.map(|max_bytes| DlqLimit {
             max_bytes,
             policy: self.dlq_policy.into(),

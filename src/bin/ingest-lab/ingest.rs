@@ -21,7 +21,7 @@ pub(crate) fn cmd_ingest(a: IngestArgs) -> ExitCode {
     cfg.max_record_bytes = a.max_record_bytes;
     cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
     cfg.validator_thread = a.validator_thread;
-    cfg.run.progress = progress("ingest", a.json);
+    cfg.run.observe.progress = progress("ingest", a.json);
     match ingest_lab::ingest(&cfg) {
         Ok(r) => {
             if let Err(e) = a.pipeline.service.write_metrics(&r.run) {
@@ -88,7 +88,7 @@ pub(crate) fn cmd_dlq(a: DlqArgs) -> ExitCode {
         },
         DlqAction::Redrive => {
             let mut run = run;
-            run.progress = progress("redrive", a.json);
+            run.observe.progress = progress("redrive", a.json);
             let mut cfg = ingest_lab::RedriveConfig::new(run);
             cfg.schema = a.schema.into();
             cfg.max_attempts = a.max_attempts;

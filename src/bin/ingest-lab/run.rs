@@ -39,7 +39,7 @@ pub(crate) fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
     cfg.load.payload = a.payload.into();
     cfg.queue.policy = a.overflow.policy(a.block_timeout_ms)?;
     cfg.slo = Duration::from_secs_f64(a.slo_ms / 1e3);
-    cfg.progress = progress("run", a.json).map(|mut p| {
+    cfg.observe.progress = progress("run", a.json).map(|mut p| {
         if let StopAfter::Items(n) = cfg.load.stop {
             p.total = Some(n);
         }
