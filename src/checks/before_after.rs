@@ -6,12 +6,10 @@
 //! its runs' p99 — plus a load ladder (10–50 % of peak) that shows where the SLO stops holding.
 //! Every timing claim is a statistical decision ([`crate::stats`]): holds, fails or inconclusive.
 
-use std::fmt::Write as _;
-
 use serde_json::json;
 
 use super::common::{
-    effective_max_items, measured_run, write_evidence, write_json_evidence, CheckOptions,
+    effective_max_items, measured_run, write_csv_rows, write_json_evidence, CheckOptions,
     CheckResult, Criterion, Spread,
 };
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
@@ -23,6 +21,9 @@ use crate::config::{StopAfter, WindowConfig};
 use crate::load::Schedule;
 use crate::stats::{at_least, at_most, decide, decide_more, judge_samples, LEVEL};
 use crate::summary::RunReport;
+use rows::{BoundRow, CaseRow, LadderRow};
+
+mod rows;
 
 /// The project's bar for batched / unbatched saturation items/s with 100-byte items (the README's bar;
 /// an issue's lower number never replaces it).
@@ -84,24 +85,6 @@ fn arrivals_of(cfg: &crate::config::RunConfig) -> Result<Vec<Nanos>, crate::erro
         out.push(t);
     }
     Ok(out)
-}
-
-fn row(csv: &mut String, label: &str, r: &RunReport) {
-    let _ = writeln!(
-        csv,
-        "{label},{:.0},{:.6},{:.6},{:.0},{:.0},{:.0},{},{:.1},{:.2},{:.2},{}",
-        r.throughput_items_per_s,
-        r.write_syscalls_per_item,
-        r.fdatasyncs_per_item,
-        r.latency_us.p50,
-        r.latency_us.p99,
-        r.latency_us.max,
-        r.slo_met,
-        r.batch_size.mean,
-        r.cpu.process_cores,
-        r.cpu.other_cores,
-        r.behind_schedule,
-    );
 }
 
 /// The one of `runs` whose `figure` is closest to `m`: the one that stands for a median. A NaN
@@ -292,10 +275,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         &[0.1, 0.2, 0.3, 0.5]
     };
     let mut ladder = Vec::new();
-    let mut ladder_csv = String::from(
-        "fraction_of_peak,rate,items_per_s,p50_us,p90_us,p99_us,max_us,mean_batch,fdatasync_p99_us,slo_met,\
-         cpu_process_cores,cpu_other_cores,behind_schedule\n",
-    );
+    let mut ladder_rows = Vec::new();
     for &f in fractions {
         let r = (ba_t.median * f).round();
         opts.progress(format!(
@@ -303,21 +283,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
             f * 100.0
         ));
         let rep = run(opts.bursty("ba-ladder", batched, r, 4.0))?;
-        let _ = writeln!(
-            ladder_csv,
-            "{f},{r:.0},{:.0},{:.0},{:.0},{:.0},{:.0},{:.1},{:.0},{},{:.2},{:.2},{}",
-            rep.throughput_items_per_s,
-            rep.latency_us.p50,
-            rep.latency_us.p90,
-            rep.latency_us.p99,
-            rep.latency_us.max,
-            rep.batch_size.mean,
-            rep.fdatasync_us.p99,
-            rep.slo_met,
-            rep.cpu.process_cores,
-            rep.cpu.other_cores,
-            rep.behind_schedule
-        );
+        ladder_rows.push(LadderRow::of(f, r, &rep));
         ladder.push((f, rep));
     }
     let p99_at_half = ladder
@@ -326,36 +292,19 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         .map(|(_, r)| r.latency_us.p99)
         .unwrap_or(f64::NAN);
 
-    let mut csv = String::from(
-        "case,items_per_s,write_syscalls_per_item,fdatasyncs_per_item,p50_us,p99_us,max_us,slo_met,mean_batch,\
-         cpu_process_cores,cpu_other_cores,behind_schedule\n",
-    );
-    row(&mut csv, "unbatched saturation (median run)", &un_sat_med);
-    row(&mut csv, "batched saturation (median run)", &ba_sat_med);
-    row(
-        &mut csv,
-        &format!("unbatched bursty @{rate:.0}/s"),
-        &un_bursty,
-    );
-    row(
-        &mut csv,
-        &format!("batched bursty @{rate:.0}/s (worst p99 run)"),
-        &worst.run,
-    );
-
-    let mut bound_csv = String::from("max_items,linger_us,p99_us,batches\n");
-    if let Some((_, all)) = &bound {
-        for s in all {
-            let _ = writeln!(
-                bound_csv,
-                "{},{},{:.0},{}",
-                s.policy.max_items,
-                s.policy.linger_ns / 1_000,
-                s.p99_ns as f64 / 1e3,
-                s.batches
-            );
-        }
-    }
+    let cases = [
+        CaseRow::of("unbatched saturation (median run)", &un_sat_med),
+        CaseRow::of("batched saturation (median run)", &ba_sat_med),
+        CaseRow::of(format!("unbatched bursty @{rate:.0}/s"), &un_bursty),
+        CaseRow::of(
+            format!("batched bursty @{rate:.0}/s (worst p99 run)"),
+            &worst.run,
+        ),
+    ];
+    let bound_rows: Vec<BoundRow> = bound
+        .iter()
+        .flat_map(|(_, all)| all.iter().map(BoundRow::of))
+        .collect();
     let mut criteria = vec![
         Criterion::decided(
             speedup_decision.clone(),
@@ -445,9 +394,9 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         },
     });
     let evidence = vec![
-        write_evidence(&opts.out, "before-after.csv", &csv)?,
-        write_evidence(&opts.out, "load-latency.csv", &ladder_csv)?,
-        write_evidence(&opts.out, "lower-bound.csv", &bound_csv)?,
+        write_csv_rows(&opts.out, "before-after.csv", &cases)?,
+        write_csv_rows(&opts.out, "load-latency.csv", &ladder_rows)?,
+        write_csv_rows(&opts.out, "lower-bound.csv", &bound_rows)?,
         write_json_evidence(&opts.out, "before-after.json", &figures)?,
     ];
     Ok(CheckResult::judge(

@@ -5,17 +5,17 @@
 //! process (`ingest-lab-child bomb`) whose peak RSS is measured; the representative bombs are also fed
 //! to an *uncapped* decoder that reads everything into memory, in a child under `RLIMIT_AS`.
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::common::{
-    clean_and_settle, last_words, write_evidence, write_json_evidence, CheckOptions, CheckResult,
-    Criterion,
+    clean_and_settle, last_words, rounded, write_csv_rows, write_json_evidence, CheckOptions,
+    CheckResult, Criterion,
 };
 
 /// The cap the check decodes with.
@@ -25,6 +25,33 @@ pub const MAX_CAPPED_RSS: u64 = 64 << 20;
 /// Address-space limit of the uncapped child.
 pub const UNCAPPED_AS_LIMIT: u64 = 512 << 20;
 const GIB: u64 = 1 << 30;
+
+/// One input's outcome, as a row of `bomb.csv`. The texts (`what`, `error`, `uncapped`) are written
+/// whole: the csv crate quotes a cell holding commas, quotes or newlines.
+#[derive(Debug, Serialize)]
+struct BombRow {
+    input: &'static str,
+    what: &'static str,
+    compressed_bytes: usize,
+    result: String,
+    // Empty when the child's JSON did not say.
+    seen_bytes: Option<u64>,
+    peak_rss_mb: f64,
+    error: String,
+    /// How the uncapped contrast ended; empty for an input it was not run on.
+    uncapped: Option<String>,
+}
+
+/// The `uncapped` cell of `bomb.csv` from the contrast's (survived, signal, last words).
+fn uncapped_cell(u: &Option<(bool, Option<i32>, String)>) -> Option<String> {
+    u.as_ref().map(|(survived, s, w)| {
+        if *survived {
+            "survived".to_string()
+        } else {
+            format!("died (signal {s:?}: {w})")
+        }
+    })
+}
 
 struct Zeros(u64);
 
@@ -207,9 +234,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     let (bombs, logs) = build(opts)?;
     let logs_crc = crc32fast::hash(&logs);
-    let mut csv =
-        String::from("input,what,compressed_bytes,result,seen_bytes,peak_rss_mb,error,uncapped\n");
-    let (mut criteria, mut rows) = (Vec::new(), Vec::new());
+    let (mut criteria, mut rows, mut table) = (Vec::new(), Vec::new(), Vec::new());
     for b in &bombs {
         let path: PathBuf = dir.join(b.name);
         std::fs::File::create(&path)
@@ -307,22 +332,16 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
                 ),
             ));
         }
-        let _ = writeln!(
-            csv,
-            "{},\"{}\",{},{},{},{:.1},\"{}\",{}",
-            b.name,
-            b.what,
-            b.bytes.len(),
-            v["result"].as_str().unwrap_or("?"),
-            v["seen"],
-            rss as f64 / 1048576.0,
-            err.replace('"', "'"),
-            match &uncapped {
-                Some((true, _, _)) => "survived".to_string(),
-                Some((false, s, w)) => format!("died (signal {s:?}: {w})").replace(',', ";"),
-                None => String::new(),
-            }
-        );
+        table.push(BombRow {
+            input: b.name,
+            what: b.what,
+            compressed_bytes: b.bytes.len(),
+            result: v["result"].as_str().unwrap_or("?").to_string(),
+            seen_bytes: v["seen"].as_u64(),
+            peak_rss_mb: rounded(rss as f64 / 1048576.0, 1),
+            error: err,
+            uncapped: uncapped_cell(&uncapped),
+        });
         rows.push(json!({ "input": b.name, "what": b.what, "compressed_bytes": b.bytes.len(), "child": v,
                           "uncapped": uncapped.map(|(s, sig, w)| json!({"survived": s, "signal": sig, "stderr": w})) }));
         let _ = std::fs::remove_file(&path);
@@ -331,7 +350,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
     let figures =
         json!({ "cap_bytes": CAP, "max_capped_rss_bytes": MAX_CAPPED_RSS, "inputs": rows });
     let evidence = vec![
-        write_evidence(&opts.out, "bomb.csv", &csv)?,
+        write_csv_rows(&opts.out, "bomb.csv", &table)?,
         write_json_evidence(&opts.out, "bomb.json", &figures)?,
     ];
     Ok(CheckResult::judge("bomb", criteria, figures, evidence))
@@ -369,6 +388,52 @@ mod tests {
             "lying-size.zst",
             "invalid zstd data"
         ));
+    }
+
+    #[test]
+    fn a_bomb_row_keeps_its_error_and_contrast_whole_and_the_report_finds_its_columns() {
+        // Before, the hand-written row turned the error's quotes into apostrophes and the
+        // contrast's commas into semicolons so that they would not break the row.
+        let row = BombRow {
+            input: "zeros.zst",
+            what: "1 GiB of zeros, zstd",
+            compressed_bytes: 32_768,
+            result: "rejected".into(),
+            seen_bytes: None,
+            peak_rss_mb: rounded(9.04, 1),
+            error: "x/zeros.zst: \"cap\", said\nthe decoder".into(),
+            uncapped: uncapped_cell(&Some((false, Some(9), "memory, gone".into()))),
+        };
+        let d = crate::testutil::tempdir();
+        write_csv_rows(d.path(), "bomb.csv", &[row]).unwrap();
+        let c = crate::report::Csv::read(&d.path().join("bomb.csv")).unwrap();
+        assert_eq!(
+            c.header,
+            [
+                "input",
+                "what",
+                "compressed_bytes",
+                "result",
+                "seen_bytes",
+                "peak_rss_mb",
+                "error",
+                "uncapped"
+            ]
+        );
+        let r = &c.rows[0];
+        assert_eq!(c.text(r, "input"), Some("zeros.zst"));
+        assert_eq!(c.num(r, "peak_rss_mb"), Some(9.0));
+        assert_eq!(c.num(r, "compressed_bytes"), Some(32_768.0));
+        assert_eq!(c.text(r, "seen_bytes"), Some(""));
+        assert_eq!(c.text(r, "what"), Some("1 GiB of zeros, zstd"));
+        assert_eq!(
+            c.text(r, "error"),
+            Some("x/zeros.zst: \"cap\", said\nthe decoder")
+        );
+        assert_eq!(
+            c.text(r, "uncapped"),
+            Some("died (signal Some(9): memory, gone)")
+        );
     }
 
     #[test]

@@ -390,6 +390,22 @@ pub fn effective_max_items(w: &WindowConfig, item_bytes: usize) -> usize {
     w.max_items.min((w.max_bytes / framed).max(1))
 }
 
+/// A figure rounded to a whole number for an evidence table: written as an integer (`12`, as
+/// `{:.0}` wrote it, not the `12.0` a float prints), or as the float itself when it is not finite
+/// (`NaN`: the run had no such figure), which the report reads as no number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Whole(pub f64);
+
+impl Serialize for Whole {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            s.serialize_i64(self.0.round() as i64)
+        } else {
+            s.serialize_f64(self.0)
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "common/tests.rs"]
 mod tests;

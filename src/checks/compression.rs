@@ -4,13 +4,14 @@
 //! own framing can make it larger. Measured two ways: the ratio curve over batch sizes (both codecs, with
 //! CPU time per item), and real pipeline runs writing compressed blocks through the file sink.
 
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, measured_run, write_evidence, CheckOptions, CheckResult, Criterion,
+    clean_and_settle, measured_run, rounded, write_csv_rows, CheckOptions, CheckResult, Criterion,
+    Whole,
 };
 use super::real_logs::{blocks_vs_whole_file, real_logs, MIN_SHARE_OF_WHOLE_FILE};
 use crate::codec::{BlockBuilder, Codec, BLOCK_HEADER_BYTES};
@@ -29,6 +30,31 @@ fn plain_bytes(r: &RunReport) -> f64 {
         as f64
 }
 
+/// One codec at one batch size, as a row of `compression.csv`.
+#[derive(Debug, Serialize)]
+struct CurveRow {
+    codec: &'static str,
+    batch: usize,
+    plain_bytes_per_item: f64,
+    written_bytes_per_item: f64,
+    ratio: f64,
+    cpu_ns_per_item: Whole,
+}
+
+/// One pipeline run, or the disk's raw bandwidth, as a row of `compression-runs.csv`.
+#[derive(Debug, Serialize)]
+struct RunRow {
+    case: &'static str,
+    // The disk's row has only bandwidths: its other cells are empty.
+    items_per_s: Option<Whole>,
+    logical_mb_per_s: f64,
+    written_mb_per_s: f64,
+    ratio: Option<f64>,
+    mean_batch: Option<f64>,
+    p99_us: Option<Whole>,
+    cpu_process_cores: Option<f64>,
+}
+
 /// Run the check.
 pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
     let min_time = if opts.quick {
@@ -37,9 +63,7 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
         Duration::from_millis(300)
     };
     let mut src = PayloadSource::new(PayloadKind::Log, 100, 7);
-    let mut csv = String::from(
-        "codec,batch,plain_bytes_per_item,written_bytes_per_item,ratio,cpu_ns_per_item\n",
-    );
+    let mut rows = Vec::new();
     let mut curve = Vec::new();
     for codec in [Codec::Zstd, Codec::Gzip] {
         for n in BATCH_SIZES {
@@ -58,13 +82,14 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
             }
             let ns_per_item = t0.elapsed().as_nanos() as f64 / (reps as f64 * n as f64);
             let ratio = plain as f64 / packed as f64;
-            let _ = writeln!(
-                csv,
-                "{},{n},{:.1},{:.1},{ratio:.2},{ns_per_item:.0}",
-                codec.as_str(),
-                plain as f64 / n as f64,
-                packed as f64 / n as f64
-            );
+            rows.push(CurveRow {
+                codec: codec.as_str(),
+                batch: n,
+                plain_bytes_per_item: rounded(plain as f64 / n as f64, 1),
+                written_bytes_per_item: rounded(packed as f64 / n as f64, 1),
+                ratio: rounded(ratio, 2),
+                cpu_ns_per_item: Whole(ns_per_item),
+            });
             curve.push(json!({"codec": codec.as_str(), "batch": n, "ratio": ratio, "cpu_ns_per_item": ns_per_item,
                               "written_bytes_per_item": packed as f64 / n as f64}));
         }
@@ -159,30 +184,33 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
         ),
     ];
     let bar = logical(&full) >= 2.0 * disk.bytes_per_s;
-    let mut runs = String::from("case,items_per_s,logical_mb_per_s,written_mb_per_s,ratio,mean_batch,p99_us,cpu_process_cores\n");
-    for (name, r) in [
+    let mut runs: Vec<RunRow> = [
         ("zstd linger 0 @500/s", &lone),
         ("zstd saturation", &full),
         ("none saturation", &raw),
-    ] {
-        let _ = writeln!(
-            runs,
-            "{name},{:.0},{:.1},{:.1},{:.2},{:.1},{:.0},{:.2}",
-            r.throughput_items_per_s,
-            logical(r) / 1e6,
-            r.bytes_written as f64 / r.elapsed_s / 1e6,
-            plain_bytes(r) / r.bytes_written.max(1) as f64,
-            r.batch_size.mean,
-            r.latency_us.p99,
-            r.cpu.process_cores
-        );
-    }
-    let _ = writeln!(
-        runs,
-        "disk raw write+fdatasync 1 MiB,,{:.1},{:.1},,,,",
-        disk.bytes_per_s / 1e6,
-        disk.bytes_per_s / 1e6
-    );
+    ]
+    .into_iter()
+    .map(|(case, r)| RunRow {
+        case,
+        items_per_s: Some(Whole(r.throughput_items_per_s)),
+        logical_mb_per_s: rounded(logical(r) / 1e6, 1),
+        written_mb_per_s: rounded(r.bytes_written as f64 / r.elapsed_s / 1e6, 1),
+        ratio: Some(rounded(plain_bytes(r) / r.bytes_written.max(1) as f64, 2)),
+        mean_batch: Some(rounded(r.batch_size.mean, 1)),
+        p99_us: Some(Whole(r.latency_us.p99)),
+        cpu_process_cores: Some(rounded(r.cpu.process_cores, 2)),
+    })
+    .collect();
+    runs.push(RunRow {
+        case: "disk raw write+fdatasync 1 MiB",
+        items_per_s: None,
+        logical_mb_per_s: rounded(disk.bytes_per_s / 1e6, 1),
+        written_mb_per_s: rounded(disk.bytes_per_s / 1e6, 1),
+        ratio: None,
+        mean_batch: None,
+        p99_us: None,
+        cpu_process_cores: None,
+    });
     let figures = json!({
         "curve": curve,
         "pipeline": { "linger0": lone, "saturation_zstd": full, "saturation_none": raw },
@@ -191,8 +219,8 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
         "bars": { "logical_ge_2x_disk": bar, "logical_bytes_per_s": logical(&full), "disk_bytes_per_s": disk.bytes_per_s },
     });
     let evidence = vec![
-        write_evidence(&opts.out, "compression.csv", &csv)?,
-        write_evidence(&opts.out, "compression-runs.csv", &runs)?,
+        write_csv_rows(&opts.out, "compression.csv", &rows)?,
+        write_csv_rows(&opts.out, "compression-runs.csv", &runs)?,
     ];
     Ok(CheckResult::judge(
         "compression",

@@ -9,16 +9,16 @@
 //! with the process's peak RSS within a fixed bound whatever the input size, and every record
 //! committed or dead-lettered exactly as generated.
 
-use std::fmt::Write as _;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, measured_run, write_evidence, write_json_evidence, CheckOptions, CheckResult,
-    Criterion, Spread,
+    clean_and_settle, measured_run, rounded, write_csv_rows, write_json_evidence, CheckOptions,
+    CheckResult, Criterion, Spread, Whole,
 };
 use crate::config::WindowConfig;
 use crate::ingest::{write_ndjson, LineKind, Mix};
@@ -42,6 +42,25 @@ pub fn ingest_check(opts: &CheckOptions) -> Result<CheckResult, String> {
     let r = run(opts, &exe, &base);
     clean_and_settle(&base);
     r
+}
+
+/// One ingest of one input beside the same repetition's saturation run, as a row of `ingest.csv`.
+#[derive(Debug, Serialize)]
+struct IngestRow {
+    rep: usize,
+    input: &'static str,
+    input_mib: u64,
+    records: u64,
+    invalid: u64,
+    ingest_records_per_s: Whole,
+    ingest_input_mb_per_s: f64,
+    ingest_peak_rss_mib: f64,
+    // Empty when the ingest's JSON did not hold the count.
+    batches: Option<u64>,
+    dlq_fdatasyncs: Option<u64>,
+    saturation_items_per_s: Whole,
+    /// Ingest records/s over the saturation run's items/s.
+    fraction: f64,
 }
 
 /// One generated input: its path and what it holds.
@@ -287,32 +306,34 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
         "runs": clean_runs,
         "mixed_runs": mixed_runs,
     });
-    let mut csv = String::from(
-        "rep,input,input_mib,records,invalid,ingest_records_per_s,ingest_input_mb_per_s,ingest_peak_rss_mib,batches,dlq_fdatasyncs,saturation_items_per_s,fraction\n",
-    );
+    let mut rows = Vec::new();
     for (i, s) in sats.iter().enumerate() {
         for (name, v, input) in [
             ("valid", &clean_runs[i], &clean),
             ("0.1% invalid", &mixed_runs[i], &mixed),
         ] {
             let r = v["records_per_s"].as_f64().unwrap_or(0.0);
-            let _ = writeln!(
-                csv,
-                "{i},{name},{},{},{},{r:.0},{:.1},{:.1},{},{},{:.0},{:.2}",
-                input.bytes >> 20,
-                input.records,
-                input.invalid,
-                v["input_mb_per_s"].as_f64().unwrap_or(0.0),
-                v["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0,
-                v["batches"],
-                v["dlq_fdatasyncs"],
-                s.throughput_items_per_s,
-                r / s.throughput_items_per_s
-            );
+            rows.push(IngestRow {
+                rep: i,
+                input: name,
+                input_mib: input.bytes >> 20,
+                records: input.records,
+                invalid: input.invalid,
+                ingest_records_per_s: Whole(r),
+                ingest_input_mb_per_s: rounded(v["input_mb_per_s"].as_f64().unwrap_or(0.0), 1),
+                ingest_peak_rss_mib: rounded(
+                    v["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1048576.0,
+                    1,
+                ),
+                batches: v["batches"].as_u64(),
+                dlq_fdatasyncs: v["dlq_fdatasyncs"].as_u64(),
+                saturation_items_per_s: Whole(s.throughput_items_per_s),
+                fraction: rounded(r / s.throughput_items_per_s, 2),
+            });
         }
     }
     let evidence = vec![
-        write_evidence(&opts.out, "ingest.csv", &csv)?,
+        write_csv_rows(&opts.out, "ingest.csv", &rows)?,
         write_json_evidence(&opts.out, "ingest.json", &figures)?,
     ];
     Ok(CheckResult::judge("ingest", criteria, figures, evidence))

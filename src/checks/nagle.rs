@@ -4,13 +4,13 @@
 //! it, or with header and body in one `writev`, the stall is gone. Bounded: a fixed number of requests
 //! to 127.0.0.1 on an ephemeral port.
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
+use serde::Serialize;
 use serde_json::json;
 
-use super::common::{write_evidence, CheckOptions, CheckResult, Criterion};
+use super::common::{write_csv_rows, CheckOptions, CheckResult, Criterion, Whole};
 use crate::codec::BlockBuilder;
 use crate::metrics::LatencySummary;
 use crate::sink::{AckServer, Sink, TcpSink, WriteMode};
@@ -35,6 +35,25 @@ fn measure(nodelay: bool, mode: WriteMode, requests: u64) -> Result<Histogram<u6
     Ok(h)
 }
 
+/// One case's latency percentiles, as a row of `nagle.csv`.
+#[derive(Debug, Serialize)]
+struct CaseRow {
+    case: &'static str,
+    requests: u64,
+    p50_us: Whole,
+    p90_us: Whole,
+    p99_us: Whole,
+    max_us: Whole,
+}
+
+/// One histogram bucket of one case, as a row of `nagle-histograms.csv`.
+#[derive(Debug, Serialize)]
+struct BucketRow {
+    case: &'static str,
+    latency_us_upper: Whole,
+    count: u64,
+}
+
 /// Run the check.
 pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
     let n = if opts.quick { 40 } else { 200 };
@@ -43,28 +62,29 @@ pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
         ("two writes + TCP_NODELAY", true, WriteMode::TwoWrites),
         ("one writev + Nagle", false, WriteMode::Writev),
     ];
-    let mut csv = String::from("case,requests,p50_us,p90_us,p99_us,max_us\n");
-    let mut hist_csv = String::from("case,latency_us_upper,count\n");
+    let (mut rows, mut buckets) = (Vec::new(), Vec::new());
     let mut sums = Vec::new();
     for (name, nodelay, mode) in cases {
         opts.progress(format!("nagle: {n} requests, {name}"));
         let h = measure(nodelay, mode, n)?;
         let s = LatencySummary::from_ns(&h);
-        let _ = writeln!(
-            csv,
-            "{name},{n},{:.0},{:.0},{:.0},{:.0}",
-            s.p50, s.p90, s.p99, s.max
+        rows.push(CaseRow {
+            case: name,
+            requests: n,
+            p50_us: Whole(s.p50),
+            p90_us: Whole(s.p90),
+            p99_us: Whole(s.p99),
+            max_us: Whole(s.max),
+        });
+        buckets.extend(
+            h.iter_log(10_000, 2.0)
+                .filter(|v| v.count_since_last_iteration() > 0)
+                .map(|v| BucketRow {
+                    case: name,
+                    latency_us_upper: Whole(v.value_iterated_to() as f64 / 1e3),
+                    count: v.count_since_last_iteration(),
+                }),
         );
-        for v in h.iter_log(10_000, 2.0) {
-            if v.count_since_last_iteration() > 0 {
-                let _ = writeln!(
-                    hist_csv,
-                    "{name},{:.0},{}",
-                    v.value_iterated_to() as f64 / 1e3,
-                    v.count_since_last_iteration()
-                );
-            }
-        }
         sums.push((name, s));
     }
     let (slow, fast, vec) = (sums[0].1, sums[1].1, sums[2].1);
@@ -99,8 +119,8 @@ pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
         "p50_ratio": ratio,
     });
     let evidence = vec![
-        write_evidence(&opts.out, "nagle.csv", &csv)?,
-        write_evidence(&opts.out, "nagle-histograms.csv", &hist_csv)?,
+        write_csv_rows(&opts.out, "nagle.csv", &rows)?,
+        write_csv_rows(&opts.out, "nagle-histograms.csv", &buckets)?,
     ];
     Ok(CheckResult::judge("nagle", criteria, figures, evidence))
 }

@@ -9,7 +9,6 @@
 //! pipeline's items/s ≥ 95 % of fio's 128 B append+fdatasync rate (no hidden overhead between an item
 //! and its fdatasync).
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -18,8 +17,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::common::{
-    clean_and_settle, measured_run, note_cpu, write_evidence, write_json_evidence, CheckOptions,
-    CheckResult, Criterion, Spread,
+    clean_and_settle, measured_run, note_cpu, rounded, write_csv_rows, write_json_evidence,
+    CheckOptions, CheckResult, Criterion, Spread, Whole,
 };
 use crate::config::{SinkConfig, WindowConfig};
 use crate::sink::{bench_appends, free_bytes};
@@ -54,6 +53,57 @@ pub struct FioResult {
     pub version: String,
     /// Whether fio kept per-I/O latency (percentiles valid) or ran with `--gtod_reduce=1`.
     pub latency_stats: bool,
+}
+
+/// One fio run, as a row of `fio.csv`.
+#[derive(Debug, Serialize)]
+struct FioRow {
+    bs: u64,
+    run: usize,
+    latency_stats: bool,
+    syncs_per_s: Whole,
+    mb_per_s: f64,
+    sync_p50_us: Whole,
+    sync_p99_us: Whole,
+}
+
+/// One measure, fio's spread beside ours and the decision on their ratio, as a row of
+/// `sink-vs-fio.csv`.
+#[derive(Debug, Serialize)]
+struct FractionRow {
+    measure: String,
+    fio_median: Whole,
+    fio_min: Whole,
+    fio_max: Whole,
+    ours_median: Whole,
+    ours_min: Whole,
+    ours_max: Whole,
+    fraction_of_fio: f64,
+    // An interval end too few runs could not bound (infinite) is an empty cell.
+    fraction_lo: Option<f64>,
+    fraction_hi: Option<f64>,
+    runs: usize,
+    decision: &'static str,
+}
+
+impl FractionRow {
+    fn of(measure: &str, f: Spread, o: Spread, d: &Decision) -> FractionRow {
+        let end = |v: f64| v.is_finite().then(|| rounded(v, 3));
+        FractionRow {
+            measure: measure.to_string(),
+            fio_median: Whole(f.median),
+            fio_min: Whole(f.min),
+            fio_max: Whole(f.max),
+            ours_median: Whole(o.median),
+            ours_min: Whole(o.min),
+            ours_max: Whole(o.max),
+            fraction_of_fio: rounded(d.interval.median, 3),
+            fraction_lo: end(d.interval.lo),
+            fraction_hi: end(d.interval.hi),
+            runs: d.interval.n,
+            decision: d.outcome.as_str(),
+        }
+    }
 }
 
 /// Run fio appending `bs`-byte writes with fdatasync after each, in `dir`, for `secs` or `max_bytes`,
@@ -229,48 +279,24 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
     let f1m = sp(fio_runs[last].iter().map(|r| r.bytes_per_s).collect());
     let s1m = sp(sink_runs[last].iter().map(|r| r.bytes_per_s).collect());
 
-    let mut fio_csv =
-        String::from("bs,run,latency_stats,syncs_per_s,mb_per_s,sync_p50_us,sync_p99_us\n");
-    for (i, r) in fio_runs.iter().flatten().chain(fio_lat.iter()).enumerate() {
-        let _ = writeln!(
-            fio_csv,
-            "{},{},{},{:.0},{:.1},{:.0},{:.0}",
-            r.bs,
-            i + 1,
-            r.latency_stats,
-            r.syncs_per_s,
-            r.bytes_per_s / 1e6,
-            r.sync_p50_us,
-            r.sync_p99_us
-        );
-    }
-    let mut cmp = String::from(
-        "measure,fio_median,fio_min,fio_max,ours_median,ours_min,ours_max,fraction_of_fio,\
-         fraction_lo,fraction_hi,runs,decision\n",
-    );
+    let fio_rows: Vec<FioRow> = fio_runs
+        .iter()
+        .flatten()
+        .chain(fio_lat.iter())
+        .enumerate()
+        .map(|(i, r)| FioRow {
+            bs: r.bs,
+            run: i + 1,
+            latency_stats: r.latency_stats,
+            syncs_per_s: Whole(r.syncs_per_s),
+            mb_per_s: rounded(r.bytes_per_s / 1e6, 1),
+            sync_p50_us: Whole(r.sync_p50_us),
+            sync_p99_us: Whole(r.sync_p99_us),
+        })
+        .collect();
+    let mut cmp = Vec::new();
     let mut line = |name: &str, f: Spread, o: Spread, d: &Decision| {
-        let end = |v: f64| {
-            if v.is_finite() {
-                format!("{v:.3}")
-            } else {
-                String::new()
-            }
-        };
-        let _ = writeln!(
-            cmp,
-            "{name},{:.0},{:.0},{:.0},{:.0},{:.0},{:.0},{:.3},{},{},{},{}",
-            f.median,
-            f.min,
-            f.max,
-            o.median,
-            o.min,
-            o.max,
-            d.interval.median,
-            end(d.interval.lo),
-            end(d.interval.hi),
-            d.interval.n,
-            d.outcome.as_str()
-        );
+        cmp.push(FractionRow::of(name, f, o, d));
     };
     let mut criteria = Vec::new();
     for (k, &bs) in sizes.iter().enumerate() {
@@ -317,9 +343,55 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
         "runs": { "fio": fio_runs, "fio_latency": fio_lat, "sink": sink_runs, "pipeline_unbatched": pipe_un },
     });
     let evidence = vec![
-        write_evidence(&opts.out, "fio.csv", &fio_csv)?,
-        write_evidence(&opts.out, "sink-vs-fio.csv", &cmp)?,
+        write_csv_rows(&opts.out, "fio.csv", &fio_rows)?,
+        write_csv_rows(&opts.out, "sink-vs-fio.csv", &cmp)?,
         write_json_evidence(&opts.out, "physical.json", &figures)?,
     ];
     Ok(CheckResult::judge("physical", criteria, figures, evidence))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Interval;
+
+    #[test]
+    fn a_ratio_without_an_interval_leaves_its_ends_empty_and_the_report_reads_the_ratio() {
+        let spread = |m: f64| Spread {
+            median: m,
+            min: m - 1.0,
+            max: m + 1.0,
+            n: 2,
+        };
+        let d = Decision {
+            outcome: Outcome::Inconclusive,
+            interval: Interval {
+                median: 0.96449,
+                lo: f64::NEG_INFINITY,
+                hi: f64::INFINITY,
+                n: 2,
+                level: 0.0,
+            },
+            samples: vec![0.95, 0.98],
+        };
+        let name = "sink 128 B writes: bytes/s";
+        let rows = [FractionRow::of(name, spread(5605.4), spread(5400.0), &d)];
+        let dir = crate::testutil::tempdir();
+        write_csv_rows(dir.path(), "sink-vs-fio.csv", &rows).unwrap();
+        let c = crate::report::Csv::read(&dir.path().join("sink-vs-fio.csv")).unwrap();
+        assert_eq!(
+            c.header.join(","),
+            "measure,fio_median,fio_min,fio_max,ours_median,ours_min,ours_max,fraction_of_fio,\
+             fraction_lo,fraction_hi,runs,decision"
+        );
+        let r = &c.rows[0];
+        assert_eq!(c.text(r, "measure"), Some(name));
+        assert_eq!(c.text(r, "fio_median"), Some("5605"));
+        assert_eq!(c.num(r, "ours_median"), Some(5400.0));
+        assert_eq!(c.num(r, "fraction_of_fio"), Some(0.964));
+        assert_eq!(c.text(r, "fraction_lo"), Some(""));
+        assert_eq!(c.text(r, "fraction_hi"), Some(""));
+        assert_eq!(c.text(r, "runs"), Some("2"));
+        assert_eq!(c.text(r, "decision"), Some("inconclusive"));
+    }
 }

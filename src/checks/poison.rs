@@ -7,13 +7,14 @@
 //! Exactness is checked over ids, not counts: the DLQ of split-and-retry holds exactly the injected ids,
 //! and the segments hold every other offered id exactly once, in order.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion,
+    clean_and_settle, rounded, write_csv_rows, write_json_evidence, CheckOptions, CheckResult,
+    Criterion,
 };
 use crate::codec::BlockReader;
 use crate::config::{LoadShape, StopAfter, WindowConfig};
@@ -21,6 +22,17 @@ use crate::payload::{parse_id, PoisonSpec};
 use crate::retry::{DeadLetterQueue, RetryStrategy};
 use crate::sink::{utf8_record, FileSink, ValidatingSink};
 use crate::summary::{RunReport, Sample};
+
+/// One sample time of both strategies' runs, as a row of `poison-lag.csv`.
+#[derive(Debug, Serialize)]
+struct LagRow {
+    t_s: f64,
+    // A run that has no sample at this time (it ended sooner) leaves its cells empty.
+    lag_split_and_retry: Option<u64>,
+    lag_abort_whole_batch: Option<u64>,
+    dlq_split: Option<u64>,
+    dlq_abort: Option<u64>,
+}
 
 /// Offered items/s.
 const RATE: f64 = 20_000.0;
@@ -201,22 +213,20 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
         ),
     ];
 
-    let mut csv =
-        String::from("t_s,lag_split_and_retry,lag_abort_whole_batch,dlq_split,dlq_abort\n");
     let n = split.report.samples.len().max(abort.report.samples.len());
-    for i in 0..n {
-        let s = split.report.samples.get(i);
-        let a = abort.report.samples.get(i);
-        let _ = writeln!(
-            csv,
-            "{:.1},{},{},{},{}",
-            s.or(a).map_or(0.0, |x| x.t_s),
-            s.map_or(String::new(), |x| x.lag().to_string()),
-            a.map_or(String::new(), |x| x.lag().to_string()),
-            s.map_or(String::new(), |x| x.dead_lettered.to_string()),
-            a.map_or(String::new(), |x| x.dead_lettered.to_string()),
-        );
-    }
+    let lags: Vec<LagRow> = (0..n)
+        .map(|i| {
+            let s = split.report.samples.get(i);
+            let a = abort.report.samples.get(i);
+            LagRow {
+                t_s: rounded(s.or(a).map_or(0.0, |x| x.t_s), 1),
+                lag_split_and_retry: s.map(Sample::lag),
+                lag_abort_whole_batch: a.map(Sample::lag),
+                dlq_split: s.map(|x| x.dead_lettered),
+                dlq_abort: a.map(|x| x.dead_lettered),
+            }
+        })
+        .collect();
     let strip = |r: &RunReport| {
         let mut r = r.clone();
         r.samples.clear();
@@ -232,7 +242,7 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
                    "lag_max": a_max, "lag_slope_items_per_s": a_slope, "retry_attempts": abort.report.retry_attempts },
     });
     let evidence = vec![
-        write_evidence(&opts.out, "poison-lag.csv", &csv)?,
+        write_csv_rows(&opts.out, "poison-lag.csv", &lags)?,
         write_json_evidence(&opts.out, "poison.json", &figures)?,
     ];
     Ok(CheckResult::judge("poison", criteria, figures, evidence))

@@ -11,18 +11,30 @@
 //! 3. `dlq redrive` again: nothing new is committed, the DLQ's ids do not change.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::io::Write as _;
 
+use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, write_evidence, write_json_evidence, CheckOptions, CheckResult, Criterion,
+    clean_and_settle, write_csv_rows, write_json_evidence, CheckOptions, CheckResult, Criterion,
 };
 use crate::config::RunConfig;
 use crate::ingest::{ingest, record_id, scan, write_ndjson, IngestConfig, LineKind, Mix, Schema};
 use crate::redrive::{dlq_status, redrive, RedriveConfig};
 use crate::retry::DeadLetter;
+
+/// One stage's counts, as a row of `redrive.csv`.
+#[derive(Debug, Serialize)]
+struct StageRow {
+    stage: &'static str,
+    committed_records: usize,
+    committed_unique_ids: usize,
+    dlq_entries: usize,
+    redriven: u64,
+    still_invalid: u64,
+    parked: u64,
+}
 
 /// Run the check.
 pub fn redrive_check(opts: &CheckOptions) -> Result<CheckResult, String> {
@@ -209,10 +221,7 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
             ),
         ),
     ];
-    let mut csv = String::from(
-        "stage,committed_records,committed_unique_ids,dlq_entries,redriven,still_invalid,parked\n",
-    );
-    for (stage, c, d, rd, si, pk) in [
+    let stages = [
         ("ingest v1", &c1, &d1, 0, 0, 0),
         (
             "redrive v2",
@@ -230,15 +239,19 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
             r2.still_invalid,
             r2.parked,
         ),
-    ] {
-        let _ = writeln!(
-            csv,
-            "{stage},{},{},{},{rd},{si},{pk}",
-            c.len(),
-            set(c).len(),
-            d.len()
-        );
-    }
+    ];
+    let rows: Vec<StageRow> = stages
+        .into_iter()
+        .map(|(stage, c, d, redriven, still_invalid, parked)| StageRow {
+            stage,
+            committed_records: c.len(),
+            committed_unique_ids: set(c).len(),
+            dlq_entries: d.len(),
+            redriven,
+            still_invalid,
+            parked,
+        })
+        .collect();
     let figures = json!({
         "records": all.len(),
         "v1_valid": v1_ok.len(),
@@ -255,7 +268,7 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
                       "parked": r2.parked, "pending_after": r2.pending_after},
     });
     let evidence = vec![
-        write_evidence(&opts.out, "redrive.csv", &csv)?,
+        write_csv_rows(&opts.out, "redrive.csv", &rows)?,
         write_json_evidence(&opts.out, "redrive.json", &figures)?,
     ];
     Ok(CheckResult::judge("redrive", criteria, figures, evidence))

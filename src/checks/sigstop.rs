@@ -3,24 +3,39 @@
 //! send time, so the stall must show up in max (≈ 1 s) and in p99 (the stalled items are ~20 % of a 5 s
 //! run). A closed-loop measurement would show one slow item and a clean p99.
 
-use std::fmt::Write as _;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::common::{write_evidence, CheckOptions, CheckResult, Criterion};
+use super::common::{write_csv_rows, CheckOptions, CheckResult, Criterion};
 
 /// How long the process is stopped.
 pub const STOP: Duration = Duration::from_secs(1);
+
+/// The run, as the one row of `sigstop.csv`.
+#[derive(Debug, Serialize)]
+struct StopRow {
+    rate: u64,
+    duration_s: f64,
+    stop_ms: u64,
+    // Empty when the run's JSON did not hold the count.
+    offered: Option<u64>,
+    committed: Option<u64>,
+    p50_us: f64,
+    p90_us: f64,
+    p99_us: f64,
+    max_us: f64,
+}
 
 /// Run the check.
 pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
     let exe = opts.binary("sigstop")?;
     let dir = opts.dir.join("sigstop");
-    let rate = 5000;
+    let rate: u64 = 5000;
     let secs = 5.0;
     let child = Command::new(&exe)
         .args([
@@ -90,18 +105,18 @@ pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
             ),
         ),
     ];
-    let mut csv =
-        String::from("rate,duration_s,stop_ms,offered,committed,p50_us,p90_us,p99_us,max_us\n");
-    let _ = writeln!(
-        csv,
-        "{rate},{secs},{},{},{},{},{},{p99},{max}",
-        STOP.as_millis(),
-        r["offered"],
-        r["committed"],
-        r["latency_us"]["p50"],
-        r["latency_us"]["p90"]
-    );
-    let evidence = vec![write_evidence(&opts.out, "sigstop.csv", &csv)?];
+    let row = StopRow {
+        rate,
+        duration_s: secs,
+        stop_ms: STOP.as_millis() as u64,
+        offered: r["offered"].as_u64(),
+        committed: r["committed"].as_u64(),
+        p50_us: r["latency_us"]["p50"].as_f64().unwrap_or(f64::NAN),
+        p90_us: r["latency_us"]["p90"].as_f64().unwrap_or(f64::NAN),
+        p99_us: p99,
+        max_us: max,
+    };
+    let evidence = vec![write_csv_rows(&opts.out, "sigstop.csv", &[row])?];
     Ok(CheckResult::judge(
         "sigstop",
         criteria,

@@ -3,13 +3,28 @@
 //! segment files are told apart from writes to stdout; `-C` appends strace's `-c` summary table, whose
 //! fdatasync total must equal the sink's (nothing else in the process calls fdatasync).
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::common::{write_evidence, CheckOptions, CheckResult, Criterion};
+use super::common::{write_csv_rows, CheckOptions, CheckResult, Criterion};
+
+/// One case's counts from the run's JSON and from strace, as a row of `strace.csv`.
+#[derive(Debug, Serialize)]
+struct CaseRow {
+    case: String,
+    json_write_syscalls: u64,
+    strace_segment_writes: u64,
+    json_fdatasyncs: u64,
+    strace_segment_fdatasyncs: u64,
+    strace_c_fdatasyncs: u64,
+    strace_c_writes_all_fds: u64,
+    // Empty when the run's JSON did not hold the count.
+    committed: Option<u64>,
+    agree: bool,
+}
 
 /// Counts read from an strace log.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -103,10 +118,7 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
         ),
     ];
     let secs = if opts.quick { "1" } else { "3" };
-    let mut csv = String::from(
-        "case,json_write_syscalls,strace_segment_writes,json_fdatasyncs,strace_segment_fdatasyncs,\
-         strace_c_fdatasyncs,strace_c_writes_all_fds,committed,agree\n",
-    );
+    let mut rows = Vec::new();
     let (mut criteria, mut runs) = (Vec::new(), Vec::new());
     for (name, args) in cases {
         let dir = opts.dir.join(format!("strace-{name}"));
@@ -153,15 +165,17 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
         );
         let agree =
             jw == c.segment_writes && jf == c.segment_fdatasyncs && jf == c.summary_fdatasyncs;
-        let _ = writeln!(
-            csv,
-            "{name},{jw},{},{jf},{},{},{},{},{agree}",
-            c.segment_writes,
-            c.segment_fdatasyncs,
-            c.summary_fdatasyncs,
-            c.summary_writes,
-            r["committed"]
-        );
+        rows.push(CaseRow {
+            case: name.to_string(),
+            json_write_syscalls: jw,
+            strace_segment_writes: c.segment_writes,
+            json_fdatasyncs: jf,
+            strace_segment_fdatasyncs: c.segment_fdatasyncs,
+            strace_c_fdatasyncs: c.summary_fdatasyncs,
+            strace_c_writes_all_fds: c.summary_writes,
+            committed: r["committed"].as_u64(),
+            agree,
+        });
         criteria.push(Criterion::exact(
             agree && jf > 0,
             format!(
@@ -172,7 +186,7 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
         ));
         runs.push(json!({ "case": name, "run": r, "strace": c }));
     }
-    let evidence = vec![write_evidence(&opts.out, "strace.csv", &csv)?];
+    let evidence = vec![write_csv_rows(&opts.out, "strace.csv", &rows)?];
     Ok(CheckResult::judge(
         "strace",
         criteria,

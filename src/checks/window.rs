@@ -6,19 +6,21 @@
 //! repeated runs, and it is shown tuned, not guessed: at peak its batches are full; at low load its
 //! timer bounds latency.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::common::{
-    effective_max_items, measured_run, write_evidence, write_json_evidence, CheckOptions,
+    effective_max_items, measured_run, write_csv_rows, write_json_evidence, CheckOptions,
     CheckResult, Criterion,
 };
 use crate::config::{AimdConfig, LoadShape, StopAfter, WindowConfig, WindowMode};
 use crate::stats::{at_most, decide, LEVEL};
 use crate::summary::RunReport;
+use rows::{ContenderRow, HistRow, SweepRow};
+
+mod rows;
 
 /// The window a sweep chose, as written to `window.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -169,34 +171,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         ),
     )?);
 
-    let mut csv = String::from(
-        "mode,max_items,max_bytes,linger_ms,bursty_rate,bursty_p50_us,bursty_p99_us,bursty_max_us,bursty_items_per_s,\
-         bursty_fdatasyncs_per_item,bursty_mean_batch,capacity_items_per_s,headroom,slo_met,peak_mean_batch,peak_size_flush_share,\
-         cpu_process_cores,cpu_other_cores\n",
-    );
-    for r in &rows {
-        let _ = writeln!(
-            csv,
-            "{},{},{},{},{rate},{:.0},{:.0},{:.0},{:.0},{:.6},{:.1},{:.0},{:.2},{},{:.0},{:.2},{:.2},{:.2}",
-            r.mode.as_str(),
-            r.window.max_items,
-            r.window.max_bytes,
-            r.linger_label(),
-            r.bursty.latency_us.p50,
-            r.bursty.latency_us.p99,
-            r.bursty.latency_us.max,
-            r.bursty.throughput_items_per_s,
-            r.bursty.fdatasyncs_per_item,
-            r.bursty.batch_size.mean,
-            r.sat.throughput_items_per_s,
-            r.sat.throughput_items_per_s / rate,
-            r.bursty.latency_us.p99 <= slo_us,
-            r.sat.batch_size.mean,
-            (r.sat.flush_reasons.items + r.sat.flush_reasons.bytes) as f64 / r.sat.batches.max(1) as f64,
-            r.bursty.cpu.process_cores,
-            r.bursty.cpu.other_cores,
-        );
-    }
+    let sweep: Vec<SweepRow> = rows.iter().map(|r| SweepRow::of(r, rate, slo_us)).collect();
 
     // Choose: among the windows that meet the SLO with headroom (p99 ≤ 80 % of it) on the bursty replay
     // *and* fill at peak (their size bound is what ends most batches at saturation — a bound never
@@ -214,7 +189,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
     let chosen = pick(&statics, |r| {
         r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us && fills(r)
     });
-    let (contenders, contenders_csv) = compare_contenders(&rows, chosen, slo_us);
+    let (contenders, contender_rows) = compare_contenders(&rows, chosen, slo_us);
     let w = chosen.window;
     let choice = WindowChoice {
         max_items: w.max_items,
@@ -306,16 +281,20 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         ),
     ];
 
-    let mut hist = String::from("load,batch_items_upper,batches\n");
-    for (load, r) in [("peak (saturation)", sat), ("low load", &low)] {
-        for (upper, n) in &r.batch_size_hist {
-            let _ = writeln!(hist, "{load},{upper},{n}");
-        }
-    }
+    let hist: Vec<HistRow> = [("peak (saturation)", sat), ("low load", &low)]
+        .into_iter()
+        .flat_map(|(load, r)| {
+            r.batch_size_hist.iter().map(move |&(upper, n)| HistRow {
+                load,
+                batch_items_upper: upper,
+                batches: n,
+            })
+        })
+        .collect();
     let mut evidence = vec![
-        write_evidence(&opts.out, "window-sweep.csv", &csv)?,
-        write_evidence(&opts.out, "window-contenders.csv", &contenders_csv)?,
-        write_evidence(&opts.out, "batch-size-hist.csv", &hist)?,
+        write_csv_rows(&opts.out, "window-sweep.csv", &sweep)?,
+        write_csv_rows(&opts.out, "window-contenders.csv", &contender_rows)?,
+        write_csv_rows(&opts.out, "batch-size-hist.csv", &hist)?,
     ];
     evidence.push(write_json_evidence(&opts.out, "window.json", &choice)?);
     let figures = json!({
@@ -370,7 +349,11 @@ fn pick<'a>(rows: &[&'a Row], qualifies: impl Fn(&Row) -> bool) -> &'a Row {
 /// static choice is made: meeting the SLO with headroom, then most capacity; else lowest p99), and
 /// which of the three wins on each axis — the bursty replay's p99, its fdatasyncs per item, and the
 /// saturation capacity. Reported as measured; no mode is declared the winner overall.
-fn compare_contenders(rows: &[Row], chosen: &Row, slo_us: f64) -> (serde_json::Value, String) {
+fn compare_contenders(
+    rows: &[Row],
+    chosen: &Row,
+    slo_us: f64,
+) -> (serde_json::Value, Vec<ContenderRow>) {
     let best_of = |mode: &str| -> Option<&Row> {
         let of: Vec<&Row> = rows.iter().filter(|r| r.mode.as_str() == mode).collect();
         if of.is_empty() {
@@ -380,7 +363,7 @@ fn compare_contenders(rows: &[Row], chosen: &Row, slo_us: f64) -> (serde_json::V
             r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us
         }))
     };
-    let picks: Vec<(&str, &Row)> = [
+    let picks: Vec<(&'static str, &Row)> = [
         ("static (tuned)", Some(chosen)),
         ("smart", best_of("smart")),
         ("aimd", best_of("aimd")),
@@ -401,21 +384,10 @@ fn compare_contenders(rows: &[Row], chosen: &Row, slo_us: f64) -> (serde_json::V
             })
             .map_or("", |p| p.0)
     };
-    let mut csv = String::from(
-        "contender,max_items,linger_ms,bursty_p99_us,bursty_fdatasyncs_per_item,capacity_items_per_s,slo_met\n",
-    );
-    for (name, r) in &picks {
-        let _ = writeln!(
-            csv,
-            "{name},{},{},{:.0},{:.6},{:.0},{}",
-            r.window.max_items,
-            r.linger_label(),
-            r.bursty.latency_us.p99,
-            r.bursty.fdatasyncs_per_item,
-            r.sat.throughput_items_per_s,
-            r.bursty.latency_us.p99 <= slo_us
-        );
-    }
+    let table = picks
+        .iter()
+        .map(|(name, r)| ContenderRow::of(name, r, slo_us))
+        .collect();
     let v = json!({
         "rows": picks.iter().map(|(name, r)| json!({
             "contender": name,
@@ -430,5 +402,5 @@ fn compare_contenders(rows: &[Row], chosen: &Row, slo_us: f64) -> (serde_json::V
         "fewest_fdatasyncs_per_item": winner(|r| r.bursty.fdatasyncs_per_item, true),
         "most_capacity": winner(|r| r.sat.throughput_items_per_s, false),
     });
-    (v, csv)
+    (v, table)
 }

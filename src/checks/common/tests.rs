@@ -176,3 +176,64 @@ fn a_run_without_the_figure_is_left_out_of_the_spread_not_sorted_anywhere() {
     let none = Spread::of(&[f64::NAN]);
     assert!(none.median.is_nan() && none.n == 0);
 }
+
+#[test]
+fn a_field_holding_a_comma_quote_and_newline_survives_the_round_trip() {
+    // Before, the checks joined cells with commas by hand: a text like this one cut its row into
+    // extra columns and extra rows for the report's reader.
+    #[derive(Serialize)]
+    struct Row {
+        case: &'static str,
+        #[serde(rename = "p99 µs")]
+        p99_us: f64,
+        n: u64,
+        spare: Option<u64>,
+    }
+    let tricky = "a, \"quoted\" case\nover two lines";
+    let d = crate::testutil::tempdir();
+    let rows = [
+        Row {
+            case: tricky,
+            p99_us: rounded(1.50, 2),
+            n: 12,
+            spare: None,
+        },
+        Row {
+            case: "plain",
+            p99_us: f64::NAN,
+            n: 3,
+            spare: Some(4),
+        },
+    ];
+    let p = write_csv_rows(d.path(), "t.csv", &rows).unwrap();
+    let c = crate::report::Csv::read(std::path::Path::new(&p)).unwrap();
+    assert_eq!(c.header, ["case", "p99 µs", "n", "spare"]);
+    assert_eq!(c.rows.len(), 2);
+    assert_eq!(c.text(&c.rows[0], "case"), Some(tricky));
+    assert_eq!(c.num(&c.rows[0], "p99 µs"), Some(1.5));
+    // An integer stays an integer; an empty cell is no number.
+    assert_eq!(c.text(&c.rows[0], "n"), Some("12"));
+    assert_eq!(c.text(&c.rows[0], "spare"), Some(""));
+    assert_eq!(c.num(&c.rows[0], "spare"), None);
+    assert_eq!(c.text(&c.rows[1], "case"), Some("plain"));
+    assert_eq!(c.num(&c.rows[1], "p99 µs"), None);
+    assert_eq!(c.num(&c.rows[1], "spare"), Some(4.0));
+}
+
+#[test]
+fn a_whole_figure_is_written_as_an_integer_and_a_missing_one_as_nan() {
+    #[derive(Serialize)]
+    struct Row {
+        items_per_s: Whole,
+    }
+    let d = crate::testutil::tempdir();
+    let rows = [12.0, 5604.6, -0.4, f64::NAN].map(|x| Row {
+        items_per_s: Whole(x),
+    });
+    let p = write_csv_rows(d.path(), "w.csv", &rows).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert_eq!(text, "items_per_s\n12\n5605\n0\nNaN\n");
+    let c = crate::report::Csv::parse(&text).unwrap();
+    assert_eq!(c.num(&c.rows[1], "items_per_s"), Some(5605.0));
+    assert_eq!(c.num(&c.rows[3], "items_per_s"), None);
+}
