@@ -156,7 +156,7 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Chec
             dir: base.to_path_buf(),
             free,
             needed: 576 << 20,
-            needs: "the generated input and its sink",
+            needs: "the ingest check",
         });
     }
     // The bar is measured on valid records: it is about reading, validating and framing. The mixed

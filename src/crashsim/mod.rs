@@ -61,7 +61,8 @@ pub struct Violation {
     pub at_op: u64,
     /// The fault.
     pub fault: String,
-    /// What was wrong.
+    /// What was wrong: the [`SimError`]'s message, causes included (a violation is a record to print
+    /// and compare, so it keeps text, not the error).
     pub what: String,
 }
 
