@@ -16,6 +16,8 @@ use ingest_lab::checks::syscall_gate::{
     calls_under, compare, disagreements, parse_budgets, per_1000, prepare, render_budgets,
     run_workload, Measured, WorkloadReport, TRACED, WORKLOADS,
 };
+use ingest_lab::checks::CheckError;
+use ingest_lab::SysError;
 
 struct Args {
     budgets: PathBuf,
@@ -53,8 +55,8 @@ fn parse() -> Result<Args, String> {
 }
 
 /// Run `workload` in `dir` under strace; its report and the strace log.
-fn traced(workload: &str, dir: &Path, log: &Path) -> Result<(WorkloadReport, String), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+fn traced(workload: &str, dir: &Path, log: &Path) -> Result<(WorkloadReport, String), CheckError> {
+    let exe = std::env::current_exe().map_err(|e| CheckError::io("own path", e))?;
     let out = Command::new("strace")
         .args(["-f", "-y", "-qq", "-e"])
         .arg(format!("trace={TRACED}"))
@@ -64,32 +66,36 @@ fn traced(workload: &str, dir: &Path, log: &Path) -> Result<(WorkloadReport, Str
         .args(["--workload", workload, "--dir"])
         .arg(dir)
         .output()
-        .map_err(|e| format!("cannot run strace ({e}): install it (apt-get install strace)"))?;
+        .map_err(|source| CheckError::MissingTool {
+            tool: "strace",
+            install: "apt-get install strace",
+            source,
+        })?;
     if !out.status.success() {
-        return Err(format!(
-            "workload {workload} under strace failed ({}): {}",
+        return Err(CheckError::child(
+            format!("workload {workload} under strace"),
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            &out.stderr,
         ));
     }
     let report = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("workload {workload}'s report: {e}"))?;
-    let text = std::fs::read_to_string(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        .map_err(|e| CheckError::json(format!("workload {workload}'s report"), e))?;
+    let text = std::fs::read_to_string(log).map_err(|e| SysError::new("read", log, e))?;
     Ok((report, text))
 }
 
-fn gate(a: &Args) -> Result<bool, String> {
+fn gate(a: &Args) -> Result<bool, CheckError> {
     let _ = std::fs::remove_dir_all(&a.work);
-    std::fs::create_dir_all(&a.work).map_err(|e| format!("{}: {e}", a.work.display()))?;
+    std::fs::create_dir_all(&a.work).map_err(|e| SysError::new("mkdir", &a.work, e))?;
     let work = a
         .work
         .canonicalize()
-        .map_err(|e| format!("{}: {e}", a.work.display()))?;
+        .map_err(|e| SysError::new("canonicalize", &a.work, e))?;
     let (mut measured, mut failures) = (Vec::new(), Vec::new());
     for w in WORKLOADS {
         // Re-drive works on what ingest left: the same directory.
         let dir = work.join(if w == "redrive" { "ingest" } else { w });
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|e| SysError::new("mkdir", &dir, e))?;
         prepare(w, &dir)?;
         let (report, log) = traced(w, &dir, &work.join(format!("{w}.strace")))?;
         let dir_text = dir.display().to_string();
@@ -116,14 +122,15 @@ fn gate(a: &Args) -> Result<bool, String> {
             .unwrap_or("strace")
         );
         let text = render_budgets(&measured, &provenance);
-        std::fs::write(&a.budgets, text).map_err(|e| format!("{}: {e}", a.budgets.display()))?;
+        std::fs::write(&a.budgets, text).map_err(|e| SysError::new("write", &a.budgets, e))?;
         println!("syscall gate: budgets written to {}", a.budgets.display());
     }
-    let text = std::fs::read_to_string(&a.budgets).map_err(|e| {
-        format!(
-            "{}: {e} (make syscall-gate-bless writes it)",
-            a.budgets.display()
-        )
+    let text = std::fs::read_to_string(&a.budgets).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => CheckError::MissingInput {
+            path: a.budgets.clone(),
+            made_by: "make syscall-gate-bless",
+        },
+        _ => SysError::new("read", &a.budgets, e).into(),
     })?;
     let (budgets, records) = parse_budgets(&text)?;
     for m in &measured {

@@ -30,6 +30,7 @@ use serde_json::json;
 use super::common::{
     measured_run, write_csv_rows, write_json_evidence, CheckOptions, CheckResult, Criterion, Spread,
 };
+use super::error::CheckError;
 use super::window::{measure_peak, WindowChoice, LOAD_FRACTION_OF_PEAK};
 use crate::config::{AimdConfig, LoadShape, RunConfig, StopAfter, WindowConfig, WindowMode};
 use crate::load::Profile;
@@ -273,7 +274,7 @@ fn config(opts: &CheckOptions, r: &Regime, c: &Contender) -> RunConfig {
 const SAMPLE_EVERY: Duration = Duration::from_millis(20);
 
 /// Run the check.
-pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let slo_us = opts.slo.as_secs_f64() * 1e6;
     let peak = match WindowChoice::load(&opts.out) {
         Some(c) => c.peak_items_per_s,
@@ -283,8 +284,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
         }
     };
     opts.progress("aimd: measuring the unbatched ceiling");
-    let unbatched = measured_run(&opts.saturate("aimd-unbatched", WindowConfig::UNBATCHED, 2.0))
-        .map_err(|e| e.to_string())?
+    let unbatched = measured_run(&opts.saturate("aimd-unbatched", WindowConfig::UNBATCHED, 2.0))?
         .throughput_items_per_s;
     let (low, high) = (
         (unbatched / 20.0).max(20.0).round(),
@@ -299,7 +299,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, String> {
     for rep in 0..opts.reps() {
         for (g, r) in regimes.iter().enumerate() {
             for (i, c) in all.iter().enumerate() {
-                let run = measured_run(&config(opts, r, c)).map_err(|e| e.to_string())?;
+                let run = measured_run(&config(opts, r, c))?;
                 opts.progress(format!(
                     "aimd: rep {rep} {:<16} {:<20} p99 {:>7.0} µs  fdatasyncs/item {:.5}",
                     r.name,

@@ -12,6 +12,7 @@ use super::common::{
     effective_max_items, measured_run, write_csv_rows, write_json_evidence, CheckOptions,
     CheckResult, Criterion, Spread,
 };
+use super::error::CheckError;
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
 use crate::batch::lower_bound::{
     lowest_p99, policy_grid, simulate, Policy, ServiceTimes, Simulated,
@@ -95,13 +96,13 @@ fn closest<T>(runs: &[T], m: f64, figure: impl Fn(&T) -> f64) -> Option<&T> {
 }
 
 /// Run the comparison.
-pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let batched: WindowConfig = opts
         .window
         .or_else(|| WindowChoice::load(&opts.out).map(|c| c.window()))
         .unwrap_or_default();
     let unbatched = WindowConfig::UNBATCHED;
-    let run = |cfg| measured_run(&cfg).map_err(|e| e.to_string());
+    let run = |cfg| measured_run(&cfg);
 
     // (a) saturation: interleaved pairs, each giving one batched/unbatched ratio, until the ratio's
     // interval is clear of the bar (or the budget is spent).
@@ -111,7 +112,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
         opts.decision_budget(150.0),
         LEVEL,
         || started.elapsed().as_secs_f64(),
-        |i| -> Result<f64, String> {
+        |i| -> Result<f64, CheckError> {
             opts.progress(format!("before-after: saturation pair {}", i + 1));
             let u = run(opts.saturate("ba-unbatched", unbatched, 3.0))?;
             let b = run(opts.saturate("ba-batched", batched, 3.0))?;
@@ -151,10 +152,10 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
     // not on one run's bound against every run's p99. Each run's simulation has its own seed, so
     // the simulation's own noise is in the runs' spread.
     let bursty_cfg = opts.bursty("ba-batched-bursty", batched, rate, 5.0);
-    let arrivals = arrivals_of(&bursty_cfg).map_err(|e| e.to_string())?;
+    let arrivals = arrivals_of(&bursty_cfg)?;
     let grid = policy_grid();
     let judged = std::cell::RefCell::new(Vec::<Judged>::new());
-    let bursty_run = |i: usize| -> Result<f64, String> {
+    let bursty_run = |i: usize| -> Result<f64, CheckError> {
         opts.progress(format!(
             "before-after: bursty replay at {rate:.0} items/s, run {}, and its bound (simulated)",
             i + 1
@@ -180,7 +181,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
             budget,
             LEVEL,
             elapsed,
-            |i| -> Result<f64, String> {
+            |i| -> Result<f64, CheckError> {
                 bursty_run(i)?;
                 Ok(judged.borrow().last().map_or(f64::NAN, Judged::ratio))
             },
@@ -261,7 +262,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, String> {
                 other
                     .as_ref()
                     .err()
-                    .map_or("no percentiles", |e| e.as_str())
+                    .map_or("no percentiles".to_string(), |e| e.to_string())
             ),
         ),
     };

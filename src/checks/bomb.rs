@@ -17,6 +17,8 @@ use super::common::{
     clean_and_settle, last_words, rounded, write_csv_rows, write_json_evidence, CheckOptions,
     CheckResult, Criterion,
 };
+use super::error::CheckError;
+use crate::error::SysError;
 
 /// The cap the check decodes with.
 pub const CAP: u64 = 64 << 20;
@@ -64,30 +66,32 @@ impl std::io::Read for Zeros {
     }
 }
 
-fn zstd_of_zeros(n: u64, pledged: Option<u64>) -> Result<Vec<u8>, String> {
-    let mut e = zstd::stream::Encoder::new(Vec::new(), 1).map_err(|e| e.to_string())?;
+fn zstd_of_zeros(n: u64, pledged: Option<u64>) -> Result<Vec<u8>, CheckError> {
+    let io = |e| CheckError::io("zstd-compress zeros", e);
+    let mut e = zstd::stream::Encoder::new(Vec::new(), 1).map_err(io)?;
     if let Some(p) = pledged {
-        e.include_contentsize(true).map_err(|e| e.to_string())?;
-        e.set_pledged_src_size(Some(p)).map_err(|e| e.to_string())?;
+        e.include_contentsize(true).map_err(io)?;
+        e.set_pledged_src_size(Some(p)).map_err(io)?;
     }
-    std::io::copy(&mut Zeros(n), &mut e).map_err(|e| e.to_string())?;
-    e.finish().map_err(|e| e.to_string())
+    std::io::copy(&mut Zeros(n), &mut e).map_err(io)?;
+    e.finish().map_err(io)
 }
 
-fn gzip(mut r: impl std::io::Read) -> Result<Vec<u8>, String> {
+fn gzip(mut r: impl std::io::Read) -> Result<Vec<u8>, CheckError> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::copy(&mut r, &mut e).map_err(|e| e.to_string())?;
-    e.finish().map_err(|e| e.to_string())
+    let io = |e| CheckError::io("gzip", e);
+    std::io::copy(&mut r, &mut e).map_err(io)?;
+    e.finish().map_err(io)
 }
 
 /// Rewrite a zstd frame's Frame_Content_Size to `claim` (same field width), so the header lies.
-fn lie_zstd_content_size(frame: &mut [u8], claim: u64) -> Result<(), String> {
+fn lie_zstd_content_size(frame: &mut [u8], claim: u64) -> Result<(), CheckError> {
     let fhd = frame[4];
     let (fcs_flag, single, did_flag) = (fhd >> 6, (fhd >> 5) & 1, fhd & 3);
     let at = 5 + usize::from(single == 0) + [0, 1, 2, 4][did_flag as usize];
     let width = [usize::from(single), 2, 4, 8][fcs_flag as usize];
     if width == 0 {
-        return Err("frame has no content size field".into());
+        return Err(CheckError::invalid("zstd frame", "no content size field"));
     }
     let v = if width == 2 { claim - 256 } else { claim };
     frame[at..at + width].copy_from_slice(&v.to_le_bytes()[..width]);
@@ -107,7 +111,7 @@ struct Bomb {
     contrast: bool,
 }
 
-fn build(opts: &CheckOptions) -> Result<(Vec<Bomb>, Vec<u8>), String> {
+fn build(opts: &CheckOptions) -> Result<(Vec<Bomb>, Vec<u8>), CheckError> {
     let one_gib = if opts.quick { GIB / 4 } else { GIB };
     opts.progress(format!(
         "bomb: building bombs from {} MiB of zeros",
@@ -136,7 +140,8 @@ fn build(opts: &CheckOptions) -> Result<(Vec<Bomb>, Vec<u8>), String> {
         logs.push(b'\n');
         i += 1;
     }
-    let legit_zst = zstd::encode_all(&logs[..], 3).map_err(|e| e.to_string())?;
+    let legit_zst =
+        zstd::encode_all(&logs[..], 3).map_err(|e| CheckError::io("zstd-compress the logs", e))?;
     let legit_gz = gzip(&logs[..])?;
     let bombs = vec![
         Bomb {
@@ -207,12 +212,12 @@ fn build(opts: &CheckOptions) -> Result<(Vec<Bomb>, Vec<u8>), String> {
     Ok((bombs, logs))
 }
 
-fn child(exe: &Path, args: &[String]) -> Result<(Option<Value>, Option<i32>, String), String> {
+fn child(exe: &Path, args: &[String]) -> Result<(Option<Value>, Option<i32>, String), CheckError> {
     let out = Command::new(exe)
         .arg("bomb")
         .args(args)
         .output()
-        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+        .map_err(|e| SysError::new("spawn", exe, e))?;
     let v = serde_json::from_slice(&out.stdout).ok();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let words = last_words(&stderr);
@@ -228,10 +233,10 @@ fn names_the_rejection(err: &str, input: &str, expect: &str) -> bool {
 }
 
 /// Run the check.
-pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let exe = opts.child_binary("bomb")?;
     let dir = opts.dir.join("bomb");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| SysError::new("mkdir", &dir, e))?;
     let (bombs, logs) = build(opts)?;
     let logs_crc = crc32fast::hash(&logs);
     let (mut criteria, mut rows, mut table) = (Vec::new(), Vec::new(), Vec::new());
@@ -239,7 +244,7 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
         let path: PathBuf = dir.join(b.name);
         std::fs::File::create(&path)
             .and_then(|mut f| f.write_all(&b.bytes))
-            .map_err(|e| format!("write {}: {e}", path.display()))?;
+            .map_err(|e| SysError::new("write", &path, e))?;
         opts.progress(format!(
             "bomb: {} ({} bytes compressed)",
             b.name,
@@ -255,9 +260,9 @@ pub fn bomb(opts: &CheckOptions) -> Result<CheckResult, String> {
             ],
         )?;
         let v = v.ok_or_else(|| {
-            format!(
-                "ingest-lab-child bomb on {} printed no JSON (signal {sig:?}: {words})",
-                b.name
+            CheckError::invalid(
+                format!("ingest-lab-child bomb on {}", b.name),
+                format!("printed no JSON (signal {sig:?}: {words})"),
             )
         })?;
         let rss = v["peak_rss_bytes"].as_u64().unwrap_or(u64::MAX);

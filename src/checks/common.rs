@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use super::error::CheckError;
 pub use super::verdict::{exit_code, CheckResult, Criterion, CriterionKind};
 
 use crate::config::{LoadShape, RunConfig, StopAfter, WindowConfig};
+use crate::error::SysError;
 use crate::load::standard_trace_path;
 use crate::summary::RunError;
 use crate::summary::RunReport;
@@ -109,24 +111,24 @@ impl CheckOptions {
     }
 
     /// The `ingest-lab` binary, for checks that run it as a child; an error naming `check` otherwise.
-    pub fn binary(&self, check: &str) -> Result<PathBuf, String> {
-        self.exe.clone().ok_or_else(|| {
-            format!("check {check} needs the ingest-lab binary (run it from the CLI)")
+    pub fn binary(&self, check: &str) -> Result<PathBuf, CheckError> {
+        self.exe.clone().ok_or_else(|| CheckError::NoExe {
+            check: check.to_string(),
         })
     }
 
     /// The `ingest-lab-child` binary beside `ingest-lab` (cargo builds both), for the checks that
     /// measure a child process; an error naming `check` when it is not there.
-    pub fn child_binary(&self, check: &str) -> Result<PathBuf, String> {
+    pub fn child_binary(&self, check: &str) -> Result<PathBuf, CheckError> {
         let exe = self.binary(check)?;
         let child = exe.with_file_name("ingest-lab-child");
         if child.is_file() {
             Ok(child)
         } else {
-            Err(format!(
-                "check {check} needs {} (cargo build --release builds it beside ingest-lab)",
-                child.display()
-            ))
+            Err(CheckError::MissingBinary {
+                check: check.to_string(),
+                path: child,
+            })
         }
     }
 
@@ -334,10 +336,10 @@ impl Spread {
 }
 
 /// Write `text` to `out/name`, creating `out`; returns the path as a string for the evidence list.
-pub fn write_evidence(out: &Path, name: &str, text: &str) -> Result<String, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("mkdir {}: {e}", out.display()))?;
+pub fn write_evidence(out: &Path, name: &str, text: &str) -> Result<String, CheckError> {
+    std::fs::create_dir_all(out).map_err(|e| SysError::new("mkdir", out, e))?;
     let p = out.join(name);
-    std::fs::write(&p, text).map_err(|e| format!("write {}: {e}", p.display()))?;
+    std::fs::write(&p, text).map_err(|e| SysError::new("write", &p, e))?;
     Ok(p.display().to_string())
 }
 
@@ -350,16 +352,22 @@ pub fn rounded(x: f64, digits: i32) -> f64 {
 
 /// Write `rows` as `out/name`, a CSV with a header from the rows' field names (the `csv` crate: fields
 /// with commas, quotes or newlines are quoted); returns the path for the evidence list.
-pub fn write_csv_rows<R: Serialize>(out: &Path, name: &str, rows: &[R]) -> Result<String, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("mkdir {}: {e}", out.display()))?;
+pub fn write_csv_rows<R: Serialize>(
+    out: &Path,
+    name: &str,
+    rows: &[R],
+) -> Result<String, CheckError> {
+    std::fs::create_dir_all(out).map_err(|e| SysError::new("mkdir", out, e))?;
     let p = out.join(name);
-    let mut w = csv::Writer::from_path(&p).map_err(|e| format!("write {}: {e}", p.display()))?;
+    let csv_error = |source| CheckError::Csv {
+        path: p.clone(),
+        source,
+    };
+    let mut w = csv::Writer::from_path(&p).map_err(csv_error)?;
     for r in rows {
-        w.serialize(r)
-            .map_err(|e| format!("write {}: {e}", p.display()))?;
+        w.serialize(r).map_err(csv_error)?;
     }
-    w.flush()
-        .map_err(|e| format!("write {}: {e}", p.display()))?;
+    w.flush().map_err(|e| SysError::new("write", &p, e))?;
     Ok(p.display().to_string())
 }
 
@@ -379,8 +387,8 @@ pub fn write_json_evidence(
     out: &Path,
     name: &str,
     value: &impl Serialize,
-) -> Result<String, String> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| format!("{name}: {e}"))?;
+) -> Result<String, CheckError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CheckError::json(name, e))?;
     write_evidence(out, name, &text)
 }
 

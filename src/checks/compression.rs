@@ -13,6 +13,7 @@ use super::common::{
     clean_and_settle, measured_run, rounded, write_csv_rows, CheckOptions, CheckResult, Criterion,
     Whole,
 };
+use super::error::CheckError;
 use super::real_logs::{blocks_vs_whole_file, real_logs, MIN_SHARE_OF_WHOLE_FILE};
 use crate::codec::{BlockBuilder, Codec, BLOCK_HEADER_BYTES};
 use crate::config::{LoadShape, PayloadKind, SinkConfig, StopAfter, WindowConfig};
@@ -56,7 +57,7 @@ struct RunRow {
 }
 
 /// Run the check.
-pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn compression(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let min_time = if opts.quick {
         Duration::from_millis(50)
     } else {
@@ -77,7 +78,10 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
             let (mut reps, t0) = (0u64, Instant::now());
             let mut packed = 0;
             while t0.elapsed() < min_time || reps == 0 {
-                packed = b.seal_with(codec).map_err(|e| e.to_string())?.len();
+                packed = b
+                    .seal_with(codec)
+                    .map_err(|e| CheckError::io(format!("seal a block with {codec:?}"), e))?
+                    .len();
                 reps += 1;
             }
             let ns_per_item = t0.elapsed().as_nanos() as f64 / (reps as f64 * n as f64);
@@ -118,7 +122,7 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
     lone.load.shape = LoadShape::Steady;
     lone.load.stop = StopAfter::Duration(opts.run_secs(2.0));
     lone.compress = Codec::Zstd;
-    let lone = measured_run(&lone).map_err(|e| e.to_string())?;
+    let lone = measured_run(&lone)?;
     opts.progress("compression: pipeline, zstd, filled batches at saturation");
     let w = WindowConfig {
         max_items: 4096,
@@ -127,13 +131,12 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
     };
     let mut full_cfg = opts.saturate("compress-full", w, 3.0);
     full_cfg.compress = Codec::Zstd;
-    let full = measured_run(&full_cfg).map_err(|e| e.to_string())?;
+    let full = measured_run(&full_cfg)?;
     let raw = opts.saturate("compress-raw", w, 3.0);
-    let raw = measured_run(&raw).map_err(|e| e.to_string())?;
+    let raw = measured_run(&raw)?;
     opts.progress("compression: the disk's raw write+fdatasync bandwidth at 1 MiB");
     let sc = SinkConfig::new(opts.dir.join("compress-disk"));
-    let disk =
-        bench_appends(&sc, 1 << 20, opts.run_secs(3.0), 1 << 30).map_err(|e| e.to_string())?;
+    let disk = bench_appends(&sc, 1 << 20, opts.run_secs(3.0), 1 << 30)?;
     clean_and_settle(&sc.dir);
 
     let (lone_ratio, full_ratio) = (
@@ -142,7 +145,7 @@ pub fn compression(opts: &CheckOptions) -> Result<CheckResult, String> {
     );
     let logical = |r: &RunReport| r.committed as f64 * r.settings.item_bytes as f64 / r.elapsed_s;
     let real = blocks_vs_whole_file(&real_logs(), &WindowConfig::default())
-        .map_err(|e| format!("compress the real logs: {e}"))?;
+        .map_err(|e| CheckError::io("compress the real logs", e))?;
     let criteria = vec![
         Criterion::exact(
             ratio_at("zstd", 1) <= 1.1 && ratio_at("gzip", 1) <= 1.1,

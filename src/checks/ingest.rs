@@ -20,7 +20,9 @@ use super::common::{
     clean_and_settle, measured_run, rounded, write_csv_rows, write_json_evidence, CheckOptions,
     CheckResult, Criterion, Spread, Whole,
 };
+use super::error::CheckError;
 use crate::config::WindowConfig;
+use crate::error::SysError;
 use crate::ingest::{write_ndjson, LineKind, Mix};
 use crate::sink::free_bytes;
 
@@ -34,11 +36,11 @@ pub const MIN_FRACTION: f64 = 0.80;
 pub const MAX_RSS_BYTES: u64 = 64 << 20;
 
 /// Run the check.
-pub fn ingest_check(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn ingest_check(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let exe = opts.binary("ingest")?;
     let base = opts.dir.join("ingest-check");
     let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).map_err(|e| format!("mkdir {}: {e}", base.display()))?;
+    std::fs::create_dir_all(&base).map_err(|e| SysError::new("mkdir", &base, e))?;
     let r = run(opts, &exe, &base);
     clean_and_settle(&base);
     r
@@ -72,24 +74,24 @@ struct Input {
 }
 
 /// Write `size` bytes of NDJSON records with the given mix to `path`.
-fn generate(path: PathBuf, size: u64, mix: &Mix) -> Result<Input, String> {
+fn generate(path: PathBuf, size: u64, mix: &Mix) -> Result<Input, CheckError> {
     let (mut records, mut invalid, mut written) = (0u64, 0u64, 0u64);
-    let f = std::fs::File::create(&path).map_err(|e| format!("create {}: {e}", path.display()))?;
+    let f = std::fs::File::create(&path).map_err(|e| SysError::new("create", &path, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
     let mut chunk = Vec::with_capacity(8 << 20);
     let mut seed = 1;
     while written < size {
         chunk.clear();
-        let kinds =
-            write_ndjson(&mut chunk, records + 1, 50_000, mix, seed).map_err(|e| e.to_string())?;
+        let kinds = write_ndjson(&mut chunk, records + 1, 50_000, mix, seed)
+            .map_err(|e| CheckError::io("generate NDJSON", e))?;
         seed += 1;
         records += kinds.len() as u64;
         invalid += kinds.iter().filter(|k| !LineKind::valid_v1(**k)).count() as u64;
         written += chunk.len() as u64;
         w.write_all(&chunk)
-            .map_err(|e| format!("write {}: {e}", path.display()))?;
+            .map_err(|e| SysError::new("write", &path, e))?;
     }
-    w.flush().map_err(|e| e.to_string())?;
+    w.flush().map_err(|e| SysError::new("write", &path, e))?;
     Ok(Input {
         path,
         records,
@@ -99,24 +101,20 @@ fn generate(path: PathBuf, size: u64, mix: &Mix) -> Result<Input, String> {
 }
 
 /// Run `ingest-lab ingest --json` on the input into a fresh sink; its JSON summary.
-fn ingest_once(exe: &Path, base: &Path, input: &Input) -> Result<serde_json::Value, String> {
+fn ingest_once(exe: &Path, base: &Path, input: &Input) -> Result<serde_json::Value, CheckError> {
     let sink = base.join("sink");
     let out = Command::new(exe)
         .args(["ingest", "--json", "--dir"])
         .arg(&sink)
         .arg(&input.path)
         .output()
-        .map_err(|e| format!("run {}: {e}", exe.display()))?;
+        .map_err(|e| SysError::new("run", exe, e))?;
     clean_and_settle(&sink);
     if !out.status.success() {
-        return Err(format!(
-            "ingest exited {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(CheckError::child("ingest", out.status, &out.stderr));
     }
     let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("ingest --json: {e}"))?;
+        serde_json::from_slice(&out.stdout).map_err(|e| CheckError::json("ingest --json", e))?;
     if let Some(c) = v["run"]["cpu"]["other_cores"].as_f64() {
         let f = |k: &str| v["run"]["cpu"][k].as_f64().unwrap_or(f64::NAN);
         super::common::note_cpu(&crate::host::CpuUse {
@@ -161,7 +159,7 @@ fn spread_of(runs: &[serde_json::Value], key: &str) -> Spread {
     )
 }
 
-fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, String> {
+fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, CheckError> {
     // Two inputs, plus the sink of one run (ingest keeps every segment: its positions live there;
     // a block frames each line with its newline, plus a control record per block), plus margin: scale
     // down (and say so) on a small disk.
@@ -170,14 +168,15 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
     } else {
         FULL_INPUT_BYTES
     };
-    let free = free_bytes(base).map_err(|e| format!("statvfs {}: {e}", base.display()))?;
+    let free = free_bytes(base).map_err(|e| SysError::new("statvfs", base, e))?;
     let size = want.min(free.saturating_sub(512 << 20) / 4);
     if size < (16 << 20) {
-        return Err(format!(
-            "check ingest: only {} MiB free under {}; needs at least 576 MiB",
-            free >> 20,
-            base.display()
-        ));
+        return Err(CheckError::NoSpace {
+            dir: base.to_path_buf(),
+            free,
+            needed: 576 << 20,
+            needs: "the ingest check",
+        });
     }
     // The bar is measured on valid records: it is about reading, validating and framing. The mixed
     // input (0.1 % invalid, as generated logs go) shows what dead letters add: each batch holding one
@@ -210,7 +209,7 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Stri
         let v = ingest_once(exe, base, &clean)?;
         let mut cfg = opts.saturate("ingest-sat", window, 3.0);
         cfg.load.item_bytes = mean_record;
-        let s = measured_run(&cfg).map_err(|e| e.to_string())?;
+        let s = measured_run(&cfg)?;
         let m = ingest_once(exe, base, &mixed)?;
         opts.progress(format!(
             "ingest: rep {rep}: valid {} records/s (peak RSS {} MiB); saturation at {mean_record} B {:.0} items/s; \

@@ -14,6 +14,7 @@ mod before_after;
 mod bomb;
 mod common;
 mod compression;
+mod error;
 mod ingest;
 mod nagle;
 mod overflow;
@@ -31,11 +32,12 @@ pub use before_after::before_after;
 pub use common::{
     exit_code, note_cpu, CheckOptions, CheckResult, Contention, Criterion, CriterionKind,
 };
+pub use error::{CheckError, STDERR_TAIL_LINES};
 pub use physical::{physical, run_fio, FioResult};
 pub use window::{window, WindowChoice};
 
 /// A check: its name and the function that runs it.
-pub type CheckFn = fn(&CheckOptions) -> Result<CheckResult, String>;
+pub type CheckFn = fn(&CheckOptions) -> Result<CheckResult, CheckError>;
 
 /// Every check, in the order `check all` runs them (window before before-after: it uses its choice).
 /// One table, so the list `check all` runs and the names `check NAME` accepts cannot drift apart.
@@ -61,7 +63,7 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Run one check by name.
-pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     match CHECKS.iter().find(|(n, _)| *n == name) {
         Some((_, f)) => {
             Contention::reset();
@@ -77,9 +79,9 @@ pub fn run_check(name: &str, opts: &CheckOptions) -> Result<CheckResult, String>
             }
             Ok(r)
         }
-        None => Err(format!(
-            "unknown check '{name}' (built: {})",
-            names().join(", ")
-        )),
+        None => Err(CheckError::UnknownCheck {
+            name: name.to_string(),
+            known: names().join(", "),
+        }),
     }
 }

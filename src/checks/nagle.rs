@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::common::{write_csv_rows, CheckOptions, CheckResult, Criterion, Whole};
+use super::error::CheckError;
 use crate::codec::BlockBuilder;
 use crate::metrics::LatencySummary;
 use crate::sink::{AckServer, Sink, TcpSink, WriteMode};
@@ -18,20 +19,23 @@ use crate::sink::{AckServer, Sink, TcpSink, WriteMode};
 /// Minimum ratio of p50s, Nagle on / off.
 pub const MIN_RATIO: f64 = 20.0;
 
-fn measure(nodelay: bool, mode: WriteMode, requests: u64) -> Result<Histogram<u64>, String> {
-    let server = AckServer::start(requests).map_err(|e| e.to_string())?;
-    let mut sink = TcpSink::connect(server.addr(), nodelay, mode).map_err(|e| e.to_string())?;
+fn measure(nodelay: bool, mode: WriteMode, requests: u64) -> Result<Histogram<u64>, CheckError> {
+    let server =
+        AckServer::start(requests).map_err(|e| CheckError::io("start the ack server", e))?;
+    let mut sink = TcpSink::connect(server.addr(), nodelay, mode)?;
     let mut b = BlockBuilder::with_capacity(256);
     b.push(&[b'x'; 100]);
     let block = b.seal().to_vec();
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("bounds");
     for _ in 0..requests {
         let t0 = Instant::now();
-        sink.commit(&block, 1).map_err(|e| e.to_string())?;
+        sink.commit(&block, 1)?;
         h.saturating_record((t0.elapsed().as_nanos() as u64).max(1));
     }
     drop(sink);
-    server.join().map_err(|e| e.to_string())?;
+    server
+        .join()
+        .map_err(|e| CheckError::io("the ack server", e))?;
     Ok(h)
 }
 
@@ -55,7 +59,7 @@ struct BucketRow {
 }
 
 /// Run the check.
-pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn nagle(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let n = if opts.quick { 40 } else { 200 };
     let cases = [
         ("two writes + Nagle", false, WriteMode::TwoWrites),

@@ -17,7 +17,9 @@ use super::common::{
     clean_and_settle, last_words, rounded, write_csv_rows, write_json_evidence, CheckOptions,
     CheckResult, Criterion,
 };
+use super::error::CheckError;
 use crate::config::{LoadShape, StopAfter, WindowConfig};
+use crate::error::SysError;
 use crate::host::current_rss_bytes;
 use crate::queue::OverflowPolicy;
 use crate::summary::RunReport;
@@ -68,7 +70,7 @@ fn died_of_memory(death: &ChildDeath) -> bool {
 }
 
 /// Run the unbounded-queue contrast in a child: `ingest-lab-child overflow`.
-pub fn unbounded_child(opts: &CheckOptions, secs: f64) -> Result<ChildDeath, String> {
+pub fn unbounded_child(opts: &CheckOptions, secs: f64) -> Result<ChildDeath, CheckError> {
     let exe = opts.child_binary("overflow")?;
     let dir = opts.dir.join("overflow-unbounded");
     let t0 = Instant::now();
@@ -87,7 +89,7 @@ pub fn unbounded_child(opts: &CheckOptions, secs: f64) -> Result<ChildDeath, Str
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+        .map_err(|e| SysError::new("spawn", &exe, e))?;
     let stdout = child.stdout.take().expect("piped");
     let mut series = Vec::new();
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -98,7 +100,9 @@ pub fn unbounded_child(opts: &CheckOptions, secs: f64) -> Result<ChildDeath, Str
             }
         }
     }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| SysError::new("wait", &exe, e))?;
     let after_s = t0.elapsed().as_secs_f64();
     clean_and_settle(&dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -115,7 +119,7 @@ fn run_policy(
     opts: &CheckOptions,
     policy: OverflowPolicy,
     secs: f64,
-) -> Result<(RunReport, u64), String> {
+) -> Result<(RunReport, u64), CheckError> {
     let tag = format!("overflow-{policy}");
     let mut cfg = opts.run_config(&tag, WindowConfig::UNBATCHED);
     cfg.load.rate = Some(RATE);
@@ -127,7 +131,7 @@ fn run_policy(
     let rss_before = current_rss_bytes();
     let r = crate::pipeline::run(&cfg);
     clean_and_settle(&cfg.sink.dir);
-    let r = r.map_err(|e| e.to_string())?;
+    let r = r?;
     Ok((r, rss_before))
 }
 
@@ -150,7 +154,7 @@ struct SampleRow {
 }
 
 /// Run the check.
-pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let secs = opts.run_secs(3.0).as_secs_f64().max(1.0);
     let budget = crate::config::QueueConfig {
         capacity_items: CAPACITY,

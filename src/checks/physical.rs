@@ -20,7 +20,9 @@ use super::common::{
     clean_and_settle, measured_run, note_cpu, rounded, write_csv_rows, write_json_evidence,
     CheckOptions, CheckResult, Criterion, Spread, Whole,
 };
+use super::error::CheckError;
 use crate::config::{SinkConfig, WindowConfig};
+use crate::error::SysError;
 use crate::sink::{bench_appends, free_bytes};
 use crate::stats::{at_least, judge_samples, Decision, Outcome, LEVEL};
 
@@ -123,9 +125,9 @@ pub fn run_fio(
     max_bytes: u64,
     segment_bytes: u64,
     latency: bool,
-) -> Result<FioResult, String> {
+) -> Result<FioResult, CheckError> {
     let dir = dir.join("fio");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| SysError::new("mkdir", &dir, e))?;
     let files = max_bytes.div_ceil(segment_bytes).max(1);
     let out = Command::new("fio")
         .arg("--name=append")
@@ -154,20 +156,17 @@ pub fn run_fio(
         })
         .arg("--output-format=json")
         .output()
-        .map_err(|e| {
-            format!(
-                "cannot run fio ({e}): install it (`apt-get install fio`; `make bench` does this)"
-            )
+        .map_err(|source| CheckError::MissingTool {
+            tool: "fio",
+            install: "`apt-get install fio`; `make bench` does this",
+            source,
         })?;
     if !out.status.success() {
-        return Err(format!(
-            "fio failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(CheckError::child("fio", out.status, &out.stderr));
     }
     clean_and_settle(&dir);
-    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("fio JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| CheckError::json("fio JSON", e))?;
     let job = &v["jobs"][0];
     let pct = |p: &str| {
         job["sync"]["lat_ns"]["percentile"][p]
@@ -179,7 +178,10 @@ pub fn run_fio(
         v.as_f64()
             .filter(|x| x.is_finite() && *x > 0.0)
             .ok_or_else(|| {
-                format!("fio at {bs} B reported no {what} ({v}): cannot compare with it")
+                CheckError::invalid(
+                    format!("fio at {bs} B"),
+                    format!("reported no {what} ({v}): cannot compare with it"),
+                )
             })
     };
     Ok(FioResult {
@@ -194,18 +196,19 @@ pub fn run_fio(
 }
 
 /// Run the comparison.
-pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn physical(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let dir = opts.dir.join("physical");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-    let free = free_bytes(&dir).map_err(|e| format!("statvfs {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| SysError::new("mkdir", &dir, e))?;
+    let free = free_bytes(&dir).map_err(|e| SysError::new("statvfs", &dir, e))?;
     // Each 1 MiB run writes at most this much, then its file is removed.
     let cap: u64 = (1u64 << 30).min(free / 4);
     if cap < (64 << 20) {
-        return Err(format!(
-            "only {} MiB free in {}: need at least 256 MiB for the fio comparison",
-            free >> 20,
-            dir.display()
-        ));
+        return Err(CheckError::NoSpace {
+            dir,
+            free,
+            needed: 256 << 20,
+            needs: "the fio comparison",
+        });
     }
     let secs = opts.run_secs(1.5).as_secs_f64().max(1.0);
     let mut sc = SinkConfig::new(dir.join("sink"));
@@ -237,14 +240,12 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, String> {
             fio_runs[k].push(run_fio(&dir, bs, secs, cap, SEGMENT_BYTES, false)?);
             note_cpu(&cpu.stop());
             let cpu = crate::host::CpuMeter::start();
-            let s = bench_appends(&sc, bs as usize, Duration::from_secs_f64(secs), cap)
-                .map_err(|e| e.to_string())?;
+            let s = bench_appends(&sc, bs as usize, Duration::from_secs_f64(secs), cap)?;
             note_cpu(&cpu.stop());
             clean_and_settle(&sc.dir);
             sink_runs[k].push(s);
         }
-        let un = measured_run(&opts.saturate("physical-unbatched", WindowConfig::UNBATCHED, 2.0))
-            .map_err(|e| e.to_string())?;
+        let un = measured_run(&opts.saturate("physical-unbatched", WindowConfig::UNBATCHED, 2.0))?;
         pipe_un.push(un);
         let mut d: Vec<Decision> = (0..sizes.len())
             .map(|k| {

@@ -16,8 +16,10 @@ use super::common::{
     clean_and_settle, rounded, write_csv_rows, write_json_evidence, CheckOptions, CheckResult,
     Criterion,
 };
+use super::error::CheckError;
 use crate::codec::BlockReader;
 use crate::config::{LoadShape, StopAfter, WindowConfig};
+use crate::error::SysError;
 use crate::payload::{parse_id, PoisonSpec};
 use crate::retry::{DeadLetterQueue, RetryStrategy};
 use crate::sink::{utf8_record, FileSink, ValidatingSink};
@@ -59,7 +61,7 @@ fn run_strategy(
     tag: &str,
     retry: RetryStrategy,
     secs: f64,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, CheckError> {
     let mut cfg = opts.run_config(
         tag,
         WindowConfig {
@@ -80,28 +82,36 @@ fn run_strategy(
     cfg.retry = retry;
     cfg.observe.sample_every = Some(Duration::from_millis(100));
     let _ = std::fs::remove_dir_all(&cfg.sink.dir);
-    let sink = FileSink::open(&cfg.sink).map_err(|e| e.to_string())?;
-    let report = crate::pipeline::run_with_sink(&cfg, ValidatingSink::new(sink, utf8_record))
-        .map_err(|e| e.to_string())?;
+    let sink = FileSink::open(&cfg.sink)?;
+    let report = crate::pipeline::run_with_sink(&cfg, ValidatingSink::new(sink, utf8_record))?;
     if report.unaccounted() != 0 {
-        return Err(format!("counters do not reconcile: {report:?}"));
+        return Err(CheckError::invalid(
+            "counters do not reconcile",
+            format!("{report:?}"),
+        ));
     }
     let dlq =
         DeadLetterQueue::read_all(&cfg.dlq_dir().join("dead-letter.jsonl")).unwrap_or_default();
     let mut committed_ids = Vec::new();
     let mut segs: Vec<_> = std::fs::read_dir(&cfg.sink.dir)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| SysError::new("read_dir", &cfg.sink.dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "log"))
         .collect();
     segs.sort();
     for s in segs {
-        let bytes = std::fs::read(&s).map_err(|e| format!("read {}: {e}", s.display()))?;
+        let bytes = std::fs::read(&s).map_err(|e| SysError::new("read", &s, e))?;
         for b in BlockReader::new(&bytes) {
-            let b = b.map_err(|e| format!("{}: {e}", s.display()))?;
+            let frame = |source| CheckError::Frame {
+                path: s.clone(),
+                source,
+            };
+            let b = b.map_err(frame)?;
             for r in b.records() {
-                let r = r.map_err(|e| format!("{}: {e}", s.display()))?;
-                committed_ids.push(parse_id(r).ok_or("committed record without an id")?);
+                let r = r.map_err(frame)?;
+                committed_ids.push(parse_id(r).ok_or_else(|| {
+                    CheckError::invalid(s.display().to_string(), "committed record without an id")
+                })?);
             }
         }
     }
@@ -139,7 +149,7 @@ fn offering(s: &[Sample], offered: u64) -> Vec<Sample> {
 }
 
 /// Run the check.
-pub fn poison(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn poison(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let secs = opts.run_secs(6.0).as_secs_f64().max(2.0);
     opts.progress("poison: split-and-retry");
     let split = run_strategy(opts, "poison-split", RetryStrategy::SplitAndRetry, secs)?;

@@ -19,7 +19,9 @@ use serde_json::json;
 use super::common::{
     clean_and_settle, write_csv_rows, write_json_evidence, CheckOptions, CheckResult, Criterion,
 };
+use super::error::CheckError;
 use crate::config::RunConfig;
+use crate::error::SysError;
 use crate::ingest::{ingest, record_id, scan, write_ndjson, IngestConfig, LineKind, Mix, Schema};
 use crate::redrive::{dlq_status, redrive, RedriveConfig};
 use crate::retry::DeadLetter;
@@ -37,17 +39,21 @@ struct StageRow {
 }
 
 /// Run the check.
-pub fn redrive_check(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn redrive_check(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let per_input: u64 = if opts.quick { 10_000 } else { 100_000 };
     let base = opts.dir.join("redrive");
     let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).map_err(|e| format!("mkdir {}: {e}", base.display()))?;
+    std::fs::create_dir_all(&base).map_err(|e| SysError::new("mkdir", &base, e))?;
     let result = run(opts, &base, per_input);
     clean_and_settle(&base);
     result
 }
 
-fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<CheckResult, String> {
+fn run(
+    opts: &CheckOptions,
+    base: &std::path::Path,
+    per_input: u64,
+) -> Result<CheckResult, CheckError> {
     let mix = Mix::default();
     // Input 1 plain, input 2 gzip; ids continue across them.
     let mut kind_of: HashMap<u64, LineKind> = HashMap::new();
@@ -55,8 +61,8 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
     for (i, gz) in [(0u64, false), (1, true)] {
         let first = 1 + i * per_input;
         let mut raw = Vec::new();
-        let kinds =
-            write_ndjson(&mut raw, first, per_input, &mix, 100 + i).map_err(|e| e.to_string())?;
+        let kinds = write_ndjson(&mut raw, first, per_input, &mix, 100 + i)
+            .map_err(|e| CheckError::io("generate NDJSON", e))?;
         for (k, kind) in kinds.into_iter().enumerate() {
             kind_of.insert(first + k as u64, kind);
         }
@@ -67,12 +73,13 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
         });
         let bytes = if gz {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            e.write_all(&raw).map_err(|e| e.to_string())?;
-            e.finish().map_err(|e| e.to_string())?
+            let io = |e| CheckError::io("gzip", e);
+            e.write_all(&raw).map_err(io)?;
+            e.finish().map_err(io)?
         } else {
             raw
         };
-        std::fs::write(&path, bytes).map_err(|e| format!("write {}: {e}", path.display()))?;
+        std::fs::write(&path, bytes).map_err(|e| SysError::new("write", &path, e))?;
         inputs.push(path);
     }
     let ids_where = |f: &dyn Fn(LineKind) -> bool| -> BTreeSet<u64> {
@@ -96,27 +103,36 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
         "redrive: ingesting {} records (schema v1)",
         2 * per_input
     ));
-    let ing = ingest(&cfg).map_err(|e| e.to_string())?;
+    let ing = ingest(&cfg)?;
 
-    let committed_ids = || -> Result<Vec<u64>, String> {
+    let committed_ids = || -> Result<Vec<u64>, CheckError> {
         let mut ids = Vec::new();
         let mut bad = 0u64;
         scan(&sink, false, &mut |r| match record_id(r) {
             Some(id) => ids.push(id),
             None => bad += 1,
+        })
+        .map_err(|reason| CheckError::Scan {
+            dir: sink.clone(),
+            reason,
         })?;
         if bad > 0 {
-            return Err(format!("{bad} committed records without an id"));
+            return Err(CheckError::invalid(
+                "committed records",
+                format!("{bad} without an id"),
+            ));
         }
         Ok(ids)
     };
-    let dlq_ids = |run: &RunConfig| -> Result<(Vec<u64>, Vec<DeadLetter>, usize), String> {
-        let s = dlq_status(&run.dlq_dir()).map_err(|e| e.to_string())?;
+    let dlq_ids = |run: &RunConfig| -> Result<(Vec<u64>, Vec<DeadLetter>, usize), CheckError> {
+        let s = dlq_status(&run.dlq_dir())?;
         let mut ids = Vec::new();
         for d in &s.pending {
             // The id is in the payload; an over-long record kept no payload, so use its source line.
             let id = record_id(d.payload.as_bytes()).or_else(|| source_id(&d.source, per_input));
-            ids.push(id.ok_or_else(|| format!("dead letter without an id: {}", d.source))?);
+            ids.push(id.ok_or_else(|| {
+                CheckError::invalid(format!("dead letter {}", d.source), "without an id")
+            })?);
         }
         Ok((ids, s.pending, s.drained.len()))
     };
@@ -129,12 +145,12 @@ fn run(opts: &CheckOptions, base: &std::path::Path, per_input: u64) -> Result<Ch
     opts.progress("redrive: dlq redrive --schema v2");
     let mut rcfg = RedriveConfig::new(cfg.run.clone());
     rcfg.schema = Schema::V2;
-    let r1 = redrive(&rcfg).map_err(|e| e.to_string())?;
+    let r1 = redrive(&rcfg)?;
     let c2 = committed_ids()?;
     let (d2, a2, drained2) = dlq_ids(&cfg.run)?;
 
     opts.progress("redrive: dlq redrive again");
-    let r2 = redrive(&rcfg).map_err(|e| e.to_string())?;
+    let r2 = redrive(&rcfg)?;
     let c3 = committed_ids()?;
     let (d3, a3, _) = dlq_ids(&cfg.run)?;
 

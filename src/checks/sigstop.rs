@@ -12,6 +12,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::common::{write_csv_rows, CheckOptions, CheckResult, Criterion};
+use super::error::CheckError;
+use crate::error::SysError;
 
 /// How long the process is stopped.
 pub const STOP: Duration = Duration::from_secs(1);
@@ -32,7 +34,7 @@ struct StopRow {
 }
 
 /// Run the check.
-pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let exe = opts.binary("sigstop")?;
     let dir = opts.dir.join("sigstop");
     let rate: u64 = 5000;
@@ -59,22 +61,22 @@ pub fn sigstop(opts: &CheckOptions) -> Result<CheckResult, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("spawn {}: {e}", exe.display()))?;
+        .map_err(|e| SysError::new("spawn", &exe, e))?;
     let pid = Pid::from_raw(child.id() as i32);
     opts.progress("sigstop: steady run, SIGSTOP at 2 s for 1 s");
     std::thread::sleep(Duration::from_secs(2));
-    kill(pid, Signal::SIGSTOP).map_err(|e| format!("SIGSTOP: {e}"))?;
+    kill(pid, Signal::SIGSTOP).map_err(|e| CheckError::io("SIGSTOP", e.into()))?;
     std::thread::sleep(STOP);
-    kill(pid, Signal::SIGCONT).map_err(|e| format!("SIGCONT: {e}"))?;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    kill(pid, Signal::SIGCONT).map_err(|e| CheckError::io("SIGCONT", e.into()))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| SysError::new("wait", &exe, e))?;
     let _ = std::fs::remove_dir_all(&dir);
     if !out.status.success() {
-        return Err(format!(
-            "run failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(CheckError::child("run", out.status, &out.stderr));
     }
-    let r: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("run JSON: {e}"))?;
+    let r: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| CheckError::json("run JSON", e))?;
     let (p99, max) = (
         r["latency_us"]["p99"].as_f64().unwrap_or(0.0),
         r["latency_us"]["max"].as_f64().unwrap_or(0.0),

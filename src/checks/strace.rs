@@ -10,6 +10,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::common::{write_csv_rows, CheckOptions, CheckResult, Criterion};
+use super::error::CheckError;
+use crate::error::SysError;
 
 /// One case's counts from the run's JSON and from strace, as a row of `strace.csv`.
 #[derive(Debug, Serialize)]
@@ -98,7 +100,7 @@ pub fn parse_strace(log: &str, dir: &str) -> StraceCounts {
 }
 
 /// Run the check.
-pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
+pub fn strace(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let exe = opts.binary("strace")?;
     let cases: [(&str, &[&str]); 2] = [
         (
@@ -123,8 +125,10 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
     for (name, args) in cases {
         let dir = opts.dir.join(format!("strace-{name}"));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let dir = dir.canonicalize().map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir).map_err(|e| SysError::new("mkdir", &dir, e))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| SysError::new("canonicalize", &dir, e))?;
         let log = opts.dir.join(format!("strace-{name}.log"));
         opts.progress(format!("strace: {name} run under strace"));
         let out = Command::new("strace")
@@ -143,20 +147,22 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, String> {
             .arg(&dir)
             .args(args)
             .output()
-            .map_err(|e| {
-                format!("cannot run strace ({e}): install it (`apt-get install strace`)")
+            .map_err(|source| CheckError::MissingTool {
+                tool: "strace",
+                install: "`apt-get install strace`",
+                source,
             })?;
         let _ = std::fs::remove_dir_all(&dir);
         if !out.status.success() {
-            return Err(format!(
-                "run under strace failed ({}): {}",
+            return Err(CheckError::child(
+                "run under strace",
                 out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
+                &out.stderr,
             ));
         }
-        let r: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("run JSON: {e}"))?;
-        let text =
-            std::fs::read_to_string(&log).map_err(|e| format!("read {}: {e}", log.display()))?;
+        let r: Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| CheckError::json("run JSON", e))?;
+        let text = std::fs::read_to_string(&log).map_err(|e| SysError::new("read", &log, e))?;
         let _ = std::fs::remove_file(&log);
         let c = parse_strace(&text, &dir.display().to_string());
         let (jw, jf) = (

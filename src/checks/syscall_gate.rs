@@ -16,8 +16,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::CheckError;
 use crate::checks::strace::{call_of, fd_path, parse_strace};
 use crate::config::{RunConfig, StopAfter, WindowConfig};
+use crate::error::SysError;
 use crate::ingest::{ingest, write_ndjson, IngestConfig, Mix, Schema};
 use crate::redrive::{redrive, RedriveConfig};
 
@@ -70,23 +72,24 @@ fn closed_loop(dir: &Path, items: u64, window: WindowConfig) -> RunConfig {
 
 /// Write the ingest workload's seeded input into `dir` (before tracing: making the fixture is not the
 /// workload, and its calls must not move the budget).
-pub fn prepare(name: &str, dir: &Path) -> Result<(), String> {
+pub fn prepare(name: &str, dir: &Path) -> Result<(), CheckError> {
     let input = dir.join("input.ndjson");
     if name == "ingest" && !input.exists() {
         let mut raw = Vec::new();
-        write_ndjson(&mut raw, 1, INGEST_RECORDS, &Mix::default(), 7).map_err(|e| e.to_string())?;
-        std::fs::write(&input, raw).map_err(|e| format!("write {}: {e}", input.display()))?;
+        write_ndjson(&mut raw, 1, INGEST_RECORDS, &Mix::default(), 7)
+            .map_err(|e| CheckError::io("generate NDJSON", e))?;
+        std::fs::write(&input, raw).map_err(|e| SysError::new("write", &input, e))?;
     }
     Ok(())
 }
 
-fn ingest_config(dir: &Path) -> Result<IngestConfig, String> {
+fn ingest_config(dir: &Path) -> Result<IngestConfig, CheckError> {
     let input = dir.join("input.ndjson");
     if !input.exists() {
-        return Err(format!(
-            "{}: missing (syscall_gate::prepare writes it)",
-            input.display()
-        ));
+        return Err(CheckError::MissingInput {
+            path: input,
+            made_by: "syscall_gate::prepare",
+        });
     }
     let mut cfg = IngestConfig::new(dir.join("sink"), vec![input]);
     cfg.schema = Schema::V1;
@@ -97,7 +100,7 @@ fn ingest_config(dir: &Path) -> Result<IngestConfig, String> {
 }
 
 /// Run one workload in `dir` (fresh, or holding the ingest workload's results for `redrive`).
-pub fn run_workload(name: &str, dir: &Path) -> Result<WorkloadReport, String> {
+pub fn run_workload(name: &str, dir: &Path) -> Result<WorkloadReport, CheckError> {
     let mut rep = WorkloadReport {
         workload: name.to_string(),
         ..WorkloadReport::default()
@@ -109,15 +112,18 @@ pub fn run_workload(name: &str, dir: &Path) -> Result<WorkloadReport, String> {
             } else {
                 (BATCHED_ITEMS, window())
             };
-            let r = crate::pipeline::run(&closed_loop(dir, items, w)).map_err(|e| e.to_string())?;
+            let r = crate::pipeline::run(&closed_loop(dir, items, w))?;
             if r.committed != items {
-                return Err(format!("{name}: committed {} of {items}", r.committed));
+                return Err(CheckError::invalid(
+                    name,
+                    format!("committed {} of {items}", r.committed),
+                ));
             }
             (rep.records, rep.segment_writes, rep.segment_fdatasyncs) =
                 (r.committed, r.write_syscalls, r.fdatasyncs);
         }
         "ingest" => {
-            let r = ingest(&ingest_config(dir)?).map_err(|e| e.to_string())?;
+            let r = ingest(&ingest_config(dir)?)?;
             rep.records = r.committed + r.dead_lettered;
             (rep.segment_writes, rep.segment_fdatasyncs) = (
                 r.run.write_syscalls,
@@ -126,14 +132,19 @@ pub fn run_workload(name: &str, dir: &Path) -> Result<WorkloadReport, String> {
         }
         "redrive" => {
             let cfg = RedriveConfig::new(ingest_config(dir)?.run);
-            let r = redrive(&cfg).map_err(|e| e.to_string())?;
+            let r = redrive(&cfg)?;
             rep.records = r.entries;
             (rep.segment_writes, rep.segment_fdatasyncs) = (
                 r.run.write_syscalls,
                 r.run.fdatasyncs + r.recovery_fdatasyncs,
             );
         }
-        other => return Err(format!("no workload {other:?} (one of {WORKLOADS:?})")),
+        other => {
+            return Err(CheckError::UnknownWorkload {
+                name: other.to_string(),
+                known: format!("{WORKLOADS:?}"),
+            })
+        }
     }
     Ok(rep)
 }
@@ -204,7 +215,7 @@ pub fn disagreements(m: &Measured, log: &str, dir: &str) -> Vec<String> {
 pub type Budgets = BTreeMap<(String, String), u64>;
 
 /// Read `ci/syscall-budgets.tsv`: `workload<TAB>syscall<TAB>calls<TAB>records` lines, `#` comments.
-pub fn parse_budgets(text: &str) -> Result<(Budgets, BTreeMap<String, u64>), String> {
+pub fn parse_budgets(text: &str) -> Result<(Budgets, BTreeMap<String, u64>), CheckError> {
     let (mut budgets, mut records) = (Budgets::new(), BTreeMap::new());
     for (i, line) in text.lines().enumerate() {
         if line.starts_with('#') || line.trim().is_empty() {
@@ -212,14 +223,18 @@ pub fn parse_budgets(text: &str) -> Result<(Budgets, BTreeMap<String, u64>), Str
         }
         let cols: Vec<&str> = line.split('\t').collect();
         let [w, s, c, r] = cols[..] else {
-            return Err(format!(
-                "syscall budgets line {}: want 4 tab-separated columns: {line:?}",
-                i + 1
+            return Err(CheckError::invalid(
+                format!("syscall budgets line {}", i + 1),
+                format!("want 4 tab-separated columns: {line:?}"),
             ));
         };
         let num = |v: &str| {
-            v.parse::<u64>()
-                .map_err(|e| format!("syscall budgets line {}: {v:?}: {e}", i + 1))
+            v.parse::<u64>().map_err(|e| {
+                CheckError::invalid(
+                    format!("syscall budgets line {}", i + 1),
+                    format!("{v:?}: {e}"),
+                )
+            })
         };
         budgets.insert((w.to_string(), s.to_string()), num(c)?);
         records.insert(w.to_string(), num(r)?);

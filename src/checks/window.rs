@@ -15,6 +15,7 @@ use super::common::{
     effective_max_items, measured_run, write_csv_rows, write_json_evidence, CheckOptions,
     CheckResult, Criterion,
 };
+use super::error::CheckError;
 use crate::config::{AimdConfig, LoadShape, StopAfter, WindowConfig, WindowMode};
 use crate::stats::{at_most, decide, LEVEL};
 use crate::summary::RunReport;
@@ -83,14 +84,14 @@ fn grid(quick: bool) -> (Vec<usize>, Vec<f64>) {
 }
 
 /// Measure the batched peak: saturation with the largest window of the sweep.
-pub fn measure_peak(opts: &CheckOptions) -> Result<RunReport, String> {
+pub fn measure_peak(opts: &CheckOptions) -> Result<RunReport, CheckError> {
     let (items, lingers) = grid(opts.quick);
     let w = WindowConfig {
         max_items: *items.last().unwrap(),
         max_bytes: SWEEP_MAX_BYTES,
         linger: Duration::from_secs_f64(lingers.last().unwrap() / 1e3),
     };
-    measured_run(&opts.saturate("peak", w, 3.0)).map_err(|e| e.to_string())
+    Ok(measured_run(&opts.saturate("peak", w, 3.0))?)
 }
 
 struct Row {
@@ -112,7 +113,7 @@ impl Row {
 }
 
 /// Run the sweep; returns the check result and the chosen window.
-pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String> {
+pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckError> {
     let slo_us = opts.slo.as_secs_f64() * 1e6;
     opts.progress("window: measuring batched peak (saturation, largest window)");
     let peak = measure_peak(opts)?;
@@ -122,13 +123,13 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         peak.throughput_items_per_s
     ));
     let (items, lingers) = grid(opts.quick);
-    let measure = |mode: WindowMode, w: WindowConfig| -> Result<Row, String> {
+    let measure = |mode: WindowMode, w: WindowConfig| -> Result<Row, CheckError> {
         let mut b = opts.bursty("sweep", w, rate, 3.0);
         b.window_mode = mode;
-        let bursty = measured_run(&b).map_err(|e| e.to_string())?;
+        let bursty = measured_run(&b)?;
         let mut s = opts.saturate("sweep-sat", w, 1.5);
         s.window_mode = mode;
-        let sat = measured_run(&s).map_err(|e| e.to_string())?;
+        let sat = measured_run(&s)?;
         let row = Row {
             mode,
             window: w,
@@ -207,7 +208,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
     low_cfg.load.rate = Some(LOW_LOAD_RATE);
     low_cfg.load.shape = LoadShape::Steady;
     low_cfg.load.stop = StopAfter::Duration(opts.run_secs(4.0));
-    let low = measured_run(&low_cfg).map_err(|e| e.to_string())?;
+    let low = measured_run(&low_cfg)?;
 
     // The choice is judged on fresh runs, not on the sweep runs it was chosen from (there its p99 is
     // under the SLO by construction whenever any window qualified): the bursty replay repeated until
@@ -218,13 +219,12 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         opts.decision_budget(90.0),
         LEVEL,
         || started.elapsed().as_secs_f64(),
-        |i| -> Result<f64, String> {
+        |i| -> Result<f64, CheckError> {
             opts.progress(format!(
                 "window: the chosen window on a fresh bursty replay, run {}",
                 i + 1
             ));
-            let r =
-                measured_run(&opts.bursty("chosen", w, rate, 4.0)).map_err(|e| e.to_string())?;
+            let r = measured_run(&opts.bursty("chosen", w, rate, 4.0))?;
             let p99 = r.latency_us.p99;
             fresh_bursty.push(r);
             Ok(p99)
@@ -232,7 +232,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), String
         |iv| at_most(iv, slo_us),
     )?;
     opts.progress("window: the chosen window at saturation, a fresh run");
-    let sat = measured_run(&opts.saturate("chosen-sat", w, 2.0)).map_err(|e| e.to_string())?;
+    let sat = measured_run(&opts.saturate("chosen-sat", w, 2.0))?;
     let sat = &sat;
     let eff_max = effective_max_items(&w, sat.settings.item_bytes);
     let size_flushes = sat.flush_reasons.items + sat.flush_reasons.bytes;

@@ -31,8 +31,11 @@
 //!
 //! A violation names the seed, the operation and the fault, which reproduce it exactly.
 
+mod error;
 mod oracle;
 mod workload;
+
+pub use error::SimError;
 
 pub use workload::{Change, Workload, RECORD_CAP};
 
@@ -58,7 +61,8 @@ pub struct Violation {
     pub at_op: u64,
     /// The fault.
     pub fault: String,
-    /// What was wrong.
+    /// What was wrong: the [`SimError`]'s message, causes included (a violation is a record to print
+    /// and compare, so it keeps text, not the error).
     pub what: String,
 }
 
@@ -131,29 +135,28 @@ fn store_after_run(
     run: usize,
     limit: Option<DlqLimit>,
     max_items: usize,
-) -> Result<(u64, u64), String> {
-    oracle::check_dlq_bound(storage, dlq, limit, max_items)
-        .map_err(|e| format!("run {run}: {e}"))?;
+) -> Result<(u64, u64), SimError> {
+    oracle::check_dlq_bound(storage, dlq, limit, max_items).map_err(|e| e.in_run(run, false))?;
     let have = oracle::committed(storage, Path::new(SINK))?.len() as u64;
     let dead = oracle::dead_letters(storage, dlq)?.len() as u64;
     if r.recovery.records < acked.0 {
-        return Err(format!(
+        return Err(SimError::broken(format!(
             "run {run}: its start-up found {} committed records of {} acknowledged",
             r.recovery.records, acked.0
-        ));
+        )));
     }
     if have != r.recovery.records + r.committed {
-        return Err(format!(
+        return Err(SimError::broken(format!(
             "run {run}: the store holds {have} records; start-up found {} and the run committed {}",
             r.recovery.records, r.committed
-        ));
+        )));
     }
     // A drop-older DLQ evicts acknowledged dead letters by policy: counted, not kept.
     if dead + r.run.dlq_evicted < acked.1 + r.dead_lettered {
-        return Err(format!(
+        return Err(SimError::broken(format!(
             "run {run}: the DLQ holds {dead} entries and the run evicted {}; {} were acknowledged before and {} in the run",
             r.run.dlq_evicted, acked.1, r.dead_lettered
-        ));
+        )));
     }
     Ok((have, dead))
 }
@@ -181,10 +184,10 @@ fn simulate(
     work: &Path,
     fault: Option<(SimFault, CrashMode)>,
     rng: &mut SplitMix64,
-) -> Result<u64, String> {
+) -> Result<u64, SimError> {
     let fs = SimStorage::new();
     let storage = Storage::new(Arc::new(SimVfs(Arc::clone(&fs))));
-    let mut inputs = Inputs::create(w, work).map_err(|e| format!("inputs: {e}"))?;
+    let mut inputs = Inputs::create(w, work).map_err(SimError::Inputs)?;
     fs.set_fault(fault.map(|f| f.0));
     let mut acked = (0u64, 0u64); // committed, dead-lettered: acknowledged by completed runs
                                   // Dead letters a bounded DLQ gave up (refused or evicted): exact without faults, where every
@@ -195,7 +198,7 @@ fn simulate(
         if run > 0 {
             inputs
                 .apply(&w.changes[run - 1])
-                .map_err(|e| format!("inputs: {e}"))?;
+                .map_err(SimError::Inputs)?;
         }
         // A run that fails is restarted (after the crash it suffered, if it was one) until it
         // completes: at most twice here, as at most two faults are planted.
@@ -204,7 +207,9 @@ fn simulate(
             match run_once(&cfg) {
                 Ok(r) => {
                     if r.unaccounted() != 0 {
-                        return Err(format!("run {run}: counters do not reconcile: {r:?}"));
+                        return Err(SimError::broken(format!(
+                            "run {run}: counters do not reconcile: {r:?}"
+                        )));
                     }
                     acked = store_after_run(
                         &storage,
@@ -221,13 +226,17 @@ fn simulate(
                 Err((e, c, d, evicted)) => {
                     if let RunError::Sink { partial, .. } = &e {
                         if partial.unaccounted() != 0 {
-                            return Err(format!(
+                            return Err(SimError::broken(format!(
                                 "run {run}: a failed run's counters do not reconcile: {partial:?}"
-                            ));
+                            )));
                         }
                     }
                     if attempt >= 2 || (fault.is_none() && !fs.is_dead()) {
-                        return Err(format!("run {run} attempt {attempt} failed: {e}"));
+                        return Err(SimError::Run {
+                            what: format!("run {run}"),
+                            attempt,
+                            source: e,
+                        });
                     }
                     let crashed = fs.is_dead();
                     if crashed {
@@ -238,18 +247,18 @@ fn simulate(
                     let have = oracle::committed(&storage, Path::new(SINK))?.len() as u64;
                     let dead = oracle::intact_dead_letters(&storage, &cfg.run.dlq_dir())?;
                     oracle::check_dlq_bound(&storage, &cfg.run.dlq_dir(), w.dlq_limit, w.max_items)
-                        .map_err(|e| format!("run {run}: after the failure: {e}"))?;
+                        .map_err(|e| e.in_run(run, true))?;
                     acked.0 += c;
                     acked.1 = (acked.1 + d).saturating_sub(evicted);
                     if have < acked.0 || dead < acked.1 {
-                        return Err(format!(
+                        return Err(SimError::broken(format!(
                             "run {run}: after the {} {} records and {} dead letters remain of {} and {} acknowledged",
                             if crashed { "crash" } else { "failure" },
                             have,
                             dead,
                             acked.0,
                             acked.1
-                        ));
+                        )));
                     }
                     if second_crash {
                         // Crash again inside the restart's recovery or first commits.
@@ -292,25 +301,31 @@ fn redrive_step(
     second_crash: &mut bool,
     mode: CrashMode,
     rng: &mut SplitMix64,
-) -> Result<u64, String> {
+) -> Result<u64, SimError> {
     let rcfg = crate::redrive::RedriveConfig::new(cfg.run.clone());
     for attempt in 0.. {
         match crate::redrive::redrive(&rcfg) {
             Ok(rep) => {
                 if rep.run.unaccounted() != 0 {
-                    return Err(format!("redrive: counters do not reconcile: {rep:?}"));
+                    return Err(SimError::broken(format!(
+                        "redrive: counters do not reconcile: {rep:?}"
+                    )));
                 }
                 return Ok(rep.run.dropped_by_reason.dlq_full + rep.run.dlq_evicted);
             }
             Err(e) => {
                 if attempt >= 2 {
-                    return Err(format!("redrive attempt {attempt} failed: {e}"));
+                    return Err(SimError::Run {
+                        what: "redrive".into(),
+                        attempt,
+                        source: e,
+                    });
                 }
                 if let RunError::Sink { partial, .. } = &e {
                     if partial.unaccounted() != 0 {
-                        return Err(format!(
+                        return Err(SimError::broken(format!(
                             "redrive: a failed run's counters do not reconcile: {partial:?}"
-                        ));
+                        )));
                     }
                     acked += partial.committed;
                 }
@@ -319,9 +334,9 @@ fn redrive_step(
                 }
                 let have = oracle::committed(storage, Path::new(SINK))?.len() as u64;
                 if have < acked {
-                    return Err(format!(
+                    return Err(SimError::broken(format!(
                         "redrive: after the failure {have} records remain of {acked} acknowledged"
-                    ));
+                    )));
                 }
                 if std::mem::take(second_crash) {
                     fs.set_fault(Some(SimFault {
@@ -359,7 +374,8 @@ pub fn run_seed(seed: u64, max_points: u64, work: &Path) -> SeedOutcome {
     let ops = match simulate(&w, work, None, &mut rng) {
         Ok(ops) => ops,
         Err(what) => {
-            out.violations.push(violation(0, "none".into(), what));
+            out.violations
+                .push(violation(0, "none".into(), what.to_string()));
             return out;
         }
     };
@@ -369,15 +385,18 @@ pub fn run_seed(seed: u64, max_points: u64, work: &Path) -> SeedOutcome {
         let (fault, mode) = fault_for(&mut rng, n);
         out.points += 1;
         if let Err(what) = simulate(&w, work, Some((fault, mode)), &mut rng) {
-            out.violations
-                .push(violation(n, format!("{:?}/{:?}", fault.kind, mode), what));
+            out.violations.push(violation(
+                n,
+                format!("{:?}/{:?}", fault.kind, mode),
+                what.to_string(),
+            ));
         }
     }
     out
 }
 
 /// Replay one point exactly as [`run_seed`] ran it (the same draws from the seed's generator).
-pub fn replay(seed: u64, at_op: u64, max_points: u64, work: &Path) -> Result<(), String> {
+pub fn replay(seed: u64, at_op: u64, max_points: u64, work: &Path) -> Result<(), SimError> {
     let w = Workload::new(seed);
     let mut rng = SplitMix64::new(seed);
     let ops = simulate(&w, work, None, &mut rng)?;
@@ -389,7 +408,5 @@ pub fn replay(seed: u64, at_op: u64, max_points: u64, work: &Path) -> Result<(),
             return r.map(drop);
         }
     }
-    Err(format!(
-        "operation {at_op} is not one of seed {seed}'s points"
-    ))
+    Err(SimError::NotAPoint { seed, at_op })
 }

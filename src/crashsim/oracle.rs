@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::error::SimError;
 use super::workload::Inputs;
+use crate::error::SysError;
 use crate::retry::{DeadLetter, DlqLimit, DlqPolicy, PENDING_FILE};
 use crate::storage::Storage;
 
@@ -17,35 +19,41 @@ fn id_of(bytes: &[u8]) -> Option<String> {
 }
 
 /// Committed data records (CRC-checked by the scan), in commit order.
-pub fn committed(storage: &Storage, sink: &Path) -> Result<Vec<Vec<u8>>, String> {
+pub fn committed(storage: &Storage, sink: &Path) -> Result<Vec<Vec<u8>>, SimError> {
     let mut out = Vec::new();
-    crate::ingest::scan_in(storage, sink, false, &mut |r| out.push(r.to_vec()))?;
+    crate::ingest::scan_in(storage, sink, false, &mut |r| out.push(r.to_vec()))
+        .map_err(SimError::Scan)?;
     Ok(out)
 }
 
 /// Entries of the dead-letter file (whole lines only).
-pub fn dead_letters(storage: &Storage, dlq: &Path) -> Result<Vec<DeadLetter>, String> {
+pub fn dead_letters(storage: &Storage, dlq: &Path) -> Result<Vec<DeadLetter>, SimError> {
     let path = dlq.join(PENDING_FILE);
     let bytes = match storage.read_all(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("read {}: {e}", path.display())),
+        Err(e) => return Err(SysError::new("read", path, e).into()),
     };
     let text = String::from_utf8_lossy(&bytes);
     let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
     whole
         .lines()
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("dead letter {l:?}: {e}")))
+        .map(|l| {
+            serde_json::from_str(l).map_err(|source| SimError::DeadLetter {
+                line: l.to_string(),
+                source,
+            })
+        })
         .collect()
 }
 
 /// Dead-letter entries that parse whole (right after a crash, a torn tail may follow them).
-pub fn intact_dead_letters(storage: &Storage, dlq: &Path) -> Result<u64, String> {
+pub fn intact_dead_letters(storage: &Storage, dlq: &Path) -> Result<u64, SimError> {
     let path = dlq.join(PENDING_FILE);
     let bytes = match storage.read_all(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(format!("read {}: {e}", path.display())),
+        Err(e) => return Err(SysError::new("read", path, e).into()),
     };
     Ok(bytes
         .split(|&b| b == b'\n')
@@ -62,12 +70,13 @@ pub fn check_dlq_bound(
     dlq: &Path,
     limit: Option<DlqLimit>,
     batch_items: usize,
-) -> Result<(), String> {
+) -> Result<(), SimError> {
     let Some(l) = limit else { return Ok(()) };
-    let bytes = match storage.read_all(&dlq.join(PENDING_FILE)) {
+    let path = dlq.join(PENDING_FILE);
+    let bytes = match storage.read_all(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(format!("read the DLQ: {e}")),
+        Err(e) => return Err(SysError::new("read", path, e).into()),
     };
     let len = bytes.len() as u64;
     let entries = bytes.iter().filter(|&&b| b == b'\n').count();
@@ -76,10 +85,10 @@ pub fn check_dlq_bound(
         DlqPolicy::DropOlder => len <= l.max_bytes || entries <= batch_items,
     };
     if !ok {
-        return Err(format!(
+        return Err(SimError::broken(format!(
             "the DLQ holds {len} bytes in {entries} entries, past its limit of {} ({:?}; a batch holds at most {batch_items})",
             l.max_bytes, l.policy
-        ));
+        )));
     }
     Ok(())
 }
@@ -96,7 +105,7 @@ pub fn check_final(
     inputs: &Inputs,
     redriven: bool,
     limited: Option<Option<u64>>,
-) -> Result<(), String> {
+) -> Result<(), SimError> {
     let records = committed(storage, sink)?;
     let dead = dead_letters(storage, dlq)?;
     // id -> (input index, line index, to be committed, too long, committed by ingest itself)
@@ -119,19 +128,23 @@ pub fn check_final(
     let mut last_line: HashMap<usize, usize> = HashMap::new();
     for r in &records {
         let id = id_of(r).ok_or_else(|| {
-            format!(
+            SimError::broken(format!(
                 "a committed record that no input wrote: {:?}",
                 String::from_utf8_lossy(r)
-            )
+            ))
         })?;
-        let &(f, k, valid, _, by_ingest) = want
-            .get(id.as_str())
-            .ok_or_else(|| format!("committed record #{id}# was never written"))?;
+        let &(f, k, valid, _, by_ingest) = want.get(id.as_str()).ok_or_else(|| {
+            SimError::broken(format!("committed record #{id}# was never written"))
+        })?;
         if !valid {
-            return Err(format!("invalid record #{id}# was committed"));
+            return Err(SimError::broken(format!(
+                "invalid record #{id}# was committed"
+            )));
         }
         if let Some(prev) = seen.insert(id.clone(), "committed") {
-            return Err(format!("#{id}# committed, and already {prev}"));
+            return Err(SimError::broken(format!(
+                "#{id}# committed, and already {prev}"
+            )));
         }
         // In order per input — what ingest commits (a re-drive commits dead letters later).
         if !by_ingest {
@@ -139,9 +152,9 @@ pub fn check_final(
         }
         if let Some(&p) = last_line.get(&f) {
             if k < p {
-                return Err(format!(
+                return Err(SimError::broken(format!(
                     "#{id}# committed after line {p} of its input: out of order"
-                ));
+                )));
             }
         }
         last_line.insert(f, k);
@@ -153,15 +166,20 @@ pub fn check_final(
             continue;
         }
         let bytes = d.bytes().unwrap_or_default();
-        let id = id_of(&bytes).ok_or_else(|| format!("a dead letter no input wrote: {d:?}"))?;
+        let id = id_of(&bytes)
+            .ok_or_else(|| SimError::broken(format!("a dead letter no input wrote: {d:?}")))?;
         let &(_, _, valid, _, _) = want
             .get(id.as_str())
-            .ok_or_else(|| format!("dead letter #{id}# was never written"))?;
+            .ok_or_else(|| SimError::broken(format!("dead letter #{id}# was never written")))?;
         if valid {
-            return Err(format!("valid record #{id}# was dead-lettered"));
+            return Err(SimError::broken(format!(
+                "valid record #{id}# was dead-lettered"
+            )));
         }
         if let Some(prev) = seen.insert(id.clone(), "dead-lettered") {
-            return Err(format!("#{id}# dead-lettered, and already {prev}"));
+            return Err(SimError::broken(format!(
+                "#{id}# dead-lettered, and already {prev}"
+            )));
         }
     }
     let too_long = want.values().filter(|w| w.3).count();
@@ -179,12 +197,12 @@ pub fn check_final(
     let lost_invalid = unseen(false);
     let Some(reported) = limited else {
         if too_long_entries != too_long {
-            return Err(format!(
+            return Err(SimError::broken(format!(
                 "{too_long_entries} dead letters for over-long lines, {too_long} such lines written"
-            ));
+            )));
         }
         if !lost_valid.is_empty() || !lost_invalid.is_empty() {
-            return Err(format!(
+            return Err(SimError::broken(format!(
                 "{} lines neither committed nor dead-lettered, e.g. {:?}",
                 lost_valid.len() + lost_invalid.len(),
                 lost_valid
@@ -192,28 +210,28 @@ pub fn check_final(
                     .chain(&lost_invalid)
                     .take(5)
                     .collect::<Vec<_>>()
-            ));
+            )));
         }
         return Ok(());
     };
     if !lost_valid.is_empty() {
-        return Err(format!(
+        return Err(SimError::broken(format!(
             "{} valid lines neither committed nor dead-lettered (a bounded DLQ only gives up invalid ones), e.g. {:?}",
             lost_valid.len(),
             &lost_valid[..lost_valid.len().min(5)]
-        ));
+        )));
     }
     if too_long_entries > too_long {
-        return Err(format!(
+        return Err(SimError::broken(format!(
             "{too_long_entries} dead letters for over-long lines, only {too_long} such lines written"
-        ));
+        )));
     }
     let given_up = (lost_invalid.len() + too_long - too_long_entries) as u64;
     if let Some(n) = reported {
         if given_up != n {
-            return Err(format!(
+            return Err(SimError::broken(format!(
                 "{given_up} invalid lines are neither committed nor dead-lettered, and the runs reported {n} refused or evicted by the DLQ's bound"
-            ));
+            )));
         }
     }
     Ok(())

@@ -128,6 +128,8 @@ pub(crate) fn cmd_check(a: CheckArgs) -> ExitCode {
                 eprintln!("check {name}: {} ({:.0} s)", r.verdict(), r.seconds);
                 results.push(r);
             }
+            // A CheckError's message already holds its causes' text (as `SysError`'s does): printing
+            // its source() chain as well would say each cause twice.
             Err(e) => return fail(2, format!("check {name}: {e}")),
         }
     }

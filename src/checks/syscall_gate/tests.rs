@@ -118,10 +118,13 @@ fn a_new_syscall_a_new_workload_or_a_changed_record_count_fails() {
 
 #[test]
 fn a_malformed_budget_line_is_an_error_naming_its_line() {
-    let e = parse_budgets("# c\nbatched\twrite\tmany\t10\n").unwrap_err();
+    let e = parse_budgets("# c\nbatched\twrite\tmany\t10\n")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 2") && e.contains("many"), "{e}");
     assert!(parse_budgets("batched write 1 2\n")
         .unwrap_err()
+        .to_string()
         .contains("line 1"));
 }
 
