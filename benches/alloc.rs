@@ -4,7 +4,7 @@
 //! same measurement is a pass/fail test in `tests/steady_state_allocates_nothing_per_item.rs`.
 
 use divan::AllocProfiler;
-use ingest_lab::{NullSink, RunConfig, StopAfter};
+use ingest_lab::{config::RunConfig, config::StopAfter, sink::NullSink};
 
 #[global_allocator]
 static ALLOC: AllocProfiler = AllocProfiler::system();
@@ -19,7 +19,7 @@ fn null_sink_run(items: u64) -> u64 {
     let mut cfg = RunConfig::new("target/unused-null-sink");
     cfg.load.rate = None;
     cfg.load.stop = StopAfter::Items(items);
-    ingest_lab::run_with_sink(&cfg, NullSink::new())
+    ingest_lab::pipeline::run_with_sink(&cfg, NullSink::new())
         .expect("run")
         .committed
 }

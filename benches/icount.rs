@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use ingest_lab::{
-    aimd_step, AimdConfig, AimdObservation, AimdState, BatchWindow, BlockBuilder, BoundedQueue,
-    CappedDecoder, OverflowPolicy, PopStatus, Schema, SplitPlan, SplitStep, WindowConfig,
+    batch::aimd_step, batch::AimdConfig, batch::AimdObservation, batch::AimdState,
+    batch::BatchWindow, batch::WindowConfig, codec::BlockBuilder, codec::CappedDecoder,
+    ingest::Schema, queue::BoundedQueue, queue::OverflowPolicy, queue::PopStatus, retry::SplitPlan,
+    retry::SplitStep,
 };
 
 fn records(n: usize) -> Vec<Vec<u8>> {
@@ -35,7 +37,7 @@ fn window_push_due() -> u64 {
     let mut flushes = 0;
     for i in 0..1024u64 {
         if w.must_flush_before(108).is_some() || w.push(108, i * 1000).is_some() {
-            w.flush(ingest_lab::FlushReason::Items, i * 1000);
+            w.flush(ingest_lab::batch::FlushReason::Items, i * 1000);
             flushes += 1;
         }
         if w.due(black_box(i * 1000)).is_some() {

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ingest_lab::{
-    free_bytes, BatchWindow, BlockBuilder, BoundedQueue, FileSink, FsInfo, NullSink,
-    OverflowPolicy, PopStatus, RunConfig, Sink, SinkConfig, StopAfter, WindowConfig,
+    batch::BatchWindow, batch::WindowConfig, codec::BlockBuilder, config::RunConfig,
+    config::StopAfter, queue::BoundedQueue, queue::OverflowPolicy, queue::PopStatus,
+    sink::free_bytes, sink::FileSink, sink::FsInfo, sink::NullSink, sink::Sink, sink::SinkConfig,
 };
 
 fn bench_dir() -> PathBuf {
@@ -90,7 +91,7 @@ fn in_process(c: &mut Criterion) {
             let mut flushes = 0;
             for i in 0..N as u64 {
                 if w.must_flush_before(108).is_some() {
-                    w.flush(ingest_lab::FlushReason::Bytes, i);
+                    w.flush(ingest_lab::batch::FlushReason::Bytes, i);
                 }
                 if let Some(r) = w.push(108, i) {
                     w.flush(r, i);
@@ -126,7 +127,7 @@ fn in_process(c: &mut Criterion) {
 fn validate(c: &mut Criterion) {
     const N: u64 = 10_000;
     let mut text = Vec::new();
-    ingest_lab::write_ndjson(&mut text, 1, N, &ingest_lab::Mix::clean(1 << 20), 7)
+    ingest_lab::ingest::write_ndjson(&mut text, 1, N, &ingest_lab::ingest::Mix::clean(1 << 20), 7)
         .expect("generate");
     let lines: Vec<&[u8]> = text
         .split(|&b| b == b'\n')
@@ -134,7 +135,7 @@ fn validate(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("ingest");
     g.throughput(Throughput::Elements(lines.len() as u64));
-    let schema = ingest_lab::Schema::V1;
+    let schema = ingest_lab::ingest::Schema::V1;
     g.bench_function(BenchmarkId::new("validate", "scan"), |b| {
         b.iter(|| lines.iter().filter(|l| schema.validate(l).is_ok()).count())
     });
@@ -163,7 +164,8 @@ fn pipeline(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let t0 = Instant::now();
-                    let r = ingest_lab::run_with_sink(&cfg, NullSink::new()).expect("run");
+                    let r =
+                        ingest_lab::pipeline::run_with_sink(&cfg, NullSink::new()).expect("run");
                     total += t0.elapsed();
                     assert_eq!(r.committed, ITEMS);
                 }

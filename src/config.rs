@@ -4,15 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::batch::{AimdConfig, WindowConfig};
-pub use crate::codec::MAX_BATCH_BYTES;
+pub(crate) use crate::batch::{AimdConfig, WindowConfig};
 use crate::error::ConfigError;
-pub use crate::load::LoadShape;
-pub use crate::payload::PayloadKind;
+pub(crate) use crate::load::LoadShape;
+pub(crate) use crate::payload::PayloadKind;
 use crate::payload::{PoisonSpec, ID_PREFIX_BYTES};
 use crate::queue::OverflowPolicy;
 use crate::retry::RetryStrategy;
-pub use crate::sink::SinkConfig;
+pub(crate) use crate::sink::SinkConfig;
 
 /// How the window's bounds are set during a run.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -10,8 +10,8 @@ mod common;
 use std::path::Path;
 
 use ingest_lab::{
-    ingest, ingest_into, redrive, scan, Fault, FaultOp, FileSink, IngestConfig, RedriveConfig,
-    Schema,
+    ingest::ingest, ingest::ingest_into, ingest::scan, ingest::IngestConfig, ingest::Schema,
+    redrive::redrive, redrive::RedriveConfig, sink::Fault, sink::FaultOp, sink::FileSink,
 };
 
 const LINES: u64 = 10;

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use ingest_lab::{Control, StopAfter, WindowConfig};
+use ingest_lab::{batch::WindowConfig, config::StopAfter, control::Control};
 
 #[test]
 fn a_run_stops_when_its_own_control_is_asked_and_commits_all_it_accepted() {
@@ -28,7 +28,7 @@ fn a_run_stops_when_its_own_control_is_asked_and_commits_all_it_accepted() {
         std::thread::sleep(Duration::from_millis(200));
         control.request_stop();
     });
-    let r = ingest_lab::run(&cfg).unwrap();
+    let r = ingest_lab::pipeline::run(&cfg).unwrap();
     stopper.join().unwrap();
     assert!(
         t0.elapsed() < Duration::from_secs(20),

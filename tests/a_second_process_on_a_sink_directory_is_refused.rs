@@ -36,7 +36,7 @@ fn a_second_ingest_or_run_on_a_locked_directory_is_refused_and_the_first_finishe
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lock = sink.join(ingest_lab::LOCK_FILE);
+    let lock = sink.join(ingest_lab::storage::LOCK_FILE);
     wait_until("the first process to take the lock", || {
         std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == first.id().to_string())
     });
@@ -97,7 +97,7 @@ fn a_lock_held_by_a_killed_process_is_released() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lock = sink.join(ingest_lab::LOCK_FILE);
+    let lock = sink.join(ingest_lab::storage::LOCK_FILE);
     wait_until("the lock", || {
         std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == first.id().to_string())
     });

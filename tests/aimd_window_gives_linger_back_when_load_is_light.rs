@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use ingest_lab::{AimdConfig, AimdMove, WindowConfig, WindowMode};
+use ingest_lab::{batch::AimdConfig, batch::AimdMove, batch::WindowConfig, config::WindowMode};
 
 /// Light for any disk this runs on: growth needs more than `grow_above_arrivals_per_commit` (0.75)
 /// arrivals per commit, so at 100 items/s a mean commit of 7.5 ms. At 400 items/s, a disk slowed by a
@@ -30,7 +30,7 @@ fn aimd_window_gives_linger_back_when_load_is_light() {
     );
     let aimd = AimdConfig::default();
     cfg.window_mode = WindowMode::Aimd(aimd);
-    let r = ingest_lab::run(&cfg).unwrap();
+    let r = ingest_lab::pipeline::run(&cfg).unwrap();
     assert_eq!(r.unaccounted(), 0);
     assert_eq!(r.committed, LIGHT_ITEMS);
     assert_eq!(r.settings.window_mode, "aimd");

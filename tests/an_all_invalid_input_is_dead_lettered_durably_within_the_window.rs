@@ -58,13 +58,16 @@ fn ingest_all_invalid(dir: &std::path::Path, lines: u64) -> (serde_json::Value, 
         "{syncs} DLQ fdatasyncs for {lines} dead letters"
     );
     // And their positions committed with them: a block per window.
-    let rec = ingest_lab::recover(&sink, false).unwrap();
+    let rec = ingest_lab::ingest::recover(&sink, false).unwrap();
     assert!(
         rec.control_records >= lines / 2048,
         "{} position records",
         rec.control_records
     );
-    assert_eq!(rec.positions[&ingest_lab::input_key(&input)].line, lines);
+    assert_eq!(
+        rec.positions[&ingest_lab::ingest::input_key(&input)].line,
+        lines
+    );
     (r, bytes)
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use ingest_lab::{PayloadKind, PayloadSource, WindowConfig};
+use ingest_lab::{batch::WindowConfig, payload::PayloadKind, payload::PayloadSource};
 
 #[test]
 fn batched_run_commits_every_item_once_with_one_write_and_one_fdatasync_per_batch() {
@@ -16,7 +16,7 @@ fn batched_run_commits_every_item_once_with_one_write_and_one_fdatasync_per_batc
         linger: Duration::from_millis(2),
     };
     let cfg = common::small_run(dir.path(), 5_000, 50_000.0, window);
-    let r = ingest_lab::run(&cfg).unwrap();
+    let r = ingest_lab::pipeline::run(&cfg).unwrap();
     assert_eq!(r.offered, 5_000);
     assert_eq!(r.committed, 5_000);
     assert_eq!(r.unaccounted(), 0);
@@ -45,7 +45,7 @@ fn batched_run_commits_every_item_once_with_one_write_and_one_fdatasync_per_batc
         expected.fill(&mut want);
         assert_eq!(rec, &want);
     }
-    let bytes_on_disk: u64 = ingest_lab::segments(dir.path())
+    let bytes_on_disk: u64 = ingest_lab::ingest::segments(dir.path())
         .unwrap()
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
@@ -57,7 +57,7 @@ fn batched_run_commits_every_item_once_with_one_write_and_one_fdatasync_per_batc
 fn unbatched_window_makes_one_fdatasync_per_item() {
     let dir = common::tempdir();
     let cfg = common::small_run(dir.path(), 200, 100_000.0, WindowConfig::UNBATCHED);
-    let r = ingest_lab::run(&cfg).unwrap();
+    let r = ingest_lab::pipeline::run(&cfg).unwrap();
     assert_eq!(
         (r.committed, r.batches, r.write_syscalls, r.fdatasyncs),
         (200, 200, 200, 200)
@@ -68,7 +68,10 @@ fn unbatched_window_makes_one_fdatasync_per_item() {
 
 #[test]
 fn compressed_batches_read_back_exactly_and_write_fewer_bytes() {
-    for codec in [ingest_lab::Codec::Zstd, ingest_lab::Codec::Gzip] {
+    for codec in [
+        ingest_lab::codec::Codec::Zstd,
+        ingest_lab::codec::Codec::Gzip,
+    ] {
         let dir = common::tempdir();
         let window = WindowConfig {
             max_items: 512,
@@ -77,7 +80,7 @@ fn compressed_batches_read_back_exactly_and_write_fewer_bytes() {
         };
         let mut cfg = common::small_run(dir.path(), 3_000, 100_000.0, window);
         cfg.compress = codec;
-        let r = ingest_lab::run(&cfg).unwrap();
+        let r = ingest_lab::pipeline::run(&cfg).unwrap();
         assert_eq!(r.committed, 3_000);
         let records = common::read_all_records(dir.path());
         let mut expected = PayloadSource::new(PayloadKind::Log, 100, cfg.load.payload_seed);

@@ -4,7 +4,10 @@
 
 use std::io::Read;
 
-use ingest_lab::{read_record, BlockBuilder, BlockReader, CappedDecoder, Codec, Schema};
+use ingest_lab::{
+    codec::read_record, codec::BlockBuilder, codec::BlockReader, codec::CappedDecoder,
+    codec::Codec, ingest::Schema,
+};
 use proptest::prelude::*;
 
 /// Blocks of log-like lines (no `\n`: the lines layout), of any bytes (mostly length prefixes), and of
@@ -72,7 +75,7 @@ proptest! {
         // Half the inputs begin with the block magic, so the reader gets past it to the header,
         // length and CRC checks. It stops at the first bad block; every record of a good one is
         // walked.
-        let bytes = if magic { [&ingest_lab::BLOCK_MAGIC[..], &tail].concat() } else { tail };
+        let bytes = if magic { [&ingest_lab::codec::BLOCK_MAGIC[..], &tail].concat() } else { tail };
         for v in BlockReader::new(&bytes).map_while(Result::ok) {
             for r in v.records() {
                 let _ = r;
@@ -157,7 +160,7 @@ proptest! {
 /// Record lengths over the whole range a record may have: the edges of the record cap, lengths whose
 /// frame header reads as a compression magic (35,615 = `1f 8b`, gzip's), and any length up to the cap.
 fn big_records() -> impl Strategy<Value = Vec<Vec<u8>>> {
-    const CAP: usize = ingest_lab::DEFAULT_MAX_RECORD_BYTES;
+    const CAP: usize = ingest_lab::ingest::DEFAULT_MAX_RECORD_BYTES;
     let len = prop_oneof![
         Just(0usize),
         Just(1),
@@ -261,7 +264,7 @@ proptest! {
         level in 1i32..4,
     ) {
         // Past the 1 MiB grace, a stream that expands more than the ratio allows is refused.
-        let n = ingest_lab::RATIO_GRACE_BYTES as usize + extra + (64 << 10);
+        let n = ingest_lab::codec::RATIO_GRACE_BYTES as usize + extra + (64 << 10);
         let data = vec![b'a'; n];
         let z = zstd::encode_all(&data[..], level).unwrap();
         let mut d = CappedDecoder::new(&z[..], "ratio", u64::MAX / 4, 2)

@@ -435,7 +435,7 @@ fn a_wrong_edge_is_caught() {
 
 #[test]
 fn the_reader_sees_through_the_forms_imports_take() {
-    // rustfmt's multi-line `use`, nested braces, the crate's flat names, `super::super::`, a path
+    // rustfmt's multi-line `use`, nested braces, a module's path, `super::super::`, a path
     // without `use`, and a `#[cfg(test)] fn` (which must not hide the code after it); a test
     // module's imports are the tests' own.
     let mut sources = read_src();
@@ -443,7 +443,7 @@ fn the_reader_sees_through_the_forms_imports_take() {
         module: "codec/forms".into(),
         text: "use crate::{\n    clock::Nanos,\n    summary::{RunReport, Rejections},\n};\n\
                #[cfg(test)]\nfn helper() {}\n\
-               use crate::RunConfig;\n\
+               use crate::config::RunConfig;\n\
                fn f() { let _ = super::super::pipeline::run; }\n\
                fn g() -> crate::checks::CheckResult { todo!() }\n\
                #[cfg(test)]\nmod tests { use crate::report::Csv; }\n"
@@ -455,12 +455,28 @@ fn the_reader_sees_through_the_forms_imports_take() {
             .any(|b| b.starts_with(&format!("src/codec/forms line {line}: imports {to} ")))
     };
     assert!(hit(1, "summary"), "multi-line, nested: {bad:?}");
-    assert!(hit(7, "config"), "a flat name through lib.rs: {bad:?}");
+    assert!(hit(7, "config"), "a module's path: {bad:?}");
     assert!(hit(8, "pipeline"), "super::super:: {bad:?}");
     assert!(hit(9, "checks/common"), "a path in a signature: {bad:?}");
     assert!(
         !bad.iter()
             .any(|b| b.contains("codec/forms") && b.contains("report")),
         "a test module's imports are not the layer's: {bad:?}"
+    );
+}
+
+#[test]
+fn the_crate_root_re_exports_no_names_flat() {
+    // Every public name has one path, its module's (`ingest_lab::queue::BoundedQueue`), as tokio's
+    // `sync::mpsc`: a flat list at the root hid which layer a name belongs to, and gave one concept
+    // two names (`ingest_lab::WindowConfig` and `ingest_lab::config::WindowConfig`).
+    let lib = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs")).unwrap();
+    let flat: Vec<&str> = lib
+        .lines()
+        .filter(|l| l.trim_start().starts_with("pub use"))
+        .collect();
+    assert!(
+        flat.is_empty(),
+        "src/lib.rs re-exports names flat: {flat:?}"
     );
 }

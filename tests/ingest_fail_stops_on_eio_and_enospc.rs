@@ -9,8 +9,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use ingest_lab::{
-    ingest, ingest_into, record_id, scan, write_ndjson, Fault, FaultOp, FileSink, IngestConfig,
-    Mix, RunError,
+    ingest::ingest, ingest::ingest_into, ingest::record_id, ingest::scan, ingest::write_ndjson,
+    ingest::IngestConfig, ingest::Mix, sink::Fault, sink::FaultOp, sink::FileSink,
+    summary::RunError,
 };
 
 const N: u64 = 50_000;

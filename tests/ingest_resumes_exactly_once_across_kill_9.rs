@@ -12,7 +12,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use ingest_lab::{record_id, write_ndjson, DeadLetterQueue, LineKind, Mix, SplitMix64};
+use ingest_lab::{
+    ingest::record_id, ingest::write_ndjson, ingest::LineKind, ingest::Mix, retry::DeadLetterQueue,
+    rng::SplitMix64,
+};
 
 const PER_INPUT: u64 = 150_000;
 const KILLS: usize = 20;
@@ -110,7 +113,7 @@ fn ingest_resumes_exactly_once_across_kill_9() {
                 break;
             }
             let mut n = 0u64;
-            ingest_lab::scan(&sink, false, &mut |_| n += 1).unwrap();
+            ingest_lab::ingest::scan(&sink, false, &mut |_| n += 1).unwrap();
             points.insert(n);
         }
         check_exactly_once(&sink, &kinds);

@@ -25,7 +25,7 @@ fn ingest(sink: &Path, inputs: &[&Path]) -> serde_json::Value {
 
 fn committed(sink: &Path) -> Vec<String> {
     let mut v = Vec::new();
-    ingest_lab::scan(sink, false, &mut |r| {
+    ingest_lab::ingest::scan(sink, false, &mut |r| {
         v.push(String::from_utf8_lossy(r).into_owned())
     })
     .unwrap();

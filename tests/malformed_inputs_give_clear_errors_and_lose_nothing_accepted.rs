@@ -6,7 +6,8 @@ mod common;
 use std::io::Write;
 
 use ingest_lab::{
-    ingest, record_id, scan, write_ndjson, DeadLetterQueue, IngestConfig, Mix, SplitMix64,
+    ingest::ingest, ingest::record_id, ingest::scan, ingest::write_ndjson, ingest::IngestConfig,
+    ingest::Mix, retry::DeadLetterQueue, rng::SplitMix64,
 };
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -130,9 +131,9 @@ fn case(validator_thread: bool) {
     // A bounded DLQ (4 KiB, drop-newer): the garbage's bad lines overflow it; what it refuses is
     // counted as dropped{dlq_full}, and the counts still add up.
     let mut cfg3 = IngestConfig::new(p("sink3"), vec![p("garbage.bin")]);
-    cfg3.run.dlq_limit = Some(ingest_lab::DlqLimit {
+    cfg3.run.dlq_limit = Some(ingest_lab::retry::DlqLimit {
         max_bytes: 4096,
-        policy: ingest_lab::DlqPolicy::DropNewer,
+        policy: ingest_lab::retry::DlqPolicy::DropNewer,
     });
     let r3 = ingest(&cfg3).unwrap();
     assert_eq!(r3.unaccounted(), 0, "{r3:?}");

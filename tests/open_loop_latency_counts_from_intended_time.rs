@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use ingest_lab::{NullSink, Sink, SinkCounters, SinkError, WindowConfig};
+use ingest_lab::{
+    batch::WindowConfig, error::SinkError, sink::NullSink, sink::Sink, sink::SinkCounters,
+};
 
 /// A sink that takes 200 ms once, on its 5th commit, and is instant otherwise.
 struct StallOnce {
@@ -31,7 +33,7 @@ fn one_stalled_commit_shows_in_the_tail_of_every_item_scheduled_during_it() {
     let dir = common::tempdir();
     // 2000 items/s for 1 s, unbatched: the 200 ms stall covers ~400 scheduled items (20 %).
     let cfg = common::small_run(dir.path(), 2_000, 2_000.0, WindowConfig::UNBATCHED);
-    let r = ingest_lab::run_with_sink(
+    let r = ingest_lab::pipeline::run_with_sink(
         &cfg,
         StallOnce {
             inner: NullSink::new(),

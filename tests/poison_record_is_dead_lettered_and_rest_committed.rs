@@ -6,8 +6,9 @@ mod common;
 use std::time::Duration;
 
 use ingest_lab::{
-    parse_id, utf8_record, DeadLetterQueue, FileSink, PoisonSpec, RetryStrategy, RunError,
-    SinkConfig, ValidatingSink, WindowConfig,
+    batch::WindowConfig, payload::parse_id, payload::PoisonSpec, retry::DeadLetterQueue,
+    retry::RetryStrategy, sink::utf8_record, sink::FileSink, sink::SinkConfig,
+    sink::ValidatingSink, summary::RunError,
 };
 
 fn window() -> WindowConfig {
@@ -30,7 +31,8 @@ fn poison_records_are_dead_lettered_and_the_rest_committed_once_in_order() {
     cfg.load.poison = Some(spec);
     cfg.retry = RetryStrategy::SplitAndRetry;
     let sink = FileSink::open(&SinkConfig::new(dir.path())).unwrap();
-    let r = ingest_lab::run_with_sink(&cfg, ValidatingSink::new(sink, utf8_record)).unwrap();
+    let r =
+        ingest_lab::pipeline::run_with_sink(&cfg, ValidatingSink::new(sink, utf8_record)).unwrap();
 
     let injected: Vec<u64> = (0..3_000).filter(|&i| spec.is_poison(i)).collect();
     assert!(!injected.is_empty());
@@ -65,7 +67,8 @@ fn without_a_retry_strategy_a_rejected_batch_stops_the_run_and_counts_reconcile(
         one_in: 50,
     });
     let sink = FileSink::open(&SinkConfig::new(dir.path())).unwrap();
-    let err = ingest_lab::run_with_sink(&cfg, ValidatingSink::new(sink, utf8_record)).unwrap_err();
+    let err = ingest_lab::pipeline::run_with_sink(&cfg, ValidatingSink::new(sink, utf8_record))
+        .unwrap_err();
     let RunError::Sink { error, partial } = err else {
         panic!("expected a sink rejection");
     };

@@ -11,7 +11,7 @@ fn ingest_of_one_mib_records_stays_within_the_queue_byte_bound() {
     let dir = common::tempdir();
     let input = dir.path().join("big.ndjson");
     let mut w = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
-    let cap = ingest_lab::DEFAULT_MAX_RECORD_BYTES;
+    let cap = ingest_lab::ingest::DEFAULT_MAX_RECORD_BYTES;
     let records = 96;
     for i in 0..records {
         let head = format!("{{\"ts\":{i},\"msg\":\"");

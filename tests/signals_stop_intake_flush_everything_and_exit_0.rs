@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::wait_until;
-use ingest_lab::{record_id, scan, write_ndjson, Mix};
+use ingest_lab::{ingest::record_id, ingest::scan, ingest::write_ndjson, ingest::Mix};
 
 fn signal(pid: u32, sig: i32) {
     // SAFETY: plain kill(2) on our own child.
@@ -99,7 +99,7 @@ fn sigint_stops_ingest_cleanly_and_a_rerun_finishes_exactly_once() {
     // land before the first commit, or before the handlers are installed — they are, before any write).
     wait_until("the first block to reach the sink", || {
         // Segments only: the directory's LOCK file is written before any block.
-        ingest_lab::segments(&sink)
+        ingest_lab::ingest::segments(&sink)
             .into_iter()
             .flatten()
             .filter_map(|p| std::fs::metadata(p).ok())
@@ -136,7 +136,7 @@ fn sigint_stops_ingest_cleanly_and_a_rerun_finishes_exactly_once() {
 
 /// Poll `done` every 5 ms; fail after 60 s.
 fn segments_hold_data(sink: &std::path::Path) -> bool {
-    ingest_lab::segments(sink)
+    ingest_lab::ingest::segments(sink)
         .into_iter()
         .flatten()
         .filter_map(|p| std::fs::metadata(p).ok())
@@ -229,7 +229,7 @@ fn sigterm_stops_ingest_of_a_fifo_no_writer_ever_opened() {
         .unwrap();
     // The handlers are installed before the sink opens; the sink's lock file is written first.
     wait_until("the sink to open", || {
-        sink.join(ingest_lab::LOCK_FILE).exists()
+        sink.join(ingest_lab::storage::LOCK_FILE).exists()
     });
     std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
@@ -278,7 +278,7 @@ fn sigterm_while_a_stream_is_open_commits_every_line_it_sent() {
     stdin.write_all(lines.as_bytes()).unwrap();
     stdin.flush().unwrap();
     wait_until("the sink to open", || {
-        sink.join(ingest_lab::LOCK_FILE).exists()
+        sink.join(ingest_lab::storage::LOCK_FILE).exists()
     });
     // Nothing is committed yet (the linger is a minute): give the reader time to take the bytes in.
     std::thread::sleep(Duration::from_millis(500));

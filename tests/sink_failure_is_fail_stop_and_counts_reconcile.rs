@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use ingest_lab::{Fault, FaultOp, FileSink, RunError, SinkConfig, WindowConfig};
+use ingest_lab::{
+    batch::WindowConfig, sink::Fault, sink::FaultOp, sink::FileSink, sink::SinkConfig,
+    summary::RunError,
+};
 
 #[test]
 fn injected_eio_on_the_third_fdatasync_stops_the_run_and_loses_nothing_silently() {
@@ -22,7 +25,7 @@ fn injected_eio_on_the_third_fdatasync_stops_the_run_and_loses_nothing_silently(
         nth: 3,
         errno: libc::EIO,
     });
-    let err = ingest_lab::run_with_sink(&cfg, sink).unwrap_err();
+    let err = ingest_lab::pipeline::run_with_sink(&cfg, sink).unwrap_err();
     let RunError::Sink { error, partial } = &err else {
         panic!("expected a sink failure, got {err}");
     };
@@ -52,7 +55,7 @@ fn injected_eio_on_the_third_fdatasync_stops_the_run_and_loses_nothing_silently(
     // Durable means on disk, exactly: the two committed blocks are there with the records the
     // report calls committed, and the failed block's bytes were cut (it was never acknowledged).
     let seg = std::fs::read(dir.path().join("seg-0000000000.log")).unwrap();
-    let blocks: Vec<u32> = ingest_lab::BlockReader::new(&seg)
+    let blocks: Vec<u32> = ingest_lab::codec::BlockReader::new(&seg)
         .map(|b| b.unwrap().records)
         .collect();
     assert_eq!(blocks.len(), 2, "{blocks:?}");

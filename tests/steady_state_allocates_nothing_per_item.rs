@@ -17,7 +17,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ingest_lab::{NullSink, RunConfig, StopAfter, WindowConfig};
+use ingest_lab::{batch::WindowConfig, config::RunConfig, config::StopAfter, sink::NullSink};
 
 struct Counting;
 
@@ -71,7 +71,9 @@ fn steady_state_allocates_nothing_per_item() {
     cfg.load.rate = Some(RATE);
     cfg.load.stop = StopAfter::Duration(Duration::from_secs(3));
     let payload_before = read().0;
-    let run = std::thread::spawn(move || ingest_lab::run_with_sink(&cfg, NullSink::new()).unwrap());
+    let run = std::thread::spawn(move || {
+        ingest_lab::pipeline::run_with_sink(&cfg, NullSink::new()).unwrap()
+    });
     std::thread::sleep(Duration::from_millis(1000));
     let (p1, o1) = read();
     std::thread::sleep(Duration::from_millis(1500));

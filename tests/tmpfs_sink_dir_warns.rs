@@ -2,19 +2,19 @@
 
 mod common;
 
-use ingest_lab::WindowConfig;
+use ingest_lab::batch::WindowConfig;
 
 #[test]
 fn a_run_on_tmpfs_carries_the_warning_and_names_the_fs() {
     let shm = std::path::Path::new("/dev/shm");
-    let on_tmpfs = ingest_lab::FsInfo::of(shm).is_ok_and(|f| f.is_memory_backed());
+    let on_tmpfs = ingest_lab::sink::FsInfo::of(shm).is_ok_and(|f| f.is_memory_backed());
     if !on_tmpfs {
         common::cannot_run_here("no tmpfs at /dev/shm");
         return;
     }
     let dir = tempfile::tempdir_in(shm).unwrap();
     let cfg = common::small_run(dir.path(), 50, 10_000.0, WindowConfig::default());
-    let r = ingest_lab::run(&cfg).unwrap();
+    let r = ingest_lab::pipeline::run(&cfg).unwrap();
     assert_eq!(r.fs_type, "tmpfs");
     assert!(
         r.warnings
@@ -25,7 +25,7 @@ fn a_run_on_tmpfs_carries_the_warning_and_names_the_fs() {
     );
 
     let disk = common::tempdir();
-    let r = ingest_lab::run(&common::small_run(
+    let r = ingest_lab::pipeline::run(&common::small_run(
         disk.path(),
         50,
         10_000.0,

@@ -157,7 +157,7 @@ pub struct AimdObservation {
     /// The last interval's committed rate × the recent commit duration: a load that has just risen
     /// shows here a history before it shows in the sliding figure.
     pub recent_arrivals_per_commit: f64,
-    /// Mean commit (write + fdatasync) duration over the last [`RECENT_COMMIT_INTERVALS`] intervals:
+    /// Mean commit (write + fdatasync) duration over the last `RECENT_COMMIT_INTERVALS` intervals:
     /// the disk as it is now, before the sliding p99 has caught up with it.
     pub recent_commit: Duration,
 }

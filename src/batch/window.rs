@@ -93,7 +93,7 @@ pub enum FlushReason {
     Deadline,
     /// The input ended (or SIGINT/SIGTERM stopped intake); what was accepted is flushed.
     Shutdown,
-    /// Asked for: [`crate::Control::request_flush`] or SIGUSR1.
+    /// Asked for: [`crate::control::Control::request_flush`] or SIGUSR1.
     Manual,
 }
 

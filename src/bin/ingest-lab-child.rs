@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use ingest_lab::{RunConfig, StopAfter, WindowConfig};
+use ingest_lab::{batch::WindowConfig, config::RunConfig, config::StopAfter};
 
 #[derive(Parser)]
 #[command(
@@ -82,7 +82,7 @@ fn cmd_overflow_child(a: OverflowArgs) -> ExitCode {
         let line = format!(
             "{:.3} {}\n",
             t0.elapsed().as_secs_f64(),
-            ingest_lab::current_rss_bytes()
+            ingest_lab::host::current_rss_bytes()
         );
         let mut out = std::io::stdout().lock();
         if out
@@ -103,7 +103,7 @@ fn cmd_overflow_child(a: OverflowArgs) -> ExitCode {
     cfg.load.stop = StopAfter::Duration(Duration::from_secs_f64(a.seconds));
     cfg.sink.retain_segments = Some(2);
     cfg.min_free_bytes = 64 << 20;
-    match ingest_lab::run(&cfg) {
+    match ingest_lab::pipeline::run(&cfg) {
         Ok(r) => {
             eprintln!(
                 "survived: committed {} of {} offered",
@@ -131,7 +131,7 @@ fn cmd_bomb_child(a: BombArgs) -> ExitCode {
     };
     let (result, seen, error, crc) = if a.uncapped {
         // The naive way: decode everything into memory, trusting the input.
-        let mut d = match ingest_lab::CappedDecoder::new(file, &name, u64::MAX - 1, 4) {
+        let mut d = match ingest_lab::codec::CappedDecoder::new(file, &name, u64::MAX - 1, 4) {
             Ok(d) => d,
             Err(e) => return fail(1, e),
         };
@@ -141,7 +141,7 @@ fn cmd_bomb_child(a: BombArgs) -> ExitCode {
             Err(e) => ("failed", d.seen(), e.to_string(), 0),
         }
     } else {
-        match ingest_lab::CappedDecoder::new(file, &name, a.cap, 2) {
+        match ingest_lab::codec::CappedDecoder::new(file, &name, a.cap, 2) {
             Err(e) => ("rejected", 0, e.to_string(), 0),
             Ok(mut d) => {
                 let mut h = crc32fast::Hasher::new();
@@ -151,7 +151,7 @@ fn cmd_bomb_child(a: BombArgs) -> ExitCode {
                         Ok(0) => break ("ok", d.seen(), String::new(), h.finalize()),
                         Ok(n) => h.update(&buf[..n]),
                         // Cap exceeded or invalid data: both are a clear, named rejection.
-                        Err(e) if ingest_lab::DecompressError::from_io(&e).is_some() => {
+                        Err(e) if ingest_lab::codec::DecompressError::from_io(&e).is_some() => {
                             break ("rejected", d.seen(), e.to_string(), 0)
                         }
                         Err(e) => break ("failed", d.seen(), format!("{name}: {e}"), 0),
@@ -162,7 +162,7 @@ fn cmd_bomb_child(a: BombArgs) -> ExitCode {
     };
     print_json(&serde_json::json!({
         "result": result, "seen": seen, "error": error, "crc32": crc,
-        "peak_rss_bytes": ingest_lab::peak_rss_of_image(),
+        "peak_rss_bytes": ingest_lab::host::peak_rss_of_image(),
     }));
     if result == "ok" {
         ExitCode::SUCCESS

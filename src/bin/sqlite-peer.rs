@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let payload = [b'x'; 100];
     let mut commits: Vec<u64> = Vec::new();
     let mut rows = 0u64;
-    let cpu = ingest_lab::CpuMeter::start();
+    let cpu = ingest_lab::host::CpuMeter::start();
     let t0 = Instant::now();
     let end = Duration::from_secs_f64(a.seconds);
     while t0.elapsed() < end {

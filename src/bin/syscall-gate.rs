@@ -17,7 +17,7 @@ use ingest_lab::checks::syscall_gate::{
     run_workload, Measured, WorkloadReport, TRACED, WORKLOADS,
 };
 use ingest_lab::checks::CheckError;
-use ingest_lab::SysError;
+use ingest_lab::error::SysError;
 
 struct Args {
     budgets: PathBuf,
@@ -109,7 +109,7 @@ fn gate(a: &Args) -> Result<bool, CheckError> {
     if a.bless {
         let provenance = format!(
             "{}, {}",
-            ingest_lab::HostInfo::current().kernel,
+            ingest_lab::host::HostInfo::current().kernel,
             String::from_utf8_lossy(
                 &Command::new("strace")
                     .arg("-V")

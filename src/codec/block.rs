@@ -256,7 +256,7 @@ impl BlockView<'_> {
 /// Decode a block's payload by the codec its header names — never by sniffing what the payload holds:
 /// framed records can begin with any bytes (a first record of 35,615 bytes starts `1f 8b`, gzip's
 /// magic), and our own format must not be read with the input side's nested-compression rule.
-/// The output is capped at [`MAX_DECODED_BYTES`], so a corrupt or hostile block cannot expand without
+/// The output is capped at `MAX_DECODED_BYTES`, so a corrupt or hostile block cannot expand without
 /// bound.
 fn decode_frames(codec: Codec, payload: &[u8], offset: u64) -> Result<Cow<'_, [u8]>, FrameError> {
     let bad = |reason: String| FrameError::BadPayload { offset, reason };
@@ -282,7 +282,7 @@ fn decode_frames(codec: Codec, payload: &[u8], offset: u64) -> Result<Cow<'_, [u
     Ok(Cow::Owned(out))
 }
 
-/// The largest block a sink can write: its header and a payload of at most [`MAX_DECODED_BYTES`]
+/// The largest block a sink can write: its header and a payload of at most `MAX_DECODED_BYTES`
 /// (a compressed payload of incompressible records is a little larger than the records; the slack
 /// covers zstd's and gzip's worst-case growth). A torn tail, being one write, is never longer.
 pub const MAX_BLOCK_BYTES: u64 = BLOCK_HEADER_BYTES as u64 + MAX_DECODED_BYTES + (1 << 20);

@@ -1,13 +1,13 @@
 //! What an input is, and where a re-run resumes it.
 //!
 //! An input is identified by its **content**, not its path: a committed position carries the CRC32 of
-//! the input's first bytes up to it (at most [`FINGERPRINT_BYTES`], as Filebeat's `fingerprint` file
+//! the input's first bytes up to it (at most `FINGERPRINT_BYTES`, as Filebeat's `fingerprint` file
 //! identity does). A re-run resumes an input only where it still begins with what was committed:
 //! - same path, same beginning: resume after the committed line (an input appended to since resumes
 //!   with the new lines);
 //! - same path, different beginning: the file was **replaced** (rotated away and a new one created, or
 //!   rewritten): it is read from its start, and the report says so;
-//! - a new path whose first [`FINGERPRINT_BYTES`] match a committed input's: the file was **renamed**
+//! - a new path whose first `FINGERPRINT_BYTES` match a committed input's: the file was **renamed**
 //!   (rotated to `x.1`): it resumes where the old name had got to;
 //! - an input that still begins with its committed fingerprint but ends before its committed line was
 //!   **truncated**: nothing of it is read again, and the report says so (what is left was committed);
@@ -59,7 +59,7 @@ pub struct InputPlan {
     pub key: String,
     /// False for streams (never resumed, never fingerprinted).
     pub resumable: bool,
-    /// Its first [`FINGERPRINT_BYTES`] decompressed bytes (fewer if it is shorter; none for streams).
+    /// Its first `FINGERPRINT_BYTES` decompressed bytes (fewer if it is shorter; none for streams).
     pub head: Vec<u8>,
     /// Lines to skip: committed by an earlier run.
     pub skip_to: Position,
@@ -220,7 +220,7 @@ pub fn plan_inputs(
         .collect()
 }
 
-/// The first [`FINGERPRINT_BYTES`] decompressed bytes of a file (what could be read: a file that
+/// The first `FINGERPRINT_BYTES` decompressed bytes of a file (what could be read: a file that
 /// cannot be decoded is reported by the read itself).
 fn read_head(path: &Path, cap: u64, max_layers: u32) -> Vec<u8> {
     let mut head = Vec::with_capacity(FINGERPRINT_BYTES);

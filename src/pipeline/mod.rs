@@ -90,7 +90,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
     Ok(report)
 }
 
-/// Run the pipeline into any sink (e.g. [`crate::NullSink`] to measure in-process overhead).
+/// Run the pipeline into any sink (e.g. [`crate::sink::NullSink`] to measure in-process overhead).
 pub fn run_with_sink<S: Sink + 'static>(cfg: &RunConfig, sink: S) -> Result<RunReport, RunError> {
     cfg.validate()?;
     let mut schedule = Schedule::new(&cfg.load.shape, cfg.load.rate)?;

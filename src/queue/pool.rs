@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 /// A shared free list of byte buffers, bounded in count and in bytes: idle buffers hold at most
-/// `max_bytes` of capacity, and a buffer grown past [`MAX_POOLED_BUFFER_BYTES`] (a large record's) is
+/// `max_bytes` of capacity, and a buffer grown past `MAX_POOLED_BUFFER_BYTES` (a large record's) is
 /// freed rather than kept, so one 1 MiB record does not pin a megabyte per recycled buffer.
 pub struct BufferPool {
     free: Mutex<(Vec<Vec<u8>>, usize)>,

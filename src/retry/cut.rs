@@ -116,7 +116,7 @@ pub fn cut_unacknowledged(
     Ok(after)
 }
 
-/// [`cut_unacknowledged`] at a start-up (after the recovery scan of the main log), saying on stderr
+/// `cut_unacknowledged` at a start-up (after the recovery scan of the main log), saying on stderr
 /// what was cut.
 pub fn cut_unacknowledged_dead_letters(
     storage: &Storage,

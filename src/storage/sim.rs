@@ -38,7 +38,7 @@ pub enum FaultKind {
 /// A fault at one operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SimFault {
-    /// The operation number (1-based, counted from the last [`SimStorage::restart`]).
+    /// The operation number (1-based, counted from the last [`SimStorage::crash`]).
     pub at_op: u64,
     /// What happens there.
     pub kind: FaultKind,

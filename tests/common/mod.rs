@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ingest_lab::{BlockReader, RunConfig, StopAfter, WindowConfig};
+use ingest_lab::{batch::WindowConfig, codec::BlockReader, config::RunConfig, config::StopAfter};
 
 /// A test whose set-up this machine refuses: under CI (`CI` set) that is a failure, since CI must run
 /// every test it reports as passed; elsewhere it is said on stderr and the test returns.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use ingest_lab::{DlqLimit, RunConfig, WindowConfig};
+use ingest_lab::{batch::WindowConfig, config::RunConfig, retry::DlqLimit};
 
 use crate::values::{
     CompressArg, DlqAction, DlqPolicyArg, OverflowArg, PayloadArg, SchemaArg, WindowKind,
@@ -22,13 +22,13 @@ pub(crate) struct IngestArgs {
     #[arg(long, value_enum, default_value = "v1")]
     pub(crate) schema: SchemaArg,
     /// Cap on each compressed input's decompressed bytes (plain inputs are streamed uncapped).
-    #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    #[arg(long, default_value_t = ingest_lab::ingest::DEFAULT_MAX_DECOMPRESSED_BYTES)]
     pub(crate) max_decompressed_bytes: u64,
     /// Cap on decompressed / compressed bytes of a compressed input (0 = none).
-    #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_RATIO)]
+    #[arg(long, default_value_t = ingest_lab::ingest::DEFAULT_MAX_RATIO)]
     pub(crate) max_ratio: f64,
     /// Cap on one record's bytes (longer lines are dead-lettered, not held in memory).
-    #[arg(long, default_value_t = ingest_lab::DEFAULT_MAX_RECORD_BYTES)]
+    #[arg(long, default_value_t = ingest_lab::ingest::DEFAULT_MAX_RECORD_BYTES)]
     pub(crate) max_record_bytes: usize,
     /// Validate on a thread of its own (three threads: reader, validator, batcher). Off by default:
     /// on two cores the third thread costs the batcher CPU.
@@ -116,9 +116,9 @@ impl ServiceArgs {
     }
 
     /// Write the final metrics file, if one was asked for.
-    pub(crate) fn write_metrics(&self, r: &ingest_lab::RunReport) -> Result<(), String> {
+    pub(crate) fn write_metrics(&self, r: &ingest_lab::summary::RunReport) -> Result<(), String> {
         match &self.metrics_file {
-            Some(p) => std::fs::write(p, ingest_lab::render_report(r))
+            Some(p) => std::fs::write(p, ingest_lab::prometheus::render_report(r))
                 .map_err(|e| format!("write {}: {e}", p.display())),
             None => Ok(()),
         }

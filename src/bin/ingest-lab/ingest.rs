@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use ingest_lab::RunConfig;
+use ingest_lab::config::RunConfig;
 
 use crate::args::{DlqArgs, IngestArgs};
 use crate::run::progress;
@@ -11,8 +11,8 @@ use crate::values::DlqAction;
 use crate::{fail, print_json};
 
 pub(crate) fn cmd_ingest(a: IngestArgs) -> ExitCode {
-    ingest_lab::install_signal_handlers();
-    let mut cfg = ingest_lab::IngestConfig::new(&a.dir, a.inputs.clone());
+    ingest_lab::signals::install_signal_handlers();
+    let mut cfg = ingest_lab::ingest::IngestConfig::new(&a.dir, a.inputs.clone());
     if let Err(e) = a.pipeline.apply(&mut cfg.run) {
         return fail(2, e);
     }
@@ -22,7 +22,7 @@ pub(crate) fn cmd_ingest(a: IngestArgs) -> ExitCode {
     cfg.max_ratio = (a.max_ratio > 0.0).then_some(a.max_ratio);
     cfg.validator_thread = a.validator_thread;
     cfg.run.observe.progress = progress("ingest", a.json);
-    match ingest_lab::ingest(&cfg) {
+    match ingest_lab::ingest::ingest(&cfg) {
         Ok(r) => {
             if let Err(e) = a.pipeline.service.write_metrics(&r.run) {
                 return fail(2, e);
@@ -59,10 +59,10 @@ pub(crate) fn cmd_ingest(a: IngestArgs) -> ExitCode {
 }
 
 pub(crate) fn cmd_dlq(a: DlqArgs) -> ExitCode {
-    ingest_lab::install_signal_handlers();
+    ingest_lab::signals::install_signal_handlers();
     let run = RunConfig::new(&a.dir);
     match a.action {
-        DlqAction::List => match ingest_lab::dlq_status(&run.dlq_dir()) {
+        DlqAction::List => match ingest_lab::redrive::dlq_status(&run.dlq_dir()) {
             Ok(s) => {
                 for d in &s.pending {
                     eprintln!(
@@ -89,11 +89,11 @@ pub(crate) fn cmd_dlq(a: DlqArgs) -> ExitCode {
         DlqAction::Redrive => {
             let mut run = run;
             run.observe.progress = progress("redrive", a.json);
-            let mut cfg = ingest_lab::RedriveConfig::new(run);
+            let mut cfg = ingest_lab::redrive::RedriveConfig::new(run);
             cfg.schema = a.schema.into();
             cfg.max_attempts = a.max_attempts;
             cfg.rate = a.rate;
-            match ingest_lab::redrive(&cfg) {
+            match ingest_lab::redrive::redrive(&cfg) {
                 Ok(r) => {
                     eprintln!(
                         "redrive: {} entries: {} committed, {} still invalid, {} parked; {} pending now",

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use ingest_lab::checks::CheckOptions;
-use ingest_lab::{checks, LoadShape, RunConfig, RunError, StopAfter};
+use ingest_lab::{
+    checks, config::RunConfig, config::StopAfter, load::LoadShape, summary::RunError,
+};
 
 use crate::args::{CheckArgs, RunArgs, SinkBenchArgs};
 
@@ -49,20 +51,20 @@ pub(crate) fn run_config(a: &RunArgs) -> Result<RunConfig, String> {
 }
 
 /// A progress line for a person at a terminal (never with --json or under CI).
-pub(crate) fn progress(label: &str, json: bool) -> Option<ingest_lab::Progress> {
-    ingest_lab::progress_wanted(json).then(|| ingest_lab::Progress {
+pub(crate) fn progress(label: &str, json: bool) -> Option<ingest_lab::progress::Progress> {
+    ingest_lab::progress::wanted(json).then(|| ingest_lab::progress::Progress {
         label: label.into(),
         total: None,
     })
 }
 
 pub(crate) fn cmd_run(a: RunArgs) -> ExitCode {
-    ingest_lab::install_signal_handlers();
+    ingest_lab::signals::install_signal_handlers();
     let cfg = match run_config(&a) {
         Ok(c) => c,
         Err(e) => return fail(2, e),
     };
-    match ingest_lab::run(&cfg) {
+    match ingest_lab::pipeline::run(&cfg) {
         Ok(r) => {
             if let Err(e) = a.pipeline.service.write_metrics(&r) {
                 return fail(2, e);
@@ -145,10 +147,10 @@ pub(crate) fn cmd_check(a: CheckArgs) -> ExitCode {
 }
 
 pub(crate) fn cmd_sink_bench(a: SinkBenchArgs) -> ExitCode {
-    let mut cfg = ingest_lab::SinkConfig::new(&a.dir);
+    let mut cfg = ingest_lab::sink::SinkConfig::new(&a.dir);
     cfg.segment_bytes = a.segment_mib << 20;
     cfg.retain_segments = a.retain_segments;
-    let r = ingest_lab::bench_appends(
+    let r = ingest_lab::sink::bench_appends(
         &cfg,
         a.write_bytes,
         Duration::from_secs_f64(a.seconds),

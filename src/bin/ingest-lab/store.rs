@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use ingest_lab::{BurstyParams, Trace};
+use ingest_lab::{load::BurstyParams, load::Trace};
 
 use crate::args::{DirArgs, TraceArgs};
 
@@ -28,7 +28,7 @@ pub(crate) fn cmd_trace(a: TraceArgs) -> ExitCode {
 
 pub(crate) fn cmd_verify(a: DirArgs) -> ExitCode {
     let mut records = 0u64;
-    let r = match ingest_lab::scan(&a.dir, false, &mut |_| records += 1) {
+    let r = match ingest_lab::ingest::scan(&a.dir, false, &mut |_| records += 1) {
         Ok(r) => r,
         Err(e) => return fail(1, e),
     };
@@ -56,7 +56,7 @@ pub(crate) fn cmd_verify(a: DirArgs) -> ExitCode {
 
 pub(crate) fn cmd_cat(a: DirArgs) -> ExitCode {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let r = ingest_lab::scan(&a.dir, false, &mut |rec| {
+    let r = ingest_lab::ingest::scan(&a.dir, false, &mut |rec| {
         let _ = out.write_all(rec);
         let _ = out.write_all(b"\n");
     });

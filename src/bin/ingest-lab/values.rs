@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use clap::ValueEnum;
-use ingest_lab::{AimdConfig, Codec, DlqPolicy, OverflowPolicy, PayloadKind, Schema, WindowMode};
+use ingest_lab::{
+    batch::AimdConfig, codec::Codec, config::WindowMode, ingest::Schema, payload::PayloadKind,
+    queue::OverflowPolicy, retry::DlqPolicy,
+};
 
 /// `--schema`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
