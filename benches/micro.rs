@@ -123,7 +123,7 @@ fn in_process(c: &mut Criterion) {
 }
 
 /// Record validation on generated log records: the fast scan against serde_json, the reference it is
-/// tested against (same verdicts; `src/ingest/scan.rs`).
+/// tested against (same verdicts; `src/ingest/json.rs`).
 fn validate(c: &mut Criterion) {
     const N: u64 = 10_000;
     let mut text = Vec::new();

@@ -41,7 +41,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "testutil",
             "retry/split",
             "ingest/field",
-            "ingest/scan",
+            "ingest/json",
             "ingest/schema",
             "ingest/testdata",
         ],

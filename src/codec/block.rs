@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::io::{Read, Write};
 
 use crate::codec::frame::{push_length_prefixed, push_line, Framing, RecordIter};
+use crate::codec::Codec;
 use crate::error::FrameError;
 
 /// Largest block payload the format allows (the length field is u32; we keep well below it).
@@ -23,39 +24,6 @@ const FORMAT_1_BYTE: u8 = 0;
 /// Header byte 6 of a format-2 block: how its records are delimited.
 const LAYOUT_LINES: u8 = 0;
 const LAYOUT_LENGTHS: u8 = 1;
-
-/// How a block's payload is encoded. A compressed block compresses the whole batch of framed records at
-/// once: compression finds repetition *across* records, which is why it only pays on filled batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Codec {
-    /// Records stored as they are.
-    None = 0,
-    /// zstd, at [`ZSTD_LEVEL`].
-    Zstd = 1,
-    /// gzip (deflate), fastest level.
-    Gzip = 2,
-}
-
-impl Codec {
-    fn from_u8(v: u8) -> Option<Codec> {
-        match v {
-            0 => Some(Codec::None),
-            1 => Some(Codec::Zstd),
-            2 => Some(Codec::Gzip),
-            _ => None,
-        }
-    }
-
-    /// The CLI spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Codec::None => "none",
-            Codec::Zstd => "zstd",
-            Codec::Gzip => "gzip",
-        }
-    }
-}
 
 /// The zstd level of compressed blocks (the fastest: a batcher compresses on the commit path).
 pub const ZSTD_LEVEL: i32 = 1;

@@ -11,38 +11,7 @@
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
-/// How a stream is compressed, from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Not compressed.
-    None,
-    /// gzip (RFC 1952), magic `1f 8b`.
-    Gzip,
-    /// zstd, magic `28 b5 2f fd`.
-    Zstd,
-}
-
-impl Compression {
-    /// Detect from a stream's first bytes.
-    pub fn detect(prefix: &[u8]) -> Compression {
-        if prefix.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else {
-            Compression::None
-        }
-    }
-
-    /// Lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Compression::None => "plain",
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-        }
-    }
-}
+use super::Codec;
 
 /// Why decoding stopped.
 #[derive(Debug)]
@@ -56,7 +25,7 @@ pub enum DecompressError {
         /// Bytes of output seen when the cap was passed.
         seen: u64,
         /// The compression layers detected, outermost first.
-        layers: Vec<Compression>,
+        layers: Vec<Codec>,
     },
     /// The compressed data is invalid (truncated, corrupt, or a header the decoder refuses).
     Corrupt {
@@ -67,7 +36,7 @@ pub enum DecompressError {
         /// Bytes of output before the failure.
         seen: u64,
         /// The compression layers detected, outermost first.
-        layers: Vec<Compression>,
+        layers: Vec<Codec>,
         /// The decoder's message.
         reason: String,
     },
@@ -83,7 +52,7 @@ pub enum DecompressError {
         /// Compressed bytes read to produce them.
         compressed: u64,
         /// The compression layers detected, outermost first.
-        layers: Vec<Compression>,
+        layers: Vec<Codec>,
     },
     /// More nested compression layers than allowed.
     TooManyLayers {
@@ -95,7 +64,7 @@ pub enum DecompressError {
 }
 
 /// `zstd inside gzip`: the layers, outermost first, as error messages name them.
-fn layer_names(layers: &[Compression]) -> String {
+fn layer_names(layers: &[Codec]) -> String {
     layers
         .iter()
         .map(|l| l.as_str())
@@ -171,7 +140,7 @@ pub struct CappedDecoder<'a> {
     cap: u64,
     seen: u64,
     input: String,
-    layers: Vec<Compression>,
+    layers: Vec<Codec>,
     /// Compressed bytes read from the input so far (shared with the counting reader under the
     /// decoders).
     raw: std::rc::Rc<std::cell::Cell<u64>>,
@@ -195,11 +164,11 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn wrap<'a>(r: Box<dyn BufRead + 'a>, c: Compression) -> io::Result<Box<dyn Read + 'a>> {
+fn wrap<'a>(r: Box<dyn BufRead + 'a>, c: Codec) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match c {
-        Compression::None => r,
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+        Codec::None => r,
+        Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Codec::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
     })
 }
 
@@ -227,8 +196,8 @@ impl<'a> CappedDecoder<'a> {
                     },
                 )
             })?;
-            let c = Compression::detect(prefix);
-            if c == Compression::None {
+            let c = Codec::detect(prefix);
+            if c == Codec::None {
                 break;
             }
             if layers.len() as u32 >= max_layers {
@@ -275,8 +244,8 @@ impl<'a> CappedDecoder<'a> {
         self.seen
     }
 
-    /// Compression layers detected, outermost first.
-    pub fn layers(&self) -> &[Compression] {
+    /// Codec layers detected, outermost first.
+    pub fn layers(&self) -> &[Codec] {
         &self.layers
     }
 }

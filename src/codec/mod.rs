@@ -21,10 +21,12 @@ mod block;
 mod capped;
 pub mod control;
 mod frame;
+mod kind;
 
 pub use block::{
-    claimed_payload_len, BlockBuilder, BlockReader, BlockView, Codec, BLOCK_FORMAT,
-    BLOCK_HEADER_BYTES, BLOCK_MAGIC, MAX_BATCH_BYTES, MAX_BLOCK_BYTES, ZSTD_LEVEL,
+    claimed_payload_len, BlockBuilder, BlockReader, BlockView, BLOCK_FORMAT, BLOCK_HEADER_BYTES,
+    BLOCK_MAGIC, MAX_BATCH_BYTES, MAX_BLOCK_BYTES, ZSTD_LEVEL,
 };
-pub use capped::{read_record, CappedDecoder, Compression, DecompressError, RATIO_GRACE_BYTES};
+pub use capped::{read_record, CappedDecoder, DecompressError, RATIO_GRACE_BYTES};
 pub use frame::{Framing, RecordIter, MAX_RECORD_FRAMING_BYTES};
+pub use kind::Codec;

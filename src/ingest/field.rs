@@ -1,5 +1,5 @@
 //! What validation needs to know of one JSON field: its type, and for a string whether it is an
-//! RFC 3339 timestamp. Shared by the one-pass scan (`scan.rs`) and its serde_json reference
+//! RFC 3339 timestamp. Shared by the one-pass scan (`json.rs`) and its serde_json reference
 //! (`schema.rs`), so neither imports the other's internals.
 
 use std::fmt;

@@ -17,8 +17,8 @@
 mod checkpoint;
 mod field;
 mod input;
+mod json;
 mod reader;
-mod scan;
 mod schema;
 mod testdata;
 mod validator;

@@ -2,7 +2,7 @@
 //! v2 — the fix for producers that send RFC 3339 timestamps — also accepts `ts` as an RFC 3339 string.
 //! Other fields are allowed and kept: the pipeline stores the record's bytes as they came.
 //!
-//! Validation is one pass over the bytes by a purpose-built scan (`scan.rs`) that builds nothing;
+//! Validation is one pass over the bytes by a purpose-built scan (`json.rs`) that builds nothing;
 //! serde_json, parsing into a typed shape whose unchecked fields are skipped, is the reference that
 //! decides the rare shapes the scan defers and words every rejection.
 
@@ -11,7 +11,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::field::Field;
-use super::scan::{scan, Scan};
+use super::json::{scan, Scan};
 
 /// Which records are valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

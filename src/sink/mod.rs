@@ -18,7 +18,7 @@ pub use file::{segment_name, Fault, FaultOp, FileSink};
 pub use fs::{free_bytes, FsInfo};
 pub use null::NullSink;
 pub use tcp::{AckServer, TcpSink, WriteMode};
-pub use validating::{utf8_record, ValidatingSink, Validator};
+pub use validating::{utf8_record, RecordCheck, ValidatingSink};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;

@@ -7,7 +7,7 @@ use crate::codec::BlockReader;
 use crate::error::SinkError;
 
 /// Checks one record; `Err` says why it is invalid.
-pub type Validator = fn(&[u8]) -> Result<(), String>;
+pub type RecordCheck = fn(&[u8]) -> Result<(), String>;
 
 /// The schema used by the poison check: a record must be valid UTF-8.
 pub fn utf8_record(payload: &[u8]) -> Result<(), String> {
@@ -22,13 +22,13 @@ pub fn utf8_record(payload: &[u8]) -> Result<(), String> {
 /// Wraps a sink with whole-batch validation.
 pub struct ValidatingSink<S: Sink> {
     inner: S,
-    validate: Validator,
+    validate: RecordCheck,
     rejected_batches: u64,
 }
 
 impl<S: Sink> ValidatingSink<S> {
     /// Validate each record with `validate` before passing a batch to `inner`.
-    pub fn new(inner: S, validate: Validator) -> Self {
+    pub fn new(inner: S, validate: RecordCheck) -> Self {
         ValidatingSink {
             inner,
             validate,

@@ -58,7 +58,7 @@ fn nested_gzip_is_decoded_and_capped_and_too_deep_nesting_is_refused() {
     let zeros = vec![0u8; 1 << 20];
     let nested = gzip(&gzip(&zeros));
     let mut d = CappedDecoder::new(&nested[..], "nested.gz", 4096, 2).unwrap();
-    assert_eq!(d.layers(), &[Compression::Gzip, Compression::Gzip]);
+    assert_eq!(d.layers(), &[Codec::Gzip, Codec::Gzip]);
     assert!(drain(&mut d).is_err());
     let triple = gzip(&nested);
     let e = CappedDecoder::new(&triple[..], "t.gz", 4096, 2)

@@ -1,4 +1,4 @@
-//! Tests of `ingest/scan.rs`.
+//! Tests of `ingest/json.rs`.
 
 use crate::ingest::Schema;
 use proptest::prelude::*;
