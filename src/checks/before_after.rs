@@ -114,8 +114,8 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         || started.elapsed().as_secs_f64(),
         |i| -> Result<f64, CheckError> {
             opts.progress(format!("before-after: saturation pair {}", i + 1));
-            let u = run(opts.saturate("ba-unbatched", unbatched, 3.0))?;
-            let b = run(opts.saturate("ba-batched", batched, 3.0))?;
+            let u = run(opts.saturate("ba-unbatched", unbatched, 2.0))?;
+            let b = run(opts.saturate("ba-batched", batched, 2.0))?;
             let ratio = b.throughput_items_per_s / u.throughput_items_per_s;
             un_sat.push(u);
             ba_sat.push(b);

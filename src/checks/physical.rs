@@ -148,7 +148,7 @@ pub fn run_fio(
         .arg(format!("--filesize={segment_bytes}"))
         .arg(format!("--bs={bs}"))
         .arg(format!("--size={}", files * segment_bytes))
-        .arg(format!("--runtime={}", secs.ceil() as u64))
+        .arg(format!("--runtime={}ms", (secs * 1e3).round() as u64))
         .args(if latency {
             &[][..]
         } else {
