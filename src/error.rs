@@ -1,5 +1,10 @@
 //! Errors, one enum per operation. A syscall error always carries the operation and the path, so a
 //! message read in a log says what failed where without a debugger.
+//!
+//! Each message embeds its cause's text, and `source()` returns the cause as well: a user reads one
+//! complete line from `to_string()` (which the CLI prints, and which the checks' evidence records), and a
+//! program walks the typed chain (to the `io::Error` and its kind). A printer that joins the chain itself
+//! (anyhow's `{:#}`) would show a cause twice; nothing here does, and the CLI prints `Display` alone.
 
 use std::fmt;
 use std::io;
