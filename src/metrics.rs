@@ -8,6 +8,8 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::batch::FlushReasons;
+
 /// Upper bound for latency histograms: one hour in nanoseconds.
 pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
 
@@ -47,7 +49,7 @@ pub struct Metrics {
     /// Batches committed (`ingest_batches_total`).
     pub batches: u64,
     /// Flushes per [`crate::FlushReason`] (`ingest_flushes_total{reason}`).
-    pub flush_reasons: [u64; 5],
+    pub flush_reasons: FlushReasons,
     /// End-to-end latency per item, intended send time to fdatasync return (`ingest_latency_seconds`).
     pub latency_ns: Histogram<u64>,
     /// Items per committed batch (`ingest_batch_items`).
@@ -84,7 +86,7 @@ impl Metrics {
             rejected_block_timeout: 0,
             rejected_sink_failed: 0,
             batches: 0,
-            flush_reasons: [0; 5],
+            flush_reasons: FlushReasons::default(),
             latency_ns: h(MAX_LATENCY_NS),
             batch_items: h(1 << 32),
             batch_wait_ns: h(MAX_LATENCY_NS),

@@ -10,32 +10,8 @@ use crate::host::CpuUse;
 use crate::metrics::{BatchSizeSummary, LatencySummary, Metrics};
 use crate::sink::SinkCounters;
 
-/// Flush counts by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct FlushReasons {
-    /// By `max_items`.
-    pub items: u64,
-    /// By `max_bytes`.
-    pub bytes: u64,
-    /// By linger deadline.
-    pub deadline: u64,
-    /// At shutdown.
-    pub shutdown: u64,
-    /// Asked for (API call or SIGUSR1).
-    pub manual: u64,
-}
-
-impl From<[u64; 5]> for FlushReasons {
-    fn from(a: [u64; 5]) -> Self {
-        FlushReasons {
-            items: a[0],
-            bytes: a[1],
-            deadline: a[2],
-            shutdown: a[3],
-            manual: a[4],
-        }
-    }
-}
+/// Flush counts by reason (defined with the window that counts them).
+pub use crate::batch::FlushReasons;
 
 /// Rejections by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -281,7 +257,7 @@ impl RunReport {
             } else {
                 m.queue_depth.max()
             },
-            flush_reasons: m.flush_reasons.into(),
+            flush_reasons: m.flush_reasons,
             retry_attempts: m.retry_attempts,
             ..Default::default()
         }

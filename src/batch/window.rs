@@ -12,6 +12,8 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::clock::Nanos;
 use crate::codec::MAX_BATCH_BYTES;
 use crate::error::ConfigError;
@@ -107,11 +109,6 @@ impl FlushReason {
         FlushReason::Manual,
     ];
 
-    /// Index into per-reason counter arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
     /// Lower-case name, as in metrics and JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,6 +118,53 @@ impl FlushReason {
             FlushReason::Shutdown => "shutdown",
             FlushReason::Manual => "manual",
         }
+    }
+}
+
+/// Flushes counted by reason: one named field per [`FlushReason`], read and counted through the
+/// reason itself ([`FlushReasons::get`], [`FlushReasons::count`]) so no code counts by position. It
+/// serializes as the report's `flush_reasons` object, its keys the reasons' [`FlushReason::as_str`]
+/// names (a test holds them equal).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FlushReasons {
+    /// By `max_items`.
+    pub items: u64,
+    /// By `max_bytes`.
+    pub bytes: u64,
+    /// By linger deadline.
+    pub deadline: u64,
+    /// At shutdown.
+    pub shutdown: u64,
+    /// Asked for (API call or SIGUSR1).
+    pub manual: u64,
+}
+
+impl FlushReasons {
+    /// Flushes for `reason`.
+    pub fn get(&self, reason: FlushReason) -> u64 {
+        match reason {
+            FlushReason::Items => self.items,
+            FlushReason::Bytes => self.bytes,
+            FlushReason::Deadline => self.deadline,
+            FlushReason::Shutdown => self.shutdown,
+            FlushReason::Manual => self.manual,
+        }
+    }
+
+    /// Count one flush for `reason`.
+    pub fn count(&mut self, reason: FlushReason) {
+        *match reason {
+            FlushReason::Items => &mut self.items,
+            FlushReason::Bytes => &mut self.bytes,
+            FlushReason::Deadline => &mut self.deadline,
+            FlushReason::Shutdown => &mut self.shutdown,
+            FlushReason::Manual => &mut self.manual,
+        } += 1;
+    }
+
+    /// Flushes for every reason.
+    pub fn total(&self) -> u64 {
+        FlushReason::ALL.iter().map(|&r| self.get(r)).sum()
     }
 }
 
@@ -144,7 +188,7 @@ pub struct BatchWindow {
     items: usize,
     bytes: usize,
     opened_at: Option<Nanos>,
-    flushes: [u64; 5],
+    flushes: FlushReasons,
 }
 
 impl BatchWindow {
@@ -155,7 +199,7 @@ impl BatchWindow {
             items: 0,
             bytes: 0,
             opened_at: None,
-            flushes: [0; 5],
+            flushes: FlushReasons::default(),
         }
     }
 
@@ -236,15 +280,15 @@ impl BatchWindow {
             bytes: self.bytes,
             age,
         };
-        self.flushes[reason.index()] += 1;
+        self.flushes.count(reason);
         self.items = 0;
         self.bytes = 0;
         self.opened_at = None;
         out
     }
 
-    /// Flushes so far, per reason (index with [`FlushReason::index`]).
-    pub fn flush_counts(&self) -> [u64; 5] {
+    /// Flushes so far, per reason.
+    pub fn flush_counts(&self) -> FlushReasons {
         self.flushes
     }
 
@@ -258,6 +302,7 @@ impl BatchWindow {
 mod tests {
     use super::*;
     use crate::clock::{ms, Clock, ManualClock};
+    use std::collections::BTreeSet;
 
     fn window(max_items: usize, max_bytes: usize, linger_ms: u64) -> BatchWindow {
         BatchWindow::new(WindowConfig {
@@ -277,7 +322,13 @@ mod tests {
         let b = w.flush(FlushReason::Items, clock.now());
         assert_eq!((b.items, b.bytes), (3, 30));
         assert!(w.is_empty());
-        assert_eq!(w.flush_counts(), [1, 0, 0, 0, 0]);
+        assert_eq!(
+            w.flush_counts(),
+            FlushReasons {
+                items: 1,
+                ..FlushReasons::default()
+            }
+        );
     }
 
     #[test]
@@ -335,6 +386,32 @@ mod tests {
             assert_eq!(w.push(100, i), Some(FlushReason::Items));
             w.flush(FlushReason::Items, i);
         }
-        assert_eq!(w.flush_counts()[FlushReason::Items.index()], 5);
+        assert_eq!(w.flush_counts().get(FlushReason::Items), 5);
+    }
+
+    #[test]
+    fn each_flush_is_counted_under_its_own_reason_and_named_as_in_the_json() {
+        let mut w = window(1000, 1 << 20, 0);
+        for (n, r) in FlushReason::ALL.into_iter().enumerate() {
+            for _ in 0..=n {
+                w.push(1, 0);
+                w.flush(r, 0);
+            }
+        }
+        let f = w.flush_counts();
+        let json = serde_json::to_value(f).unwrap();
+        let keys: BTreeSet<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let names: BTreeSet<&str> = FlushReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(keys, names, "the JSON keys are the reasons' names");
+        for (n, r) in FlushReason::ALL.into_iter().enumerate() {
+            assert_eq!(f.get(r), n as u64 + 1, "{r:?}");
+            assert_eq!(json[r.as_str()], n as u64 + 1, "{r:?}");
+        }
+        assert_eq!(f.total(), 15);
     }
 }
