@@ -41,6 +41,7 @@ mod clock;
 mod codec;
 mod config;
 mod control;
+pub mod counters;
 pub mod crashsim;
 mod error;
 mod host;

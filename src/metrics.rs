@@ -1,5 +1,5 @@
 //! Named instrumentation. Counters and histograms are fields of [`Metrics`], not strings scattered through
-//! the code; their exported names follow `ingest_<name>_<unit>` (see [`Metrics::NAMES`]).
+//! the code; their exported names, units and help are the counter table, `crate::counters::COUNTERS`.
 //!
 //! The counters reconcile exactly: `offered = committed + dead_lettered + dropped + rejected` once a run
 //! has drained. `dropped` is what an overflow policy discarded, `rejected` what the pipeline refused or
