@@ -22,7 +22,9 @@ pub enum RejectReason {
     SinkFailed,
 }
 
-/// All counters and histograms of one pipeline run.
+/// All counters and histograms of one pipeline run, as the batcher accumulates them (histograms,
+/// per-batch bookkeeping). The JSON [`crate::RunReport`] is built from it once (and at each live
+/// publish); how each counter is exposed is the table, `crate::counters::COUNTERS`.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     /// Items the generator tried to push (`ingest_items_offered_total`).

@@ -62,7 +62,9 @@ pub struct RunSettings {
     pub dir: String,
 }
 
-/// One sample of a run's live state (every `sample_every`).
+/// One sample of a run's live state (every `sample_every`). The counters it shows, and under which
+/// field, are named in the counter table (`crate::counters::COUNTERS`, `Series::sample`); a test holds
+/// each equal to what the live exposition prints at the same instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Sample {
     /// Seconds since the run started.
@@ -112,7 +114,9 @@ impl Sample {
     }
 }
 
-/// The record of one run.
+/// The record of one run. Its field names are the JSON's and do not change (the report code,
+/// `ci/*.py` and run folders read them); the counter table names the field of each counter it
+/// exposes, and a test holds the two equal.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunReport {
     /// Items the generator offered.
