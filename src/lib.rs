@@ -44,6 +44,7 @@ mod control;
 pub mod counters;
 pub mod crashsim;
 mod error;
+mod flush;
 mod host;
 mod ingest;
 mod item;

@@ -8,7 +8,7 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::batch::FlushReasons;
+use crate::flush::FlushReasons;
 
 /// Upper bound for latency histograms: one hour in nanoseconds.
 pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;

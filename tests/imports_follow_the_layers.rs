@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "host",
             "signals",
             "metrics",
+            "flush",
             "item",
             "codec",
             "batch",

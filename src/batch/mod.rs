@@ -7,4 +7,4 @@ mod window;
 pub use aimd::{
     aimd_step, AimdConfig, AimdDriver, AimdMove, AimdObservation, AimdPoint, AimdState,
 };
-pub use window::{BatchWindow, FlushReason, FlushReasons, FlushedBatch, WindowConfig};
+pub use window::{BatchWindow, FlushReason, FlushedBatch, WindowConfig};
