@@ -1,5 +1,5 @@
 //! Named instrumentation. Counters and histograms are fields of [`Metrics`], not strings scattered through
-//! the code; their exported names follow `ingest_<name>_<unit>` (see [`Metrics::NAMES`]).
+//! the code; their exported names, units and help are the counter table, `crate::counters::COUNTERS`.
 //!
 //! The counters reconcile exactly: `offered = committed + dead_lettered + dropped + rejected` once a run
 //! has drained. `dropped` is what an overflow policy discarded, `rejected` what the pipeline refused or
@@ -7,6 +7,8 @@
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+
+use crate::flush::FlushReasons;
 
 /// Upper bound for latency histograms: one hour in nanoseconds.
 pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
@@ -20,7 +22,9 @@ pub enum RejectReason {
     SinkFailed,
 }
 
-/// All counters and histograms of one pipeline run.
+/// All counters and histograms of one pipeline run, as the batcher accumulates them (histograms,
+/// per-batch bookkeeping). The JSON [`crate::RunReport`] is built from it once (and at each live
+/// publish); how each counter is exposed is the table, `crate::counters::COUNTERS`.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     /// Items the generator tried to push (`ingest_items_offered_total`).
@@ -47,7 +51,7 @@ pub struct Metrics {
     /// Batches committed (`ingest_batches_total`).
     pub batches: u64,
     /// Flushes per [`crate::FlushReason`] (`ingest_flushes_total{reason}`).
-    pub flush_reasons: [u64; 5],
+    pub flush_reasons: FlushReasons,
     /// End-to-end latency per item, intended send time to fdatasync return (`ingest_latency_seconds`).
     pub latency_ns: Histogram<u64>,
     /// Items per committed batch (`ingest_batch_items`).
@@ -84,7 +88,7 @@ impl Metrics {
             rejected_block_timeout: 0,
             rejected_sink_failed: 0,
             batches: 0,
-            flush_reasons: [0; 5],
+            flush_reasons: FlushReasons::default(),
             latency_ns: h(MAX_LATENCY_NS),
             batch_items: h(1 << 32),
             batch_wait_ns: h(MAX_LATENCY_NS),

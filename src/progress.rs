@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::prometheus::LiveCounters;
+use crate::counters::{progress_sum, LiveCounters};
 
 /// What the display says about the run.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,10 +33,12 @@ pub fn wanted(json: bool) -> bool {
 
 /// One line of the display (no carriage return). `rate` is committed items/s since the start.
 pub fn render_line(p: &Progress, c: &LiveCounters, elapsed: Duration, rate: f64) -> String {
-    // Lost: dropped by the overflow policy or a full DLQ, refused on a Block timeout, or lost to a
-    // sink failure.
-    let lost = c.dropped + c.dropped_dlq_full + c.timed_out + c.lost;
-    let done = c.committed + c.dead_lettered + lost;
+    // Each word's figure is the sum of the counter table's live series shown under it: lost is
+    // dropped by the overflow policy or a full DLQ, refused on a Block timeout, or lost to a sink
+    // failure.
+    let [committed, dead_lettered, lost, queued] =
+        ["committed", "dead-lettered", "lost", "queued"].map(|w| progress_sum(w, c));
+    let done = committed + dead_lettered + lost;
     let head = match p.total {
         Some(total) if total > 0 => {
             let f = (done as f64 / total as f64).clamp(0.0, 1.0);
@@ -53,11 +55,11 @@ pub fn render_line(p: &Progress, c: &LiveCounters, elapsed: Duration, rate: f64)
     };
     format!(
         "{head}  committed {} ({}/s)  dead-lettered {}  lost {}  queued {}  {:.1} s",
-        c.committed,
+        committed,
         si(rate),
-        c.dead_lettered,
+        dead_lettered,
         lost,
-        c.queue_depth,
+        queued,
         elapsed.as_secs_f64()
     )
 }

@@ -12,49 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::counters::{self, Label, COUNTERS, DISTRIBUTIONS};
 use crate::metrics::LatencySummary;
 use crate::summary::{RunReport, RunSettings};
 
-/// What the live endpoint can read while a run works.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LiveCounters {
-    /// Items offered.
-    pub offered: u64,
-    /// Items committed.
-    pub committed: u64,
-    /// Items dead-lettered.
-    pub dead_lettered: u64,
-    /// Items dropped by the overflow policy.
-    pub dropped: u64,
-    /// Items a full (drop-newer) dead-letter queue refused.
-    pub dropped_dlq_full: u64,
-    /// Items accepted but lost to a sink failure.
-    pub lost: u64,
-    /// Items refused because `Block` timed out.
-    pub timed_out: u64,
-    /// Items in the queue now.
-    pub queue_depth: u64,
-}
+pub use crate::counters::LiveCounters;
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn counter(out: &mut String, name: &str, help: &str, samples: &[(&str, u64)]) {
-    header(out, name, "counter", help);
-    for (labels, v) in samples {
-        if labels.is_empty() {
-            let _ = writeln!(out, "{name} {v}");
-        } else {
-            let _ = writeln!(out, "{name}{{{labels}}} {v}");
-        }
-    }
-}
-
-fn gauge(out: &mut String, name: &str, help: &str, v: f64) {
-    header(out, name, "gauge", help);
-    let _ = writeln!(out, "{name} {v}");
 }
 
 /// A summary from a distribution recorded in `unit_per_base` units per base unit (µs → 1e6).
@@ -88,147 +54,39 @@ pub fn render_live(
 ) -> String {
     let mut r = published.cloned().unwrap_or_default();
     r.settings = settings.clone();
-    r.offered = c.offered;
-    r.committed = c.committed;
-    r.dead_lettered = c.dead_lettered;
-    r.dropped_by_reason.overflow = c.dropped;
-    r.dropped_by_reason.dlq_full = c.dropped_dlq_full;
-    r.rejected_by_reason.sink_failed = c.lost;
-    r.rejected_by_reason.block_timeout = c.timed_out;
-    render(&r, c.queue_depth)
+    render(&r, Some(c))
 }
 
-/// A finished run as an exposition (its queue is empty: what it held is committed or counted lost).
+/// A finished run as an exposition.
 pub fn render_report(r: &RunReport) -> String {
-    render(r, 0)
+    render(r, None)
 }
 
-/// One exposition of every series, live or final: one list, so the two cannot drift apart.
-fn render(r: &RunReport, queue_depth: u64) -> String {
+/// One exposition of every series, live or final: from one table, so the two cannot drift apart.
+/// Each counter and gauge series is [`COUNTERS`]' entry, its value the live counters' where they
+/// hold it (`live`), else the report's.
+fn render(r: &RunReport, live: Option<&LiveCounters>) -> String {
     let mut out = String::new();
-    let policy = format!("reason=\"overflow\",policy=\"{}\"", r.settings.overflow);
-    counter(
-        &mut out,
-        "ingest_items_offered_total",
-        "Items offered to the pipeline.",
-        &[("", r.offered)],
-    );
-    counter(
-        &mut out,
-        "ingest_items_committed_total",
-        "Items durable in the sink (fdatasync returned).",
-        &[("", r.committed)],
-    );
-    counter(
-        &mut out,
-        "ingest_items_dead_lettered_total",
-        "Items sent to the dead-letter queue.",
-        &[("", r.dead_lettered)],
-    );
-    counter(
-        &mut out,
-        "ingest_items_dropped_total",
-        "Items discarded: by the overflow policy, or refused by a full dead-letter queue.",
-        &[
-            (policy.as_str(), r.dropped_by_reason.overflow),
-            ("reason=\"dlq_full\"", r.dropped_by_reason.dlq_full),
-        ],
-    );
-    counter(
-        &mut out,
-        "ingest_items_rejected_total",
-        "Items refused or lost, by reason.",
-        &[
-            ("reason=\"queue_closed\"", r.rejected_by_reason.queue_closed),
-            ("reason=\"sink_failed\"", r.rejected_by_reason.sink_failed),
-            (
-                "reason=\"block_timeout\"",
-                r.rejected_by_reason.block_timeout,
-            ),
-        ],
-    );
-    counter(
-        &mut out,
-        "ingest_batches_total",
-        "Batches committed.",
-        &[("", r.batches)],
-    );
-    let f = &r.flush_reasons;
-    counter(
-        &mut out,
-        "ingest_flushes_total",
-        "Batches flushed, by the bound that closed them.",
-        &[
-            ("reason=\"items\"", f.items),
-            ("reason=\"bytes\"", f.bytes),
-            ("reason=\"deadline\"", f.deadline),
-            ("reason=\"shutdown\"", f.shutdown),
-            ("reason=\"manual\"", f.manual),
-        ],
-    );
-    counter(
-        &mut out,
-        "ingest_write_syscalls_total",
-        "write(2) calls on segments.",
-        &[("", r.write_syscalls)],
-    );
-    counter(
-        &mut out,
-        "ingest_fdatasyncs_total",
-        "fdatasync(2) calls on segments.",
-        &[("", r.fdatasyncs)],
-    );
-    counter(
-        &mut out,
-        "ingest_dlq_fdatasyncs_total",
-        "fdatasync(2) calls on the dead-letter queue's files.",
-        &[("", r.dlq_fdatasyncs)],
-    );
-    counter(
-        &mut out,
-        "ingest_dlq_evicted_total",
-        "Dead letters a drop-older dead-letter queue evicted to stay within its byte bound.",
-        &[("", r.dlq_evicted)],
-    );
-    counter(
-        &mut out,
-        "ingest_written_bytes_total",
-        "Bytes written to segments.",
-        &[("", r.bytes_written)],
-    );
-    gauge(
-        &mut out,
-        "ingest_queue_depth_items",
-        "Items waiting in the queue.",
-        queue_depth as f64,
-    );
-    gauge(
-        &mut out,
-        "ingest_queue_depth_max_items",
-        "Largest queue depth the batcher saw.",
-        r.queue_depth_max as f64,
-    );
-    summary(
-        &mut out,
-        "ingest_latency_seconds",
-        "End-to-end latency, intended send time to fdatasync return.",
-        &r.latency_us,
-        1e6,
-    );
-    summary(
-        &mut out,
-        "ingest_fdatasync_seconds",
-        "Duration of each fdatasync.",
-        &r.fdatasync_us,
-        1e6,
-    );
-    summary(
-        &mut out,
-        "ingest_batch_wait_seconds",
-        "Age of each batch's first item at flush.",
-        &r.batch_wait_us,
-        1e6,
-    );
+    for d in COUNTERS {
+        header(&mut out, d.name, d.kind.as_str(), d.help);
+        for s in d.series {
+            out.push_str(d.name);
+            for (i, l) in s.labels.iter().enumerate() {
+                out.push(if i == 0 { '{' } else { ',' });
+                let _ = match l {
+                    Label::Is(k, v) => write!(out, "{k}=\"{v}\""),
+                    Label::Policy => write!(out, "policy=\"{}\"", r.settings.overflow),
+                };
+            }
+            if !s.labels.is_empty() {
+                out.push('}');
+            }
+            let _ = writeln!(out, " {}", counters::value(s, r, live));
+        }
+    }
+    for d in DISTRIBUTIONS {
+        summary(&mut out, d.name, d.help, (d.read)(r), 1e6);
+    }
     let b = &r.batch_size;
     header(
         &mut out,
@@ -304,3 +162,6 @@ pub fn serve(
         })?;
     Ok((bound, h))
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,32 +10,8 @@ use crate::host::CpuUse;
 use crate::metrics::{BatchSizeSummary, LatencySummary, Metrics};
 use crate::sink::SinkCounters;
 
-/// Flush counts by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct FlushReasons {
-    /// By `max_items`.
-    pub items: u64,
-    /// By `max_bytes`.
-    pub bytes: u64,
-    /// By linger deadline.
-    pub deadline: u64,
-    /// At shutdown.
-    pub shutdown: u64,
-    /// Asked for (API call or SIGUSR1).
-    pub manual: u64,
-}
-
-impl From<[u64; 5]> for FlushReasons {
-    fn from(a: [u64; 5]) -> Self {
-        FlushReasons {
-            items: a[0],
-            bytes: a[1],
-            deadline: a[2],
-            shutdown: a[3],
-            manual: a[4],
-        }
-    }
-}
+/// Flush counts by reason (defined with the window that counts them).
+pub use crate::flush::FlushReasons;
 
 /// Rejections by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -86,7 +62,9 @@ pub struct RunSettings {
     pub dir: String,
 }
 
-/// One sample of a run's live state (every `sample_every`).
+/// One sample of a run's live state (every `sample_every`). The counters it shows, and under which
+/// field, are named in the counter table (`crate::counters::COUNTERS`, `Series::sample`); a test holds
+/// each equal to what the live exposition prints at the same instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Sample {
     /// Seconds since the run started.
@@ -136,7 +114,9 @@ impl Sample {
     }
 }
 
-/// The record of one run.
+/// The record of one run. Its field names are the JSON's and do not change (the report code,
+/// `ci/*.py` and run folders read them); the counter table names the field of each counter it
+/// exposes, and a test holds the two equal.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RunReport {
     /// Items the generator offered.
@@ -281,7 +261,7 @@ impl RunReport {
             } else {
                 m.queue_depth.max()
             },
-            flush_reasons: m.flush_reasons.into(),
+            flush_reasons: m.flush_reasons,
             retry_attempts: m.retry_attempts,
             ..Default::default()
         }

@@ -8,7 +8,8 @@
 //!   codecs and caps, record validation, load schedules and payloads, errors, metrics;
 //! - **storage**: the durable-file layer and what lives on it — segments and sinks, the DLQ, the spill
 //!   queue, the start-up recovery scan;
-//! - **observation**: the run report and its expositions (Prometheus, the progress line);
+//! - **observation**: the run report, the counter table and its expositions (Prometheus, the progress
+//!   line);
 //! - **config**: a run's settings (each component's own config lives with the component, lower);
 //! - **pipeline**: drives core and storage;
 //! - **producers**: ingest and re-drive, which feed the pipeline;
@@ -33,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "host",
             "signals",
             "metrics",
+            "flush",
             "item",
             "codec",
             "batch",
@@ -50,7 +52,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "storage",
         &["storage", "sink", "queue", "retry", "ingest/checkpoint"],
     ),
-    ("observation", &["summary", "prometheus", "progress"]),
+    (
+        "observation",
+        &["summary", "counters", "prometheus", "progress"],
+    ),
     ("config", &["config"]),
     ("pipeline", &["pipeline"]),
     ("producers", &["ingest", "redrive"]),

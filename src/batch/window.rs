@@ -15,6 +15,7 @@ use std::time::Duration;
 use crate::clock::Nanos;
 use crate::codec::MAX_BATCH_BYTES;
 use crate::error::ConfigError;
+pub use crate::flush::{FlushReason, FlushReasons};
 
 /// The size+time batch window: flush when any bound is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,48 +83,6 @@ impl Default for WindowConfig {
     }
 }
 
-/// Why a batch was flushed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FlushReason {
-    /// `max_items` reached.
-    Items,
-    /// `max_bytes` reached (or the next item would pass it).
-    Bytes,
-    /// The first item's linger expired.
-    Deadline,
-    /// The input ended (or SIGINT/SIGTERM stopped intake); what was accepted is flushed.
-    Shutdown,
-    /// Asked for: [`crate::control::Control::request_flush`] or SIGUSR1.
-    Manual,
-}
-
-impl FlushReason {
-    /// All reasons, in counter order.
-    pub const ALL: [FlushReason; 5] = [
-        FlushReason::Items,
-        FlushReason::Bytes,
-        FlushReason::Deadline,
-        FlushReason::Shutdown,
-        FlushReason::Manual,
-    ];
-
-    /// Index into per-reason counter arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Lower-case name, as in metrics and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FlushReason::Items => "items",
-            FlushReason::Bytes => "bytes",
-            FlushReason::Deadline => "deadline",
-            FlushReason::Shutdown => "shutdown",
-            FlushReason::Manual => "manual",
-        }
-    }
-}
-
 /// What a flush hands to the caller about the batch it closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlushedBatch {
@@ -144,7 +103,7 @@ pub struct BatchWindow {
     items: usize,
     bytes: usize,
     opened_at: Option<Nanos>,
-    flushes: [u64; 5],
+    flushes: FlushReasons,
 }
 
 impl BatchWindow {
@@ -155,7 +114,7 @@ impl BatchWindow {
             items: 0,
             bytes: 0,
             opened_at: None,
-            flushes: [0; 5],
+            flushes: FlushReasons::default(),
         }
     }
 
@@ -236,15 +195,15 @@ impl BatchWindow {
             bytes: self.bytes,
             age,
         };
-        self.flushes[reason.index()] += 1;
+        self.flushes.count(reason);
         self.items = 0;
         self.bytes = 0;
         self.opened_at = None;
         out
     }
 
-    /// Flushes so far, per reason (index with [`FlushReason::index`]).
-    pub fn flush_counts(&self) -> [u64; 5] {
+    /// Flushes so far, per reason.
+    pub fn flush_counts(&self) -> FlushReasons {
         self.flushes
     }
 
@@ -277,7 +236,13 @@ mod tests {
         let b = w.flush(FlushReason::Items, clock.now());
         assert_eq!((b.items, b.bytes), (3, 30));
         assert!(w.is_empty());
-        assert_eq!(w.flush_counts(), [1, 0, 0, 0, 0]);
+        assert_eq!(
+            w.flush_counts(),
+            FlushReasons {
+                items: 1,
+                ..FlushReasons::default()
+            }
+        );
     }
 
     #[test]
@@ -335,6 +300,6 @@ mod tests {
             assert_eq!(w.push(100, i), Some(FlushReason::Items));
             w.flush(FlushReason::Items, i);
         }
-        assert_eq!(w.flush_counts()[FlushReason::Items.index()], 5);
+        assert_eq!(w.flush_counts().get(FlushReason::Items), 5);
     }
 }

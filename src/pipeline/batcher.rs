@@ -114,7 +114,7 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         // figures the end of a run fills in from the window and the DLQ put in here.
         let elapsed_s = now.saturating_sub(self.started) as f64 / 1e9;
         let mut r = RunReport::new(&self.metrics, self.sink.counters(), sync, elapsed_s);
-        r.flush_reasons = self.window.flush_counts().into();
+        r.flush_reasons = self.window.flush_counts();
         r.dlq_fdatasyncs = self.dlq.as_ref().map_or(0, DeadLetterQueue::syncs);
         r.dlq_evicted = self.dlq.as_ref().map_or(0, DeadLetterQueue::evicted);
         *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);

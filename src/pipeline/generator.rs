@@ -13,7 +13,11 @@ use crate::load::Schedule;
 use crate::payload::{make_poison, stamp_id, PayloadSource};
 use crate::queue::PushOutcome;
 
-/// What a producer reports when it stops.
+/// What a producer reports when it stops. Its `offered`, `dropped` and `rejected_timeout` are also
+/// counted on the shared [`super::Live`] atomics; this plain tally stays because the producer's loop
+/// reads it (the stop bound, record ids) without touching a shared line, it is exact when the
+/// producer returns, and it holds what the atomics do not: refusals after the queue closed and
+/// items behind schedule. The run folds it into [`crate::Metrics`] once.
 #[derive(Debug, Default)]
 pub(crate) struct GenOutcome {
     pub(crate) offered: u64,

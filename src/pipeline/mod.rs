@@ -32,14 +32,13 @@ use crate::item::Item;
 
 mod batcher;
 mod generator;
-mod live;
 mod retry;
 mod sampler;
 
+pub(crate) use crate::counters::Live;
 use batcher::Batcher;
 use generator::generate;
 pub(crate) use generator::GenOutcome;
-pub(crate) use live::Live;
 use sampler::sample;
 pub(crate) use sampler::Ends;
 

@@ -1,4 +1,5 @@
-//! The sampler: a time series of the live counters, and the end-of-run snapshot.
+//! The sampler: a time series of the live counters, and the end-of-run snapshot. Which counter each
+//! [`Sample`] field shows is in the counter table (`crate::counters::COUNTERS`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -80,4 +81,71 @@ pub(super) fn snapshot(
         rss_bytes: current_rss_bytes(),
     };
     (s, clock.now().saturating_sub(a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::counters::testing::{at, distinct_report, key, parse};
+    use crate::counters::COUNTERS;
+    use crate::queue::OverflowPolicy;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn a_sample_shows_each_counter_as_the_live_exposition_does() {
+        let (live, queue) = (
+            Live::default(),
+            BoundedQueue::<Item>::new(8, OverflowPolicy::BLOCK),
+        );
+        for (n, c) in [
+            &live.committed,
+            &live.dead_lettered,
+            &live.dropped,
+            &live.dropped_dlq_full,
+            &live.lost,
+            &live.timed_out,
+            &live.fdatasyncs,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c.add(n as u64 + 1);
+        }
+        live.offered.add(100);
+        live.popped.add(40);
+        for _ in 0..3 {
+            let item = Item {
+                intended: 0,
+                payload: Vec::new(),
+                source: None,
+                dead: None,
+            };
+            queue.try_push(item).unwrap();
+        }
+        // The batcher publishes the sink's fdatasyncs with its report and sets the live atomic from
+        // the same counter after each commit.
+        let mut published = distinct_report();
+        published.fdatasyncs = live.fdatasyncs.get();
+        let sample = snapshot(&MonotonicClock::new(), 0, &queue, &live).0;
+        let json = serde_json::to_value(sample).unwrap();
+        let expo = parse(&crate::prometheus::render_live(
+            Some(&published),
+            &published.settings,
+            &live.snapshot(&queue),
+        ));
+        let mut by_field: BTreeMap<&str, f64> = BTreeMap::new();
+        for d in COUNTERS {
+            for s in d.series {
+                if let Some(f) = s.sample {
+                    *by_field.entry(f).or_default() +=
+                        expo[&key(d, s, &published.settings.overflow)];
+                }
+            }
+        }
+        assert_eq!(by_field.len(), 7, "{by_field:?}");
+        for (field, v) in by_field {
+            assert!(v > 0.0, "{field}: the test leaves it zero");
+            assert_eq!(at(&json, field).as_f64(), Some(v), "the sample's `{field}`");
+        }
+    }
 }

@@ -81,7 +81,7 @@ fn with_a_manual_clock_the_batcher_flushes_at_the_linger_and_measures_latency_ex
     assert!(err.is_none());
     assert_eq!(*commits.lock().unwrap(), vec![(3, ms(12))]);
     assert_eq!(
-        m.flush_reasons[FlushReason::Deadline as usize],
+        m.flush_reasons.get(FlushReason::Deadline),
         1,
         "{:?}",
         m.flush_reasons

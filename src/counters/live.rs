@@ -1,0 +1,121 @@
+//! The live counters: atomics the generator, the batcher and the sampler share while a run works
+//! ([`Live`]), and a plain snapshot of them for the live endpoint and the progress line
+//! ([`LiveCounters`]). Both are generated from one list, so a counter the endpoint shows is one the
+//! pipeline counts; they stay two types because one is written concurrently (an atomic on a cache
+//! line of its own per counter) and the other is a value to read, copy and compare.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::item::Item;
+use crate::queue::BoundedQueue;
+
+/// Declares [`Live`]'s shared counters and [`LiveCounters`]' snapshot of them from one list. The
+/// snapshot reads them in list order: keep `offered` last (an item is counted offered before it can
+/// have an outcome, so reading outcomes first never shows more committed, dropped, ... than offered).
+macro_rules! live_counters {
+    ($( $(#[doc = $doc:literal])* $name:ident ),* $(,)?) => {
+        /// Counters shared between the generator, the batcher and the sampler. Each on its own cache
+        /// line so the generator's per-item increment does not bounce the batcher's line.
+        #[derive(Default)]
+        pub(crate) struct Live {
+            $( $(#[doc = $doc])* pub(crate) $name: Padded, )*
+            /// Items the batcher has popped from the queue (the sampler's in-batcher count).
+            pub(crate) popped: Padded,
+            /// The sink's fdatasyncs so far (set after each commit), so a time series shows where a
+            /// run paid its fixed cost.
+            pub(crate) fdatasyncs: Padded,
+        }
+
+        /// What the live endpoint and the progress line read while a run works: a snapshot of
+        /// [`Live`]'s shared counters (see [`crate::counters::COUNTERS`] for what each is exposed as).
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct LiveCounters {
+            $( $(#[doc = $doc])* pub $name: u64, )*
+            /// Items in the queue now.
+            pub queue_depth: u64,
+        }
+
+        impl Live {
+            /// The counters as the live endpoint and the progress line read them.
+            pub(crate) fn snapshot(&self, queue: &BoundedQueue<Item>) -> LiveCounters {
+                let queue_depth = queue.len() as u64;
+                LiveCounters {
+                    $( $name: self.$name.get(), )*
+                    queue_depth,
+                }
+            }
+        }
+    };
+}
+
+live_counters! {
+    /// Items committed.
+    committed,
+    /// Items dead-lettered.
+    dead_lettered,
+    /// Items dropped by the overflow policy.
+    dropped,
+    /// Items a full (drop-newer) dead-letter queue refused.
+    dropped_dlq_full,
+    /// Items accepted but lost to a sink failure.
+    lost,
+    /// Items refused because `Block` timed out.
+    timed_out,
+    /// Items offered (last: see the macro).
+    offered,
+}
+
+/// A counter on a cache line of its own.
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct Padded(AtomicU64);
+
+impl Padded {
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+    pub(crate) fn set(&self, v: u64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::OverflowPolicy;
+
+    #[test]
+    fn a_snapshot_reads_every_shared_counter_into_its_namesake() {
+        let live = Live::default();
+        let queue = BoundedQueue::<Item>::new(8, OverflowPolicy::BLOCK);
+        for (n, c) in [
+            &live.committed,
+            &live.dead_lettered,
+            &live.dropped,
+            &live.dropped_dlq_full,
+            &live.lost,
+            &live.timed_out,
+            &live.offered,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            c.add(n as u64 + 1);
+        }
+        let c = live.snapshot(&queue);
+        let got = [
+            c.committed,
+            c.dead_lettered,
+            c.dropped,
+            c.dropped_dlq_full,
+            c.lost,
+            c.timed_out,
+            c.offered,
+            c.queue_depth,
+        ];
+        assert_eq!(got, [1, 2, 3, 4, 5, 6, 7, 0]);
+    }
+}
