@@ -394,6 +394,13 @@ pub const DISTRIBUTIONS: &[DistributionDef] = &[
         json: "batch_wait_us",
         read: |r| &r.batch_wait_us,
     },
+    DistributionDef {
+        name: "ingest_commit_seconds",
+        help:
+            "Each batch's commit, flush decision to fdatasync return: framing, write and fdatasync.",
+        json: "commit_us",
+        read: |r| &r.commit_us,
+    },
 ];
 
 #[cfg(test)]

@@ -58,6 +58,10 @@ pub struct Metrics {
     pub batch_items: Histogram<u64>,
     /// Age of each batch's first item at flush (`ingest_batch_wait_seconds`).
     pub batch_wait_ns: Histogram<u64>,
+    /// Each committed batch's flush decision to its fdatasync's return: framing (and compression), the
+    /// write and the fdatasync (`ingest_commit_seconds`). Beside `fdatasync_us`, what a commit costs
+    /// past the disk's own fixed cost.
+    pub commit_ns: Histogram<u64>,
     /// Queue depth seen by the batcher at each pop (`ingest_queue_depth_items`).
     pub queue_depth: Histogram<u64>,
     /// Commit attempts made by a retry strategy after a rejection (`ingest_retry_attempts_total`).
@@ -66,6 +70,9 @@ pub struct Metrics {
     /// µs: the empirical distribution a simulation of the same trace samples from (see
     /// `batch::lower_bound`).
     pub fdatasync_quantiles_us: Vec<f64>,
+    /// `commit_ns` as the same quantiles, µs: a simulation's service time when a batch's whole commit,
+    /// not its fdatasync alone, is what it waits for.
+    pub commit_quantiles_us: Vec<f64>,
     /// Of the batch being committed: items committed so far (bookkeeping for partial commits).
     pub(crate) committed_in_batch: u64,
     /// Of the batch being committed: items dead-lettered so far.
@@ -92,9 +99,11 @@ impl Metrics {
             latency_ns: h(MAX_LATENCY_NS),
             batch_items: h(1 << 32),
             batch_wait_ns: h(MAX_LATENCY_NS),
+            commit_ns: h(MAX_LATENCY_NS),
             queue_depth: h(1 << 32),
             retry_attempts: 0,
             fdatasync_quantiles_us: Vec::new(),
+            commit_quantiles_us: Vec::new(),
             committed_in_batch: 0,
             dead_in_batch: 0,
         }

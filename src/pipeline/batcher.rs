@@ -12,7 +12,7 @@ use crate::config::WindowConfig;
 use crate::control::{Control, FLUSH_POLL};
 use crate::error::{SinkError, SysError};
 use crate::item::{DeadNote, Item};
-use crate::metrics::{LatencySummary, Metrics};
+use crate::metrics::{quantiles_us, LatencySummary, Metrics, SYNC_QUANTILE_STEPS};
 use crate::queue::{BoundedQueue, BufferPool, PopStatus};
 use crate::retry::{DeadLetter, DeadLetterQueue, DlqPush, RetryStrategy};
 use crate::sink::Sink;
@@ -219,10 +219,12 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             .map_or_else(Default::default, |h| {
                 (
                     LatencySummary::from_ns(h),
-                    crate::metrics::quantiles_us(h, crate::metrics::SYNC_QUANTILE_STEPS),
+                    quantiles_us(h, SYNC_QUANTILE_STEPS),
                 )
             });
         self.metrics.fdatasync_quantiles_us = quantiles;
+        self.metrics.commit_quantiles_us =
+            quantiles_us(&self.metrics.commit_ns, SYNC_QUANTILE_STEPS);
         let trace = self.aimd.map(AimdDriver::into_trace).unwrap_or_default();
         (self.metrics, self.sink.counters(), sync, end, err, trace)
     }
@@ -408,7 +410,8 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         self.sync_dead_letters()?;
         let records = self.block.records();
         self.push_positions();
-        let flushed = self.window.flush(reason, self.clock.now());
+        let flushed_at = self.clock.now();
+        let flushed = self.window.flush(reason, flushed_at);
         let sealed = self.block.seal_with(self.codec).map_err(|e| {
             SinkError::Io(SysError::new(
                 "compress",
@@ -418,8 +421,9 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         });
         let started = self.clock.now();
         let outcome = sealed.and_then(|b| self.sink.commit(b, records));
+        let done = self.clock.now();
         if let Some(a) = self.aimd.as_mut() {
-            a.record_commit(self.clock.now().saturating_sub(started));
+            a.record_commit(done.saturating_sub(started));
         }
         let result = match outcome {
             Ok(()) => {
@@ -451,6 +455,7 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             self.metrics.batches += 1;
             Metrics::record(&mut self.metrics.batch_items, flushed.items as u64);
             Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
+            Metrics::record(&mut self.metrics.commit_ns, done.saturating_sub(flushed_at));
             // After the batch is wholly counted, so a scrape sees its batches with its items.
             self.publish(self.clock.now());
         }
