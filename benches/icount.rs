@@ -37,7 +37,7 @@ fn window_push_due() -> u64 {
     let mut flushes = 0;
     for i in 0..1024u64 {
         if w.must_flush_before(108).is_some() || w.push(108, i * 1000).is_some() {
-            w.flush(ingest_lab::batch::FlushReason::Items, i * 1000);
+            w.flush(ingest_lab::flush::FlushReason::Items, i * 1000);
             flushes += 1;
         }
         if w.due(black_box(i * 1000)).is_some() {

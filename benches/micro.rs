@@ -91,7 +91,7 @@ fn in_process(c: &mut Criterion) {
             let mut flushes = 0;
             for i in 0..N as u64 {
                 if w.must_flush_before(108).is_some() {
-                    w.flush(ingest_lab::batch::FlushReason::Bytes, i);
+                    w.flush(ingest_lab::flush::FlushReason::Bytes, i);
                 }
                 if let Some(r) = w.push(108, i) {
                     w.flush(r, i);

@@ -1,7 +1,7 @@
 //! The counter table: every counter and gauge a run exposes, defined once — its Prometheus name,
 //! kind, unit, help text and labels, where its value is read from (the finished [`RunReport`], and
 //! while a run is live the [`LiveCounters`]), and the names it goes by elsewhere: its field in the
-//! report's JSON, its field in a [`crate::Sample`], its word on the progress line.
+//! report's JSON, its field in a [`crate::summary::Sample`], its word on the progress line.
 //!
 //! One table because the same counters are shown four ways (the exposition, the JSON report, the
 //! time series, the progress line) and were listed four times: a counter added to one list and not
@@ -72,7 +72,7 @@ impl Unit {
 pub enum Label {
     /// A fixed `key="value"`.
     Is(&'static str, &'static str),
-    /// `policy="…"`: the run's overflow policy ([`crate::RunSettings::overflow`]).
+    /// `policy="…"`: the run's overflow policy ([`crate::summary::RunSettings::overflow`]).
     Policy,
 }
 
@@ -88,7 +88,7 @@ pub struct Series {
     /// Its value while the run is live, when the live counters hold it (fresher than the batcher's
     /// last published report); `None`: the published report's.
     pub live: Option<fn(&LiveCounters) -> u64>,
-    /// The [`crate::Sample`] field that shows it; a field named by several series is their sum.
+    /// The [`crate::summary::Sample`] field that shows it; a field named by several series is their sum.
     pub sample: Option<&'static str>,
     /// The progress line's word for it; a word named by several series shows their sum.
     pub progress: Option<&'static str>,

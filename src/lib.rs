@@ -46,7 +46,7 @@ pub mod control;
 pub mod counters;
 pub mod crashsim;
 pub mod error;
-mod flush;
+pub mod flush;
 pub mod host;
 pub mod ingest;
 pub mod item;

@@ -23,7 +23,7 @@ pub enum RejectReason {
 }
 
 /// All counters and histograms of one pipeline run, as the batcher accumulates them (histograms,
-/// per-batch bookkeeping). The JSON [`crate::RunReport`] is built from it once (and at each live
+/// per-batch bookkeeping). The JSON [`crate::summary::RunReport`] is built from it once (and at each live
 /// publish); how each counter is exposed is the table, `crate::counters::COUNTERS`.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -50,7 +50,7 @@ pub struct Metrics {
     pub rejected_sink_failed: u64,
     /// Batches committed (`ingest_batches_total`).
     pub batches: u64,
-    /// Flushes per [`crate::FlushReason`] (`ingest_flushes_total{reason}`).
+    /// Flushes per [`crate::flush::FlushReason`] (`ingest_flushes_total{reason}`).
     pub flush_reasons: FlushReasons,
     /// End-to-end latency per item, intended send time to fdatasync return (`ingest_latency_seconds`).
     pub latency_ns: Histogram<u64>,

@@ -16,7 +16,7 @@ use crate::counters::{self, Label, COUNTERS, DISTRIBUTIONS};
 use crate::metrics::LatencySummary;
 use crate::summary::{RunReport, RunSettings};
 
-pub use crate::counters::LiveCounters;
+use crate::counters::LiveCounters;
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
@@ -112,7 +112,7 @@ const MAX_CONNECTIONS: usize = 4;
 const CLIENT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A loopback HTTP endpoint answering every request with `render()`; stops when `stop` is set. Each
-/// connection is served on a short-lived thread (at most [`MAX_CONNECTIONS`] at once) with read and
+/// connection is served on a short-lived thread (at most `MAX_CONNECTIONS` at once) with read and
 /// write timeouts, so one slow or silent client does not hold the endpoint for the others.
 pub fn serve(
     addr: SocketAddr,

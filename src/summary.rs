@@ -11,7 +11,7 @@ use crate::metrics::{BatchSizeSummary, LatencySummary, Metrics};
 use crate::sink::SinkCounters;
 
 /// Flush counts by reason (defined with the window that counts them).
-pub use crate::flush::FlushReasons;
+pub(crate) use crate::flush::FlushReasons;
 
 /// Rejections by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

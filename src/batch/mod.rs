@@ -7,4 +7,5 @@ mod window;
 pub use aimd::{
     aimd_step, AimdConfig, AimdDriver, AimdMove, AimdObservation, AimdPoint, AimdState,
 };
-pub use window::{BatchWindow, FlushReason, FlushedBatch, WindowConfig};
+pub(crate) use window::FlushReason;
+pub use window::{BatchWindow, FlushedBatch, WindowConfig};

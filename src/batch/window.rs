@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::clock::Nanos;
 use crate::codec::MAX_BATCH_BYTES;
 use crate::error::ConfigError;
-pub use crate::flush::{FlushReason, FlushReasons};
+pub(crate) use crate::flush::{FlushReason, FlushReasons};
 
 /// The size+time batch window: flush when any bound is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

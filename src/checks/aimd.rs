@@ -22,7 +22,7 @@
 //! third). Figures are medians of the repetitions; the matrix is 6 regimes × 5 contenders (smart,
 //! lingers of 1, 2 and 5 ms, AIMD), so with `make bench`'s time budget each cell has 3 runs — a median
 //! with its min–max, not yet a decision with a confidence interval (see the README's "Timing
-//! verdicts"). A 0.5 ms linger was dropped from the grid for time: it was never any regime's oracle.
+//! verdicts"). A 0.5 ms linger was dropped from the grid for time (issue 15's notes give why).
 
 use std::time::Duration;
 

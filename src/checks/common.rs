@@ -351,7 +351,8 @@ pub fn rounded(x: f64, digits: i32) -> f64 {
 }
 
 /// Write `rows` as `out/name`, a CSV with a header from the rows' field names (the `csv` crate: fields
-/// with commas, quotes or newlines are quoted); returns the path for the evidence list.
+/// with commas, quotes or newlines are quoted); returns the path for the evidence list. No rows, no
+/// header (serde names the columns from a row): an empty file, which the report reads as no table.
 pub fn write_csv_rows<R: Serialize>(
     out: &Path,
     name: &str,

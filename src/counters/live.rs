@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::item::Item;
 use crate::queue::BoundedQueue;
 
-/// Declares [`Live`]'s shared counters and [`LiveCounters`]' snapshot of them from one list. The
-/// snapshot reads them in list order: keep `offered` last (an item is counted offered before it can
-/// have an outcome, so reading outcomes first never shows more committed, dropped, ... than offered).
+/// Declares [`Live`]'s shared counters and [`LiveCounters`]' snapshot of them from one list of the
+/// outcomes, plus `offered`. The snapshot reads the outcomes first, then the queue's depth, then
+/// `offered`: an item is counted offered before it is queued, and leaves the queue before it has an
+/// outcome, so this order never shows more committed + dropped + ... + queued than offered.
 macro_rules! live_counters {
     ($( $(#[doc = $doc:literal])* $name:ident ),* $(,)?) => {
         /// Counters shared between the generator, the batcher and the sampler. Each on its own cache
@@ -19,6 +20,8 @@ macro_rules! live_counters {
         #[derive(Default)]
         pub(crate) struct Live {
             $( $(#[doc = $doc])* pub(crate) $name: Padded, )*
+            /// Items offered.
+            pub(crate) offered: Padded,
             /// Items the batcher has popped from the queue (the sampler's in-batcher count).
             pub(crate) popped: Padded,
             /// The sink's fdatasyncs so far (set after each commit), so a time series shows where a
@@ -27,21 +30,24 @@ macro_rules! live_counters {
         }
 
         /// What the live endpoint and the progress line read while a run works: a snapshot of
-        /// [`Live`]'s shared counters (see [`crate::counters::COUNTERS`] for what each is exposed as).
+        /// `Live`'s shared counters (see [`crate::counters::COUNTERS`] for what each is exposed as).
         #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
         pub struct LiveCounters {
             $( $(#[doc = $doc])* pub $name: u64, )*
             /// Items in the queue now.
             pub queue_depth: u64,
+            /// Items offered.
+            pub offered: u64,
         }
 
         impl Live {
             /// The counters as the live endpoint and the progress line read them.
             pub(crate) fn snapshot(&self, queue: &BoundedQueue<Item>) -> LiveCounters {
-                let queue_depth = queue.len() as u64;
+                // Field initialisers run in the order written: the outcomes, the depth, `offered`.
                 LiveCounters {
                     $( $name: self.$name.get(), )*
-                    queue_depth,
+                    queue_depth: queue.len() as u64,
+                    offered: self.offered.get(),
                 }
             }
         }
@@ -61,8 +67,6 @@ live_counters! {
     lost,
     /// Items refused because `Block` timed out.
     timed_out,
-    /// Items offered (last: see the macro).
-    offered,
 }
 
 /// A counter on a cache line of its own.

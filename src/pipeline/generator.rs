@@ -17,7 +17,7 @@ use crate::queue::PushOutcome;
 /// counted on the shared [`super::Live`] atomics; this plain tally stays because the producer's loop
 /// reads it (the stop bound, record ids) without touching a shared line, it is exact when the
 /// producer returns, and it holds what the atomics do not: refusals after the queue closed and
-/// items behind schedule. The run folds it into [`crate::Metrics`] once.
+/// items behind schedule. The run folds it into [`crate::metrics::Metrics`] once.
 #[derive(Debug, Default)]
 pub(crate) struct GenOutcome {
     pub(crate) offered: u64,
