@@ -282,7 +282,7 @@ impl Contention {
 pub fn clean_and_settle(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
     nix::unistd::sync();
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(200));
 }
 
 /// Run one pipeline run and remove its sink directory afterwards, whatever happened.
