@@ -77,3 +77,23 @@ pub(crate) fn distinct_report() -> RunReport {
     r.settings.overflow = "drop-newer".into();
     r
 }
+
+/// Shared counters each holding a value of its own: the six outcomes 1 to 6, in the order of
+/// [`super::live`]'s list (a test adds what else it needs: `offered`, `fdatasyncs`).
+pub(crate) fn distinct_live() -> super::live::Live {
+    let live = super::live::Live::default();
+    for (n, c) in [
+        &live.committed,
+        &live.dead_lettered,
+        &live.dropped,
+        &live.dropped_dlq_full,
+        &live.lost,
+        &live.timed_out,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.add(n as u64 + 1);
+    }
+    live
+}
