@@ -63,9 +63,12 @@ pub(super) fn snapshot(
     live: &Live,
 ) -> (Sample, u64) {
     let a = clock.now();
+    // Field initialisers run in the order written, and `offered` is read last, as in
+    // `Live::snapshot`: an item is offered before it is queued, spilled or has an outcome, so reading
+    // it first let an item offered between the reads be counted spilled (or committed) but not offered.
     let s = Sample {
         t_s: a.saturating_sub(t0) as f64 / 1e9,
-        offered: live.offered.get(),
+        offered: 0,
         committed: live.committed.get(),
         dead_lettered: live.dead_lettered.get(),
         dropped: live.dropped.get() + live.dropped_dlq_full.get(),
@@ -79,6 +82,10 @@ pub(super) fn snapshot(
         fdatasyncs: live.fdatasyncs.get(),
         producer_blocked_s: queue.producer_blocked().as_secs_f64(),
         rss_bytes: current_rss_bytes(),
+    };
+    let s = Sample {
+        offered: live.offered.get(),
+        ..s
     };
     (s, clock.now().saturating_sub(a))
 }
