@@ -214,9 +214,13 @@ impl Budget {
 
 /// The fewest runs whose `[min, max]` reaches `level`.
 pub fn min_runs_for(level: f64) -> usize {
-    (1..64)
-        .find(|&n| 1.0 - 2.0 * 0.5f64.powi(n as i32) >= level)
-        .unwrap_or(64)
+    (1..64).find(|&n| min_max_level(n) >= level).unwrap_or(64)
+}
+
+/// The coverage of `[min, max]` of `n` runs as an interval on their median: `1 − 2 × 0.5ⁿ` (75 % for
+/// 3 runs, 0 for one) — the level a decision on that few runs can state.
+pub fn min_max_level(n: usize) -> f64 {
+    (1.0 - 2.0 * 0.5f64.powi(n.min(64) as i32)).max(0.0)
 }
 
 /// A decision and the runs it rests on.

@@ -143,3 +143,25 @@ fn a_very_large_sample_keeps_a_real_interval() {
     // ±1.96 √n / 2 ranks around the middle: about ±69 of 5000.
     assert!((iv.hi - iv.lo - 139.0).abs() < 6.0, "{iv:?}");
 }
+
+#[test]
+fn a_decision_at_the_level_three_runs_give_is_their_min_max_and_says_75_percent() {
+    let level = min_max_level(3);
+    assert_eq!(level, 0.75);
+    let d = judge_samples(vec![9_400.0, 11_200.0, 10_100.0], level, |iv| {
+        at_most(iv, 10_000.0)
+    });
+    assert_eq!((d.interval.lo, d.interval.hi), (9_400.0, 11_200.0));
+    assert_eq!(d.outcome, Outcome::Inconclusive);
+    assert!(d.interval.describe().contains("75 % interval"));
+    // All three over the limit fail; all three under hold.
+    let over = judge_samples(vec![10_400.0, 11_200.0, 10_100.0], level, |iv| {
+        at_most(iv, 10_000.0)
+    });
+    assert_eq!(over.outcome, Outcome::Fails);
+    let under = judge_samples(vec![9_400.0, 8_200.0, 9_900.0], level, |iv| {
+        at_most(iv, 10_000.0)
+    });
+    assert_eq!(under.outcome, Outcome::Holds);
+    assert_eq!(min_max_level(1), 0.0);
+}
