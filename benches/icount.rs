@@ -103,10 +103,7 @@ fn capped_gzip(input: Vec<u8>) -> usize {
 fn aimd_steps() -> Duration {
     let cfg = AimdConfig::default();
     let slo = Duration::from_millis(10);
-    let mut state = AimdState {
-        linger: Duration::ZERO,
-        slow_start: cfg.slow_start,
-    };
+    let mut state = AimdState::new(&cfg, Duration::ZERO);
     for i in 0..1000u64 {
         let obs = AimdObservation {
             p99: Duration::from_micros(2000 + (i * 37) % 9000),
@@ -114,6 +111,7 @@ fn aimd_steps() -> Duration {
             arrivals_per_commit: (i % 7) as f64,
             recent_arrivals_per_commit: ((i + 3) % 7) as f64,
             recent_commit: Duration::from_micros(500),
+            fresh_intervals: (i % 60) as usize,
         };
         state = aimd_step(&cfg, slo, state, black_box(&obs)).0;
     }

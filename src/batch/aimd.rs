@@ -19,6 +19,13 @@
 //!   input, and the p99 item meets the slow commits). The commit duration of the last few intervals
 //!   shows a slower disk at once; the sliding p99 shows it only after the history fills with it (a
 //!   5× brownout breached the SLO that way).
+//! - **A ceiling**, after TCP's ssthresh: a breach remembers the linger that breached (×
+//!   `ceiling_factor`). Growth up to it is additive per interval; past it, one increase per full
+//!   history at the linger in force (every decrease clears the history, as TCP cuts its window once
+//!   per round trip), so the controller probes the linger that breached slowly instead of growing
+//!   back into it within a few intervals — a sawtooth that paid the SLO at every tooth, since the
+//!   cleared history shows headroom until the next big burst. Reaching the floor clears it, as it
+//!   re-arms slow start.
 //! - Hold in between (hysteresis), so the linger does not flap.
 //! - **Slow start**, after TCP's (RFC 5681 §3.1) but not its doubling alone: from the floor, the first
 //!   growth step goes at once to the largest linger the breach prediction leaves room for under the
@@ -60,6 +67,8 @@ pub struct AimdConfig {
     pub increase: Duration,
     /// Multiplicative decrease factor on a breach or an idle sink.
     pub decrease_factor: f64,
+    /// After a breach, the ceiling is the breached linger × this (see [`AimdState::ceiling`]).
+    pub ceiling_factor: f64,
     /// Linger floor.
     pub min_linger: Duration,
     /// Linger cap.
@@ -98,6 +107,7 @@ impl Default for AimdConfig {
             margin: 0.3,
             increase: Duration::from_micros(200),
             decrease_factor: 0.5,
+            ceiling_factor: 0.8,
             min_linger: Duration::ZERO,
             max_linger: Duration::from_millis(5),
             grow_above_arrivals_per_commit: 0.75,
@@ -128,6 +138,9 @@ impl AimdConfig {
         }
         if !(self.decrease_factor > 0.0 && self.decrease_factor < 1.0) {
             return bad("aimd.decrease_factor", "must be in (0, 1)");
+        }
+        if !(self.ceiling_factor > 0.0 && self.ceiling_factor < 1.0) {
+            return bad("aimd.ceiling_factor", "must be in (0, 1)");
         }
         if self.increase.is_zero() {
             return bad("aimd.increase", "must be positive");
@@ -160,6 +173,9 @@ pub struct AimdObservation {
     /// Mean commit (write + fdatasync) duration over the last `RECENT_COMMIT_INTERVALS` intervals:
     /// the disk as it is now, before the sliding p99 has caught up with it.
     pub recent_commit: Duration,
+    /// Intervals since the linger last changed (at most `history_intervals`): only a history
+    /// filled at the linger in force says what that linger does.
+    pub fresh_intervals: usize,
 }
 
 impl AimdObservation {
@@ -201,13 +217,30 @@ impl AimdMove {
     }
 }
 
-/// Where the controller is: the linger in force, and whether it is still in slow start.
+/// Where the controller is: the linger in force, whether it is still in slow start, and the ceiling
+/// past which growth probes slowly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AimdState {
     /// The linger in force.
     pub linger: Duration,
     /// Growth is slow start's (true) or one increase (false).
     pub slow_start: bool,
+    /// Growth up to here is additive per interval; past it, one increase per history at the linger
+    /// in force. A breach sets it to the breached linger × `ceiling_factor`; the floor resets it to
+    /// `max_linger` (TCP's ssthresh, and its reset after idle).
+    pub ceiling: Duration,
+}
+
+impl AimdState {
+    /// A controller at `linger` (clamped to the config's range), in slow start as configured, with
+    /// no ceiling below `max_linger`.
+    pub fn new(cfg: &AimdConfig, linger: Duration) -> Self {
+        AimdState {
+            linger: linger.clamp(cfg.min_linger, cfg.max_linger),
+            slow_start: cfg.slow_start,
+            ceiling: cfg.max_linger,
+        }
+    }
 }
 
 /// The pure AIMD step: the next state from the current one and an observation.
@@ -218,20 +251,24 @@ pub fn aimd_step(
     obs: &AimdObservation,
 ) -> (AimdState, AimdMove) {
     let linger = state.linger;
-    let decrease = |l: Duration| {
-        let next = l.mul_f64(cfg.decrease_factor);
+    let decrease_by = |l: Duration, factor: f64, ceiling: Duration| {
+        let next = l.mul_f64(factor);
         // Below a quarter step the linger is noise: snap to the floor (so it can actually reach 0).
         let next = if next < cfg.increase / 4 {
             cfg.min_linger
         } else {
             next.max(cfg.min_linger)
         };
-        // Back at the floor, the next growth probes quickly again (slow start re-armed).
+        // Back at the floor, the next growth probes quickly again (slow start re-armed, no ceiling).
+        let floor = next == cfg.min_linger;
         AimdState {
             linger: next,
-            slow_start: cfg.slow_start && next == cfg.min_linger,
+            slow_start: cfg.slow_start && floor,
+            ceiling: if floor { cfg.max_linger } else { ceiling },
         }
     };
+    // A breach remembers the linger that breached (× ceiling_factor) as the ceiling.
+    let decrease = |l: Duration| decrease_by(l, cfg.decrease_factor, l.mul_f64(cfg.ceiling_factor));
     // A breach, seen or coming: an item can wait the linger, then the commit in flight, then its
     // own, so once `linger + 2 × commit` passes the prediction's bound the p99 will follow — the
     // sliding history only shows it a while later (a disk brownout breached the SLO that way in
@@ -248,7 +285,10 @@ pub fn aimd_step(
     let arrivals = obs.arrivals();
     if arrivals < cfg.idle_below_arrivals_per_commit {
         return if linger > cfg.min_linger {
-            (decrease(linger), AimdMove::DecreaseIdle)
+            (
+                decrease_by(linger, cfg.decrease_factor, state.ceiling),
+                AimdMove::DecreaseIdle,
+            )
         } else {
             (state, AimdMove::Hold)
         };
@@ -272,11 +312,24 @@ pub fn aimd_step(
             (linger + cfg.increase, AimdMove::Increase)
         };
         let next = next.min(cfg.max_linger);
+        // Past the ceiling (where the last breach was), one step per history at the linger
+        // in force: the sawtooth of growing back at once into the linger that breached paid the
+        // SLO at every tooth (`check aimd`'s 10× bursts).
+        let (next, ceiling) = if next <= state.ceiling {
+            (next, state.ceiling)
+        } else if linger < state.ceiling {
+            (state.ceiling, state.ceiling)
+        } else if obs.fresh_intervals >= cfg.history_intervals {
+            (next, next)
+        } else {
+            return (state, AimdMove::Hold);
+        };
         // Never grow into the breach the rule above would take back at the next step.
         if next + obs.recent_commit * 2 <= bound {
             return (
                 AimdState {
                     linger: next,
+                    ceiling,
                     ..state
                 },
                 mv,

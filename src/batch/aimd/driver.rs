@@ -44,6 +44,8 @@ pub struct AimdDriver {
     history: VecDeque<Interval>,
     current: Interval,
     merged: Histogram<u64>,
+    /// Intervals ended since the linger last changed.
+    fresh: usize,
     trace: Vec<AimdPoint>,
 }
 
@@ -80,15 +82,13 @@ impl AimdDriver {
         AimdDriver {
             cfg,
             slo,
-            state: AimdState {
-                linger: linger.clamp(cfg.min_linger, cfg.max_linger),
-                slow_start: cfg.slow_start,
-            },
+            state: AimdState::new(&cfg, linger),
             started: now,
             next_tick: now + cfg.interval.as_nanos() as Nanos,
             history: (0..slots).map(|_| Interval::new()).collect(),
             current: Interval::new(),
             merged: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 2).expect("valid bounds"),
+            fresh: 0,
             trace: Vec::new(),
         }
     }
@@ -126,9 +126,13 @@ impl AimdDriver {
         oldest.reset();
         let ended = std::mem::replace(&mut self.current, oldest);
         self.history.push_back(ended);
+        self.fresh = (self.fresh + 1).min(self.history.len());
 
         let obs = self.observe();
         let (state, mv) = aimd_step(&self.cfg, self.slo, self.state, &obs);
+        if state.linger != self.state.linger {
+            self.fresh = 0;
+        }
         self.state = state;
         let next = state.linger;
         if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle) {
@@ -138,6 +142,7 @@ impl AimdDriver {
             for i in self.history.iter_mut() {
                 i.reset();
             }
+            self.fresh = 0;
         }
         if self.trace.len() < MAX_TRACE_POINTS {
             let span_s = self.history.iter().map(|i| i.span_ns).sum::<u64>() as f64 / 1e9;
@@ -207,6 +212,7 @@ impl AimdDriver {
             arrivals_per_commit,
             recent_arrivals_per_commit,
             recent_commit,
+            fresh_intervals: self.fresh,
         }
     }
 

@@ -14,6 +14,7 @@ fn step(c: &AimdConfig, linger: Duration, o: &AimdObservation) -> (Duration, Aim
     let state = AimdState {
         linger,
         slow_start: false,
+        ceiling: AimdConfig::default().max_linger,
     };
     let (next, mv) = aimd_step(c, SLO, state, o);
     (next.linger, mv)
@@ -26,6 +27,8 @@ fn obs(p99_ms: f64, items: u64, arrivals: f64) -> AimdObservation {
         arrivals_per_commit: arrivals,
         recent_arrivals_per_commit: 0.0,
         recent_commit: Duration::from_micros(500),
+        // A history filled at the linger in force.
+        fresh_intervals: AimdConfig::default().history_intervals,
     }
 }
 
@@ -93,6 +96,7 @@ fn slow_start_goes_at_once_to_the_room_the_prediction_leaves_then_at_least_doubl
     let start = AimdState {
         linger: Duration::ZERO,
         slow_start: true,
+        ceiling: AimdConfig::default().max_linger,
     };
     // A normal disk (0.5 ms commits): room under the setpoint passes the cap, so the cap at once.
     let (next, mv) = aimd_step(&c, SLO, start, &obs(2.0, 10_000, 50.0));
@@ -126,6 +130,7 @@ fn slow_start_goes_at_once_to_the_room_the_prediction_leaves_then_at_least_doubl
     let two = AimdState {
         linger: Duration::from_millis(2),
         slow_start: true,
+        ceiling: AimdConfig::default().max_linger,
     };
     let (held, mv) = aimd_step(&c, SLO, two, &obs(near, 10_000, 50.0));
     assert_eq!((held, mv), (two, AimdMove::Hold));
@@ -150,6 +155,7 @@ fn a_load_that_has_just_risen_starts_the_linger_before_the_history_shows_it() {
     let start = AimdState {
         linger: Duration::ZERO,
         slow_start: true,
+        ceiling: AimdConfig::default().max_linger,
     };
     let mut o = obs(1.0, 10_000, 0.1);
     assert_eq!(aimd_step(&c, SLO, start, &o).1, AimdMove::Hold);
@@ -159,6 +165,7 @@ fn a_load_that_has_just_risen_starts_the_linger_before_the_history_shows_it() {
     let five = AimdState {
         linger: Duration::from_millis(5),
         slow_start: false,
+        ceiling: AimdConfig::default().max_linger,
     };
     assert_ne!(aimd_step(&c, SLO, five, &o).1, AimdMove::DecreaseIdle);
     o.recent_arrivals_per_commit = 0.1;
@@ -171,6 +178,7 @@ fn slow_start_never_passes_the_cap_and_a_breach_ends_it() {
     let state = AimdState {
         linger: c.max_linger.mul_f64(0.75),
         slow_start: true,
+        ceiling: AimdConfig::default().max_linger,
     };
     let (next, mv) = aimd_step(&c, SLO, state, &obs(2.0, 10_000, 50.0));
     assert_eq!((next.linger, mv), (c.max_linger, AimdMove::SlowStart));
@@ -186,6 +194,7 @@ fn decaying_to_the_floor_rearms_slow_start_and_waiting_for_items_keeps_it() {
     let mut state = AimdState {
         linger: Duration::from_millis(1),
         slow_start: false,
+        ceiling: AimdConfig::default().max_linger,
     };
     while state.linger > c.min_linger {
         state = aimd_step(&c, SLO, state, &obs(1.0, 300, 0.05)).0;
@@ -209,6 +218,7 @@ fn decaying_to_the_floor_rearms_slow_start_and_waiting_for_items_keeps_it() {
         AimdState {
             linger: Duration::from_millis(1),
             slow_start: false,
+            ceiling: AimdConfig::default().max_linger,
         },
         &obs(1.0, 300, 0.05),
     );
@@ -343,4 +353,95 @@ fn a_slow_disk_brings_the_linger_down_before_p99_shows_it() {
     o.recent_commit = Duration::from_millis(1);
     let (_, mv) = step(&c, Duration::from_millis(5), &o);
     assert_ne!(mv, AimdMove::DecreaseBreach);
+}
+
+#[test]
+fn a_ceiling_factor_outside_zero_one_is_refused() {
+    for f in [0.0, 1.0, 1.5, f64::NAN] {
+        let e = AimdConfig {
+            ceiling_factor: f,
+            ..cfg()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "aimd.ceiling_factor", "{f}");
+    }
+}
+
+#[test]
+fn after_a_breach_the_linger_grows_back_to_the_ceiling_and_past_it_one_step_per_history() {
+    let c = cfg();
+    let five = AimdState::new(&c, Duration::from_millis(5));
+    let (cut, mv) = aimd_step(&c, SLO, five, &obs(12.0, 10_000, 150.0));
+    assert_eq!(mv, AimdMove::DecreaseBreach);
+    assert_eq!(cut.linger, Duration::from_micros(2500));
+    assert_eq!(
+        cut.ceiling,
+        Duration::from_millis(5).mul_f64(c.ceiling_factor)
+    );
+    // Headroom, a history not yet filled at the linger in force: additive growth up to the ceiling.
+    let mut o = obs(2.0, 10_000, 150.0);
+    o.fresh_intervals = 1;
+    let mut s = cut;
+    for _ in 0..20 {
+        s = aimd_step(&c, SLO, s, &o).0;
+    }
+    assert_eq!(s.linger, cut.ceiling);
+    assert_eq!(aimd_step(&c, SLO, s, &o), (s, AimdMove::Hold));
+    // A full history at the ceiling with headroom: one step past it, which becomes the ceiling.
+    o.fresh_intervals = c.history_intervals;
+    let (up, mv) = aimd_step(&c, SLO, s, &o);
+    assert_eq!(mv, AimdMove::Increase);
+    assert_eq!(up.linger, cut.ceiling + c.increase);
+    assert_eq!(up.ceiling, up.linger);
+}
+
+#[test]
+fn the_floor_clears_the_ceiling_as_it_rearms_slow_start() {
+    let c = cfg();
+    let mut s = AimdState {
+        linger: Duration::from_millis(1),
+        slow_start: false,
+        ceiling: Duration::from_millis(2),
+    };
+    while s.linger > c.min_linger {
+        s = aimd_step(&c, SLO, s, &obs(1.0, 300, 0.05)).0;
+    }
+    assert_eq!(s.ceiling, c.max_linger);
+    assert!(s.slow_start);
+}
+
+/// A load whose p99 breaches at the largest linger and sits near the SLO one step below: before
+/// the ceiling the controller grew back into the breaching linger within a few intervals of every
+/// decrease, a sawtooth that breached the SLO at every tooth (`check aimd`'s 10× bursts).
+#[test]
+fn bursts_that_breach_at_the_largest_linger_breach_it_once_not_at_every_tooth() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    // Items wait linger + 1 ms; once every 30 intervals a big burst makes them wait 2 × linger +
+    // 1 ms: 11 ms at 5 ms (a breach), 9 ms at 4 ms (inside the band). A full history holds a big
+    // burst; the few intervals after a decrease cleared it mostly do not, and show headroom.
+    let until = clock.now() + 5_000_000_000;
+    let mut i = 0u64;
+    while clock.now() < until {
+        let l = d.linger().as_nanos() as u64;
+        let ns = if i % 30 == 29 { 2 * l } else { l } + 1_000_000;
+        i += 1;
+        for _ in 0..300 {
+            d.record_latency(ns);
+        }
+        d.record_commit(500_000);
+        clock.advance(c.interval);
+        d.tick(clock.now());
+    }
+    let breaches = d
+        .trace()
+        .iter()
+        .filter(|p| p.mv == AimdMove::DecreaseBreach)
+        .count();
+    assert_eq!(breaches, 1, "one breach, then the ceiling holds");
+    // It holds at the ceiling, the breached linger × ceiling_factor: not at the floor, not back at 5.
+    let ceiling = Duration::from_millis(5).mul_f64(c.ceiling_factor);
+    assert_eq!(d.linger(), ceiling);
 }
