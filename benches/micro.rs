@@ -182,8 +182,8 @@ fn pipeline(c: &mut Criterion) {
 /// their speed), inside its 15-minute budget; `cargo bench` with criterion's own flags measures longer.
 fn config() -> Criterion {
     Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(1))
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(700))
 }
 
 criterion_group! {

@@ -151,7 +151,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     // bound of its own disk's hour, so the claim is decided on per-run ratios (real p99 / bound),
     // not on one run's bound against every run's p99. Each run's simulation has its own seed, so
     // the simulation's own noise is in the runs' spread.
-    let bursty_cfg = opts.bursty("ba-batched-bursty", batched, rate, 5.0);
+    let bursty_cfg = opts.bursty("ba-batched-bursty", batched, rate, 4.0);
     let arrivals = arrivals_of(&bursty_cfg)?;
     let grid = policy_grid();
     let judged = std::cell::RefCell::new(Vec::<Judged>::new());
@@ -160,7 +160,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             "before-after: bursty replay at {rate:.0} items/s, run {}, and its bound (simulated)",
             i + 1
         ));
-        let r = run(opts.bursty("ba-batched-bursty", batched, rate, 5.0))?;
+        let r = run(opts.bursty("ba-batched-bursty", batched, rate, 4.0))?;
         let j = Judged::new(r, &arrivals, &grid, BOUND_SEED ^ i as u64);
         let p99 = j.run.latency_us.p99;
         judged.borrow_mut().push(j);
@@ -290,7 +290,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             "before-after: load ladder, {:.0}% of peak ({r:.0} items/s)",
             f * 100.0
         ));
-        let rep = run(opts.bursty("ba-ladder", batched, r, 4.0))?;
+        let rep = run(opts.bursty("ba-ladder", batched, r, 3.0))?;
         ladder_rows.push(LadderRow::of(f, r, &rep));
         ladder.push((f, rep));
     }

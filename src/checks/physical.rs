@@ -210,7 +210,7 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             needs: "the fio comparison",
         });
     }
-    let secs = opts.run_secs(1.5).as_secs_f64().max(1.0);
+    let secs = opts.run_secs(1.25).as_secs_f64().max(1.0);
     let mut sc = SinkConfig::new(dir.join("sink"));
     sc.segment_bytes = SEGMENT_BYTES;
     // Every write size: fio then the sink, alternating, then the unbatched pipeline; repeated until

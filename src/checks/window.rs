@@ -124,7 +124,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
     ));
     let (items, lingers) = grid(opts.quick);
     let measure = |mode: WindowMode, w: WindowConfig| -> Result<Row, CheckError> {
-        let mut b = opts.bursty("sweep", w, rate, 3.0);
+        let mut b = opts.bursty("sweep", w, rate, 2.5);
         b.window_mode = mode;
         let bursty = measured_run(&b)?;
         let mut s = opts.saturate("sweep-sat", w, 1.5);
@@ -224,7 +224,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
                 "window: the chosen window on a fresh bursty replay, run {}",
                 i + 1
             ));
-            let r = measured_run(&opts.bursty("chosen", w, rate, 4.0))?;
+            let r = measured_run(&opts.bursty("chosen", w, rate, 3.0))?;
             let p99 = r.latency_us.p99;
             fresh_bursty.push(r);
             Ok(p99)
