@@ -146,7 +146,9 @@ pub fn median_interval(samples: &[f64], level: f64) -> Interval {
     let mut best = None;
     for k in 1..=n.div_ceil(2) {
         let coverage = 1.0 - 2.0 * binomial_half_cdf(n, k - 1);
-        if coverage >= level {
+        // The cdf is summed in log space and may land an ulp off an exact level such as
+        // `min_max_level(n)`; and an interval that covers nothing (one run) is no interval.
+        if coverage > 0.0 && coverage >= level - 1e-12 {
             best = Some((k, coverage));
         } else {
             break;

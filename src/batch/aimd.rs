@@ -20,12 +20,12 @@
 //!   shows a slower disk at once; the sliding p99 shows it only after the history fills with it (a
 //!   5× brownout breached the SLO that way).
 //! - **A ceiling**, after TCP's ssthresh: a breach remembers the linger that breached (×
-//!   `ceiling_factor`). Growth up to it is additive per interval; past it, one increase per full
-//!   history at the linger in force (every decrease clears the history, as TCP cuts its window once
-//!   per round trip), so the controller probes the linger that breached slowly instead of growing
-//!   back into it within a few intervals — a sawtooth that paid the SLO at every tooth, since the
-//!   cleared history shows headroom until the next big burst. Reaching the floor clears it, as it
-//!   re-arms slow start.
+//!   `ceiling_factor`). Growth up to it is additive per interval; past it only once a whole history
+//!   at the linger in force had headroom (every decrease clears the history, as TCP cuts its window
+//!   once per round trip), and then the ceiling is lifted. Without it the controller grew back into
+//!   the linger that breached within a few intervals — a sawtooth that paid the SLO at every tooth,
+//!   since the cleared history shows headroom until the next big burst. Reaching the floor clears
+//!   it too, as it re-arms slow start.
 //! - Hold in between (hysteresis), so the linger does not flap.
 //! - **Slow start**, after TCP's (RFC 5681 §3.1) but not its doubling alone: from the floor, the first
 //!   growth step goes at once to the largest linger the breach prediction leaves room for under the
@@ -139,8 +139,11 @@ impl AimdConfig {
         if !(self.decrease_factor > 0.0 && self.decrease_factor < 1.0) {
             return bad("aimd.decrease_factor", "must be in (0, 1)");
         }
-        if !(self.ceiling_factor > 0.0 && self.ceiling_factor < 1.0) {
-            return bad("aimd.ceiling_factor", "must be in (0, 1)");
+        if !(self.ceiling_factor >= self.decrease_factor && self.ceiling_factor < 1.0) {
+            return bad(
+                "aimd.ceiling_factor",
+                "must be in [decrease_factor, 1) (a breach's cut lands at or under its ceiling)",
+            );
         }
         if self.increase.is_zero() {
             return bad("aimd.increase", "must be positive");
@@ -225,9 +228,10 @@ pub struct AimdState {
     pub linger: Duration,
     /// Growth is slow start's (true) or one increase (false).
     pub slow_start: bool,
-    /// Growth up to here is additive per interval; past it, one increase per history at the linger
-    /// in force. A breach sets it to the breached linger × `ceiling_factor`; the floor resets it to
-    /// `max_linger` (TCP's ssthresh, and its reset after idle).
+    /// Growth up to here is additive per interval; past it only after a whole history at the linger
+    /// in force had headroom, which lifts it to `max_linger`. A breach sets it to the breached linger
+    /// × `ceiling_factor`; the floor resets it to `max_linger` (TCP's ssthresh, and its reset after
+    /// idle).
     pub ceiling: Duration,
 }
 
@@ -312,15 +316,17 @@ pub fn aimd_step(
             (linger + cfg.increase, AimdMove::Increase)
         };
         let next = next.min(cfg.max_linger);
-        // Past the ceiling (where the last breach was), one step per history at the linger
-        // in force: the sawtooth of growing back at once into the linger that breached paid the
-        // SLO at every tooth (`check aimd`'s 10× bursts).
+        // Past the ceiling (where the last breach was) only once a whole history at the linger in
+        // force had headroom, and then the ceiling is lifted: growing back at once into the
+        // linger that breached was a sawtooth that paid the SLO at every tooth (`check aimd`'s 10×
+        // bursts).
         let (next, ceiling) = if next <= state.ceiling {
             (next, state.ceiling)
         } else if linger < state.ceiling {
             (state.ceiling, state.ceiling)
         } else if obs.fresh_intervals >= cfg.history_intervals {
-            (next, next)
+            // A whole history at the ceiling with headroom: the breach is forgotten.
+            (next, cfg.max_linger)
         } else {
             return (state, AimdMove::Hold);
         };

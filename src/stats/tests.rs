@@ -165,3 +165,15 @@ fn a_decision_at_the_level_three_runs_give_is_their_min_max_and_says_75_percent(
     assert_eq!(under.outcome, Outcome::Holds);
     assert_eq!(min_max_level(1), 0.0);
 }
+
+/// `check aimd --quick` has one run per regime: `min_max_level(1)` is 0, and an interval of
+/// coverage 0 decided the SLO on that one run, as if it were a test.
+#[test]
+fn one_run_decides_nothing_whatever_the_level_asked() {
+    for level in [0.0, min_max_level(1), 0.5] {
+        let d = judge_samples(vec![12_000.0], level, |iv| at_most(iv, 10_000.0));
+        assert_eq!(d.outcome, Outcome::Inconclusive, "level {level}");
+        let d = judge_samples(vec![2_000.0], level, |iv| at_most(iv, 10_000.0));
+        assert_eq!(d.outcome, Outcome::Inconclusive, "level {level}");
+    }
+}

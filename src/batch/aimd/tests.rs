@@ -356,8 +356,9 @@ fn a_slow_disk_brings_the_linger_down_before_p99_shows_it() {
 }
 
 #[test]
-fn a_ceiling_factor_outside_zero_one_is_refused() {
-    for f in [0.0, 1.0, 1.5, f64::NAN] {
+fn a_ceiling_factor_outside_decrease_factor_to_one_is_refused() {
+    // Below the decrease factor, a breach's cut would land above its own ceiling.
+    for f in [0.0, c_decrease() - 0.1, 1.0, 1.5, f64::NAN] {
         let e = AimdConfig {
             ceiling_factor: f,
             ..cfg()
@@ -369,7 +370,7 @@ fn a_ceiling_factor_outside_zero_one_is_refused() {
 }
 
 #[test]
-fn after_a_breach_the_linger_grows_back_to_the_ceiling_and_past_it_one_step_per_history() {
+fn after_a_breach_the_linger_grows_back_to_the_ceiling_and_past_it_once_a_history_had_headroom() {
     let c = cfg();
     let five = AimdState::new(&c, Duration::from_millis(5));
     let (cut, mv) = aimd_step(&c, SLO, five, &obs(12.0, 10_000, 150.0));
@@ -388,12 +389,17 @@ fn after_a_breach_the_linger_grows_back_to_the_ceiling_and_past_it_one_step_per_
     }
     assert_eq!(s.linger, cut.ceiling);
     assert_eq!(aimd_step(&c, SLO, s, &o), (s, AimdMove::Hold));
-    // A full history at the ceiling with headroom: one step past it, which becomes the ceiling.
+    // A full history at the ceiling with headroom: a step past it, and the ceiling is lifted, so
+    // growth goes on at once.
     o.fresh_intervals = c.history_intervals;
     let (up, mv) = aimd_step(&c, SLO, s, &o);
     assert_eq!(mv, AimdMove::Increase);
     assert_eq!(up.linger, cut.ceiling + c.increase);
-    assert_eq!(up.ceiling, up.linger);
+    assert_eq!(up.ceiling, c.max_linger);
+    o.fresh_intervals = 0;
+    let (again, mv) = aimd_step(&c, SLO, up, &o);
+    assert_eq!(mv, AimdMove::Increase);
+    assert_eq!(again.linger, up.linger + c.increase);
 }
 
 #[test]
@@ -444,4 +450,24 @@ fn bursts_that_breach_at_the_largest_linger_breach_it_once_not_at_every_tooth() 
     // It holds at the ceiling, the breached linger × ceiling_factor: not at the floor, not back at 5.
     let ceiling = Duration::from_millis(5).mul_f64(c.ceiling_factor);
     assert_eq!(d.linger(), ceiling);
+}
+
+fn c_decrease() -> f64 {
+    AimdConfig::default().decrease_factor
+}
+
+#[test]
+fn an_idle_decay_keeps_the_ceiling_until_the_floor() {
+    let c = cfg();
+    let s = AimdState {
+        linger: Duration::from_millis(4),
+        slow_start: false,
+        ceiling: Duration::from_millis(3),
+    };
+    let (next, mv) = aimd_step(&c, SLO, s, &obs(1.0, 300, 0.05));
+    assert_eq!(mv, AimdMove::DecreaseIdle);
+    assert_eq!(
+        (next.linger, next.ceiling),
+        (Duration::from_millis(2), Duration::from_millis(3))
+    );
 }

@@ -7,8 +7,9 @@
 //! states for its bursty claim, here at the stretched speed. A fixed 5× does not on every disk: where
 //! the fdatasync p99 is a fifth of the SLO, 5× puts one stretched fdatasync's p99 at the SLO, and every
 //! window breaches there, AIMD with them. So the factor is the largest whole one up to [`MAX_FACTOR`] that fits, and a
-//! disk where not even [`MIN_FACTOR`] fits does not meet the regime's premise: its SLO criterion is
-//! then not judged (inconclusive, with the figures), never a FAIL that says nothing about AIMD.
+//! disk where not even [`MIN_FACTOR`] fits does not meet the regime's premise: the check is then
+//! inconclusive (the premise criterion says so, with the figures), and a failure of the regime's own
+//! criteria is not judged — never a FAIL that says nothing about AIMD. The p99 comes from one run.
 
 /// The strongest brownout asked for.
 pub(super) const MAX_FACTOR: u32 = 5;
