@@ -41,14 +41,16 @@ use super::window::{measure_peak, WindowChoice, LOAD_FRACTION_OF_PEAK};
 use crate::batch::{AimdConfig, WindowConfig};
 use crate::config::{RunConfig, StopAfter, WindowMode};
 use crate::load::LoadShape;
-use crate::load::Profile;
-use crate::sink::Brownout;
 use crate::summary::RunReport;
+use beaten::beaten_criterion;
+use matrix::{contenders, regimes, Contender, Regime};
 use oracle::Kind;
 use scored::fdatasyncs_per_item_from;
 
+mod beaten;
 mod brownout;
 mod identity;
+mod matrix;
 mod oracle;
 mod scored;
 
@@ -68,134 +70,6 @@ pub enum Objective {
     P99,
     /// fdatasyncs per item among windows meeting the SLO (high load: the fixed cost per item).
     FdatasyncsPerItem,
-}
-
-/// One regime of the matrix.
-#[derive(Debug, Clone)]
-struct Regime {
-    name: &'static str,
-    objective: Objective,
-    /// Load shape and base rate.
-    shape: LoadShape,
-    rate: f64,
-    brownout: Option<Brownout>,
-    /// Where the objective starts counting: where the offered rate first reaches the unbatched
-    /// ceiling (a load only batching can carry). Zero for the regimes that are high throughout; the
-    /// low half of a step and the foot of a ramp are the low steady regime's question (p99), scored
-    /// there, not charged to fdatasyncs per item here.
-    scored_from: Duration,
-    /// How long each run of the regime offers load.
-    secs: Duration,
-}
-
-/// One contender.
-#[derive(Debug, Clone, Copy)]
-struct Contender {
-    mode: WindowMode,
-    linger_ms: f64,
-}
-
-impl Contender {
-    fn label(&self) -> String {
-        match self.mode {
-            WindowMode::Static => format!("static linger={}ms", self.linger_ms),
-            WindowMode::Smart => "smart".into(),
-            WindowMode::Aimd(_) => "aimd".into(),
-        }
-    }
-
-    fn window(&self) -> WindowConfig {
-        WindowConfig {
-            max_items: MAX_ITEMS,
-            max_bytes: MAX_BYTES,
-            linger: Duration::from_secs_f64(self.linger_ms / 1e3),
-        }
-    }
-
-    fn is_static(&self) -> bool {
-        !matches!(self.mode, WindowMode::Aimd(_))
-    }
-}
-
-fn contenders(quick: bool) -> Vec<Contender> {
-    let lingers: &[f64] = if quick { &[1.0, 5.0] } else { &[1.0, 2.0, 5.0] };
-    let mut v = vec![Contender {
-        mode: WindowMode::Smart,
-        linger_ms: 0.0,
-    }];
-    v.extend(lingers.iter().map(|&l| Contender {
-        mode: WindowMode::Static,
-        linger_ms: l,
-    }));
-    v.push(Contender {
-        mode: WindowMode::Aimd(AimdConfig::default()),
-        linger_ms: 0.0,
-    });
-    v
-}
-
-fn regimes(low: f64, high: f64, unbatched: f64, secs: Duration, brownout: u32) -> Vec<Regime> {
-    let steady = |name, objective, rate| Regime {
-        name,
-        objective,
-        shape: LoadShape::Steady,
-        rate,
-        brownout: None,
-        scored_from: Duration::ZERO,
-        secs,
-    };
-    let factor = high / low;
-    // The ramp's rate is low × (1 + (factor − 1) t / secs): it reaches `unbatched` at this fraction
-    // of the run. A ramp that never reaches it (a machine whose high load is below its unbatched
-    // ceiling) is scored whole: there is no part that needs batching to single out.
-    let at = (unbatched / low - 1.0) / (factor - 1.0);
-    let ramp_reaches_unbatched = if factor > 1.0 && (0.0..1.0).contains(&at) {
-        secs.mul_f64(at)
-    } else {
-        Duration::ZERO
-    };
-    vec![
-        steady("low steady", Objective::P99, low),
-        steady("high steady", Objective::FdatasyncsPerItem, high),
-        Regime {
-            name: "10x bursts",
-            objective: Objective::FdatasyncsPerItem,
-            shape: LoadShape::Replay(crate::load::standard_trace_path()),
-            rate: high,
-            brownout: None,
-            scored_from: Duration::ZERO,
-            secs,
-        },
-        Regime {
-            name: "step low to high",
-            objective: Objective::FdatasyncsPerItem,
-            shape: LoadShape::Profile(Profile::Step {
-                at: secs / 2,
-                factor,
-            }),
-            rate: low,
-            brownout: None,
-            scored_from: secs / 2,
-            secs,
-        },
-        Regime {
-            name: "ramp low to high",
-            objective: Objective::FdatasyncsPerItem,
-            shape: LoadShape::Profile(Profile::Ramp { over: secs, factor }),
-            rate: low,
-            brownout: None,
-            scored_from: ramp_reaches_unbatched,
-            secs,
-        },
-        Regime {
-            brownout: Some(Brownout {
-                from: secs / 3,
-                until: secs * 2 / 3,
-                factor: brownout,
-            }),
-            ..steady("disk brownout", Objective::FdatasyncsPerItem, high)
-        },
-    ]
 }
 
 /// Medians of one contender in one regime.
@@ -354,6 +228,8 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     )];
     // Per static: the regimes where AIMD beats it clearly or it breaches the SLO.
     let mut beaten_in: Vec<Vec<String>> = vec![Vec::new(); all.len()];
+    // ... and the regimes where it would be, were AIMD's own SLO decided there (it was inconclusive).
+    let mut beaten_if_decided: Vec<Vec<String>> = vec![Vec::new(); all.len()];
     let mut regime_figures = Vec::new();
     for (g, r) in regimes.iter().enumerate() {
         let cells: Vec<Cell> = runs[g].iter().map(|v| Cell::of(v, r.scored_from)).collect();
@@ -400,8 +276,12 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             });
             // Beaten only where AIMD itself is decided to meet the SLO: a win bought with a breach, or
             // with a p99 the runs could not place, is no win.
-            if c.is_static() && aimd_holds && (!meets(i) || obj(i) >= CLEAR_WIN * obj(ai)) {
-                beaten_in[i].push(r.name.to_string());
+            if c.is_static() && (!meets(i) || obj(i) >= CLEAR_WIN * obj(ai)) {
+                if aimd_holds {
+                    beaten_in[i].push(r.name.to_string());
+                } else if slo_decision.outcome == crate::stats::Outcome::Inconclusive {
+                    beaten_if_decided[i].push(r.name.to_string());
+                }
             }
         }
         if let Some(first) = runs[g][ai].first() {
@@ -520,17 +400,10 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         ),
     ));
     for &i in &statics {
-        criteria.push(Criterion::timing(
-            !beaten_in[i].is_empty(),
-            format!(
-                "{} is not as good everywhere: a regime where AIMD is ≥ {CLEAR_WIN}× better on the objective or it breaches the SLO: {}",
-                all[i].label(),
-                if beaten_in[i].is_empty() {
-                    "none".to_string()
-                } else {
-                    beaten_in[i].join(", ")
-                }
-            ),
+        criteria.push(beaten_criterion(
+            &all[i].label(),
+            &beaten_in[i],
+            &beaten_if_decided[i],
         ));
     }
 
