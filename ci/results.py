@@ -14,6 +14,13 @@ import sys
 
 
 
+
+def short_commit(commit):
+    """The commit's first 12 hex digits, keeping provenance's `-dirty` mark: a run built from a tree
+    with uncommitted source changes must not read as the clean commit."""
+    head, sep, rest = str(commit).partition("-")
+    return head[:12] + (sep + rest if sep else "")
+
 def verdict(c):
     """PASS, FAIL or INCONCLUSIVE (nothing failed, but a statistical decision could not be made)."""
     if c["pass"]:
@@ -78,7 +85,7 @@ def main():
 
     host = prov.get("host", {})
     md.append(
-        f"Run folder `{real}` — `{prov.get('command', '?')}` at commit `{str(prov.get('commit', '?'))[:12]}`, "
+        f"Run folder `{real}` — `{prov.get('command', '?')}` at commit `{short_commit(prov.get('commit', '?'))}`, "
         f"{prov.get('date', '?')}, host `{host.get('hostname', '?')}` ({host.get('cpu', '?')}, "
         f"{host.get('cpus', '?')} cpus), kernel {host.get('kernel', '?')}, {prov.get('filesystem', '?')}, "
         f"{prov.get('rustc', '?')}. Open `reports/latest/index.html` for every table."
@@ -164,7 +171,7 @@ def main():
     whole(md, run, "ingest.csv", "Ingest of a generated NDJSON file")
     pj = load(run, "peers.json")
     if pj and pj.get("command"):
-        md.append(f"**Peers** (`{pj['command']}` at commit `{pj.get('commit', '?')[:12]}`, {pj.get('date', '?')}, "
+        md.append(f"**Peers** (`{pj['command']}` at commit `{short_commit(pj.get('commit', '?'))}`, {pj.get('date', '?')}, "
                   f"host `{pj.get('host', '?')}`, kernel {pj.get('kernel', '?')}; our pipeline measured again in the same invocation):")
     whole(md, run, "peers-vs.csv", "PostgreSQL group commit vs our pipeline at the same p99 (`make bench-peers`; ours = the highest rate of our open-loop sweep meeting that p99, a lower bound)")
     whole(md, run, "peers-sqlite.csv", "SQLite WAL (synchronous=FULL) vs our pipeline at the same batch size (`make bench-peers`)")
