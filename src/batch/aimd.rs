@@ -26,6 +26,9 @@
 //!   the linger that breached within a few intervals — a sawtooth that paid the SLO at every tooth,
 //!   since the cleared history shows headroom until the next big burst. Reaching the floor clears
 //!   it too, as it re-arms slow start.
+//! - **One breach, one decrease**: a decrease clears the history, and the driver drops the latencies
+//!   of the first interval after it, whose batches were formed under the old linger (judging them
+//!   halved the linger two and three times for one breach).
 //! - Hold in between (hysteresis), so the linger does not flap.
 //! - **Slow start**, after TCP's (RFC 5681 §3.1) but not its doubling alone: from the floor, the first
 //!   growth step goes at once to the largest linger the breach prediction leaves room for under the
@@ -166,7 +169,7 @@ impl AimdConfig {
 pub struct AimdObservation {
     /// p99 end-to-end latency of the items committed in the history.
     pub p99: Duration,
-    /// Items committed in the history.
+    /// Items the p99 is read from: committed in the history, less the first interval after a decrease.
     pub items: u64,
     /// Items arriving during one commit: committed rate × mean commit duration, over the history.
     pub arrivals_per_commit: f64,
@@ -281,7 +284,7 @@ pub fn aimd_step(
     // prediction alone.
     let bound = slo.mul_f64(1.0 - cfg.margin / 2.0);
     let coming = linger > cfg.min_linger && linger + obs.recent_commit * 2 > bound;
-    if obs.items > 0 && (obs.p99 > slo || coming) {
+    if (obs.items > 0 && obs.p99 > slo) || coming {
         return (decrease(linger), AimdMove::DecreaseBreach);
     }
     // Whether batching pays: a load that has just risen counts at once (the ramp and the step pay

@@ -471,3 +471,38 @@ fn an_idle_decay_keeps_the_ceiling_until_the_floor() {
         (Duration::from_millis(2), Duration::from_millis(3))
     );
 }
+
+/// `check aimd`'s brownout onset (run 2026-12-02-vm): a breach halved the linger, the next interval
+/// — its batches formed under the old linger — breached again on its own and halved it a second time.
+#[test]
+fn one_breach_at_the_brownout_onset_halves_the_linger_once() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::from_millis(5), clock.now());
+    // Items take linger + 1 ms, except a stall: from 0.5 s, 12 ms, and the first interval after
+    // the decrease still commits the stalled batches (16 ms); then linger + 1 ms again.
+    let mut decreased_at = None;
+    for i in 0..100u64 {
+        let l = d.linger().as_nanos() as u64;
+        let ns = match decreased_at {
+            None if i >= 50 => 12_000_000,
+            Some(at) if i == at + 1 => 16_000_000,
+            _ => l + 1_000_000,
+        };
+        for _ in 0..300 {
+            d.record_latency(ns);
+        }
+        d.record_commit(500_000);
+        clock.advance(c.interval);
+        d.tick(clock.now());
+        if decreased_at.is_none() && d.linger() < Duration::from_millis(5) {
+            decreased_at = Some(i);
+        }
+    }
+    let breaches = d
+        .trace()
+        .iter()
+        .filter(|p| p.mv == AimdMove::DecreaseBreach)
+        .count();
+    assert_eq!(breaches, 1);
+}
