@@ -40,7 +40,6 @@ use super::error::CheckError;
 use super::window::{measure_peak, WindowChoice, LOAD_FRACTION_OF_PEAK};
 use crate::batch::{AimdConfig, WindowConfig};
 use crate::config::{RunConfig, StopAfter, WindowMode};
-use crate::load::LoadShape;
 use crate::summary::RunReport;
 use beaten::beaten_criterion;
 use matrix::{contenders, regimes, Contender, Regime};
@@ -181,15 +180,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         .copied()
         .expect("the grid has static lingers");
     opts.progress("aimd: measuring the disk at the high load (the brownout's premise)");
-    let probe = Regime {
-        name: "premise",
-        objective: Objective::FdatasyncsPerItem,
-        shape: LoadShape::Steady,
-        rate: high,
-        brownout: None,
-        scored_from: Duration::ZERO,
-        secs,
-    };
+    let probe = Regime::steady("premise", Objective::FdatasyncsPerItem, high, secs);
     let sync_p99_us = measured_run(&config(opts, &probe, &longest))?
         .fdatasync_us
         .p99;

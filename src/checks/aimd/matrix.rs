@@ -27,6 +27,26 @@ pub(super) struct Regime {
     pub(super) secs: Duration,
 }
 
+impl Regime {
+    /// A steady load at `rate` for `secs`, scored whole, on a healthy disk.
+    pub(super) fn steady(
+        name: &'static str,
+        objective: Objective,
+        rate: f64,
+        secs: Duration,
+    ) -> Self {
+        Regime {
+            name,
+            objective,
+            shape: LoadShape::Steady,
+            rate,
+            brownout: None,
+            scored_from: Duration::ZERO,
+            secs,
+        }
+    }
+}
+
 /// One contender.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Contender {
@@ -80,15 +100,7 @@ pub(super) fn regimes(
     secs: Duration,
     brownout: u32,
 ) -> Vec<Regime> {
-    let steady = |name, objective, rate| Regime {
-        name,
-        objective,
-        shape: LoadShape::Steady,
-        rate,
-        brownout: None,
-        scored_from: Duration::ZERO,
-        secs,
-    };
+    let steady = |name, objective, rate| Regime::steady(name, objective, rate, secs);
     let factor = high / low;
     // The ramp's rate is low × (1 + (factor − 1) t / secs): it reaches `unbatched` at this fraction
     // of the run. A ramp that never reaches it (a machine whose high load is below its unbatched
