@@ -317,20 +317,19 @@ impl Spread {
     /// how many are in); all NaN when none is.
     pub fn of(v: &[f64]) -> Spread {
         let s = crate::stats::sorted_figures(v);
-        let n = s.len();
-        if n == 0 {
-            return Spread {
+        match (s.first(), s.last()) {
+            (Some(&min), Some(&max)) => Spread {
+                median: crate::stats::median_of_sorted(&s),
+                min,
+                max,
+                n: s.len(),
+            },
+            _ => Spread {
                 median: f64::NAN,
                 min: f64::NAN,
                 max: f64::NAN,
                 n: 0,
-            };
-        }
-        Spread {
-            median: crate::stats::median_of_sorted(&s),
-            min: s[0],
-            max: s[n - 1],
-            n,
+            },
         }
     }
 }

@@ -250,3 +250,6 @@ impl AimdDriver {
         self.trace
     }
 }
+
+#[cfg(test)]
+mod tests;

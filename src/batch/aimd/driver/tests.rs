@@ -1,0 +1,188 @@
+//! Tests of the AIMD driver (`batch/aimd/driver.rs`): a synthetic sink on the manual clock.
+
+use super::*;
+use crate::clock::{Clock, ManualClock};
+use std::time::Duration;
+
+fn cfg() -> AimdConfig {
+    AimdConfig::default()
+}
+
+const SLO: Duration = Duration::from_millis(10);
+
+/// Feed the driver a synthetic sink: each commit of `batch` items takes `commit`, the items' latency
+/// is the linger plus the commit time.
+fn drive(d: &mut AimdDriver, clock: &ManualClock, rate: f64, commit: Duration, secs: f64) {
+    let end = clock.now() + (secs * 1e9) as Nanos;
+    while clock.now() < end {
+        let linger = d.linger();
+        let cycle = linger + commit;
+        let batch = ((rate * cycle.as_secs_f64()).round() as u64).max(1);
+        for _ in 0..batch {
+            d.record_latency(cycle.as_nanos() as u64);
+        }
+        d.record_commit(commit.as_nanos() as u64);
+        // At low rates the sink idles between items: time advances by the inter-arrival gap.
+        let gap = Duration::from_secs_f64(batch as f64 / rate).max(cycle);
+        clock.advance(gap);
+        d.tick(clock.now());
+    }
+}
+
+#[test]
+fn driver_grows_under_load_then_decays_when_load_falls() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    // 500 k items/s, 300 µs commits: 150 arrivals per commit, latency well under the SLO.
+    drive(&mut d, &clock, 500_000.0, Duration::from_micros(300), 3.0);
+    let high = d.linger();
+    assert!(
+        high >= Duration::from_millis(3),
+        "linger grew under load: {high:?}"
+    );
+    assert!(high <= c.max_linger);
+    // 300 items/s: 0.09 arrivals per commit, the linger decays to the floor.
+    drive(&mut d, &clock, 300.0, Duration::from_micros(300), 3.0);
+    assert_eq!(d.linger(), c.min_linger);
+    let moves: Vec<AimdMove> = d.trace().iter().map(|p| p.mv).collect();
+    assert!(moves.contains(&AimdMove::SlowStart) && moves.contains(&AimdMove::DecreaseIdle));
+}
+
+/// Seconds until the linger first reaches `at_least` under a steady synthetic load.
+fn time_to_reach(c: AimdConfig, at_least: Duration) -> f64 {
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    drive(&mut d, &clock, 500_000.0, Duration::from_micros(300), 3.0);
+    d.trace()
+        .iter()
+        .find(|p| p.linger_ms >= at_least.as_secs_f64() * 1e3)
+        .map_or(f64::INFINITY, |p| p.t_s)
+}
+
+#[test]
+fn slow_start_reaches_a_working_linger_in_a_fraction_of_the_additive_ramp() {
+    let with = time_to_reach(cfg(), Duration::from_millis(4));
+    let without = time_to_reach(
+        AimdConfig {
+            slow_start: false,
+            ..cfg()
+        },
+        Duration::from_millis(4),
+    );
+    // Slow start goes to the room the prediction leaves (past 4 ms with 0.3 ms commits) at its first
+    // growth step, once the history holds enough items to judge; additive growth takes 4 ms /
+    // increase steps.
+    let c = cfg();
+    let (step_s, inc_ms) = (c.interval.as_secs_f64(), c.increase.as_secs_f64() * 1e3);
+    assert!(with <= 2.5 * step_s, "slow start took {with} s");
+    assert!(
+        without >= (4.0 / inc_ms - 0.5) * step_s,
+        "additive took {without} s"
+    );
+    assert!(
+        with * 2.0 <= without,
+        "slow start {with} s, additive {without} s"
+    );
+}
+
+#[test]
+fn driver_backs_off_when_commits_slow_past_the_slo() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::from_millis(6), clock.now());
+    // Commits take 9 ms: linger + commit > SLO, so the linger must come down.
+    drive(&mut d, &clock, 200_000.0, Duration::from_millis(9), 4.0);
+    assert!(
+        d.trace().iter().any(|p| p.mv == AimdMove::DecreaseBreach),
+        "a breach was seen"
+    );
+    assert!(d.linger() < Duration::from_millis(2), "{:?}", d.linger());
+}
+
+#[test]
+fn ticks_once_per_interval_whatever_the_call_rate() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    assert_eq!(d.tick(clock.now()), None);
+    clock.advance(c.interval / 2);
+    assert_eq!(d.tick(clock.now()), None);
+    clock.advance(c.interval / 2);
+    assert!(d.tick(clock.now()).is_some());
+    // A late call covers the whole gap as one interval.
+    clock.advance(c.interval * 5);
+    assert!(d.tick(clock.now()).is_some());
+    assert_eq!(d.tick(clock.now()), None);
+    assert_eq!(d.trace().len(), 2);
+}
+
+/// A load whose p99 breaches at the largest linger and sits near the SLO one step below: before
+/// the ceiling the controller grew back into the breaching linger within a few intervals of every
+/// decrease, a sawtooth that breached the SLO at every tooth (`check aimd`'s 10× bursts).
+#[test]
+fn bursts_that_breach_at_the_largest_linger_breach_it_once_not_at_every_tooth() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    // Items wait linger + 1 ms; once every 30 intervals a big burst makes them wait 2 × linger +
+    // 1 ms: 11 ms at 5 ms (a breach), 9 ms at 4 ms (inside the band). A full history holds a big
+    // burst; the few intervals after a decrease cleared it mostly do not, and show headroom.
+    let until = clock.now() + 5_000_000_000;
+    let mut i = 0u64;
+    while clock.now() < until {
+        let l = d.linger().as_nanos() as u64;
+        let ns = if i % 30 == 29 { 2 * l } else { l } + 1_000_000;
+        i += 1;
+        for _ in 0..300 {
+            d.record_latency(ns);
+        }
+        d.record_commit(500_000);
+        clock.advance(c.interval);
+        d.tick(clock.now());
+    }
+    let breaches = d
+        .trace()
+        .iter()
+        .filter(|p| p.mv == AimdMove::DecreaseBreach)
+        .count();
+    assert_eq!(breaches, 1, "one breach, then the ceiling holds");
+    // It holds at the ceiling, the breached linger × ceiling_factor: not at the floor, not back at 5.
+    let ceiling = Duration::from_millis(5).mul_f64(c.ceiling_factor);
+    assert_eq!(d.linger(), ceiling);
+}
+
+/// `check aimd`'s brownout onset (run 2026-12-02-vm): a breach halved the linger, the next interval
+/// — its batches formed under the old linger — breached again on its own and halved it a second time.
+#[test]
+fn one_breach_at_the_brownout_onset_halves_the_linger_once() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::from_millis(5), clock.now());
+    // Items take linger + 1 ms, except a stall: from 0.5 s, 12 ms, and the first interval after
+    // the decrease still commits the stalled batches (16 ms); then linger + 1 ms again.
+    let mut decreased_at = None;
+    for i in 0..100u64 {
+        let l = d.linger().as_nanos() as u64;
+        let ns = match decreased_at {
+            None if i >= 50 => 12_000_000,
+            Some(at) if i == at + 1 => 16_000_000,
+            _ => l + 1_000_000,
+        };
+        for _ in 0..300 {
+            d.record_latency(ns);
+        }
+        d.record_commit(500_000);
+        clock.advance(c.interval);
+        d.tick(clock.now());
+        if decreased_at.is_none() && d.linger() < Duration::from_millis(5) {
+            decreased_at = Some(i);
+        }
+    }
+    let breaches = d
+        .trace()
+        .iter()
+        .filter(|p| p.mv == AimdMove::DecreaseBreach)
+        .count();
+    assert_eq!(breaches, 1);
+}
