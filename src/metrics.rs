@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use crate::flush::FlushReasons;
 
+mod by_size;
+pub use by_size::{CommitsBySize, SizeClass, SIZE_CLASSES};
+
 /// Upper bound for latency histograms: one hour in nanoseconds.
 pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
 
@@ -73,6 +76,11 @@ pub struct Metrics {
     /// `commit_ns` as the same quantiles, µs: a simulation's service time when a batch's whole commit,
     /// not its fdatasync alone, is what it waits for.
     pub commit_quantiles_us: Vec<f64>,
+    /// Each committed block's time in the sink (write and fdatasync, not the framing), by the block's
+    /// size: what a simulation of the same trace serves a batch of that size from.
+    pub sink_commit_by_size: CommitsBySize,
+    /// `sink_commit_by_size` summarised at the run's end ([`SYNC_QUANTILE_STEPS`] + 1 quantiles).
+    pub sink_commit_classes: Vec<SizeClass>,
     /// Of the batch being committed: items committed so far (bookkeeping for partial commits).
     pub(crate) committed_in_batch: u64,
     /// Of the batch being committed: items dead-lettered so far.
@@ -104,6 +112,8 @@ impl Metrics {
             retry_attempts: 0,
             fdatasync_quantiles_us: Vec::new(),
             commit_quantiles_us: Vec::new(),
+            sink_commit_by_size: CommitsBySize::new(),
+            sink_commit_classes: Vec::new(),
             committed_in_batch: 0,
             dead_in_batch: 0,
         }
@@ -118,6 +128,17 @@ impl Metrics {
     pub fn unaccounted(&self) -> i64 {
         self.offered as i64
             - (self.committed + self.dead_lettered + self.dropped + self.rejected()) as i64
+    }
+
+    /// At a run's end: keep the distributions a simulation of the same trace draws from, as
+    /// [`SYNC_QUANTILE_STEPS`] + 1 quantiles — the sink's fdatasyncs (`sync_ns`, when it times them),
+    /// the whole commits, and the sink's commits by size class; returns the fdatasyncs' summary.
+    pub fn summarise_distributions(&mut self, sync_ns: Option<&Histogram<u64>>) -> LatencySummary {
+        self.fdatasync_quantiles_us =
+            sync_ns.map_or_else(Vec::new, |h| quantiles_us(h, SYNC_QUANTILE_STEPS));
+        self.commit_quantiles_us = quantiles_us(&self.commit_ns, SYNC_QUANTILE_STEPS);
+        self.sink_commit_classes = self.sink_commit_by_size.classes(SYNC_QUANTILE_STEPS);
+        sync_ns.map_or_else(LatencySummary::default, LatencySummary::from_ns)
     }
 
     /// Record a value into a histogram, clamping to its range (0 becomes 1: HDR's lowest bucket).
@@ -158,7 +179,7 @@ pub struct LatencySummary {
 pub const SYNC_QUANTILE_STEPS: usize = 1000;
 
 /// `n + 1` evenly spaced quantiles (0, 1/n, ..., 1) of `h`, in µs; empty for an empty histogram.
-pub fn quantiles_us(h: &Histogram<u64>, n: usize) -> Vec<f64> {
+pub fn quantiles_us<T: hdrhistogram::Counter>(h: &Histogram<T>, n: usize) -> Vec<f64> {
     if h.is_empty() || n == 0 {
         return Vec::new();
     }
@@ -228,7 +249,7 @@ mod tests {
         let q = quantiles_us(&h, SYNC_QUANTILE_STEPS);
         let mut s = crate::batch::lower_bound::ServiceTimes::new(&q, 3).unwrap();
         let draws = 200_000;
-        let slow = (0..draws).filter(|_| s.draw() > 1_000_000).count();
+        let slow = (0..draws).filter(|_| s.draw(0) > 1_000_000).count();
         // The truth is 1 in 2,000 (0.05 %); interpolating inside the top 0.1 % step draws about
         // 0.09 % above 1 ms; at 1 % steps it was about 0.9 %.
         let share = slow as f64 / draws as f64;

@@ -177,6 +177,10 @@ pub struct RunReport {
     /// The same as 1,001 quantiles, µs (not in the run's JSON, as `fdatasync_quantiles_us`).
     #[serde(skip)]
     pub commit_quantiles_us: Vec<f64>,
+    /// Each block's time in the sink (write and fdatasync) by block size, as 1,001 quantiles per
+    /// size class (not in the run's JSON, as `fdatasync_quantiles_us`).
+    #[serde(skip)]
+    pub sink_commit_classes: Vec<crate::metrics::SizeClass>,
     /// Items per batch.
     pub batch_size: BatchSizeSummary,
     /// Batches by size, in power-of-two buckets: `(largest size in the bucket, batches)` with the
@@ -254,6 +258,7 @@ impl RunReport {
             batch_wait_us: LatencySummary::from_ns(&m.batch_wait_ns),
             commit_us: LatencySummary::from_ns(&m.commit_ns),
             commit_quantiles_us: m.commit_quantiles_us.clone(),
+            sink_commit_classes: m.sink_commit_classes.clone(),
             batch_size: BatchSizeSummary {
                 // Exact, not the histogram's bucket-rounded mean.
                 mean: if m.batches == 0 {

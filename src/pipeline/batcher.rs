@@ -12,7 +12,7 @@ use crate::config::WindowConfig;
 use crate::control::{Control, FLUSH_POLL};
 use crate::error::{SinkError, SysError};
 use crate::item::{DeadNote, Item};
-use crate::metrics::{quantiles_us, LatencySummary, Metrics, SYNC_QUANTILE_STEPS};
+use crate::metrics::{LatencySummary, Metrics};
 use crate::queue::{BoundedQueue, BufferPool, PopStatus};
 use crate::retry::{DeadLetter, DeadLetterQueue, DlqPush, RetryStrategy};
 use crate::sink::Sink;
@@ -213,18 +213,9 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
         self.metrics.dlq_evicted = self.dlq.as_ref().map_or(0, DeadLetterQueue::evicted);
         // The run ends here: summarising its fdatasyncs is not part of it.
         let end = self.clock.now();
-        let (sync, quantiles) = self
-            .sink
-            .sync_latency_ns()
-            .map_or_else(Default::default, |h| {
-                (
-                    LatencySummary::from_ns(h),
-                    quantiles_us(h, SYNC_QUANTILE_STEPS),
-                )
-            });
-        self.metrics.fdatasync_quantiles_us = quantiles;
-        self.metrics.commit_quantiles_us =
-            quantiles_us(&self.metrics.commit_ns, SYNC_QUANTILE_STEPS);
+        let sync = self
+            .metrics
+            .summarise_distributions(self.sink.sync_latency_ns());
         let trace = self.aimd.map(AimdDriver::into_trace).unwrap_or_default();
         (self.metrics, self.sink.counters(), sync, end, err, trace)
     }
@@ -419,8 +410,11 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
                 e,
             ))
         });
-        let started = self.clock.now();
-        let outcome = sealed.and_then(|b| self.sink.commit(b, records));
+        let (started, mut bytes) = (self.clock.now(), 0);
+        let outcome = sealed.and_then(|b| {
+            bytes = b.len();
+            self.sink.commit(b, records)
+        });
         let done = self.clock.now();
         if let Some(a) = self.aimd.as_mut() {
             a.record_commit(done.saturating_sub(started));
@@ -456,6 +450,7 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             Metrics::record(&mut self.metrics.batch_items, flushed.items as u64);
             Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
             Metrics::record(&mut self.metrics.commit_ns, done.saturating_sub(flushed_at));
+            (self.metrics.sink_commit_by_size).record(bytes, done.saturating_sub(started));
             // After the batch is wholly counted, so a scrape sees its batches with its items.
             self.publish(self.clock.now());
         }

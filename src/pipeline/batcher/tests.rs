@@ -133,4 +133,9 @@ fn a_batch_s_commit_is_timed_from_its_flush_decision_to_the_sink_s_return() {
         m.commit_quantiles_us.len(),
         crate::metrics::SYNC_QUANTILE_STEPS + 1
     );
+    // The sink's own part of each commit, by the block's size: both blocks in one class, 4 ms each.
+    let classes = &m.sink_commit_classes;
+    assert_eq!(classes.len(), 1, "{classes:?}");
+    assert_eq!(classes[0].commits, 2);
+    assert!(classes[0].quantiles_us.iter().all(|&q| (q - 4_000.0).abs() < 50.0));
 }
