@@ -222,7 +222,9 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let mut fio_runs: Vec<Vec<FioResult>> = vec![Vec::new(); sizes.len()];
     let mut sink_runs: Vec<Vec<crate::sink::SinkBench>> = vec![Vec::new(); sizes.len()];
     let mut pipe_un = Vec::new();
-    let budget = opts.decision_budget(150.0);
+    // Within `make bench`'s 15 minutes: the fewest repetitions a decision needs, and one more only
+    // when they came fast.
+    let budget = opts.decision_budget(100.0);
     let started = std::time::Instant::now();
     let ratios = |fio: &[FioResult], sink: &[crate::sink::SinkBench]| -> Vec<f64> {
         fio.iter()

@@ -137,5 +137,8 @@ fn a_batch_s_commit_is_timed_from_its_flush_decision_to_the_sink_s_return() {
     let classes = &m.sink_commit_classes;
     assert_eq!(classes.len(), 1, "{classes:?}");
     assert_eq!(classes[0].commits, 2);
-    assert!(classes[0].quantiles_us.iter().all(|&q| (q - 4_000.0).abs() < 50.0));
+    assert!(classes[0]
+        .quantiles_us
+        .iter()
+        .all(|&q| (q - 4_000.0).abs() < 50.0));
 }
