@@ -22,8 +22,6 @@ macro_rules! live_counters {
             $( $(#[doc = $doc])* pub(crate) $name: Padded, )*
             /// Items offered.
             pub(crate) offered: Padded,
-            /// Items the batcher has popped from the queue (the sampler's in-batcher count).
-            pub(crate) popped: Padded,
             /// The sink's fdatasyncs so far (set after each commit), so a time series shows where a
             /// run paid its fixed cost.
             pub(crate) fdatasyncs: Padded,

@@ -136,7 +136,6 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             let now = self.clock.now();
             self.steer(now);
             if let PopStatus::Items(n) = status {
-                self.live.popped.add(n as u64);
                 Metrics::record(&mut self.metrics.queue_depth, (n + queue.len()) as u64);
             }
             if let Err(e) = self.admit(&mut staging, now, pool) {

@@ -63,29 +63,39 @@ pub(super) fn snapshot(
     live: &Live,
 ) -> (Sample, u64) {
     let a = clock.now();
-    // Field initialisers run in the order written, and `offered` is read last, as in
-    // `Live::snapshot`: an item is offered before it is queued, spilled or has an outcome, so reading
-    // it first let an item offered between the reads be counted spilled (or committed) but not offered.
+    // The outcomes first, then where the queue's items are (one read under its lock), then
+    // `offered` last: an item is offered before it is queued, popped before it has an outcome, so in
+    // this order no item is seen in two places. The batcher's share is the pops without an outcome,
+    // from the same outcome reads the sum uses: a second read of `committed` there let a batch
+    // committed between the two reads count in neither.
+    let (committed, dead_lettered, lost) = (
+        live.committed.get(),
+        live.dead_lettered.get(),
+        live.lost.get(),
+    );
+    let (dropped, dropped_dlq_full, timed_out) = (
+        live.dropped.get(),
+        live.dropped_dlq_full.get(),
+        live.timed_out.get(),
+    );
+    let q = queue.now();
+    let offered = live.offered.get();
     let s = Sample {
         t_s: a.saturating_sub(t0) as f64 / 1e9,
-        offered: 0,
-        committed: live.committed.get(),
-        dead_lettered: live.dead_lettered.get(),
-        dropped: live.dropped.get() + live.dropped_dlq_full.get(),
-        queue_depth: queue.len() as u64,
-        spilled: queue.spilled_now() as u64,
-        in_batcher: live
-            .popped
-            .get()
-            .saturating_sub(live.committed.get() + live.dead_lettered.get() + live.lost.get()),
-        timed_out: live.timed_out.get(),
+        offered,
+        committed,
+        dead_lettered,
+        dropped: dropped + dropped_dlq_full,
+        queue_depth: q.len,
+        spilled: q.spilled,
+        // A record a full DLQ refused was popped and has its outcome (dropped), like a committed one.
+        in_batcher: q
+            .popped_total
+            .saturating_sub(committed + dead_lettered + lost + dropped_dlq_full),
+        timed_out,
         fdatasyncs: live.fdatasyncs.get(),
         producer_blocked_s: queue.producer_blocked().as_secs_f64(),
         rss_bytes: current_rss_bytes(),
-    };
-    let s = Sample {
-        offered: live.offered.get(),
-        ..s
     };
     (s, clock.now().saturating_sub(a))
 }
@@ -95,19 +105,11 @@ mod tests {
     use super::*;
     use crate::counters::testing::{at, distinct_report, key, parse};
     use crate::counters::COUNTERS;
-    use crate::queue::OverflowPolicy;
+    use crate::queue::{OverflowPolicy, PopStatus};
     use std::collections::BTreeMap;
 
-    #[test]
-    fn a_sample_shows_each_counter_as_the_live_exposition_does() {
-        let (live, queue) = (
-            crate::counters::testing::distinct_live(),
-            BoundedQueue::<Item>::new(8, OverflowPolicy::BLOCK),
-        );
-        live.fdatasyncs.add(7);
-        live.offered.add(100);
-        live.popped.add(40);
-        for _ in 0..3 {
+    fn push(queue: &BoundedQueue<Item>, n: usize) {
+        for _ in 0..n {
             let item = Item {
                 intended: 0,
                 payload: Vec::new(),
@@ -116,6 +118,52 @@ mod tests {
             };
             queue.try_push(item).unwrap();
         }
+    }
+
+    fn pop(queue: &BoundedQueue<Item>, n: usize) {
+        let mut out = Vec::new();
+        let now = Some(std::time::Instant::now());
+        assert_eq!(queue.pop_batch(&mut out, n, n, now), PopStatus::Items(n));
+    }
+
+    fn residual(queue: &BoundedQueue<Item>, live: &Live) -> i64 {
+        snapshot(&MonotonicClock::new(), 0, queue, live)
+            .0
+            .residual()
+    }
+
+    #[test]
+    fn a_sample_taken_while_the_batcher_holds_a_fresh_pop_finds_every_item() {
+        // Before, the batcher counted its pops itself after `pop_batch` returned: a sample between
+        // the two saw the popped items neither queued nor in the batcher (`check overflow` saw
+        // residuals of 3 and 4 against its bound of 2). The queue counts its pops under its lock.
+        let (live, queue) = (
+            Live::default(),
+            BoundedQueue::<Item>::new(64, OverflowPolicy::BLOCK),
+        );
+        live.offered.add(10);
+        push(&queue, 10);
+        pop(&queue, 6);
+        let s = snapshot(&MonotonicClock::new(), 0, &queue, &live).0;
+        assert_eq!((s.queue_depth, s.in_batcher, s.residual()), (4, 6, 0));
+        live.committed.add(5);
+        assert_eq!(residual(&queue, &live), 0);
+        // A record a full DLQ refused has its outcome: counted dropped, not also in the batcher.
+        live.dropped_dlq_full.add(1);
+        assert_eq!(residual(&queue, &live), 0);
+    }
+
+    #[test]
+    fn a_sample_shows_each_counter_as_the_live_exposition_does() {
+        let (live, queue) = (
+            crate::counters::testing::distinct_live(),
+            BoundedQueue::<Item>::new(64, OverflowPolicy::BLOCK),
+        );
+        live.fdatasyncs.add(7);
+        live.offered.add(100);
+        // 40 popped (the batcher holds those without an outcome), 3 left queued.
+        push(&queue, 43);
+        pop(&queue, 40);
         // The batcher publishes the sink's fdatasyncs with its report and sets the live atomic from
         // the same counter after each commit.
         let mut published = distinct_report();

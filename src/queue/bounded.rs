@@ -39,6 +39,19 @@ pub enum PopStatus {
     Closed,
 }
 
+/// Where the queue's items are at one instant: a sample that read the depth and the pop count
+/// apart could see an item the consumer was popping in neither (gone from the queue, its pop not
+/// yet counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueNow {
+    /// Items queued in memory.
+    pub len: u64,
+    /// Items waiting in the spill.
+    pub spilled: u64,
+    /// Items ever popped.
+    pub popped_total: u64,
+}
+
 struct State<T> {
     items: VecDeque<T>,
     /// What the queued items weigh (see [`BoundedQueue::with_byte_capacity`]).
@@ -216,6 +229,17 @@ impl<T> BoundedQueue<T> {
     /// Items queued in memory now.
     pub fn len(&self) -> usize {
         self.lock().items.len()
+    }
+
+    /// Items queued in memory now, waiting in the spill now, and ever popped — read under one lock,
+    /// so an item the consumer is popping is in exactly one of them (see [`QueueNow`]).
+    pub fn now(&self) -> QueueNow {
+        let s = self.lock();
+        QueueNow {
+            len: s.items.len() as u64,
+            spilled: s.spilled_now() as u64,
+            popped_total: s.popped_total,
+        }
     }
 
     /// Items waiting in the spill now (0 unless `Spill`).

@@ -4,7 +4,7 @@ mod bounded;
 mod pool;
 mod spill;
 
-pub use bounded::{BoundedQueue, PopStatus, PushOutcome};
+pub use bounded::{BoundedQueue, PopStatus, PushOutcome, QueueNow};
 pub use pool::BufferPool;
 pub use spill::SpillFile;
 
