@@ -244,8 +244,9 @@ def main():
     if win:
         w.append(
             f"The window ({win['max_items']} items / {win['max_bytes'] // 1024} KiB / {win['linger_ms']} ms linger) was chosen by the sweep: "
-            "the largest-capacity window whose size bound fills at peak and whose bursty p99 stays within "
-            + (f"{fig('window')['slo_headroom'] * 100:.0f} % of the SLO." if fig("window").get("slo_headroom") else "the sweep's headroom under the SLO.")
+            + (f"{fig('window')['rule']}." if fig("window").get("rule") else
+               "the largest-capacity window whose size bound fills at peak and whose bursty p99 stays within "
+               + (f"{fig('window')['slo_headroom'] * 100:.0f} % of the SLO." if fig("window").get("slo_headroom") else "the sweep's headroom under the SLO."))
         )
     a = fig("aimd")
     if a.get("regimes"):

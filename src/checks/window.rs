@@ -1,10 +1,11 @@
-//! `check window`: tune the batch window from data. Sweep max-items × linger on the standard bursty
-//! replay at a fixed fraction of the measured batched peak, keep the windows whose p99 meets the SLO and
-//! whose size bound is actually reached at peak, and choose the one with the most throughput headroom
-//! (highest saturation capacity). Then judge the choice on fresh runs — never on the sweep runs it was
-//! chosen from, where it meets the SLO by construction: its bursty p99 is a statistical decision over
-//! repeated runs, and it is shown tuned, not guessed: at peak its batches are full; at low load its
-//! timer bounds latency.
+//! `check window`: tune the batch window from data. Sweep max-items × linger (and smart batching, a
+//! zero linger) on the standard bursty replay at a fixed fraction of the measured batched peak, keep
+//! the windows whose p99 meets the SLO and whose size bound is actually reached at peak, and choose by
+//! [`RULE`]: the fewest fdatasyncs per item without giving up throughput or more latency than the
+//! project's bar. Then judge the choice on fresh runs — never on the sweep runs it was chosen from,
+//! where it meets the SLO by construction: its bursty p99 is a statistical decision over repeated
+//! runs, and it is shown tuned, not guessed: at peak its batches are full; at low load its timer
+//! bounds latency.
 
 use std::time::Duration;
 
@@ -19,8 +20,11 @@ use super::error::CheckError;
 use crate::config::{AimdConfig, LoadShape, StopAfter, WindowConfig, WindowMode};
 use crate::stats::{at_most, decide, LEVEL};
 use crate::summary::RunReport;
+use choice::pick;
+pub use choice::RULE;
 use rows::{ContenderRow, HistRow, SweepRow};
 
+mod choice;
 mod rows;
 
 /// The window a sweep chose, as written to `window.json`.
@@ -168,8 +172,9 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
         }
     }
     // The other contenders on the same replay: smart batching (no timer) at each size bound, and the
-    // AIMD controller at the default size bound. The tuned window is chosen among the static ones
-    // (other checks reuse it as a plain config); these are compared with it below.
+    // AIMD controller at the default size bound. The tuned window is chosen among the static ones and
+    // smart batching (other checks reuse it as a plain config, which a zero linger is); AIMD is
+    // compared with it below.
     for &max_items in &items {
         rows.push(measure(WindowMode::Smart, sized(max_items, 0.0))?);
     }
@@ -184,20 +189,20 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
 
     let sweep: Vec<SweepRow> = rows.iter().map(|r| SweepRow::of(r, rate, slo_us)).collect();
 
-    // Choose: among the windows that meet the SLO with headroom (p99 ≤ 80 % of it) on the bursty replay
+    // Choose (see [`pick`]) among the static windows and smart batching (a zero linger: a plain
+    // config too) the ones that meet the SLO with headroom (p99 ≤ 80 % of it) on the bursty replay
     // *and* fill at peak (their size bound is what ends most batches at saturation — a bound never
-    // reached is a guess, not a tuning), the one with the most capacity. If none qualifies, the lowest
-    // p99 (and the check fails if that misses the SLO).
+    // reached is a guess, not a tuning).
     let fills = |r: &Row| {
         let eff = effective_max_items(&r.window, r.sat.settings.item_bytes) as f64;
         (r.sat.flush_reasons.items + r.sat.flush_reasons.bytes) * 2 > r.sat.batches
             && r.sat.batch_size.mean >= 0.8 * eff
     };
-    let statics: Vec<&Row> = rows
+    let candidates: Vec<&Row> = rows
         .iter()
-        .filter(|r| r.mode == WindowMode::Static)
+        .filter(|r| matches!(r.mode, WindowMode::Static | WindowMode::Smart))
         .collect();
-    let chosen = pick(&statics, |r| {
+    let chosen = pick(&candidates, |r| {
         r.bursty.latency_us.p99 <= SLO_HEADROOM * slo_us && fills(r)
     });
     let (contenders, contender_rows) = compare_contenders(&rows, chosen, slo_us);
@@ -323,6 +328,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
         "sweep_size": rows.len(),
         "contenders": contenders,
         "slo_headroom": SLO_HEADROOM,
+        "rule": RULE,
         "load_fraction_of_peak": LOAD_FRACTION_OF_PEAK,
     });
     evidence.push(write_json_evidence(
@@ -336,27 +342,8 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
     ))
 }
 
-/// Among `rows` (not empty), the qualifying one with the most capacity; when none qualifies, the one
-/// with the lowest bursty p99.
-fn pick<'a>(rows: &[&'a Row], qualifies: impl Fn(&Row) -> bool) -> &'a Row {
-    let ok: Vec<&Row> = rows.iter().copied().filter(|r| qualifies(r)).collect();
-    if ok.is_empty() {
-        rows.iter()
-            .min_by(|a, b| a.bursty.latency_us.p99.total_cmp(&b.bursty.latency_us.p99))
-            .expect("a non-empty sweep")
-    } else {
-        ok.into_iter()
-            .max_by(|a, b| {
-                a.sat
-                    .throughput_items_per_s
-                    .total_cmp(&b.sat.throughput_items_per_s)
-            })
-            .expect("a qualifying row")
-    }
-}
-
-/// The tuned static window beside the best smart-batching row and the AIMD row (each "best" as the
-/// static choice is made: meeting the SLO with headroom, then most capacity; else lowest p99), and
+/// The tuned window beside the best smart-batching row and the AIMD row (each "best" as the tuned
+/// window is chosen, by [`pick`], with the SLO's headroom as the only qualification), and
 /// which of the three wins on each axis — the bursty replay's p99, its fdatasyncs per item, and the
 /// saturation capacity. Reported as measured; no mode is declared the winner overall.
 fn compare_contenders(
@@ -374,7 +361,7 @@ fn compare_contenders(
         }))
     };
     let picks: Vec<(&'static str, &Row)> = [
-        ("static (tuned)", Some(chosen)),
+        ("tuned", Some(chosen)),
         ("smart", best_of("smart")),
         ("aimd", best_of("aimd")),
     ]
