@@ -210,7 +210,7 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             needs: "the fio comparison",
         });
     }
-    let secs = opts.run_secs(1.25).as_secs_f64().max(1.0);
+    let secs = opts.run_secs(1.0).as_secs_f64().max(0.5);
     let mut sc = SinkConfig::new(dir.join("sink"));
     sc.segment_bytes = SEGMENT_BYTES;
     // Every write size: fio then the sink, alternating, then the unbatched pipeline; repeated until
@@ -247,7 +247,7 @@ pub fn physical(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             clean_and_settle(&sc.dir);
             sink_runs[k].push(s);
         }
-        let un = measured_run(&opts.saturate("physical-unbatched", WindowConfig::UNBATCHED, 2.0))?;
+        let un = measured_run(&opts.saturate("physical-unbatched", WindowConfig::UNBATCHED, 1.5))?;
         pipe_un.push(un);
         let mut d: Vec<Decision> = (0..sizes.len())
             .map(|k| {
