@@ -8,6 +8,7 @@
 
 use serde_json::json;
 
+pub use super::common::MAX_OVER_LOWER_BOUND;
 use super::common::{
     effective_max_items, measured_run, write_csv_rows, write_json_evidence, CheckOptions,
     CheckResult, Criterion, Spread,
@@ -29,10 +30,6 @@ mod rows;
 /// The project's bar for batched / unbatched saturation items/s with 100-byte items (the README's bar;
 /// an issue's lower number never replaces it).
 pub const MIN_SPEEDUP: f64 = 500.0;
-
-/// The project's bar: bursty-replay p99 within this factor of the lowest any window could reach on
-/// that trace and disk (simulated: [`crate::batch::lower_bound`]).
-pub const MAX_OVER_LOWER_BOUND: f64 = 1.25;
 
 /// The bursty load must be at least this many times the unbatched ceiling: a load only batching can
 /// carry, or the claim says nothing about batching.

@@ -184,6 +184,11 @@ fn pct(share: f64) -> String {
     }
 }
 
+/// The project's bar: bursty-replay p99 within this factor of the lowest any window could reach on
+/// that trace and disk (simulated: [`crate::batch::lower_bound`]). `check before-after` holds the
+/// tuned window to it; `check window` spends no more than it when it chooses that window.
+pub const MAX_OVER_LOWER_BOUND: f64 = 1.25;
+
 /// A run where others used more than this many cores is flagged: on two cores that is a quarter of
 /// the machine, enough to move fdatasync latency several-fold (the guide says so for this machine).
 pub const CONTENDED_OTHER_CORES: f64 = 0.5;

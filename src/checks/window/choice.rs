@@ -4,7 +4,7 @@ use super::Row;
 
 /// The p99 a choice may spend for fewer fdatasyncs: the project's latency bar, "within 1.25× of the
 /// best" (`check before-after` holds the chosen window to it against the simulated bound).
-pub const P99_BAND: f64 = crate::checks::before_after::MAX_OVER_LOWER_BOUND;
+pub const P99_BAND: f64 = super::super::common::MAX_OVER_LOWER_BOUND;
 /// The capacity a choice may give up against the sweep's most: one sweep run's noise, no more.
 pub const MIN_CAPACITY_SHARE: f64 = 0.8;
 /// The rule [`pick`] applies, in words (the report and results.md quote it).
