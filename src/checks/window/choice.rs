@@ -100,12 +100,14 @@ mod tests {
         // Within the band, the fewest fdatasyncs: a short linger that costs 15 % of p99 and saves
         // two thirds of the syncs is the choice; the 1024-item window is fast but gives up a third of
         // the capacity.
-        let rows = [
-            row(st, 4096, 0.5, 1_300.0, 3_500_000.0, 0.0060),
-            row(sm, 4096, 0.0, 1_130.0, 3_600_000.0, 0.0200),
-            row(st, 4096, 2.0, 4_000.0, 3_600_000.0, 0.0020),
-            row(st, 1024, 0.5, 1_000.0, 2_000_000.0, 0.0040),
+        // (mode, max items, linger ms, p99 µs, capacity, fdatasyncs per item)
+        let sweep = [
+            (st, 4096, 0.5, 1_300.0, 3.5e6, 0.006),
+            (sm, 4096, 0.0, 1_130.0, 3.6e6, 0.020),
+            (st, 4096, 2.0, 4_000.0, 3.6e6, 0.002),
+            (st, 1024, 0.5, 1_000.0, 2.0e6, 0.004),
         ];
+        let rows = sweep.map(|(m, i, l, p, c, f)| row(m, i, l, p, c, f));
         let refs: Vec<&Row> = rows.iter().collect();
         let chosen = pick(&refs, |_| true);
         assert_eq!(
