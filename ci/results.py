@@ -135,7 +135,7 @@ def main():
         )
 
     whole(md, run, "load-latency.csv", "Where the SLO stops holding")
-    whole(md, run, "window-contenders.csv", "The tuned static window vs smart batching vs AIMD (same replay, same run)")
+    whole(md, run, "window-contenders.csv", "The tuned window vs smart batching vs AIMD (same replay, same run)")
     wc = fig("window").get("contenders")
     if wc:
         md.append(

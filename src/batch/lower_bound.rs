@@ -9,10 +9,13 @@
 //! zero linger) is what no window policy of this shape could beat on that trace and disk; the real
 //! pipeline's p99 against it is its overhead plus its choice of window.
 //!
-//! What the simulation leaves out, so that the bound stays a bound and not a model: CPU time
-//! (framing, the queue, the generator), and any size the run did not commit — a batch larger than
-//! any the run committed is served as its largest class, one between two measured classes as the
-//! smaller, so an unmeasured size is never served slower than the disk was seen to be.
+//! What the simulation leaves out: CPU time (framing, the queue, the generator). How it serves a size:
+//! from the measured class holding it (a class spans a factor of two, so a batch at the bottom of
+//! its class is served as the class's mix, which may be slower than that size alone); a size between
+//! two measured classes as the smaller, one above every class as the largest (never slower than the
+//! disk was seen to be); one below every class as the smallest (a slower guess). So it is a bound up
+//! to the spread inside one class and up to a class measured from few commits; a monotone lower
+//! envelope over the classes would make it a strict one.
 
 use hdrhistogram::Histogram;
 

@@ -1,4 +1,4 @@
-//! `check ingest`: real files at disk speed in bounded memory. Generated NDJSON files (1 GB each in
+//! `check ingest`: real files at disk speed in bounded memory. Generated NDJSON files (512 MiB each in
 //! the full run) are ingested by the `ingest-lab ingest` binary, as a user would run it, and compared
 //! in the same run with the pipeline's batched saturation throughput at the same record size:
 //! - all-valid records must reach 80 % of it (reading, validating and framing every record is the

@@ -6,7 +6,7 @@
 //! under overload, and an unbounded queue's death for contrast), `bomb` (decompression caps), `nagle`
 //! (the 40 ms Nagle/delayed-ACK stall and its two fixes), `compression` (only filled batches pay),
 //! `aimd` (an adaptive window vs every fixed one, at low and high load), `redrive` (a schema fix replays
-//! the dead-letter queue with zero loss, proven over ids), `ingest` (a 1 GB NDJSON file at ≥ 80 % of
+//! the dead-letter queue with zero loss, proven over ids), `ingest` (a 512 MiB NDJSON file at ≥ 80 % of
 //! batched saturation, in bounded memory).
 
 mod aimd;

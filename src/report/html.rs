@@ -181,7 +181,7 @@ const TABLES: [(&str, &str); 24] = [
     ),
     (
         "window-contenders.csv",
-        "The tuned static window vs smart batching vs AIMD on the same replay",
+        "The tuned window vs smart batching vs AIMD on the same replay",
     ),
     (
         "aimd-regret.csv",
