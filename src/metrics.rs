@@ -73,9 +73,6 @@ pub struct Metrics {
     /// µs: the empirical distribution a simulation of the same trace samples from (see
     /// `batch::lower_bound`).
     pub fdatasync_quantiles_us: Vec<f64>,
-    /// `commit_ns` as the same quantiles, µs: a simulation's service time when a batch's whole commit,
-    /// not its fdatasync alone, is what it waits for.
-    pub commit_quantiles_us: Vec<f64>,
     /// Each committed block's time in the sink (write and fdatasync, not the framing), by the block's
     /// size: what a simulation of the same trace serves a batch of that size from.
     pub sink_commit_by_size: CommitsBySize,
@@ -111,7 +108,6 @@ impl Metrics {
             queue_depth: h(1 << 32),
             retry_attempts: 0,
             fdatasync_quantiles_us: Vec::new(),
-            commit_quantiles_us: Vec::new(),
             sink_commit_by_size: CommitsBySize::new(),
             sink_commit_classes: Vec::new(),
             committed_in_batch: 0,
@@ -131,12 +127,11 @@ impl Metrics {
     }
 
     /// At a run's end: keep the distributions a simulation of the same trace draws from, as
-    /// [`SYNC_QUANTILE_STEPS`] + 1 quantiles — the sink's fdatasyncs (`sync_ns`, when it times them),
-    /// the whole commits, and the sink's commits by size class; returns the fdatasyncs' summary.
+    /// [`SYNC_QUANTILE_STEPS`] + 1 quantiles — the sink's fdatasyncs (`sync_ns`, when it times them)
+    /// and the sink's commits by size class; returns the fdatasyncs' summary.
     pub fn summarise_distributions(&mut self, sync_ns: Option<&Histogram<u64>>) -> LatencySummary {
         self.fdatasync_quantiles_us =
             sync_ns.map_or_else(Vec::new, |h| quantiles_us(h, SYNC_QUANTILE_STEPS));
-        self.commit_quantiles_us = quantiles_us(&self.commit_ns, SYNC_QUANTILE_STEPS);
         self.sink_commit_classes = self.sink_commit_by_size.classes(SYNC_QUANTILE_STEPS);
         sync_ns.map_or_else(LatencySummary::default, LatencySummary::from_ns)
     }

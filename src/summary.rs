@@ -174,9 +174,6 @@ pub struct RunReport {
     /// Each committed batch from its flush decision to its fdatasync's return (framing, write,
     /// fdatasync), µs.
     pub commit_us: LatencySummary,
-    /// The same as 1,001 quantiles, µs (not in the run's JSON, as `fdatasync_quantiles_us`).
-    #[serde(skip)]
-    pub commit_quantiles_us: Vec<f64>,
     /// Each block's time in the sink (write and fdatasync) by block size, as 1,001 quantiles per
     /// size class (not in the run's JSON, as `fdatasync_quantiles_us`).
     #[serde(skip)]
@@ -257,7 +254,6 @@ impl RunReport {
             fdatasync_quantiles_us: m.fdatasync_quantiles_us.clone(),
             batch_wait_us: LatencySummary::from_ns(&m.batch_wait_ns),
             commit_us: LatencySummary::from_ns(&m.commit_ns),
-            commit_quantiles_us: m.commit_quantiles_us.clone(),
             sink_commit_classes: m.sink_commit_classes.clone(),
             batch_size: BatchSizeSummary {
                 // Exact, not the histogram's bucket-rounded mean.

@@ -99,8 +99,8 @@ fn with_a_manual_clock_the_batcher_flushes_at_the_linger_and_measures_latency_ex
 
 #[test]
 fn a_batch_s_commit_is_timed_from_its_flush_decision_to_the_sink_s_return() {
-    // The commit figure is what a simulation serves batches with when it models the write and the
-    // framing as well as the fdatasync: it must be the whole commit, on the batcher's own clock.
+    // The commit figure is what a commit costs past the disk's fixed cost (framing, write,
+    // fdatasync): it must be the whole commit, on the batcher's own clock.
     let clock = Arc::new(ManualClock::new(ms(10)));
     let commits = Arc::new(Mutex::new(Vec::new()));
     let sink = Recording {
@@ -129,10 +129,6 @@ fn a_batch_s_commit_is_timed_from_its_flush_decision_to_the_sink_s_return() {
     assert_eq!(m.commit_ns.len(), 2);
     assert_eq!(m.commit_ns.min(), m.commit_ns.lowest_equivalent(ms(4)));
     assert_eq!(m.commit_ns.max(), m.commit_ns.highest_equivalent(ms(4)));
-    assert_eq!(
-        m.commit_quantiles_us.len(),
-        crate::metrics::SYNC_QUANTILE_STEPS + 1
-    );
     // The sink's own part of each commit, by the block's size: both blocks in one class, 4 ms each.
     let classes = &m.sink_commit_classes;
     assert_eq!(classes.len(), 1, "{classes:?}");
