@@ -10,18 +10,17 @@ use serde_json::json;
 
 pub use super::common::MAX_OVER_LOWER_BOUND;
 use super::common::{
-    effective_max_items, measured_run, write_csv_rows, write_json_evidence, CheckOptions,
-    CheckResult, Criterion, Spread,
+    measured_run, write_csv_rows, write_json_evidence, CheckOptions, CheckResult, Criterion, Spread,
 };
 use super::error::CheckError;
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
-use crate::batch::lower_bound::{policy_grid, Policy};
+use crate::batch::lower_bound::policy_grid;
 use crate::clock::Nanos;
 use crate::config::{StopAfter, WindowConfig};
 use crate::load::Schedule;
 use crate::stats::{at_least, at_most, decide, decide_more, judge_samples, LEVEL};
 use crate::summary::RunReport;
-use bound::Judged;
+use bound::{policy_of, simulate_us, Judged};
 use rows::{BoundRow, CaseRow, LadderRow};
 
 mod bound;
@@ -181,10 +180,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     // The tuned window simulated twice on the median run's trace: served as the bound is (by size
     // class: the real p99 over it is the pipeline's own overhead — CPU, wake-ups, the generator), and
     // from its fdatasyncs of every size alike (what the bound was before it knew sizes).
-    let tuned = median_run.map(|j| Policy {
-        max_items: effective_max_items(&batched, j.run.settings.item_bytes),
-        linger_ns: batched.linger.as_nanos() as Nanos,
-    });
+    let tuned = median_run.map(|j| policy_of(&batched, j.run.settings.item_bytes));
     let tuned_sim = |by_size: bool| {
         median_run
             .zip(tuned)
@@ -207,13 +203,9 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             opts.progress("before-after: the bound's own window, run for real");
             match run(opts.bursty("ba-bound-window", w, rate, 4.0)) {
                 Ok(r) => {
-                    let policy = Policy {
-                        max_items: effective_max_items(&w, r.settings.item_bytes),
-                        linger_ns: w.linger.as_nanos() as Nanos,
-                    };
-                    let j = Judged::new(r, &arrivals, &[], BOUND_SEED);
-                    let sim = j.simulate_us(&arrivals, policy, true);
-                    Some((j.run, sim))
+                    let policy = policy_of(&w, r.settings.item_bytes);
+                    let sim = simulate_us(&r, BOUND_SEED, &arrivals, policy, true);
+                    Some((r, sim))
                 }
                 Err(e) => {
                     opts.progress(format!(

@@ -39,22 +39,40 @@ impl Judged {
             .map_or(f64::NAN, |b| self.run.latency_us.p99 / b)
     }
 
-    /// `policy` simulated on this run's trace, µs: served as the bound is (`by_size`), or from the
-    /// run's fdatasyncs of every size alike, as the bound was before it knew sizes.
+    /// `policy` simulated on this run's trace with its seed (see [`simulate_us`]).
     pub(super) fn simulate_us(
         &self,
         arrivals: &[Nanos],
         policy: Policy,
         by_size: bool,
     ) -> Option<f64> {
-        let service = if by_size {
-            ServiceTimes::by_size(&self.run.sink_commit_classes, self.seed)
-        } else {
-            ServiceTimes::new(&self.run.fdatasync_quantiles_us, self.seed)
-        };
-        service.map(|mut s| {
-            simulate(arrivals, policy, &mut s, bytes_per_item(&self.run)).p99_ns as f64 / 1e3
-        })
+        simulate_us(&self.run, self.seed, arrivals, policy, by_size)
+    }
+}
+
+/// `policy` simulated on `arrivals` against `run`'s disk, µs: served as the bound is (`by_size`),
+/// or from the run's fdatasyncs of every size alike, as the bound was before it knew sizes.
+pub(super) fn simulate_us(
+    run: &RunReport,
+    seed: u64,
+    arrivals: &[Nanos],
+    policy: Policy,
+    by_size: bool,
+) -> Option<f64> {
+    let service = if by_size {
+        ServiceTimes::by_size(&run.sink_commit_classes, seed)
+    } else {
+        ServiceTimes::new(&run.fdatasync_quantiles_us, seed)
+    };
+    service.map(|mut s| simulate(arrivals, policy, &mut s, bytes_per_item(run)).p99_ns as f64 / 1e3)
+}
+
+/// The simulation's policy for a real window: its item bound as its bytes bound caps it for
+/// `item_bytes` items, and its linger.
+pub(super) fn policy_of(w: &crate::config::WindowConfig, item_bytes: usize) -> Policy {
+    Policy {
+        max_items: super::super::common::effective_max_items(w, item_bytes),
+        linger_ns: w.linger.as_nanos() as Nanos,
     }
 }
 
