@@ -449,7 +449,9 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
             Metrics::record(&mut self.metrics.batch_items, flushed.items as u64);
             Metrics::record(&mut self.metrics.batch_wait_ns, flushed.age);
             Metrics::record(&mut self.metrics.commit_ns, done.saturating_sub(flushed_at));
-            (self.metrics.sink_commit_by_size).record(bytes, done.saturating_sub(started));
+            self.metrics
+                .sink_commit_by_size
+                .record(bytes, done.saturating_sub(started));
             // After the batch is wholly counted, so a scrape sees its batches with its items.
             self.publish(self.clock.now());
         }

@@ -83,6 +83,17 @@ mod tests {
     }
 
     #[test]
+    fn the_rule_in_words_names_the_figures_it_applies() {
+        let said = |x: String| assert!(RULE.contains(&x), "RULE does not say {x}: {RULE}");
+        said(format!(
+            "{:.0} % of the SLO",
+            super::super::SLO_HEADROOM * 100.0
+        ));
+        said(format!("{:.0} % of the most", MIN_CAPACITY_SHARE * 100.0));
+        said(format!("{P99_BAND}×"));
+    }
+
+    #[test]
     fn the_choice_spends_no_more_latency_than_the_bar_for_its_saving_and_no_throughput() {
         // `reports/runs/2026-12-02d-vm`'s sweep: the rule of the most capacity took a 1 ms linger at
         // 3,412 µs while smart batching at the same capacity reached 1,144 µs; the bound sat near the
