@@ -77,19 +77,16 @@ impl Default for QueueConfig {
 impl QueueConfig {
     /// Reject queues that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.capacity_bytes == 0 {
-            return Err(ConfigError {
-                field: "queue.capacity_bytes",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.capacity_items == 0 {
-            return Err(ConfigError {
-                field: "queue.capacity_items",
-                reason: "must be at least 1".into(),
-            });
-        }
-        Ok(())
+        ConfigError::unless(
+            self.capacity_bytes > 0,
+            "queue.capacity_bytes",
+            "must be at least 1",
+        )?;
+        ConfigError::unless(
+            self.capacity_items > 0,
+            "queue.capacity_items",
+            "must be at least 1",
+        )
     }
 }
 

@@ -71,6 +71,20 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+impl ConfigError {
+    /// `Err` naming `field` and `reason` unless `ok`: one line per rule in each `validate`.
+    pub fn unless(ok: bool, field: &'static str, reason: impl Into<String>) -> Result<(), Self> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Self {
+                field,
+                reason: reason.into(),
+            })
+        }
+    }
+}
+
 /// A push the queue refused. The item is handed back, never dropped silently.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PushError<T> {

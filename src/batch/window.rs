@@ -39,34 +39,21 @@ impl WindowConfig {
 
     /// Reject windows that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_items == 0 {
-            return Err(ConfigError {
-                field: "window.max_items",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.max_bytes == 0 {
-            return Err(ConfigError {
-                field: "window.max_bytes",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.max_bytes > MAX_BATCH_BYTES {
-            return Err(ConfigError {
-                field: "window.max_bytes",
-                reason: format!(
-                    "{} exceeds the block limit of {MAX_BATCH_BYTES} bytes",
-                    self.max_bytes
-                ),
-            });
-        }
-        if self.linger > Duration::from_secs(60) {
-            return Err(ConfigError {
-                field: "window.linger",
-                reason: "more than 60 s is a stall, not a batch window".into(),
-            });
-        }
-        Ok(())
+        ConfigError::unless(self.max_items > 0, "window.max_items", "must be at least 1")?;
+        ConfigError::unless(self.max_bytes > 0, "window.max_bytes", "must be at least 1")?;
+        ConfigError::unless(
+            self.max_bytes <= MAX_BATCH_BYTES,
+            "window.max_bytes",
+            format!(
+                "{} exceeds the block limit of {MAX_BATCH_BYTES} bytes",
+                self.max_bytes
+            ),
+        )?;
+        ConfigError::unless(
+            self.linger <= Duration::from_secs(60),
+            "window.linger",
+            "more than 60 s is a stall, not a batch window",
+        )
     }
 }
 

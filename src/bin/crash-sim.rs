@@ -15,66 +15,60 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use ingest_lab::crashsim::{replay, run_seed, Violation};
 
-struct Args {
+/// The crash-and-fault simulation of the ingest path.
+#[derive(Parser)]
+#[command(name = "crash-sim")]
+struct Cli {
+    /// Seeds to run, `A..B` (end exclusive), or `A..` with --min-points.
+    #[arg(long, default_value = "0..100", value_parser = seed_range)]
     seeds: (u64, u64),
+    /// Run seeds from A until this many crash points have been reached.
+    #[arg(long)]
     min_points: Option<u64>,
+    /// Crash points drawn per seed.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     points: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     threads: u64,
+    /// Working directory.
+    #[arg(long, default_value = "target/crash-sim")]
     work: PathBuf,
-    replay: Option<(u64, u64)>,
+    /// Replay one point, verbosely: its seed (with --op).
+    #[arg(long, requires = "op")]
+    seed: Option<u64>,
+    /// Replay one point, verbosely: its operation (with --seed).
+    #[arg(long, requires = "seed")]
+    op: Option<u64>,
 }
 
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        seeds: (0, 100),
-        min_points: None,
-        points: 64,
-        threads: 2,
-        work: PathBuf::from("target/crash-sim"),
-        replay: None,
+/// `A..B` or the open `A..` (its end `u64::MAX`).
+fn seed_range(v: &str) -> Result<(u64, u64), String> {
+    let (a, b) = v.split_once("..").ok_or(format!("A..B, not {v}"))?;
+    let num = |x: &str| x.parse::<u64>().map_err(|e| format!("{v}: {e}"));
+    let end = if b.is_empty() { u64::MAX } else { num(b)? };
+    Ok((num(a)?, end))
+}
+
+/// The parsed command line, its rules across flags checked (clap's usage error, exit 2, otherwise).
+fn parse() -> Cli {
+    let a = Cli::parse();
+    let usage = |msg: String| {
+        Cli::command()
+            .error(ErrorKind::ArgumentConflict, msg)
+            .exit()
     };
-    let mut seed = None;
-    let mut op = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut val = || it.next().ok_or(format!("{flag} needs a value"));
-        let num = |v: String| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
-        match flag.as_str() {
-            "--seeds" => {
-                let v = val()?;
-                let (a0, b0) = v.split_once("..").ok_or(format!("--seeds A..B, not {v}"))?;
-                a.seeds = (
-                    a0.parse().map_err(|e| format!("--seeds {v}: {e}"))?,
-                    if b0.is_empty() {
-                        u64::MAX
-                    } else {
-                        b0.parse().map_err(|e| format!("--seeds {v}: {e}"))?
-                    },
-                );
-            }
-            "--points" => a.points = num(val()?)?.max(1),
-            "--min-points" => a.min_points = Some(num(val()?)?),
-            "--threads" => a.threads = num(val()?)?.max(1),
-            "--work" => a.work = PathBuf::from(val()?),
-            "--seed" => seed = Some(num(val()?)?),
-            "--op" => op = Some(num(val()?)?),
-            _ => return Err(format!("unknown flag {flag}")),
-        }
-    }
-    match (seed, op) {
-        (Some(s), Some(o)) => a.replay = Some((s, o)),
-        (None, None) => {}
-        _ => return Err("--seed and --op go together".into()),
-    }
     if a.seeds.1 == u64::MAX && a.min_points.is_none() {
-        return Err("an open --seeds A.. needs --min-points".into());
+        usage("an open --seeds A.. needs --min-points".into());
     }
     if a.seeds.1 <= a.seeds.0 {
-        return Err(format!("--seeds {}..{} is empty", a.seeds.0, a.seeds.1));
+        usage(format!("--seeds {}..{} is empty", a.seeds.0, a.seeds.1));
     }
-    Ok(a)
+    a
 }
 
 /// Send fd 2 to `DIR/stderr.log`; keep the terminal's stderr for our own messages.
@@ -86,14 +80,8 @@ fn quiet_stderr(work: &std::path::Path) -> std::io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let a = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("crash-sim: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some((seed, op)) = a.replay {
+    let a = parse();
+    if let (Some(seed), Some(op)) = (a.seed, a.op) {
         return match replay(seed, op, a.points, &a.work.join("replay")) {
             Ok(()) => {
                 println!("seed {seed} operation {op}: every promise held");

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use clap::Parser;
 use ingest_lab::checks::syscall_gate::{
     calls_under, compare, disagreements, parse_budgets, per_1000, prepare, render_budgets,
     run_workload, Measured, WorkloadReport, TRACED, WORKLOADS,
@@ -19,72 +20,50 @@ use ingest_lab::checks::syscall_gate::{
 use ingest_lab::checks::CheckError;
 use ingest_lab::error::SysError;
 
-struct Args {
+/// The syscall-count gate.
+#[derive(Parser)]
+#[command(name = "syscall-gate")]
+struct Cli {
+    /// The committed budgets.
+    #[arg(long, default_value = "ci/syscall-budgets.tsv")]
     budgets: PathBuf,
+    /// Working directory.
+    #[arg(long, default_value = "target/syscall-gate")]
     work: PathBuf,
+    /// Write the counts as the new budgets instead of comparing.
+    #[arg(long)]
     bless: bool,
-    workload: Option<(String, PathBuf)>,
-}
-
-fn parse() -> Result<Args, String> {
-    let mut a = Args {
-        budgets: PathBuf::from("ci/syscall-budgets.tsv"),
-        work: PathBuf::from("target/syscall-gate"),
-        bless: false,
-        workload: None,
-    };
-    let (mut name, mut dir) = (None, None);
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--budgets" => a.budgets = value()?.into(),
-            "--work" => a.work = value()?.into(),
-            "--bless" => a.bless = true,
-            "--workload" => name = Some(value()?),
-            "--dir" => dir = Some(PathBuf::from(value()?)),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    match (name, dir) {
-        (Some(n), Some(d)) => a.workload = Some((n, d)),
-        (None, None) => {}
-        _ => return Err("--workload and --dir go together".into()),
-    }
-    Ok(a)
+    /// Run this one workload (what the gate runs under strace), with --dir.
+    #[arg(long, requires = "dir")]
+    workload: Option<String>,
+    /// The directory of the one workload, with --workload.
+    #[arg(long, requires = "workload")]
+    dir: Option<PathBuf>,
 }
 
 /// Run `workload` in `dir` under strace; its report and the strace log.
 fn traced(workload: &str, dir: &Path, log: &Path) -> Result<(WorkloadReport, String), CheckError> {
     let exe = std::env::current_exe().map_err(|e| CheckError::io("own path", e))?;
-    let out = Command::new("strace")
-        .args(["-f", "-y", "-qq", "-e"])
-        .arg(format!("trace={TRACED}"))
-        .arg("-o")
-        .arg(log)
-        .arg(&exe)
-        .args(["--workload", workload, "--dir"])
-        .arg(dir)
-        .output()
-        .map_err(|source| CheckError::MissingTool {
-            tool: "strace",
-            install: "apt-get install strace",
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(CheckError::child(
-            format!("workload {workload} under strace"),
-            out.status,
-            &out.stderr,
-        ));
-    }
+    let out = CheckError::output_of(
+        Command::new("strace")
+            .args(["-f", "-y", "-qq", "-e"])
+            .arg(format!("trace={TRACED}"))
+            .arg("-o")
+            .arg(log)
+            .arg(&exe)
+            .args(["--workload", workload, "--dir"])
+            .arg(dir),
+        "strace",
+        "apt-get install strace",
+        format!("workload {workload} under strace"),
+    )?;
     let report = serde_json::from_slice(&out.stdout)
         .map_err(|e| CheckError::json(format!("workload {workload}'s report"), e))?;
     let text = std::fs::read_to_string(log).map_err(|e| SysError::new("read", log, e))?;
     Ok((report, text))
 }
 
-fn gate(a: &Args) -> Result<bool, CheckError> {
+fn gate(a: &Cli) -> Result<bool, CheckError> {
     let _ = std::fs::remove_dir_all(&a.work);
     std::fs::create_dir_all(&a.work).map_err(|e| SysError::new("mkdir", &a.work, e))?;
     let work = a
@@ -162,14 +141,8 @@ fn gate(a: &Args) -> Result<bool, CheckError> {
 }
 
 fn main() -> ExitCode {
-    let a = match parse() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("syscall-gate: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some((name, dir)) = &a.workload {
+    let a = Cli::parse();
+    if let (Some(name), Some(dir)) = (&a.workload, &a.dir) {
         return match run_workload(name, dir) {
             Ok(r) => {
                 println!(

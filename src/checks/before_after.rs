@@ -10,7 +10,7 @@ use serde_json::json;
 
 pub use super::common::MAX_OVER_LOWER_BOUND;
 use super::common::{
-    measured_run, write_csv_rows, write_json_evidence, CheckOptions, CheckResult, Criterion, Spread,
+    judge_recorded, measured_run, write_csv_rows, CheckOptions, CheckResult, Criterion, Spread,
 };
 use super::error::CheckError;
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
@@ -425,12 +425,6 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         write_csv_rows(&opts.out, "before-after.csv", &cases)?,
         write_csv_rows(&opts.out, "load-latency.csv", &ladder_rows)?,
         write_csv_rows(&opts.out, "lower-bound.csv", &bound_rows)?,
-        write_json_evidence(&opts.out, "before-after.json", &figures)?,
     ];
-    Ok(CheckResult::judge(
-        "before-after",
-        criteria,
-        figures,
-        evidence,
-    ))
+    judge_recorded(&opts.out, "before-after", criteria, figures, evidence)
 }

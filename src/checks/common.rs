@@ -397,6 +397,23 @@ pub fn write_json_evidence(
     write_evidence(out, name, &text)
 }
 
+/// A check's last step: its figures written as `out/<check>.json` after the tables in `evidence`,
+/// then its verdict from `criteria`, so every check's evidence ends with the same JSON twin.
+pub fn judge_recorded(
+    out: &Path,
+    check: &str,
+    criteria: Vec<Criterion>,
+    figures: serde_json::Value,
+    mut evidence: Vec<String>,
+) -> Result<CheckResult, CheckError> {
+    evidence.push(write_json_evidence(
+        out,
+        &format!("{check}.json"),
+        &figures,
+    )?);
+    Ok(CheckResult::judge(check, criteria, figures, evidence))
+}
+
 /// Items per batch the window allows at most for items of `item_bytes` (the count or the bytes bound).
 pub fn effective_max_items(w: &WindowConfig, item_bytes: usize) -> usize {
     let framed = item_bytes + crate::codec::MAX_RECORD_FRAMING_BYTES;

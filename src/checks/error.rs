@@ -6,7 +6,7 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::process::ExitStatus;
+use std::process::{Command, ExitStatus, Output};
 
 use crate::error::{FrameError, LoadError, SinkError, SysError};
 use crate::summary::RunError;
@@ -21,9 +21,6 @@ pub enum CheckError {
     /// A pipeline, ingest or re-drive run failed.
     #[error(transparent)]
     Run(#[from] RunError),
-    /// A load schedule could not be built.
-    #[error(transparent)]
-    Load(#[from] LoadError),
     /// A sink the check drives itself (outside a pipeline run) failed.
     #[error(transparent)]
     Sink(#[from] SinkError),
@@ -155,6 +152,13 @@ pub enum CheckError {
     },
 }
 
+/// A schedule a check builds itself fails as a run's would: one home for a load error.
+impl From<LoadError> for CheckError {
+    fn from(e: LoadError) -> Self {
+        CheckError::Run(RunError::Load(e))
+    }
+}
+
 impl CheckError {
     /// An I/O error of `what`, on no one path.
     pub fn io(what: impl Into<String>, source: io::Error) -> Self {
@@ -178,6 +182,25 @@ impl CheckError {
             what: what.into(),
             reason: reason.into(),
         }
+    }
+
+    /// Run `cmd`, an external `tool`, to its end: a tool that cannot start is `MissingTool` (with
+    /// how to `install` it), one that exits unsuccessfully is `Child` named `what`.
+    pub fn output_of(
+        cmd: &mut Command,
+        tool: &'static str,
+        install: &'static str,
+        what: impl Into<String>,
+    ) -> Result<Output, Self> {
+        let out = cmd.output().map_err(|source| CheckError::MissingTool {
+            tool,
+            install,
+            source,
+        })?;
+        if !out.status.success() {
+            return Err(CheckError::child(what, out.status, &out.stderr));
+        }
+        Ok(out)
     }
 
     /// The child `what` exited with `status`, having written `stderr`: the error keeps its last

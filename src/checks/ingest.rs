@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, measured_run, rounded, write_csv_rows, write_json_evidence, CheckOptions,
+    clean_and_settle, judge_recorded, measured_run, rounded, write_csv_rows, CheckOptions,
     CheckResult, Criterion, Spread, Whole,
 };
 use super::error::CheckError;
@@ -332,11 +332,8 @@ fn run(opts: &CheckOptions, exe: &Path, base: &Path) -> Result<CheckResult, Chec
             });
         }
     }
-    let evidence = vec![
-        write_csv_rows(&opts.out, "ingest.csv", &rows)?,
-        write_json_evidence(&opts.out, "ingest.json", &figures)?,
-    ];
-    Ok(CheckResult::judge("ingest", criteria, figures, evidence))
+    let evidence = vec![write_csv_rows(&opts.out, "ingest.csv", &rows)?];
+    judge_recorded(&opts.out, "ingest", criteria, figures, evidence)
 }
 
 #[cfg(test)]

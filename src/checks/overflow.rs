@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, last_words, rounded, write_csv_rows, write_json_evidence, CheckOptions,
+    clean_and_settle, judge_recorded, last_words, rounded, write_csv_rows, CheckOptions,
     CheckResult, Criterion,
 };
 use super::error::CheckError;
@@ -301,11 +301,8 @@ pub fn overflow(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         "rate": RATE, "capacity_items": CAPACITY, "queue_byte_budget": budget, "rss_margin": RSS_MARGIN,
         "seconds": secs, "policies": summary, "unbounded": death, "recommendation": recommendation,
     });
-    let evidence = vec![
-        write_csv_rows(&opts.out, "overflow.csv", &rows)?,
-        write_json_evidence(&opts.out, "overflow.json", &figures)?,
-    ];
-    Ok(CheckResult::judge("overflow", criteria, figures, evidence))
+    let evidence = vec![write_csv_rows(&opts.out, "overflow.csv", &rows)?];
+    judge_recorded(&opts.out, "overflow", criteria, figures, evidence)
 }
 
 #[cfg(test)]

@@ -13,8 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, rounded, write_csv_rows, write_json_evidence, CheckOptions, CheckResult,
-    Criterion,
+    clean_and_settle, judge_recorded, rounded, write_csv_rows, CheckOptions, CheckResult, Criterion,
 };
 use super::error::CheckError;
 use crate::codec::BlockReader;
@@ -251,9 +250,6 @@ pub fn poison(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         "abort": { "run": strip(&abort.report), "dlq_entries": abort.dlq_ids.len(), "collateral": collateral,
                    "lag_max": a_max, "lag_slope_items_per_s": a_slope, "retry_attempts": abort.report.retry_attempts },
     });
-    let evidence = vec![
-        write_csv_rows(&opts.out, "poison-lag.csv", &lags)?,
-        write_json_evidence(&opts.out, "poison.json", &figures)?,
-    ];
-    Ok(CheckResult::judge("poison", criteria, figures, evidence))
+    let evidence = vec![write_csv_rows(&opts.out, "poison-lag.csv", &lags)?];
+    judge_recorded(&opts.out, "poison", criteria, figures, evidence)
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::common::{
-    clean_and_settle, write_csv_rows, write_json_evidence, CheckOptions, CheckResult, Criterion,
+    clean_and_settle, judge_recorded, write_csv_rows, CheckOptions, CheckResult, Criterion,
 };
 use super::error::CheckError;
 use crate::config::RunConfig;
@@ -283,11 +283,8 @@ fn run(
         "redrive_2": {"entries": r2.entries, "redriven": r2.redriven, "still_invalid": r2.still_invalid,
                       "parked": r2.parked, "pending_after": r2.pending_after},
     });
-    let evidence = vec![
-        write_csv_rows(&opts.out, "redrive.csv", &rows)?,
-        write_json_evidence(&opts.out, "redrive.json", &figures)?,
-    ];
-    Ok(CheckResult::judge("redrive", criteria, figures, evidence))
+    let evidence = vec![write_csv_rows(&opts.out, "redrive.csv", &rows)?];
+    judge_recorded(&opts.out, "redrive", criteria, figures, evidence)
 }
 
 /// The id of the record at `input-N.ndjson[.gz]:LINE`, for entries that kept no payload. Lines count

@@ -131,7 +131,8 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             .map_err(|e| SysError::new("canonicalize", &dir, e))?;
         let log = opts.dir.join(format!("strace-{name}.log"));
         opts.progress(format!("strace: {name} run under strace"));
-        let out = Command::new("strace")
+        let mut traced = Command::new("strace");
+        traced
             .args([
                 "-f",
                 "-y",
@@ -145,21 +146,15 @@ pub fn strace(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             .arg(&exe)
             .args(["run", "--json", "--duration", secs, "--dir"])
             .arg(&dir)
-            .args(args)
-            .output()
-            .map_err(|source| CheckError::MissingTool {
-                tool: "strace",
-                install: "`apt-get install strace`",
-                source,
-            })?;
+            .args(args);
+        let out = CheckError::output_of(
+            &mut traced,
+            "strace",
+            "`apt-get install strace`",
+            "run under strace",
+        );
         let _ = std::fs::remove_dir_all(&dir);
-        if !out.status.success() {
-            return Err(CheckError::child(
-                "run under strace",
-                out.status,
-                &out.stderr,
-            ));
-        }
+        let out = out?;
         let r: Value =
             serde_json::from_slice(&out.stdout).map_err(|e| CheckError::json("run JSON", e))?;
         let text = std::fs::read_to_string(&log).map_err(|e| SysError::new("read", &log, e))?;
