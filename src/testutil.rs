@@ -8,6 +8,15 @@ pub fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir_in(base).expect("create temp dir")
 }
 
+/// A fresh temporary directory holding `files`, each `(name, text)`: a run folder for a test.
+pub fn folder_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempdir();
+    for (name, text) in files {
+        std::fs::write(d.path().join(name), text).expect("write a test file");
+    }
+    d
+}
+
 /// Recompute a block's CRC after a test edited its header or payload: a whole, "valid" block of
 /// whatever the edit made it.
 pub fn recompute_block_crc(block: &mut [u8]) {

@@ -90,6 +90,14 @@ fn lines(
     }
 }
 
+impl Chart {
+    /// The chart with `refs` drawn on it as reference lines (a missing value draws none).
+    fn with_refs(mut self, refs: impl IntoIterator<Item = Reference>) -> Self {
+        self.refs.extend(refs);
+        self
+    }
+}
+
 fn bar_chart(
     source: &'static str,
     title: &str,
@@ -133,33 +141,33 @@ pub fn charts_for(run: &Path, checks: &[Value]) -> Vec<Chart> {
             true,
             bars(&c, "case", "items_per_s", 1.0),
         ));
-        let mut p99 = bar_chart(
-            "before-after.csv",
-            "p99 end-to-end latency",
-            "p99 ms (log)",
-            true,
-            bars(&c, "case", "p99_us", 1e-3),
+        out.push(
+            bar_chart(
+                "before-after.csv",
+                "p99 end-to-end latency",
+                "p99 ms (log)",
+                true,
+                bars(&c, "case", "p99_us", 1e-3),
+            )
+            .with_refs(slo())
+            .with_refs(reference(
+                "lowest any window could reach on that run's disk (simulated)",
+                bound_ms,
+            )),
         );
-        p99.refs.extend(slo());
-        p99.refs.extend(reference(
-            "lowest any window could reach on that run's disk (simulated)",
-            bound_ms,
-        ));
-        out.push(p99);
     }
     if let Some(c) = read("sink-vs-fio.csv") {
-        out.push(bar_chart(
-            "sink-vs-fio.csv",
-            "Our sink as a fraction of fio (same directory, same run)",
-            "ours / fio",
-            false,
-            bars(&c, "measure", "fraction_of_fio", 1.0),
-        ));
-        if let Some(ch) = out.last_mut() {
-            ch.refs.extend(reference("fio", Some(1.0)));
-            ch.refs
-                .extend(reference("the bar: 95 % of fio", Some(0.95)));
-        }
+        out.push(
+            bar_chart(
+                "sink-vs-fio.csv",
+                "Our sink as a fraction of fio (same directory, same run)",
+                "ours / fio",
+                false,
+                bars(&c, "measure", "fraction_of_fio", 1.0),
+            )
+            .with_refs(reference("fio", Some(1.0)))
+            .with_refs(reference("the bar: 95 % of fio", Some(0.95))),
+        );
     }
     if let Some(c) = read("load-latency.csv") {
         let s = columns(
@@ -173,34 +181,34 @@ pub fn charts_for(run: &Path, checks: &[Value]) -> Vec<Chart> {
             ],
             1e-3,
         );
-        out.push(lines(
-            "load-latency.csv",
-            "Latency percentiles on the bursty replay as load rises",
-            "offered load / batched peak",
-            "ms (log)",
-            (false, true),
-            s,
-        ));
-        if let Some(ch) = out.last_mut() {
-            ch.refs.extend(slo());
-        }
+        out.push(
+            lines(
+                "load-latency.csv",
+                "Latency percentiles on the bursty replay as load rises",
+                "offered load / batched peak",
+                "ms (log)",
+                (false, true),
+                s,
+            )
+            .with_refs(slo()),
+        );
     }
     if let Some(c) = read("window-sweep.csv") {
         let mut s = grouped(&c, "linger_ms", "bursty_p99_us", 1e-3, Some("max_items"));
         for x in &mut s {
             x.name = format!("max_items {}", x.name);
         }
-        out.push(lines(
-            "window-sweep.csv",
-            "Window sweep: bursty-replay p99 by linger and size bound",
-            "linger ms",
-            "p99 ms (log)",
-            (false, true),
-            s,
-        ));
-        if let Some(ch) = out.last_mut() {
-            ch.refs.extend(slo());
-        }
+        out.push(
+            lines(
+                "window-sweep.csv",
+                "Window sweep: bursty-replay p99 by linger and size bound",
+                "linger ms",
+                "p99 ms (log)",
+                (false, true),
+                s,
+            )
+            .with_refs(slo()),
+        );
     }
     if let Some(c) = read("batch-size-hist.csv") {
         let s = grouped(&c, "batch_items_upper", "batches", 1.0, Some("load"));
@@ -370,12 +378,10 @@ mod tests {
 
     #[test]
     fn a_line_chart_from_a_csv_is_an_svg_with_its_title_legend_and_paths() {
-        let d = crate::testutil::tempdir();
-        std::fs::write(
-            d.path().join("poison-lag.csv"),
+        let d = crate::testutil::folder_with(&[(
+            "poison-lag.csv",
             "t_s,lag_split_and_retry,lag_abort_whole_batch\n0.0,0,0\n0.1,51,1904\n0.2,40,3900\n",
-        )
-        .unwrap();
+        )]);
         let charts = charts_for(d.path(), &[]);
         assert_eq!(charts.len(), 1);
         let svg = render_svg(&charts[0]).unwrap();

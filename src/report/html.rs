@@ -298,17 +298,13 @@ mod tests {
 
     #[test]
     fn renders_tables_and_verdicts_from_the_folder_only() {
-        let d = crate::testutil::tempdir();
-        std::fs::write(
-            d.path().join("before-after.csv"),
-            "case,items_per_s\nunbatched,5000\n",
-        )
-        .unwrap();
-        std::fs::write(
-            d.path().join("checks.json"),
-            r#"{"checks":[{"check":"window","pass":false,"criteria":[{"what":"p99 <b> SLO","held":false}]}]}"#,
-        )
-        .unwrap();
+        let d = crate::testutil::folder_with(&[
+            ("before-after.csv", "case,items_per_s\nunbatched,5000\n"),
+            (
+                "checks.json",
+                r#"{"checks":[{"check":"window","pass":false,"criteria":[{"what":"p99 <b> SLO","held":false}]}]}"#,
+            ),
+        ]);
         let p = render_run(d.path()).unwrap();
         let html = std::fs::read_to_string(p).unwrap();
         assert!(html.contains("<td>5000</td>"));
