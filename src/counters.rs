@@ -199,6 +199,8 @@ pub const COUNTERS: &[CounterDef] = &[
         series: &[
             Series {
                 labels: &[Label::Is("reason", "queue_closed")],
+                live: Some(|c| c.rejected_queue_closed),
+                sample: Some("rejected_queue_closed"),
                 ..plain("rejected_by_reason.queue_closed", |r| {
                     r.rejected_by_reason.queue_closed
                 })
@@ -206,6 +208,7 @@ pub const COUNTERS: &[CounterDef] = &[
             Series {
                 labels: &[Label::Is("reason", "sink_failed")],
                 live: Some(|c| c.lost),
+                sample: Some("lost"),
                 progress: Some("lost"),
                 ..plain("rejected_by_reason.sink_failed", |r| {
                     r.rejected_by_reason.sink_failed

@@ -119,6 +119,7 @@ mod tests {
             dropped_dlq_full: 0,
             timed_out: 1,
             lost: 0,
+            rejected_queue_closed: 0,
             queue_depth: 20,
         };
         let line = render_line(&p, &c, Duration::from_millis(1500), 60.0);

@@ -85,6 +85,11 @@ pub struct Sample {
     pub in_batcher: u64,
     /// Items refused so far because `Block` timed out.
     pub timed_out: u64,
+    /// Items accepted but lost to a sink failure so far (fail-stop: the batcher's window and the
+    /// queue's memory when the sink failed).
+    pub lost: u64,
+    /// Offers refused so far because the queue had closed after a sink failure.
+    pub rejected_queue_closed: u64,
     /// The sink's fdatasyncs so far (as of its last commit).
     pub fdatasyncs: u64,
     /// Total time the producer has been blocked on a full queue.
@@ -94,14 +99,17 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// `offered - (committed + dead_lettered + dropped + queued + spilled + in the batcher)`: zero up to
-    /// the one item in the producer's hand and the instants between reading each counter.
+    /// `offered - (committed + dead_lettered + dropped + timed out + lost + refused + queued + spilled +
+    /// in the batcher)`: zero up to the one item in the producer's hand and the instants between
+    /// reading each counter.
     pub fn residual(&self) -> i64 {
         self.offered as i64
             - (self.committed
                 + self.dead_lettered
                 + self.dropped
                 + self.timed_out
+                + self.lost
+                + self.rejected_queue_closed
                 + self.queue_depth
                 + self.spilled
                 + self.in_batcher) as i64

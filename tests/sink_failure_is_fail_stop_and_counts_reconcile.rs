@@ -67,3 +67,47 @@ fn injected_eio_on_the_third_fdatasync_stops_the_run_and_loses_nothing_silently(
     assert_eq!(on_disk, partial.committed);
     assert!(err.to_string().contains("accepted but not durable"));
 }
+
+#[test]
+fn a_sample_taken_after_a_sink_failure_finds_every_item_lost_refused_or_committed() {
+    // Before, the live samples had no place for what a sink failure lost: the fail-stop drain
+    // counted the batcher's window and the queue's memory as lost in the report only, and an offer
+    // refused by the closed queue was in `offered` and nowhere else, so the last sample of a failed
+    // run did not add up (residual = lost + 1).
+    let dir = common::tempdir();
+    let window = WindowConfig {
+        max_items: 10,
+        max_bytes: 1 << 20,
+        linger: Duration::from_millis(1),
+    };
+    let mut cfg = common::small_run(dir.path(), 10_000, 20_000.0, window);
+    cfg.observe.sample_every = Some(Duration::from_millis(5));
+    let mut sink = FileSink::open(&SinkConfig::new(dir.path())).unwrap();
+    sink.inject_fault(Fault {
+        op: FaultOp::Fdatasync,
+        nth: 3,
+        errno: libc::EIO,
+    });
+    let err = ingest_lab::pipeline::run_with_sink(&cfg, sink).unwrap_err();
+    let RunError::Sink { partial, .. } = &err else {
+        panic!("expected a sink failure, got {err}");
+    };
+    let last = partial.samples.last().expect("the run sampled");
+    assert_eq!(last.residual(), 0, "{last:?}");
+    assert_eq!(
+        (
+            last.offered,
+            last.committed,
+            last.lost,
+            last.rejected_queue_closed
+        ),
+        (
+            partial.offered,
+            partial.committed,
+            partial.rejected_by_reason.sink_failed,
+            partial.rejected_by_reason.queue_closed
+        ),
+        "{last:?}"
+    );
+    assert!(last.lost >= 1, "the failed batch was lost: {last:?}");
+}

@@ -65,6 +65,8 @@ live_counters! {
     lost,
     /// Items refused because `Block` timed out.
     timed_out,
+    /// Offers refused because the queue had closed (the batcher stopped on a sink failure).
+    rejected_queue_closed,
 }
 
 /// A counter on a cache line of its own.

@@ -89,6 +89,7 @@ pub(crate) fn distinct_live() -> super::live::Live {
         &live.dropped_dlq_full,
         &live.lost,
         &live.timed_out,
+        &live.rejected_queue_closed,
     ]
     .into_iter()
     .enumerate()

@@ -200,7 +200,10 @@ impl<S: Sink, C: Clock> Batcher<S, C> {
                 lost += n as u64;
                 rest.clear();
             }
-            // Spilled items that could not be read (a spill read failure) are lost to it too.
+            // The live count too, so the last sample shows them lost, not still in the batcher.
+            // Spilled items that could not be read (a spill read failure) are lost to it as well, in
+            // the report; a sample still finds them where they are, in the spill file.
+            self.live.lost.add(lost);
             lost += queue.spilled_now() as u64;
             // Dead letters not settled by a commit are in the window's count: lost to the failure
             // too, not dead-lettered.

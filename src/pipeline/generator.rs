@@ -139,6 +139,7 @@ pub(super) fn generate(
             Err(PushError::Closed(_)) => {
                 // The batcher stopped (sink failure): count this and stop offering.
                 out.rejected_closed += 1;
+                live.rejected_queue_closed.add(1);
                 break;
             }
             Err(PushError::Full(_)) => {

@@ -73,10 +73,11 @@ pub(super) fn snapshot(
         live.dead_lettered.get(),
         live.lost.get(),
     );
-    let (dropped, dropped_dlq_full, timed_out) = (
+    let (dropped, dropped_dlq_full, timed_out, rejected_queue_closed) = (
         live.dropped.get(),
         live.dropped_dlq_full.get(),
         live.timed_out.get(),
+        live.rejected_queue_closed.get(),
     );
     let q = queue.now();
     let offered = live.offered.get();
@@ -93,6 +94,8 @@ pub(super) fn snapshot(
             .popped_total
             .saturating_sub(committed + dead_lettered + lost + dropped_dlq_full),
         timed_out,
+        lost,
+        rejected_queue_closed,
         fdatasyncs: live.fdatasyncs.get(),
         producer_blocked_s: queue.producer_blocked().as_secs_f64(),
         rss_bytes: current_rss_bytes(),
@@ -184,7 +187,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(by_field.len(), 7, "{by_field:?}");
+        assert_eq!(by_field.len(), 9, "{by_field:?}");
         for (field, v) in by_field {
             assert!(v > 0.0, "{field}: the test leaves it zero");
             assert_eq!(at(&json, field).as_f64(), Some(v), "the sample's `{field}`");

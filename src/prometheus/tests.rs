@@ -103,6 +103,7 @@ fn the_live_exposition_takes_each_counter_the_live_counters_hold_from_them() {
         dropped_dlq_full: 4,
         lost: 5,
         timed_out: 6,
+        rejected_queue_closed: 9,
         offered: 7,
         queue_depth: 8,
     };
@@ -121,7 +122,7 @@ fn the_live_exposition_takes_each_counter_the_live_counters_hold_from_them() {
             assert_eq!(expo[&k], want as f64, "{k}");
         }
     }
-    assert_eq!(live, 8, "every live counter is shown");
+    assert_eq!(live, 9, "every live counter is shown");
 }
 
 #[test]
