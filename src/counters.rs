@@ -17,8 +17,8 @@
 
 mod live;
 
-pub(crate) use live::Live;
 pub use live::LiveCounters;
+pub(crate) use live::{Live, Padded};
 
 use crate::metrics::LatencySummary;
 use crate::summary::RunReport;

@@ -7,6 +7,7 @@ use super::{Ends, MAX_SLEEP, MIN_SLEEP, POOL_CHUNK};
 use crate::clock::{Clock, Nanos};
 use crate::config::{LoadConfig, StopAfter};
 use crate::control::Control;
+use crate::counters::Padded;
 use crate::error::PushError;
 use crate::item::Item;
 use crate::load::Schedule;
@@ -120,20 +121,14 @@ pub(super) fn generate(
         }) {
             Ok(PushOutcome::Accepted) | Ok(PushOutcome::Spilled) => {}
             Ok(PushOutcome::TimedOut(it)) => {
-                out.rejected_timeout += 1;
-                live.timed_out.add(1);
-                recycle_one(&mut local, it.payload);
+                refused(&mut local, (&mut out.rejected_timeout, &live.timed_out), it)
             }
             Ok(PushOutcome::Dropped(it)) => {
-                out.dropped += 1;
-                live.dropped.add(1);
-                recycle_one(&mut local, it.payload);
+                refused(&mut local, (&mut out.dropped, &live.dropped), it)
             }
             Ok(PushOutcome::Evicted(gone)) => {
                 for it in gone {
-                    out.dropped += 1;
-                    live.dropped.add(1);
-                    recycle_one(&mut local, it.payload);
+                    refused(&mut local, (&mut out.dropped, &live.dropped), it);
                 }
             }
             Err(PushError::Closed(_)) => {
@@ -152,6 +147,14 @@ pub(super) fn generate(
         }
     }
     out
+}
+
+/// An item the queue refused or evicted: counted on the producer's tally and the live counter
+/// (`counts`), its buffer kept for the next item.
+fn refused(local: &mut Vec<Vec<u8>>, counts: (&mut u64, &Padded), it: Item) {
+    *counts.0 += 1;
+    counts.1.add(1);
+    recycle_one(local, it.payload);
 }
 
 pub(super) fn recycle_one(local: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {

@@ -284,6 +284,26 @@ mod tests {
             .collect()
     }
 
+    /// The spill file in `dir` (no byte limit to speak of), with `ids` appended to it.
+    fn spill_in(dir: &Path, ids: std::ops::Range<u64>) -> SpillFile {
+        let mut s = SpillFile::open(dir, 1 << 30).unwrap();
+        for i in ids {
+            s.append(item(i)).unwrap();
+        }
+        s
+    }
+
+    /// Take `n` items, as the batcher does (not yet acknowledged).
+    fn taken(s: &mut SpillFile, n: usize) -> Vec<Item> {
+        let mut out = Vec::new();
+        s.take(&mut out, n).unwrap();
+        out
+    }
+
+    fn file_len(s: &SpillFile) -> u64 {
+        std::fs::metadata(s.path()).unwrap().len()
+    }
+
     fn item(i: u64) -> Item {
         Item {
             intended: i,
@@ -296,10 +316,7 @@ mod tests {
     #[test]
     fn spilled_items_come_back_in_order_in_bounded_chunks() {
         let d = crate::testutil::tempdir();
-        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-        for i in 0..1000 {
-            s.append(item(i)).unwrap();
-        }
+        let mut s = spill_in(d.path(), 0..1000);
         assert_eq!(s.len(), 1000);
         let mut out = Vec::new();
         assert_eq!(s.take(&mut out, 300).unwrap(), 300);
@@ -307,17 +324,13 @@ mod tests {
         out.extend(s.read_remaining().unwrap());
         let ids: Vec<u64> = out.iter().map(|x| x.intended).collect();
         assert_eq!(ids, (0..1000).collect::<Vec<_>>());
-        assert_eq!(
-            std::fs::metadata(s.path()).unwrap().len(),
-            0,
-            "drained spill is truncated"
-        );
+        assert_eq!(file_len(&s), 0, "drained spill is truncated");
     }
 
     #[test]
     fn an_item_larger_than_the_read_chunk_comes_back_whole() {
         let d = crate::testutil::tempdir();
-        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        let mut s = spill_in(d.path(), 0..0);
         let big = Item {
             intended: 7,
             payload: vec![3u8; READ_CHUNK * 2],
@@ -336,31 +349,22 @@ mod tests {
     fn a_restart_resumes_with_the_items_not_yet_taken() {
         let d = crate::testutil::tempdir();
         {
-            let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-            for i in 0..10 {
-                s.append(item(i)).unwrap();
-            }
-            let mut out = Vec::new();
-            s.take(&mut out, 4).unwrap();
+            let mut s = spill_in(d.path(), 0..10);
+            taken(&mut s, 4);
             let after_four = s.read_at;
-            s.take(&mut out, 2).unwrap();
+            taken(&mut s, 2);
             // Four committed downstream; the other two taken but not: a crash here.
             s.ack(after_four).unwrap();
         }
-        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        let mut s = spill_in(d.path(), 0..0);
         assert_eq!(s.len(), 6, "taken but unacknowledged items are read again");
-        let ids: Vec<u64> = remaining_ids(&mut s);
-        assert_eq!(ids, (4..10).collect::<Vec<_>>());
+        assert_eq!(remaining_ids(&mut s), (4..10).collect::<Vec<_>>());
     }
 
     #[test]
     fn a_torn_tail_is_cut_and_the_byte_limit_refuses() {
         let d = crate::testutil::tempdir();
-        {
-            let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-            s.append(item(1)).unwrap();
-            s.append(item(2)).unwrap();
-        }
+        drop(spill_in(d.path(), 1..3));
         let p = d.path().join("spill.log");
         let len = std::fs::metadata(&p).unwrap().len();
         OpenOptions::new()
@@ -382,22 +386,13 @@ mod tests {
         // held (at-most-once), and draining truncated the file before anything was committed.
         let d = crate::testutil::tempdir();
         {
-            let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-            for i in 0..5 {
-                s.append(item(i)).unwrap();
-            }
-            let mut out = Vec::new();
-            s.take(&mut out, 5).unwrap();
+            let mut s = spill_in(d.path(), 0..5);
+            taken(&mut s, 5);
             assert!(s.is_empty());
         }
-        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-        let ids: Vec<u64> = remaining_ids(&mut s);
-        assert_eq!(ids, (0..5).collect::<Vec<_>>());
-        assert_eq!(
-            std::fs::metadata(s.path()).unwrap().len(),
-            0,
-            "drained and acked: truncated"
-        );
+        let mut s = spill_in(d.path(), 0..0);
+        assert_eq!(remaining_ids(&mut s), (0..5).collect::<Vec<_>>());
+        assert_eq!(file_len(&s), 0, "drained and acked: truncated");
     }
 
     #[test]
@@ -416,31 +411,26 @@ mod tests {
         assert_eq!(back.intended, 1);
         assert_eq!(e.raw_os_error(), Some(libc::EIO), "{e}");
         s.append(item(2)).unwrap();
-        let ids: Vec<u64> = remaining_ids(&mut s);
-        assert_eq!(ids, vec![0, 2]);
+        assert_eq!(remaining_ids(&mut s), vec![0, 2]);
         // And a reopen (a restart) reads the same file the same way.
         let mut s = SpillFile::open_on(&storage, dir, 1 << 30).unwrap();
         assert_eq!(s.len(), 0, "drained and acknowledged");
         s.append(item(3)).unwrap();
         drop(s);
         let mut s = SpillFile::open_on(&storage, dir, 1 << 30).unwrap();
-        let ids: Vec<u64> = remaining_ids(&mut s);
-        assert_eq!(ids, vec![3]);
+        assert_eq!(remaining_ids(&mut s), vec![3]);
     }
 
     #[test]
     fn a_zero_filled_tail_is_not_read_as_empty_records() {
         // Before: the CRC covered only the payload, so 16 zero bytes were a valid empty record.
         let d = crate::testutil::tempdir();
-        {
-            let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-            s.append(item(1)).unwrap();
-        }
+        drop(spill_in(d.path(), 1..2));
         let p = d.path().join("spill.log");
         let mut f = OpenOptions::new().append(true).open(&p).unwrap();
         std::io::Write::write_all(&mut f, &[0u8; 64]).unwrap();
         drop(f);
-        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
+        let mut s = spill_in(d.path(), 0..0);
         assert_eq!(s.len(), 1);
         assert_eq!(s.read_remaining().unwrap().len(), 1);
     }
@@ -448,12 +438,8 @@ mod tests {
     #[test]
     fn the_position_file_is_replaced_whole() {
         let d = crate::testutil::tempdir();
-        let mut s = SpillFile::open(d.path(), 1 << 30).unwrap();
-        for i in 0..3 {
-            s.append(item(i)).unwrap();
-        }
-        let mut out = Vec::new();
-        s.take(&mut out, 1).unwrap();
+        let mut s = spill_in(d.path(), 0..3);
+        taken(&mut s, 1);
         s.ack(s.read_at).unwrap();
         assert!(!d.path().join("spill.pos.tmp").exists());
         let saved: u64 = std::fs::read_to_string(d.path().join("spill.pos"))

@@ -8,13 +8,18 @@ fn cfg() -> AimdConfig {
 
 const SLO: Duration = Duration::from_millis(10);
 
+/// A controller at `linger`, in slow start or past it, under the default ceiling.
+fn at(linger: Duration, slow_start: bool) -> AimdState {
+    AimdState {
+        linger,
+        slow_start,
+        ceiling: AimdConfig::default().max_linger,
+    }
+}
+
 /// One step past slow start (additive growth), as (linger, move).
 fn step(c: &AimdConfig, linger: Duration, o: &AimdObservation) -> (Duration, AimdMove) {
-    let state = AimdState {
-        linger,
-        slow_start: false,
-        ceiling: AimdConfig::default().max_linger,
-    };
+    let state = at(linger, false);
     let (next, mv) = aimd_step(c, SLO, state, o);
     (next.linger, mv)
 }
@@ -34,17 +39,19 @@ fn obs(p99_ms: f64, items: u64, arrivals: f64) -> AimdObservation {
 #[test]
 fn grows_additively_while_p99_has_headroom_and_batching_pays() {
     let c = cfg();
-    let (l, mv) = step(&c, Duration::from_millis(1), &obs(2.0, 10_000, 50.0));
-    assert_eq!(mv, AimdMove::Increase);
-    assert_eq!(l, Duration::from_millis(1) + c.increase);
+    assert_eq!(
+        step(&c, Duration::from_millis(1), &obs(2.0, 10_000, 50.0)),
+        (Duration::from_millis(1) + c.increase, AimdMove::Increase)
+    );
 }
 
 #[test]
 fn halves_on_a_breach_even_when_batching_pays() {
     let c = cfg();
-    let (l, mv) = step(&c, Duration::from_millis(4), &obs(12.0, 10_000, 50.0));
-    assert_eq!(mv, AimdMove::DecreaseBreach);
-    assert_eq!(l, Duration::from_millis(2));
+    assert_eq!(
+        step(&c, Duration::from_millis(4), &obs(12.0, 10_000, 50.0)),
+        (Duration::from_millis(2), AimdMove::DecreaseBreach)
+    );
 }
 
 #[test]
@@ -92,11 +99,7 @@ fn slow_start_goes_at_once_to_the_room_the_prediction_leaves_then_at_least_doubl
     // Before, slow start doubled from one increase: 0.5, 1, 2, 4, 5 ms, five intervals of
     // back-to-back fdatasyncs at a short linger once a step or a ramp needed batching.
     let c = cfg();
-    let start = AimdState {
-        linger: Duration::ZERO,
-        slow_start: true,
-        ceiling: AimdConfig::default().max_linger,
-    };
+    let start = at(Duration::ZERO, true);
     // A normal disk (0.5 ms commits): room under the setpoint passes the cap, so the cap at once.
     let (next, mv) = aimd_step(&c, SLO, start, &obs(2.0, 10_000, 50.0));
     assert_eq!((next.linger, mv), (c.max_linger, AimdMove::SlowStart));
@@ -126,11 +129,7 @@ fn slow_start_goes_at_once_to_the_room_the_prediction_leaves_then_at_least_doubl
     assert!(state.slow_start);
     // p99 inside the band: hold, still in slow start. A breach ends it: then growth is additive.
     let near = SLO.mul_f64(1.0 - c.margin / 2.0).as_secs_f64() * 1e3;
-    let two = AimdState {
-        linger: Duration::from_millis(2),
-        slow_start: true,
-        ceiling: AimdConfig::default().max_linger,
-    };
+    let two = at(Duration::from_millis(2), true);
     let (held, mv) = aimd_step(&c, SLO, two, &obs(near, 10_000, 50.0));
     assert_eq!((held, mv), (two, AimdMove::Hold));
     let (cut, mv) = aimd_step(&c, SLO, held, &obs(12.0, 10_000, 50.0));
@@ -151,21 +150,13 @@ fn a_load_that_has_just_risen_starts_the_linger_before_the_history_shows_it() {
     // Before, growth read the history's arrivals per commit alone: a step from a few hundred
     // items/s showed there only after a sizeable part of the half-second history had filled.
     let c = cfg();
-    let start = AimdState {
-        linger: Duration::ZERO,
-        slow_start: true,
-        ceiling: AimdConfig::default().max_linger,
-    };
+    let start = at(Duration::ZERO, true);
     let mut o = obs(1.0, 10_000, 0.1);
     assert_eq!(aimd_step(&c, SLO, start, &o).1, AimdMove::Hold);
     o.recent_arrivals_per_commit = 20.0;
     assert_eq!(aimd_step(&c, SLO, start, &o).1, AimdMove::SlowStart);
     // And a linger is not decayed as idle while the last interval was busy.
-    let five = AimdState {
-        linger: Duration::from_millis(5),
-        slow_start: false,
-        ceiling: AimdConfig::default().max_linger,
-    };
+    let five = at(Duration::from_millis(5), false);
     assert_ne!(aimd_step(&c, SLO, five, &o).1, AimdMove::DecreaseIdle);
     o.recent_arrivals_per_commit = 0.1;
     assert_eq!(aimd_step(&c, SLO, five, &o).1, AimdMove::DecreaseIdle);
@@ -174,11 +165,7 @@ fn a_load_that_has_just_risen_starts_the_linger_before_the_history_shows_it() {
 #[test]
 fn slow_start_never_passes_the_cap_and_a_breach_ends_it() {
     let c = cfg();
-    let state = AimdState {
-        linger: c.max_linger.mul_f64(0.75),
-        slow_start: true,
-        ceiling: AimdConfig::default().max_linger,
-    };
+    let state = at(c.max_linger.mul_f64(0.75), true);
     let (next, mv) = aimd_step(&c, SLO, state, &obs(2.0, 10_000, 50.0));
     assert_eq!((next.linger, mv), (c.max_linger, AimdMove::SlowStart));
     let (next, mv) = aimd_step(&c, SLO, next, &obs(12.0, 10_000, 50.0));
@@ -190,11 +177,7 @@ fn slow_start_never_passes_the_cap_and_a_breach_ends_it() {
 #[test]
 fn decaying_to_the_floor_rearms_slow_start_and_waiting_for_items_keeps_it() {
     let c = cfg();
-    let mut state = AimdState {
-        linger: Duration::from_millis(1),
-        slow_start: false,
-        ceiling: AimdConfig::default().max_linger,
-    };
+    let mut state = at(Duration::from_millis(1), false);
     while state.linger > c.min_linger {
         state = aimd_step(&c, SLO, state, &obs(1.0, 300, 0.05)).0;
     }
@@ -214,11 +197,7 @@ fn decaying_to_the_floor_rearms_slow_start_and_waiting_for_items_keeps_it() {
     let (next, _) = aimd_step(
         &plain,
         SLO,
-        AimdState {
-            linger: Duration::from_millis(1),
-            slow_start: false,
-            ceiling: AimdConfig::default().max_linger,
-        },
+        at(Duration::from_millis(1), false),
         &obs(1.0, 300, 0.05),
     );
     assert!(!next.slow_start);

@@ -157,6 +157,15 @@ mod tests {
         )
     }
 
+    /// [`pick_of`] for the high-load objective, fdatasyncs per item.
+    fn by_syncs(figures: &[(f64, f64)]) -> Oracle {
+        pick_of(Objective::FdatasyncsPerItem, figures)
+    }
+
+    fn between(faster: usize, slower: usize) -> Kind {
+        Kind::Between { faster, slower }
+    }
+
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * b.abs().max(1e-300)
     }
@@ -165,17 +174,8 @@ mod tests {
     fn between_two_static_windows_the_oracle_is_their_frontier_at_aimds_p99() {
         // Linger 2 ms: p99 6 ms, 0.0012; linger 5 ms: 9 ms, 0.0006; AIMD at 8 ms: two thirds of the
         // way, 0.0008.
-        let o = pick_of(
-            Objective::FdatasyncsPerItem,
-            &[(6_000.0, 0.0012), (9_000.0, 0.0006), (8_000.0, 0.0009)],
-        );
-        assert_eq!(
-            o.kind,
-            Kind::Between {
-                faster: 0,
-                slower: 1
-            }
-        );
+        let o = by_syncs(&[(6_000.0, 0.0012), (9_000.0, 0.0006), (8_000.0, 0.0009)]);
+        assert_eq!(o.kind, between(0, 1));
         assert!(close(o.value, 0.0008), "{}", o.value);
         // AIMD at 0.0009 reaches 89 %: the criterion can fail at equal p99.
         let share = o.share(0.0009).unwrap();
@@ -186,10 +186,7 @@ mod tests {
     fn a_controller_a_little_faster_than_a_good_window_is_still_compared_with_it() {
         // The review's case: AIMD 0.8 ms faster than linger 5 ms with 60 % more fdatasyncs. Read
         // only against windows no slower than AIMD, it passed against linger 2 ms at 143 %.
-        let o = pick_of(
-            Objective::FdatasyncsPerItem,
-            &[(4_500.0, 0.00186), (7_100.0, 0.00081), (6_300.0, 0.0013)],
-        );
+        let o = by_syncs(&[(4_500.0, 0.00186), (7_100.0, 0.00081), (6_300.0, 0.0013)]);
         let share = o.share(0.0013).unwrap();
         assert!(share < 0.9, "share {share}");
     }
@@ -197,45 +194,27 @@ mod tests {
     #[test]
     fn a_dominated_window_is_not_on_the_frontier() {
         // Linger 1 ms is slower than smart and costs more: the frontier runs smart → 5 ms.
-        let o = pick_of(
-            Objective::FdatasyncsPerItem,
-            &[
-                (2_000.0, 0.01),
-                (3_000.0, 0.02),
-                (8_000.0, 0.001),
-                (5_000.0, 0.004),
-            ],
-        );
-        assert_eq!(
-            o.kind,
-            Kind::Between {
-                faster: 0,
-                slower: 2
-            }
-        );
+        let o = by_syncs(&[
+            (2_000.0, 0.01),
+            (3_000.0, 0.02),
+            (8_000.0, 0.001),
+            (5_000.0, 0.004),
+        ]);
+        assert_eq!(o.kind, between(0, 2));
         assert!(close(o.value, 0.01 + 0.5 * (0.001 - 0.01)), "{}", o.value);
     }
 
     #[test]
     fn past_the_frontier_or_over_the_slo_the_slowest_window_that_met_it_is_the_oracle() {
         let f = [(6_300.0, 0.00128), (9_100.0, 0.00058), (9_500.0, 0.0006)];
-        assert_eq!(
-            pick_of(Objective::FdatasyncsPerItem, &f).kind,
-            Kind::Window(1)
-        );
+        assert_eq!(by_syncs(&f).kind, Kind::Window(1));
         let f = [(6_300.0, 0.00128), (9_100.0, 0.00058), (11_000.0, 0.0006)];
-        assert_eq!(
-            pick_of(Objective::FdatasyncsPerItem, &f).kind,
-            Kind::Window(1)
-        );
+        assert_eq!(by_syncs(&f).kind, Kind::Window(1));
     }
 
     #[test]
     fn aimd_faster_than_every_static_window_is_read_against_the_fastest() {
-        let o = pick_of(
-            Objective::FdatasyncsPerItem,
-            &[(12_000.0, 0.0001), (6_300.0, 0.00128), (5_000.0, 0.0009)],
-        );
+        let o = by_syncs(&[(12_000.0, 0.0001), (6_300.0, 0.00128), (5_000.0, 0.0009)]);
         assert_eq!(o.kind, Kind::Fastest(1));
         assert_eq!(o.value, 0.00128);
     }
@@ -251,17 +230,11 @@ mod tests {
 
     #[test]
     fn no_static_window_meeting_the_slo_leaves_no_oracle_and_a_missing_figure_meets_nothing() {
-        let o = pick_of(
-            Objective::FdatasyncsPerItem,
-            &[(12_000.0, 0.0001), (f64::NAN, 0.0001), (8_000.0, 0.0007)],
-        );
+        let o = by_syncs(&[(12_000.0, 0.0001), (f64::NAN, 0.0001), (8_000.0, 0.0007)]);
         assert_eq!(o.kind, Kind::NoneMeetsSlo);
         assert_eq!(o.share(0.0007), None);
         // AIMD without a figure has a NaN share: its criterion cannot hold.
-        let o = pick_of(
-            Objective::FdatasyncsPerItem,
-            &[(6_000.0, 0.001), (8_000.0, f64::NAN)],
-        );
+        let o = by_syncs(&[(6_000.0, 0.001), (8_000.0, f64::NAN)]);
         assert!(o.share(f64::NAN).unwrap().is_nan());
     }
 }

@@ -1,10 +1,15 @@
 use super::*;
 
+/// A result of `criteria` alone (no figures, no evidence).
+fn judged(criteria: Vec<Criterion>) -> CheckResult {
+    CheckResult::judge("x", criteria, serde_json::Value::Null, vec![])
+}
+
 #[test]
 fn a_quick_check_fails_on_an_exact_criterion_and_exits_3_on_timing_ones_only() {
     // Before, ci/test.sh turned every failed quick check of eight checks into a timing warning,
     // exact criteria (ids, reconciliation, RSS bounds) included.
-    let r = |c: Vec<Criterion>| CheckResult::judge("x", c, serde_json::Value::Null, vec![]);
+    let r = judged;
     let ok = r(vec![
         Criterion::exact(true, "a"),
         Criterion::timing(true, "b"),
@@ -77,7 +82,7 @@ fn effective_max_is_the_tighter_bound() {
 
 #[test]
 fn an_undecided_criterion_is_neither_pass_nor_fail_and_exits_3_on_a_full_run() {
-    let r = |c: Vec<Criterion>| CheckResult::judge("x", c, serde_json::Value::Null, vec![]);
+    let r = judged;
     let undecided =
         crate::stats::judge_samples(vec![9.0, 11.0], 0.95, |iv| crate::stats::at_most(iv, 10.0));
     let c = Criterion::decided(undecided, "p99 ≤ 10");
@@ -134,29 +139,19 @@ fn a_competing_writer_is_flagged_and_turns_a_timing_failure_into_an_undecided_ve
         n.contains("I/O contention: in 2 of 6") && n.contains("12.0 MB/s"),
         "{n}"
     );
-    let mut r = CheckResult::judge(
-        "x",
-        vec![
-            Criterion::exact(true, "ids"),
-            Criterion::timing(false, "p99 ≤ SLO"),
-        ],
-        serde_json::Value::Null,
-        vec![],
-    );
+    let mut r = judged(vec![
+        Criterion::exact(true, "ids"),
+        Criterion::timing(false, "p99 ≤ SLO"),
+    ]);
     r.undecided_under_contention();
     assert!(r.inconclusive && r.verdict() == "INCONCLUSIVE");
     assert!(r.criteria[1].what.contains("under contention"));
     assert_eq!(exit_code(&[r], false), 3);
     // An exact failure stays a failure, contention or not.
-    let mut e = CheckResult::judge(
-        "x",
-        vec![
-            Criterion::exact(false, "ids"),
-            Criterion::timing(false, "p99"),
-        ],
-        serde_json::Value::Null,
-        vec![],
-    );
+    let mut e = judged(vec![
+        Criterion::exact(false, "ids"),
+        Criterion::timing(false, "p99"),
+    ]);
     e.undecided_under_contention();
     assert!(!e.inconclusive && e.verdict() == "FAIL" && e.exact_failed);
 }

@@ -31,6 +31,18 @@ fn measured(workload: &str, records: u64, pairs: &[(&str, u64)]) -> Measured {
     }
 }
 
+/// The gate with `budgeted` as its committed budget (rendered and parsed back, as the file is), as
+/// a function of one measured workload.
+fn gate(budgeted: Measured) -> impl Fn(Measured) -> Verdict {
+    let (b, r) = parse_budgets(&render_budgets(&[budgeted], "test")).unwrap();
+    move |m| compare(&[m], &b, &r)
+}
+
+/// Whether the verdict's first failure says `text`.
+fn fails_with(v: &Verdict, text: &str) -> bool {
+    v.failures.first().is_some_and(|f| f.contains(text))
+}
+
 /// Siblings sharing the directory's prefix (`/w2`, `/w.strace`) and a path quoted inside a write's
 /// data are not the workload's calls (review finding: a plain substring match counted them).
 #[test]
@@ -50,70 +62,38 @@ fn only_calls_on_the_workloads_own_files_are_counted_and_a_resumed_half_is_not_a
 
 #[test]
 fn the_gate_fails_on_one_more_fdatasync_and_passes_on_the_budget_itself() {
-    let budget = [measured(
-        "batched",
-        50_000,
-        &[("fdatasync", 100), ("write", 100)],
-    )];
-    let text = render_budgets(&budget, "test");
-    let (b, r) = parse_budgets(&text).unwrap();
-    assert_eq!(compare(&budget, &b, &r), Verdict::default());
-    let worse = [measured(
-        "batched",
-        50_000,
-        &[("fdatasync", 101), ("write", 100)],
-    )];
-    let v = compare(&worse, &b, &r);
+    let batched = |syncs| measured("batched", 50_000, &[("fdatasync", syncs), ("write", 100)]);
+    let check = gate(batched(100));
+    assert_eq!(check(batched(100)), Verdict::default());
+    let v = check(batched(101));
     assert_eq!(v.failures.len(), 1, "{v:?}");
-    assert!(
-        v.failures[0].contains("fdatasync rose from 100 to 101"),
-        "{v:?}"
-    );
+    assert!(fails_with(&v, "fdatasync rose from 100 to 101"), "{v:?}");
 }
 
 #[test]
 fn fewer_calls_pass_with_a_note_but_a_syscall_that_vanished_fails() {
-    let (b, r) = parse_budgets(&render_budgets(
-        &[measured("ingest", 10, &[("fdatasync", 20), ("write", 30)])],
-        "test",
-    ))
-    .unwrap();
-    let fewer = compare(
-        &[measured("ingest", 10, &[("fdatasync", 19), ("write", 30)])],
-        &b,
-        &r,
-    );
+    let check = gate(measured("ingest", 10, &[("fdatasync", 20), ("write", 30)]));
+    let fewer = check(measured("ingest", 10, &[("fdatasync", 19), ("write", 30)]));
     assert!(
         fewer.failures.is_empty() && fewer.notes.len() == 1,
         "{fewer:?}"
     );
-    let gone = compare(&[measured("ingest", 10, &[("write", 30)])], &b, &r);
-    assert!(
-        gone.failures[0].contains("fdatasync budgeted at 20"),
-        "{gone:?}"
-    );
+    let gone = check(measured("ingest", 10, &[("write", 30)]));
+    assert!(fails_with(&gone, "fdatasync budgeted at 20"), "{gone:?}");
 }
 
 #[test]
 fn a_new_syscall_a_new_workload_or_a_changed_record_count_fails() {
-    let (b, r) = parse_budgets(&render_budgets(
-        &[measured("redrive", 10, &[("write", 3)])],
-        "t",
-    ))
-    .unwrap();
-    let new_call = compare(
-        &[measured("redrive", 10, &[("write", 3), ("fsync", 1)])],
-        &b,
-        &r,
-    );
-    assert!(new_call.failures[0].contains("fsync made 1 calls and has no budget"));
-    let new_workload = compare(&[measured("other", 10, &[("write", 3)])], &b, &r);
-    assert!(!new_workload.failures.is_empty());
-    let changed = compare(&[measured("redrive", 11, &[("write", 3)])], &b, &r);
+    let check = gate(measured("redrive", 10, &[("write", 3)]));
+    let new_call = check(measured("redrive", 10, &[("write", 3), ("fsync", 1)]));
     assert!(
-        changed.failures[0].contains("the workload changed"),
-        "{changed:?}"
+        fails_with(&new_call, "fsync made 1 calls and has no budget"),
+        "{new_call:?}"
     );
+    let new_workload = check(measured("other", 10, &[("write", 3)]));
+    assert!(!new_workload.failures.is_empty());
+    let changed = check(measured("redrive", 11, &[("write", 3)]));
+    assert!(fails_with(&changed, "the workload changed"), "{changed:?}");
 }
 
 #[test]

@@ -40,29 +40,55 @@ fn item(intended: Nanos) -> Item {
     }
 }
 
-#[test]
-fn with_a_manual_clock_the_batcher_flushes_at_the_linger_and_measures_latency_exactly() {
+/// A batcher on a manual clock at 10 ms, its `Recording` sink's commits, and a queue holding an item
+/// for each of `intended`: what each test drives.
+struct Rig {
+    clock: Arc<ManualClock>,
+    commits: Arc<Mutex<Vec<(u32, Nanos)>>>,
+    queue: Arc<BoundedQueue<Item>>,
+    pool: Arc<BufferPool>,
+    batcher: Batcher<Recording, Arc<ManualClock>>,
+}
+
+fn rig(window: WindowConfig, takes: Duration, intended: &[Nanos]) -> Rig {
     let clock = Arc::new(ManualClock::new(ms(10)));
     let commits = Arc::new(Mutex::new(Vec::new()));
     let sink = Recording {
         clock: Arc::clone(&clock),
         commits: Arc::clone(&commits),
-        takes: Duration::ZERO,
-    };
-    let window = WindowConfig {
-        max_items: 100,
-        max_bytes: 1 << 20,
-        linger: Duration::from_millis(2),
+        takes,
     };
     let queue = Arc::new(BoundedQueue::<Item>::new(
         64,
         crate::queue::OverflowPolicy::BLOCK,
     ));
-    let pool = Arc::new(BufferPool::new(64));
-    let b = Batcher::new(window, Arc::clone(&clock), sink, Arc::new(Live::default()));
-    for t in [ms(9), ms(10), ms(10)] {
+    for &t in intended {
         queue.try_push(item(t)).unwrap();
     }
+    let batcher = Batcher::new(window, Arc::clone(&clock), sink, Arc::new(Live::default()));
+    Rig {
+        clock,
+        commits,
+        queue,
+        pool: Arc::new(BufferPool::new(64)),
+        batcher,
+    }
+}
+
+#[test]
+fn with_a_manual_clock_the_batcher_flushes_at_the_linger_and_measures_latency_exactly() {
+    let window = WindowConfig {
+        max_items: 100,
+        max_bytes: 1 << 20,
+        linger: Duration::from_millis(2),
+    };
+    let Rig {
+        clock,
+        commits,
+        queue,
+        pool,
+        batcher: b,
+    } = rig(window, Duration::ZERO, &[ms(9), ms(10), ms(10)]);
     let handle = {
         let (queue, pool) = (Arc::clone(&queue), Arc::clone(&pool));
         std::thread::spawn(move || b.run(&queue, &pool))
@@ -101,29 +127,15 @@ fn with_a_manual_clock_the_batcher_flushes_at_the_linger_and_measures_latency_ex
 fn a_batch_s_commit_is_timed_from_its_flush_decision_to_the_sink_s_return() {
     // The commit figure is what a commit costs past the disk's fixed cost (framing, write,
     // fdatasync): it must be the whole commit, on the batcher's own clock.
-    let clock = Arc::new(ManualClock::new(ms(10)));
-    let commits = Arc::new(Mutex::new(Vec::new()));
-    let sink = Recording {
-        clock: Arc::clone(&clock),
-        commits: Arc::clone(&commits),
-        takes: Duration::from_millis(4),
-    };
     let window = WindowConfig {
         max_items: 2,
         max_bytes: 1 << 20,
         linger: Duration::from_secs(60),
     };
-    let queue = Arc::new(BoundedQueue::<Item>::new(
-        64,
-        crate::queue::OverflowPolicy::BLOCK,
-    ));
-    let pool = Arc::new(BufferPool::new(64));
-    let b = Batcher::new(window, Arc::clone(&clock), sink, Arc::new(Live::default()));
-    for t in [ms(10), ms(10), ms(10), ms(10)] {
-        queue.try_push(item(t)).unwrap();
-    }
-    queue.close();
-    let (m, _, _, _, err, _) = b.run(&queue, &pool);
+    let r = rig(window, Duration::from_millis(4), &[ms(10); 4]);
+    r.queue.close();
+    let (m, _, _, _, err, _) = r.batcher.run(&r.queue, &r.pool);
+    let commits = r.commits;
     assert!(err.is_none());
     assert_eq!(commits.lock().unwrap().len(), 2, "two full batches of 2");
     assert_eq!(m.commit_ns.len(), 2);

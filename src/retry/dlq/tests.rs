@@ -22,6 +22,13 @@ fn append_raw(path: &std::path::Path, parts: &[&[u8]]) {
 }
 use crate::retry::cut::cut_unacknowledged;
 
+/// A dead-letter queue in `dir` holding `entry(i)` durably (pushed and synced), then closed.
+fn synced_with(dir: &std::path::Path, i: u64) {
+    let mut q = DeadLetterQueue::open(dir).unwrap().track_seq(0);
+    q.push(&entry(i));
+    q.sync().unwrap();
+}
+
 fn entry(i: u64) -> DeadLetter {
     DeadLetter {
         id: i,
@@ -176,10 +183,7 @@ fn two_dead_letters_from_one_path_and_line_are_both_kept_by_a_deduplicating_queu
     // Review finding: a file replaced at the same path dead-letters a different record at the
     // same `path:line`; de-duplicating by source alone dropped the second.
     let d = crate::testutil::tempdir();
-    let mut q = DeadLetterQueue::open(d.path()).unwrap().track_seq(0);
-    q.push(&entry(17));
-    q.sync().unwrap();
-    drop(q);
+    synced_with(d.path(), 17);
     let mut q = DeadLetterQueue::open_dedup(d.path()).unwrap().track_seq(1);
     let mut again = entry(17);
     assert_eq!(
@@ -195,10 +199,7 @@ fn two_dead_letters_from_one_path_and_line_are_both_kept_by_a_deduplicating_queu
 fn a_torn_line_before_intact_ones_starts_the_cut() {
     // Crash simulation seed 2068: sectors of an unsynced append kept whole after one zeroed.
     let d = crate::testutil::tempdir();
-    let mut q = DeadLetterQueue::open(d.path()).unwrap().track_seq(0);
-    q.push(&entry(1));
-    q.sync().unwrap();
-    drop(q);
+    synced_with(d.path(), 1);
     let path = d.path().join(PENDING_FILE);
     let mut intact = serde_json::to_vec(&entry(2)).unwrap();
     intact.push(b'\n');

@@ -10,6 +10,17 @@ fn sim() -> (Arc<SimStorage>, Storage) {
     (fs, st)
 }
 
+/// A crash that keeps only what was made durable.
+fn crash(fs: &SimStorage) {
+    fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
+}
+
+/// Whether directory `path` is still there after a crash.
+fn listed_after_a_crash(fs: &SimStorage, st: &Storage, path: &str) -> bool {
+    crash(fs);
+    st.list(Path::new(path)).is_ok()
+}
+
 #[test]
 fn a_new_directory_is_gone_after_a_crash_until_its_parent_is_fsynced() {
     let (fs, st) = sim();
@@ -18,22 +29,19 @@ fn a_new_directory_is_gone_after_a_crash_until_its_parent_is_fsynced() {
     f.write(b"x").unwrap();
     f.sync_data().unwrap();
     st.sync_dir(Path::new("/d/new")).unwrap();
-    fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
     assert!(
-        st.list(Path::new("/d/new")).is_err(),
+        !listed_after_a_crash(&fs, &st, "/d/new"),
         "its own name was never durable"
     );
     assert!(st.create_dir_durable(Path::new("/d/new")).unwrap());
-    fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
-    assert!(st.list(Path::new("/d/new")).is_ok());
+    assert!(listed_after_a_crash(&fs, &st, "/d/new"));
 }
 
 #[test]
 fn every_new_level_of_a_nested_directory_is_made_durable() {
     let (fs, st) = sim();
     assert!(st.create_dir_durable(Path::new("/d/a/b/sink")).unwrap());
-    fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
-    assert!(st.list(Path::new("/d/a/b/sink")).is_ok());
+    assert!(listed_after_a_crash(&fs, &st, "/d/a/b/sink"));
 }
 
 #[test]
@@ -50,9 +58,8 @@ fn a_directory_whose_parent_fsync_failed_is_made_durable_by_the_next_open() {
         !st.create_dir_durable(Path::new("/d/sink")).unwrap(),
         "already there"
     );
-    fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
     assert!(
-        st.list(Path::new("/d/sink")).is_ok(),
+        listed_after_a_crash(&fs, &st, "/d/sink"),
         "durable after the second open"
     );
 }
@@ -67,7 +74,7 @@ fn a_crash_keeps_synced_data_and_durable_names_only() {
     let mut g = st.open(Path::new("/d/b"), OpenMode::CreateNew).unwrap();
     g.write(b"no dir fsync").unwrap();
     g.sync_data().unwrap();
-    fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
+    crash(&fs);
     // Neither name was made durable by a directory fsync: both files are gone.
     assert!(st.len(Path::new("/d/a")).is_err());
     let mut f = st.open(Path::new("/d/a"), OpenMode::CreateNew).unwrap();
@@ -75,7 +82,7 @@ fn a_crash_keeps_synced_data_and_durable_names_only() {
     f.sync_data().unwrap();
     st.sync_dir(Path::new("/d")).unwrap();
     f.write(b"yz").unwrap();
-    fs.crash(CrashMode::DropUnsynced, &mut SplitMix64::new(1));
+    crash(&fs);
     assert_eq!(st.read_all(Path::new("/d/a")).unwrap(), b"x");
 }
 
