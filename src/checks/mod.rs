@@ -14,6 +14,7 @@ mod before_after;
 mod bomb;
 mod common;
 mod compression;
+mod contention;
 mod error;
 mod ingest;
 mod nagle;

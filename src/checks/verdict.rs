@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::common::Contention;
+use super::contention::Contention;
 use crate::stats::{Decision, Outcome};
 
 /// The outcome of a check: DESIGN.md §3's `{"check", "pass", "figures", "evidence"}`.
