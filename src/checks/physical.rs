@@ -385,8 +385,21 @@ mod tests {
         );
         // Every cell as written: the interval's infinite ends empty, not "inf".
         assert_eq!(
-            c.rows[0].join(","),
-            format!("{name},5605,5604,5606,5400,5399,5401,0.964,,,2,inconclusive")
+            c.rows[0],
+            [
+                name,
+                "5605",
+                "5604",
+                "5606",
+                "5400",
+                "5399",
+                "5401",
+                "0.964",
+                "",
+                "",
+                "2",
+                "inconclusive"
+            ]
         );
         assert_eq!(c.num(&c.rows[0], "fraction_of_fio"), Some(0.964));
     }

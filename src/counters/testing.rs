@@ -78,7 +78,7 @@ pub(crate) fn distinct_report() -> RunReport {
     r
 }
 
-/// Shared counters each holding a value of its own: the six outcomes 1 to 6, in the order of
+/// Shared counters each holding a value of its own: the seven outcomes 1 to 7, in the order of
 /// [`super::live`]'s list (a test adds what else it needs: `offered`, `fdatasyncs`).
 pub(crate) fn distinct_live() -> super::live::Live {
     let live = super::live::Live::default();

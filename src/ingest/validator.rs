@@ -98,6 +98,7 @@ impl<'a> Validator<'a> {
             Err(_) => {
                 // The batcher stopped (sink failure): this record is not committed; stop reading.
                 self.out.rejected_closed += 1;
+                ends.live.rejected_queue_closed.add(1);
                 self.stop.store(true, Ordering::Relaxed);
                 return false;
             }

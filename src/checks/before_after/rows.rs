@@ -141,8 +141,11 @@ mod tests {
         );
         // Every cell as written: whole numbers where a person reads them, ratios to six places.
         assert_eq!(
-            c.rows[0].join(","),
-            format!("{case},5605,0.333333,0.0,400,12346,20000,true,0.0,0.0,0.0,12")
+            c.rows[0],
+            [
+                case, "5605", "0.333333", "0.0", "400", "12346", "20000", "true", "0.0", "0.0",
+                "0.0", "12"
+            ]
         );
         assert_eq!(c.num(&c.rows[0], "p99_us"), Some(12_346.0));
         let l = Csv::read(&d.path().join("load-latency.csv")).unwrap();
