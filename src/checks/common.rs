@@ -269,8 +269,9 @@ pub fn write_json_evidence(
     write_evidence(out, name, &text)
 }
 
-/// A check's last step: its figures written as `out/<check>.json` after the tables in `evidence`,
-/// then its verdict from `criteria`, so every check's evidence ends with the same JSON twin.
+/// The last step of a check that keeps its figures as a file: they are written as `out/<check>.json`
+/// after the tables in `evidence`, then the verdict comes from `criteria`. (Checks whose figures live
+/// only in `checks.json` call [`CheckResult::judge`] directly.)
 pub fn judge_recorded(
     out: &Path,
     check: &str,
