@@ -192,8 +192,7 @@ impl SpillFile {
         let want = (self.bytes() as usize).min(READ_CHUNK.max(first));
         self.buf.resize(want, 0);
         read_exact_at(&self.storage, &self.path, &mut self.buf, self.read_at)?;
-        let mut off = 0usize;
-        let mut n = 0;
+        let (mut off, mut n, start) = (0usize, 0, out.len());
         while n < max && off + HEADER <= want {
             let h = &self.buf[off..off + HEADER];
             let intended = u64::from_le_bytes(h[0..8].try_into().unwrap());
@@ -204,6 +203,9 @@ impl SpillFile {
             }
             let payload = self.buf[off + HEADER..off + HEADER + len].to_vec();
             if record_crc(h, &payload) != crc {
+                // The good records before it stay in the spill, not in `out` too: the caller counts
+                // what is still spilled as lost, and an item in both places would be counted twice.
+                out.truncate(start);
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
@@ -274,6 +276,7 @@ impl super::SpillStore<Item> for SpillFile {
 mod tests {
     use super::*;
     use std::fs::OpenOptions;
+    use std::os::unix::fs::FileExt;
 
     /// The intended times of everything still spilled, read and acknowledged.
     fn remaining_ids(s: &mut SpillFile) -> Vec<u64> {
@@ -359,6 +362,23 @@ mod tests {
         let mut s = spill_in(d.path(), 0..0);
         assert_eq!(s.len(), 6, "taken but unacknowledged items are read again");
         assert_eq!(remaining_ids(&mut s), (4..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_corrupt_spilled_record_leaves_the_good_ones_before_it_in_the_spill_and_not_in_out() {
+        // Before: the records read ahead of the bad CRC stayed in `out` while the spill still held
+        // them, so a fail-stop counted them lost twice (in the batcher and in the spill).
+        let d = crate::testutil::tempdir();
+        let mut s = spill_in(d.path(), 0..5);
+        let record = (HEADER + item(0).payload.len()) as u64;
+        let mut f = OpenOptions::new().write(true).open(s.path()).unwrap();
+        f.write_all_at(b"X", 3 * record + HEADER as u64).unwrap();
+        let mut out = vec![item(99)];
+        let e = s.take(&mut out, 10).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains(&format!("byte {}", 3 * record)), "{e}");
+        assert_eq!(out.len(), 1, "only what was in out before");
+        assert_eq!(s.len(), 5, "every record is still in the spill");
     }
 
     #[test]
