@@ -371,12 +371,15 @@ mod tests {
         let d = crate::testutil::tempdir();
         let mut s = spill_in(d.path(), 0..5);
         let record = (HEADER + item(0).payload.len()) as u64;
-        let mut f = OpenOptions::new().write(true).open(s.path()).unwrap();
+        let f = OpenOptions::new().write(true).open(s.path()).unwrap();
         f.write_all_at(b"X", 3 * record + HEADER as u64).unwrap();
         let mut out = vec![item(99)];
         let e = s.take(&mut out, 10).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
-        assert!(e.to_string().contains(&format!("byte {}", 3 * record)), "{e}");
+        assert!(
+            e.to_string().contains(&format!("byte {}", 3 * record)),
+            "{e}"
+        );
         assert_eq!(out.len(), 1, "only what was in out before");
         assert_eq!(s.len(), 5, "every record is still in the spill");
     }
