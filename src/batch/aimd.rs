@@ -13,12 +13,13 @@
 //!   nearly idle (fewer than `idle_below_arrivals_per_commit` arrivals per commit): there each item could
 //!   have had its own fdatasync, so a linger only adds latency. This second rule is what lets one
 //!   controller serve a few hundred items/s and a bursty near-saturation load with the same settings.
-//! - **A breach foreseen** counts as one: once `linger + 2 × commit` (the wait, then the commit in
-//!   flight, then the item's own) passes `SLO × (1 − margin / 2)`, the linger comes down, and growth
-//!   never steps into that bound (half the margin below the SLO: the mean commit is the prediction's
-//!   input, and the p99 item meets the slow commits). The commit duration of the last few intervals
-//!   shows a slower disk at once; the sliding p99 shows it only after the history fills with it (a
-//!   5× brownout breached the SLO that way).
+//! - **A breach foreseen** is acted on before it is seen: once `linger + 2 × commit` (the wait, then
+//!   the commit in flight, then the item's own) passes `SLO × (1 − margin / 2)`, the linger comes
+//!   down to one step under the room that bound leaves, and growth never steps into it (half the
+//!   margin below the SLO: the mean commit is the prediction's input, and the p99 item meets the
+//!   slow commits). The commit duration of the last few intervals shows a slower disk at once; the
+//!   sliding p99 shows it only after the history fills with it (a 5× brownout breached the SLO that
+//!   way). A foreseen breach knows its size, so it is not halved and sets no ceiling.
 //! - **A ceiling**, after TCP's ssthresh: a breach remembers the linger that breached (×
 //!   `ceiling_factor`). Growth up to it is additive per interval; past it only once a whole history
 //!   at the linger in force had headroom (every decrease clears the history, as TCP cuts its window
@@ -204,6 +205,8 @@ pub enum AimdMove {
     Increase,
     /// p99 breached the SLO: linger × decrease_factor.
     DecreaseBreach,
+    /// A breach foreseen (linger + 2 × commit past the bound): linger to a step under the room left.
+    DecreaseForeseen,
     /// The sink was nearly idle: linger × decrease_factor (a linger only added latency).
     DecreaseIdle,
     /// Nothing to do (inside the hysteresis band, or too few items to judge growth).
@@ -217,6 +220,7 @@ impl AimdMove {
             AimdMove::SlowStart => "slow_start",
             AimdMove::Increase => "increase",
             AimdMove::DecreaseBreach => "decrease_breach",
+            AimdMove::DecreaseForeseen => "decrease_foreseen",
             AimdMove::DecreaseIdle => "decrease_idle",
             AimdMove::Hold => "hold",
         }
@@ -258,8 +262,7 @@ pub fn aimd_step(
     obs: &AimdObservation,
 ) -> (AimdState, AimdMove) {
     let linger = state.linger;
-    let decrease_by = |l: Duration, factor: f64, ceiling: Duration| {
-        let next = l.mul_f64(factor);
+    let decrease_to = |next: Duration, ceiling: Duration| {
         // Below a quarter step the linger is noise: snap to the floor (so it can actually reach 0).
         let next = if next < cfg.increase / 4 {
             cfg.min_linger
@@ -274,8 +277,9 @@ pub fn aimd_step(
             ceiling: if floor { cfg.max_linger } else { ceiling },
         }
     };
+    let decrease_by =
+        |l: Duration, factor: f64, ceiling: Duration| decrease_to(l.mul_f64(factor), ceiling);
     // A breach remembers the linger that breached (× ceiling_factor) as the ceiling.
-    let decrease = |l: Duration| decrease_by(l, cfg.decrease_factor, l.mul_f64(cfg.ceiling_factor));
     // A breach, seen or coming: an item can wait the linger, then the commit in flight, then its
     // own, so once `linger + 2 × commit` passes the prediction's bound the p99 will follow — the
     // sliding history only shows it a while later (a disk brownout breached the SLO that way in
@@ -283,9 +287,27 @@ pub fn aimd_step(
     // commit, and the p99 item meets the slow ones. At the floor there is nothing to take back on a
     // prediction alone.
     let bound = slo.mul_f64(1.0 - cfg.margin / 2.0);
-    let coming = linger > cfg.min_linger && linger + obs.recent_commit * 2 > bound;
-    if (obs.items > 0 && obs.p99 > slo) || coming {
-        return (decrease(linger), AimdMove::DecreaseBreach);
+    if obs.items > 0 && obs.p99 > slo {
+        return (
+            decrease_by(
+                linger,
+                cfg.decrease_factor,
+                linger.mul_f64(cfg.ceiling_factor),
+            ),
+            AimdMove::DecreaseBreach,
+        );
+    }
+    // Foreseen, the breach has a size: the prediction says how long a linger the commits in flight
+    // leave room for, so the linger comes down to one step under that room — not halved, and with no
+    // new ceiling, since nothing breached (halving there and capping growth at 80 % of the linger
+    // that foresaw it kept `check aimd`'s step regime well under the linger its load allowed for
+    // most of its scored part, while the commits of the step's first big batches settled).
+    if linger > cfg.min_linger && linger + obs.recent_commit * 2 > bound {
+        let room = bound.saturating_sub(obs.recent_commit * 2);
+        return (
+            decrease_to(room.saturating_sub(cfg.increase), state.ceiling),
+            AimdMove::DecreaseForeseen,
+        );
     }
     // Whether batching pays: a load that has just risen counts at once (the ramp and the step pay
     // every interval at a linger of zero in back-to-back fdatasyncs); an idle sink needs both quiet.

@@ -155,7 +155,10 @@ impl AimdDriver {
         }
         self.state = state;
         let next = state.linger;
-        if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle) {
+        if matches!(
+            mv,
+            AimdMove::DecreaseBreach | AimdMove::DecreaseForeseen | AimdMove::DecreaseIdle
+        ) {
             // What the history saw was caused by the old linger: judge the new one on fresh data, or a
             // single breach would halve the linger once per interval until it left the history (TCP
             // likewise cuts its window once per round trip, not once per lost packet).

@@ -212,9 +212,13 @@ fn a_slow_disk_brings_the_linger_down_before_p99_shows_it() {
     let mut o = obs(4.0, 10_000, 50.0);
     o.recent_commit = Duration::from_millis(3);
     let (next, mv) = step(&c, Duration::from_millis(5), &o);
+    // The bound is 8.5 ms; two 3 ms commits leave 2.5 ms, and the linger goes a step under that.
     assert_eq!(
         (next, mv),
-        (Duration::from_micros(2500), AimdMove::DecreaseBreach)
+        (
+            Duration::from_micros(2500) - c.increase,
+            AimdMove::DecreaseForeseen
+        )
     );
     // At the floor there is nothing to take back on the prediction alone, and no growth into it.
     o.recent_commit = Duration::from_millis(6);
@@ -223,7 +227,38 @@ fn a_slow_disk_brings_the_linger_down_before_p99_shows_it() {
     // A normal disk: 5 ms linger and 1 ms commits leave room, and the linger holds or grows.
     o.recent_commit = Duration::from_millis(1);
     let (_, mv) = step(&c, Duration::from_millis(5), &o);
-    assert_ne!(mv, AimdMove::DecreaseBreach);
+    assert_ne!(mv, AimdMove::DecreaseForeseen);
+}
+
+/// Before: a foreseen breach halved the linger and capped regrowth at 80 % of it, as a seen one
+/// does; after the step of `check aimd`, whose first big batches' commits foresaw a breach that never
+/// came, the linger sat at 4 ms of the 5 ms its load allowed for most of the scored part.
+#[test]
+fn a_breach_foreseen_by_a_little_cuts_the_linger_by_a_little_and_sets_no_ceiling() {
+    let c = cfg();
+    let mut o = obs(6.0, 10_000, 100.0);
+    // 5 ms + 2 × 1.8 ms = 8.6 ms, just past the 8.5 ms bound: room for 4.9 ms.
+    o.recent_commit = Duration::from_micros(1_800);
+    let five = AimdState::new(&c, Duration::from_millis(5));
+    let (cut, mv) = aimd_step(&c, SLO, five, &o);
+    assert_eq!(mv, AimdMove::DecreaseForeseen);
+    assert_eq!(cut.linger, Duration::from_micros(4_900) - c.increase);
+    assert_eq!(cut.ceiling, c.max_linger, "no breach, no ceiling");
+    assert!(!cut.slow_start, "a decrease ends slow start");
+    // Once the commits settle, additive growth goes straight back to the cap.
+    o.recent_commit = Duration::from_millis(1);
+    let mut s = cut;
+    for _ in 0..5 {
+        s = aimd_step(&c, SLO, s, &o).0;
+    }
+    assert_eq!(s.linger, c.max_linger);
+    // A disk so slow that not even a linger of zero fits goes to the floor at once.
+    o.recent_commit = Duration::from_millis(5);
+    let (floor, mv) = aimd_step(&c, SLO, five, &o);
+    assert_eq!(
+        (floor.linger, mv),
+        (c.min_linger, AimdMove::DecreaseForeseen)
+    );
 }
 
 #[test]
