@@ -1,15 +1,23 @@
-//! How slow the brownout regime makes the disk, from this disk.
+//! How slow the brownout regime makes the disk, from this disk, and whether the slowed disk left the
+//! regime a question AIMD can answer.
 //!
 //! The regime asks whether AIMD brings the linger down when fdatasyncs slow, so that p99 stays in the
 //! SLO where a long fixed linger breaches it. That question has an answer only while the slowed disk
-//! leaves the SLO reachable at all: an item can wait for the commit in flight and then for its own, so
-//! two stretched fdatasyncs at this disk's p99 must fit in the SLO — the premise `check before-after`
-//! states for its bursty claim, here at the stretched speed. A fixed 5× does not on every disk: where
-//! the fdatasync p99 is a fifth of the SLO, 5× puts one stretched fdatasync's p99 at the SLO, and every
-//! window breaches there, AIMD with them. So the factor is the largest whole one up to [`MAX_FACTOR`] that fits, and a
-//! disk where not even [`MIN_FACTOR`] fits does not meet the regime's premise: the check is then
-//! inconclusive (the premise criterion says so, with the figures), and a failure of the regime's own
-//! criteria is not judged — never a FAIL that says nothing about AIMD. The p99 comes from one run.
+//! leaves the SLO reachable at all. The factor is chosen before the regime runs, from a probe: an item
+//! can wait for the commit in flight and then for its own, so two stretched fdatasyncs at the probe's
+//! p99 should fit in the SLO — the largest whole factor up to [`MAX_FACTOR`] that does, and
+//! [`MIN_FACTOR`] when none does (a fixed 5× does not fit on every disk: where the fdatasync p99 is a
+//! fifth of the SLO, one stretched fdatasync's p99 is at the SLO).
+//!
+//! Whether the premise held is then read from the regime's own runs, not from that prediction: the
+//! SLO was reachable when some static window of the grid met it under the brownout. The prediction
+//! is one figure from one run, and it is conservative (the p99 fdatasync rarely meets the p99 item):
+//! it missed by 4 µs in one committed run and by a third in the next, while a static window met the
+//! SLO under the brownout in both (`reports/runs/2026-12-02f-vm`, `2026-12-02g-vm`). Where no static
+//! window met it, the check is inconclusive (the premise criterion says so, with the figures) and a
+//! failure of the regime's own criteria is not judged — never a FAIL that says nothing about AIMD.
+
+use crate::checks::common::Criterion;
 
 /// The strongest brownout asked for.
 pub(super) const MAX_FACTOR: u32 = 5;
@@ -21,7 +29,8 @@ pub(super) const MIN_FACTOR: u32 = 2;
 pub(super) struct Stretch {
     /// fdatasyncs take this many times as long in the middle third.
     pub factor: u32,
-    /// `2 × factor × fdatasync p99 ≤ SLO` at `factor` ≥ [`MIN_FACTOR`].
+    /// `2 × factor × fdatasync p99 ≤ SLO` at `factor` ≥ [`MIN_FACTOR`]: the probe predicted a fit
+    /// (recorded; the premise itself is judged on the regime's runs, [`premise`]).
     pub premise: bool,
 }
 
@@ -40,6 +49,34 @@ pub(super) fn stretch(sync_p99_us: f64, slo_us: f64) -> Stretch {
             premise: false,
         },
     }
+}
+
+/// The premise criterion: `held` when some static window met the SLO under the `factor`× brownout;
+/// `statics` are their labels and median p99s (µs) there; the probe's figures say how the factor was
+/// chosen.
+pub(super) fn premise(
+    held: bool,
+    factor: u32,
+    probe_p99_us: f64,
+    probe: &str,
+    statics: impl Iterator<Item = (String, f64)>,
+    slo_us: f64,
+) -> Criterion {
+    let best = statics.min_by(|a, b| a.1.total_cmp(&b.1));
+    let (label, p99) = best.unwrap_or(("no static window".into(), f64::NAN));
+    let found = if held {
+        format!("{label} met it there (p99 {p99:.0} µs, median ≤ SLO {slo_us:.0} µs)")
+    } else {
+        format!(
+            "no static window met it there (the lowest p99, {label}'s, {p99:.0} µs; SLO {slo_us:.0} µs)"
+        )
+    };
+    Criterion::premise(
+        held,
+        format!(
+            "the {factor}× brownout left the SLO reachable: {found}; the factor is the largest up to {MAX_FACTOR} at which two stretched fdatasyncs at the probe's p99 ({probe_p99_us:.0} µs, {probe}) fit the SLO, at least {MIN_FACTOR}"
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -72,7 +109,19 @@ mod tests {
     }
 
     #[test]
-    fn a_disk_where_not_even_a_doubling_fits_does_not_meet_the_premise() {
+    fn the_premise_is_what_the_brownout_runs_found_not_what_the_probe_predicted() {
+        let statics = || [("a".to_string(), 7_900.0), ("b".to_string(), 12_000.0)].into_iter();
+        // The probe predicted no fit (3,391 µs), a static window met the SLO: held.
+        let c = premise(true, 2, 3_391.0, "static", statics(), 10_000.0);
+        assert!(c.held && !c.inconclusive, "{}", c.what);
+        assert!(c.what.contains("a met it there (p99 7900 µs"), "{}", c.what);
+        let c = premise(false, 2, 600.0, "static", statics(), 10_000.0);
+        assert!(!c.held && c.inconclusive, "{}", c.what);
+        assert!(c.what.contains("no static window met it"), "{}", c.what);
+    }
+
+    #[test]
+    fn a_disk_where_not_even_a_doubling_fits_is_not_predicted_to_fit() {
         assert!(!stretch(2_546.0, 10_000.0).premise);
         assert!(!stretch(f64::NAN, 10_000.0).premise);
     }
