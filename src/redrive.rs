@@ -335,8 +335,7 @@ fn push(ends: &Ends<'_>, payload: Vec<u8>, input: usize, line: u64, out: &mut Ge
         Ok(PushOutcome::Accepted) => true,
         Ok(_) => unreachable!("re-drive runs with the block policy"),
         Err(_) => {
-            out.rejected_closed += 1;
-            ends.live.rejected_queue_closed.add(1);
+            ends.live.refused_closed(&mut out.rejected_closed);
             false
         }
     }

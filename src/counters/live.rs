@@ -69,6 +69,16 @@ live_counters! {
     rejected_queue_closed,
 }
 
+impl Live {
+    /// Count an offer the closed queue refused, on the producer's own tally and on the live counter
+    /// at once: every producer (generator, validator, re-drive) stops on it, and one that counted
+    /// only its tally left the last live sample of a failed run short.
+    pub(crate) fn refused_closed(&self, tally: &mut u64) {
+        *tally += 1;
+        self.rejected_queue_closed.add(1);
+    }
+}
+
 /// A counter on a cache line of its own.
 #[derive(Default)]
 #[repr(align(64))]

@@ -97,8 +97,7 @@ impl<'a> Validator<'a> {
             Ok(_) => unreachable!("block never drops, evicts or spills"),
             Err(_) => {
                 // The batcher stopped (sink failure): this record is not committed; stop reading.
-                self.out.rejected_closed += 1;
-                ends.live.rejected_queue_closed.add(1);
+                ends.live.refused_closed(&mut self.out.rejected_closed);
                 self.stop.store(true, Ordering::Relaxed);
                 return false;
             }

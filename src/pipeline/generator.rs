@@ -133,8 +133,7 @@ pub(super) fn generate(
             }
             Err(PushError::Closed(_)) => {
                 // The batcher stopped (sink failure): count this and stop offering.
-                out.rejected_closed += 1;
-                live.rejected_queue_closed.add(1);
+                live.refused_closed(&mut out.rejected_closed);
                 break;
             }
             Err(PushError::Full(_)) => {
