@@ -125,42 +125,47 @@ impl Default for AimdConfig {
 impl AimdConfig {
     /// Reject settings that cannot converge.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field, reason: &str| {
-            Err(ConfigError {
-                field,
-                reason: reason.into(),
-            })
-        };
-        if self.interval.is_zero() {
-            return bad("aimd.interval", "must be positive");
-        }
-        if self.history_intervals == 0 {
-            return bad("aimd.history_intervals", "must be at least 1");
-        }
-        if !(0.0..1.0).contains(&self.margin) {
-            return bad("aimd.margin", "must be in [0, 1)");
-        }
-        if !(self.decrease_factor > 0.0 && self.decrease_factor < 1.0) {
-            return bad("aimd.decrease_factor", "must be in (0, 1)");
-        }
-        if !(self.ceiling_factor >= self.decrease_factor && self.ceiling_factor < 1.0) {
-            return bad(
-                "aimd.ceiling_factor",
-                "must be in [decrease_factor, 1) (a breach's cut lands at or under its ceiling)",
-            );
-        }
-        if self.increase.is_zero() {
-            return bad("aimd.increase", "must be positive");
-        }
-        if self.min_linger > self.max_linger || self.max_linger > Duration::from_secs(60) {
-            return bad("aimd.max_linger", "must be ≥ min_linger and ≤ 60 s");
-        }
-        if self.idle_below_arrivals_per_commit > self.grow_above_arrivals_per_commit {
-            return bad(
-                "aimd.idle_below_arrivals_per_commit",
-                "must not exceed grow_above_arrivals_per_commit (no hysteresis band)",
-            );
-        }
+        use ConfigError as E;
+        E::unless(
+            !self.interval.is_zero(),
+            "aimd.interval",
+            "must be positive",
+        )?;
+        E::unless(
+            self.history_intervals > 0,
+            "aimd.history_intervals",
+            "must be at least 1",
+        )?;
+        E::unless(
+            (0.0..1.0).contains(&self.margin),
+            "aimd.margin",
+            "must be in [0, 1)",
+        )?;
+        E::unless(
+            self.decrease_factor > 0.0 && self.decrease_factor < 1.0,
+            "aimd.decrease_factor",
+            "must be in (0, 1)",
+        )?;
+        E::unless(
+            self.ceiling_factor >= self.decrease_factor && self.ceiling_factor < 1.0,
+            "aimd.ceiling_factor",
+            "must be in [decrease_factor, 1) (a breach's cut lands at or under its ceiling)",
+        )?;
+        E::unless(
+            !self.increase.is_zero(),
+            "aimd.increase",
+            "must be positive",
+        )?;
+        E::unless(
+            self.min_linger <= self.max_linger && self.max_linger <= Duration::from_secs(60),
+            "aimd.max_linger",
+            "must be ≥ min_linger and ≤ 60 s",
+        )?;
+        E::unless(
+            self.idle_below_arrivals_per_commit <= self.grow_above_arrivals_per_commit,
+            "aimd.idle_below_arrivals_per_commit",
+            "must not exceed grow_above_arrivals_per_commit (no hysteresis band)",
+        )?;
         Ok(())
     }
 }
@@ -279,14 +284,14 @@ pub fn aimd_step(
     };
     let decrease_by =
         |l: Duration, factor: f64, ceiling: Duration| decrease_to(l.mul_f64(factor), ceiling);
-    // A breach remembers the linger that breached (× ceiling_factor) as the ceiling.
-    // A breach, seen or coming: an item can wait the linger, then the commit in flight, then its
-    // own, so once `linger + 2 × commit` passes the prediction's bound the p99 will follow — the
-    // sliding history only shows it a while later (a disk brownout breached the SLO that way in
-    // `check aimd`). The bound sits half the margin below the SLO: the prediction uses the mean
-    // commit, and the p99 item meets the slow ones. At the floor there is nothing to take back on a
-    // prediction alone.
+    // A breach coming: an item can wait the linger, then the commit in flight, then its own, so once
+    // `linger + 2 × commit` passes the prediction's bound the p99 will follow — the sliding history
+    // only shows it a while later (a disk brownout breached the SLO that way in `check aimd`). The
+    // bound sits half the margin below the SLO: the prediction uses the mean commit, and the p99
+    // item meets the slow ones.
     let bound = slo.mul_f64(1.0 - cfg.margin / 2.0);
+    // A breach seen halves the linger and remembers the linger that breached (× ceiling_factor) as
+    // the ceiling.
     if obs.items > 0 && obs.p99 > slo {
         return (
             decrease_by(
@@ -301,7 +306,8 @@ pub fn aimd_step(
     // leave room for, so the linger comes down to one step under that room — not halved, and with no
     // new ceiling, since nothing breached (halving there and capping growth at 80 % of the linger
     // that foresaw it kept `check aimd`'s step regime well under the linger its load allowed for
-    // most of its scored part, while the commits of the step's first big batches settled).
+    // most of its scored part, while the commits of the step's first big batches settled). At the
+    // floor there is nothing to take back on a prediction alone.
     if linger > cfg.min_linger && linger + obs.recent_commit * 2 > bound {
         let room = bound.saturating_sub(obs.recent_commit * 2);
         return (
@@ -355,8 +361,10 @@ pub fn aimd_step(
         } else {
             return (state, AimdMove::Hold);
         };
-        // Never grow into the breach the rule above would take back at the next step.
-        if next + obs.recent_commit * 2 <= bound {
+        // Never grow into the breach the rule above would take back at the next step, nor up to its
+        // edge: the cut lands a step under the room, and growth stops a step short of it, so a commit
+        // mean that jitters by less than half a step neither cuts nor grows (hysteresis).
+        if next + obs.recent_commit * 2 + cfg.increase <= bound {
             return (
                 AimdState {
                     linger: next,

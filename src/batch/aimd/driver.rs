@@ -155,13 +155,13 @@ impl AimdDriver {
         }
         self.state = state;
         let next = state.linger;
-        if matches!(
-            mv,
-            AimdMove::DecreaseBreach | AimdMove::DecreaseForeseen | AimdMove::DecreaseIdle
-        ) {
+        if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle) {
             // What the history saw was caused by the old linger: judge the new one on fresh data, or a
             // single breach would halve the linger once per interval until it left the history (TCP
-            // likewise cuts its window once per round trip, not once per lost packet).
+            // likewise cuts its window once per round trip, not once per lost packet). A foreseen cut
+            // keeps the history: it is sized from the commit times, not from the history's p99, so it
+            // cannot repeat on stale data, and clearing would blind the breach check for the
+            // intervals it takes to refill — at every cut, where commits jitter at the bound.
             for i in self.history.iter_mut() {
                 i.reset();
             }

@@ -224,10 +224,16 @@ fn a_slow_disk_brings_the_linger_down_before_p99_shows_it() {
     o.recent_commit = Duration::from_millis(6);
     let (next, mv) = step(&c, Duration::ZERO, &o);
     assert_eq!((next, mv), (Duration::ZERO, AimdMove::Hold));
-    // A normal disk: 5 ms linger and 1 ms commits leave room, and the linger holds or grows.
+    // A normal disk: 5 ms linger and 1 ms commits leave room, and the linger holds at the cap, or
+    // grows below it.
     o.recent_commit = Duration::from_millis(1);
     let (_, mv) = step(&c, Duration::from_millis(5), &o);
-    assert_ne!(mv, AimdMove::DecreaseForeseen);
+    assert_eq!(mv, AimdMove::Hold);
+    let (next, mv) = step(&c, Duration::from_millis(4), &o);
+    assert_eq!(
+        (next, mv),
+        (Duration::from_millis(4) + c.increase, AimdMove::Increase)
+    );
 }
 
 /// Before: a foreseen breach halved the linger and capped regrowth at 80 % of it, as a seen one
@@ -341,4 +347,27 @@ fn an_idle_decay_keeps_the_ceiling_until_the_floor() {
         (next.linger, next.ceiling),
         (Duration::from_millis(2), Duration::from_millis(3))
     );
+}
+
+/// A commit mean that jitters by less than half a step at the bound: the linger cut a step under
+/// the room neither grows back to its edge nor is cut again (before: growth went up to the edge, and
+/// the next rise of the mean cut it, interval after interval).
+#[test]
+fn at_the_bound_a_commit_mean_jittering_by_under_half_a_step_neither_cuts_nor_grows() {
+    let c = cfg();
+    let mut o = obs(6.0, 10_000, 100.0);
+    o.recent_commit = Duration::from_micros(2_000);
+    // Room 8.5 − 4 = 4.5 ms; the cut lands at 4.3 ms.
+    let (cut, mv) = aimd_step(&c, SLO, AimdState::new(&c, Duration::from_millis(5)), &o);
+    assert_eq!(mv, AimdMove::DecreaseForeseen);
+    assert_eq!(cut.linger, Duration::from_micros(4_300));
+    for jitter_us in [-90i64, 90, -40, 40, 0, 90, -90] {
+        o.recent_commit = Duration::from_micros((2_000 + jitter_us) as u64);
+        let (s, mv) = aimd_step(&c, SLO, cut, &o);
+        assert_eq!(
+            (s.linger, mv),
+            (cut.linger, AimdMove::Hold),
+            "jitter {jitter_us} µs"
+        );
+    }
 }

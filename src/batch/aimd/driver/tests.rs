@@ -13,8 +13,22 @@ const SLO: Duration = Duration::from_millis(10);
 /// Feed the driver a synthetic sink: each commit of `batch` items takes `commit`, the items' latency
 /// is the linger plus the commit time.
 fn drive(d: &mut AimdDriver, clock: &ManualClock, rate: f64, commit: Duration, secs: f64) {
+    drive_with(d, clock, rate, |_| commit, secs)
+}
+
+/// [`drive`], commit `i` taking `commit(i)`.
+fn drive_with(
+    d: &mut AimdDriver,
+    clock: &ManualClock,
+    rate: f64,
+    mut commit: impl FnMut(u64) -> Duration,
+    secs: f64,
+) {
     let end = clock.now() + (secs * 1e9) as Nanos;
+    let mut i = 0;
     while clock.now() < end {
+        let commit = commit(i);
+        i += 1;
         let linger = d.linger();
         let cycle = linger + commit;
         let batch = ((rate * cycle.as_secs_f64()).round() as u64).max(1);
@@ -185,4 +199,47 @@ fn one_breach_at_the_brownout_onset_halves_the_linger_once() {
         .filter(|p| p.mv == AimdMove::DecreaseBreach)
         .count();
     assert_eq!(breaches, 1);
+}
+
+/// Commits that jitter around a mean that leaves the linger room for less than its cap (a slow
+/// disk): the controller settles under the room and stays, rather than cutting and regrowing at
+/// every rise and fall of the commit mean; and it never breaches.
+#[test]
+fn commits_jittering_at_the_bound_settle_the_linger_instead_of_flapping_it() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    // 2 ms ± 0.2 ms commits (a seeded LCG): room 8.5 − 2 × 2 = 4.5 ms, under the 5 ms cap.
+    let mut x = 42u64;
+    let jitter = |_| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Duration::from_micros(1_800 + (x >> 33) % 401)
+    };
+    drive_with(&mut d, &clock, 200_000.0, jitter, 5.0);
+    let moves = |m: AimdMove| d.trace().iter().filter(|p| p.mv == m).count();
+    assert_eq!(moves(AimdMove::DecreaseBreach), 0);
+    let (cuts, intervals) = (moves(AimdMove::DecreaseForeseen), d.trace().len());
+    assert!(
+        cuts * 20 <= intervals,
+        "{cuts} foreseen cuts in {intervals} intervals"
+    );
+    // It settled: off the floor, under the room, and holding through the last second.
+    let linger = d.linger();
+    assert!(
+        linger >= Duration::from_millis(2) && linger <= Duration::from_micros(4_500),
+        "{linger:?}"
+    );
+    let last = d.trace().last().map_or(0.0, |p| p.t_s) - 1.0;
+    let late: Vec<AimdMove> = d
+        .trace()
+        .iter()
+        .filter(|p| p.t_s >= last)
+        .map(|p| p.mv)
+        .collect();
+    assert!(
+        late.iter().filter(|&&m| m != AimdMove::Hold).count() <= 2,
+        "{late:?}"
+    );
 }
