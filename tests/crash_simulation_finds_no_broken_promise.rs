@@ -1,5 +1,5 @@
 //! A short run of the crash-and-fault simulation inside `cargo test` (debug build): a few seeds,
-//! every durable operation of each crashed or failed. `make test` runs it to 100,000 crash points in
+//! every durable operation of each crashed or failed. `make test` runs it to 30,000 crash points in
 //! release (`ci/crash-sim.sh`); `make crash-sim-prove` shows it catches a planted bug.
 
 #[test]
