@@ -71,8 +71,8 @@ syscall-gate-prove:
 
 # The crash-and-fault simulation of the ingest path (see src/crashsim/): seeds 0..SEEDS, every durable
 # operation of each workload crashed or failed (up to POINTS per seed). `make test` runs it until
-# 30,000 crash points (time: CI's budget); this runs longer. A violation prints the seed and operation that reproduce it:
-# target/release/crash-sim --seed S --op N.
+# 30,000 crash points (CI's time budget); this runs longer. A violation prints the seed and operation
+# that reproduce it: target/release/crash-sim --seed S --op N.
 SEEDS ?= 10000
 POINTS ?= 64
 crash-sim:

@@ -17,7 +17,8 @@ if [ "${1:-}" = "--prove" ]; then
     echo "crash-sim-prove: FAILED: the simulation did not catch the planted bug (exit $rc)" >&2
     exit 1
 fi
-# 30,000 points: 100,000 took 1,731 s of CI's 54 minutes on 2 cores; `make crash-sim` runs longer.
+# 30,000 points: 100,000 took 1,731 s of a 3,077 s .ci/run on 2 cores (2026-12-03), past CI's aim of
+# well under 45 minutes; `make crash-sim` runs longer.
 MIN_POINTS=${MIN_POINTS:-30000}
 cargo build --release --locked --bin crash-sim
 target/release/crash-sim --seeds 0.. --min-points "$MIN_POINTS" --points 64

@@ -22,7 +22,7 @@
 //! rate, a step from low to high halfway, a ramp from low to high over the run, and a disk brownout
 //! (the high steady load while the sink stretches every fdatasync for the middle third, by the largest
 //! factor up to 5 at which a probe predicts this disk leaves the SLO reachable; that it did, some
-//! static window meeting the SLO under it, is the regime's premise: `aimd/brownout.rs`). Figures are
+//! static window or AIMD meeting the SLO under it, is the regime's premise: `aimd/brownout.rs`). Figures are
 //! medians of the repetitions; the matrix is 6 regimes × 5 contenders (smart, lingers of 1, 2 and
 //! 5 ms, AIMD), so with `make bench`'s time budget each cell has 3 runs: the SLO criterion is decided
 //! at the level their min–max gives, 75 % and not the 95 % of the other checks' decisions (see the
@@ -302,7 +302,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             None => true,
             Some(b) => {
                 let c = brownout::premise(
-                    slo_decision.outcome == crate::stats::Outcome::Holds,
+                    aimd_holds,
                     b.factor,
                     sync_p99_us,
                     &longest.label(),
