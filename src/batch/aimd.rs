@@ -25,8 +25,8 @@
 //!   at the linger in force had headroom (every decrease clears the history, as TCP cuts its window
 //!   once per round trip), and then the ceiling is lifted. Without it the controller grew back into
 //!   the linger that breached within a few intervals — a sawtooth that paid the SLO at every tooth,
-//!   since the cleared history shows headroom until the next big burst. Reaching the floor clears
-//!   it too, as it re-arms slow start.
+//!   since the cleared history shows headroom until the next big burst. Decaying to the floor
+//!   clears it too, as it re-arms slow start.
 //! - **One breach, one decrease**: a decrease clears the history, and the driver drops the latencies
 //!   of the first interval after it, whose batches were formed under the old linger (judging them
 //!   halved the linger two and three times for one breach).
@@ -40,7 +40,10 @@
 //!   linger of zero the sink syncs as fast as the disk allows whenever an item is waiting), and the
 //!   prediction already bounds what a longer linger costs in latency. At that load the bursts alone
 //!   hold p99 near the SLO, so the p99 gate often cannot tell a longer linger from a burst (see `check
-//!   aimd`). Decaying to the floor re-arms slow start, as TCP restarts it after an idle period (§4.1).
+//!   aimd`). Decaying to the floor re-arms slow start, as TCP restarts it after an idle period (§4.1);
+//!   a breach, seen or foreseen, that cuts to the floor does not (the disk is slow now: re-armed
+//!   there, slow start jumped back into the brownout that had just cut the linger), and a breach
+//!   seen at the floor, with no linger to blame, keeps the ceiling.
 //! - **A load that has just risen counts at once**: growth and idle decay read the larger of the
 //!   history's arrivals per commit and the last interval's, so a step or a ramp starts the linger
 //!   within one interval instead of after the history fills.
@@ -242,8 +245,8 @@ pub struct AimdState {
     pub slow_start: bool,
     /// Growth up to here is additive per interval; past it only after a whole history at the linger
     /// in force had headroom, which lifts it to `max_linger`. A breach sets it to the breached linger
-    /// × `ceiling_factor`; the floor resets it to `max_linger` (TCP's ssthresh, and its reset after
-    /// idle).
+    /// × `ceiling_factor`; an idle decay to the floor resets it to `max_linger` (TCP's ssthresh,
+    /// and its reset after idle).
     pub ceiling: Duration,
 }
 
@@ -267,23 +270,28 @@ pub fn aimd_step(
     obs: &AimdObservation,
 ) -> (AimdState, AimdMove) {
     let linger = state.linger;
-    let decrease_to = |next: Duration, ceiling: Duration| {
+    // `idle`: the decrease is the idle decay. Only that one re-arms slow start and lifts the ceiling
+    // at the floor, as TCP restarts slow start after an idle period: a breach or a foreseen one that
+    // reaches the floor says the disk is slow now, and re-arming there jumped the linger straight
+    // back into the brownout that had just cut it (`check aimd`, at 5×).
+    let decrease_to = |next: Duration, ceiling: Duration, idle: bool| {
         // Below a quarter step the linger is noise: snap to the floor (so it can actually reach 0).
         let next = if next < cfg.increase / 4 {
             cfg.min_linger
         } else {
             next.max(cfg.min_linger)
         };
-        // Back at the floor, the next growth probes quickly again (slow start re-armed, no ceiling).
-        let floor = next == cfg.min_linger;
+        // Idle at the floor, the next growth probes quickly again (slow start re-armed, no ceiling).
+        let rearm = idle && next == cfg.min_linger;
         AimdState {
             linger: next,
-            slow_start: cfg.slow_start && floor,
-            ceiling: if floor { cfg.max_linger } else { ceiling },
+            slow_start: cfg.slow_start && rearm,
+            ceiling: if rearm { cfg.max_linger } else { ceiling },
         }
     };
-    let decrease_by =
-        |l: Duration, factor: f64, ceiling: Duration| decrease_to(l.mul_f64(factor), ceiling);
+    let decrease_by = |l: Duration, factor: f64, ceiling: Duration, idle: bool| {
+        decrease_to(l.mul_f64(factor), ceiling, idle)
+    };
     // A breach coming: an item can wait the linger, then the commit in flight, then its own, so once
     // `linger + 2 × commit` passes the prediction's bound the p99 will follow — the sliding history
     // only shows it a while later (a disk brownout breached the SLO that way in `check aimd`). The
@@ -291,14 +299,15 @@ pub fn aimd_step(
     // item meets the slow ones.
     let bound = slo.mul_f64(1.0 - cfg.margin / 2.0);
     // A breach seen halves the linger and remembers the linger that breached (× ceiling_factor) as
-    // the ceiling.
+    // the ceiling. At the floor there is no linger to blame: the ceiling stays where it was.
     if obs.items > 0 && obs.p99 > slo {
+        let ceiling = if linger > cfg.min_linger {
+            linger.mul_f64(cfg.ceiling_factor)
+        } else {
+            state.ceiling
+        };
         return (
-            decrease_by(
-                linger,
-                cfg.decrease_factor,
-                linger.mul_f64(cfg.ceiling_factor),
-            ),
+            decrease_by(linger, cfg.decrease_factor, ceiling, false),
             AimdMove::DecreaseBreach,
         );
     }
@@ -311,7 +320,7 @@ pub fn aimd_step(
     if linger > cfg.min_linger && linger + obs.recent_commit * 2 > bound {
         let room = bound.saturating_sub(obs.recent_commit * 2);
         return (
-            decrease_to(room.saturating_sub(cfg.increase), state.ceiling),
+            decrease_to(room.saturating_sub(cfg.increase), state.ceiling, false),
             AimdMove::DecreaseForeseen,
         );
     }
@@ -321,7 +330,7 @@ pub fn aimd_step(
     if arrivals < cfg.idle_below_arrivals_per_commit {
         return if linger > cfg.min_linger {
             (
-                decrease_by(linger, cfg.decrease_factor, state.ceiling),
+                decrease_by(linger, cfg.decrease_factor, state.ceiling, true),
                 AimdMove::DecreaseIdle,
             )
         } else {

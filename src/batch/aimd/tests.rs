@@ -371,3 +371,47 @@ fn at_the_bound_a_commit_mean_jittering_by_under_half_a_step_neither_cuts_nor_gr
         );
     }
 }
+
+/// `check aimd`'s 5× brownout, as its trace showed it: the breach at the onset halved the linger,
+/// the commits then foresaw a breach at any linger and cut it to the floor, and the items queued
+/// behind the onset's slow commits breached once more there. Before, reaching the floor re-armed
+/// slow start and lifted the ceiling whatever took it there, so the next interval with headroom
+/// jumped the linger to 3 ms — back into the brownout, which breached it again.
+#[test]
+fn a_brownout_that_cuts_the_linger_to_the_floor_does_not_rearm_slow_start_there() {
+    let c = cfg();
+    let five = AimdState::new(&c, Duration::from_millis(5));
+    let (cut, mv) = aimd_step(&c, SLO, five, &obs(22.7, 10_000, 400.0));
+    assert_eq!(mv, AimdMove::DecreaseBreach);
+    let ceiling = Duration::from_millis(5).mul_f64(c.ceiling_factor);
+    assert_eq!(cut.ceiling, ceiling);
+    // Commits of 4.5 ms leave no room under the 8.5 ms bound: to the floor, foreseen.
+    let mut o = obs(6.0, 10_000, 1_500.0);
+    o.recent_commit = Duration::from_micros(4_500);
+    let (floor, mv) = aimd_step(&c, SLO, cut, &o);
+    assert_eq!(
+        (floor.linger, mv),
+        (c.min_linger, AimdMove::DecreaseForeseen)
+    );
+    assert!(
+        !floor.slow_start,
+        "a foreseen breach at the floor: no slow start"
+    );
+    assert_eq!(floor.ceiling, ceiling, "nor is the ceiling lifted");
+    // The onset's queued items breach at the floor: no linger to blame, the ceiling stays.
+    let (still, mv) = aimd_step(&c, SLO, floor, &obs(10.6, 10_000, 600.0));
+    assert_eq!(mv, AimdMove::DecreaseBreach);
+    assert_eq!(still, floor);
+    // Headroom again with 3 ms commits: growth is one step, not slow start's jump to the room.
+    let mut o = obs(6.4, 10_000, 260.0);
+    o.recent_commit = Duration::from_millis(3);
+    let (next, mv) = aimd_step(&c, SLO, still, &o);
+    assert_eq!((next.linger, mv), (c.increase, AimdMove::Increase));
+    // And it stops within a step short of the room the commits leave (8.5 − 6 = 2.5 ms): at 2.2 ms,
+    // the last of its 0.2 ms steps at or under 2.3 ms.
+    let mut s = next;
+    for _ in 0..40 {
+        s = aimd_step(&c, SLO, s, &o).0;
+    }
+    assert_eq!(s.linger, Duration::from_micros(2_200));
+}
