@@ -25,14 +25,14 @@
 //!   at the linger in force had headroom (every decrease clears the history, as TCP cuts its window
 //!   once per round trip), and then the ceiling is lifted. Without it the controller grew back into
 //!   the linger that breached within a few intervals — a sawtooth that paid the SLO at every tooth,
-//!   since the cleared history shows headroom until the next big burst. Decaying to the floor
-//!   clears it too, as it re-arms slow start.
+//!   since the cleared history shows headroom until the next big burst. An idle sink at the
+//!   floor clears it too, as it re-arms slow start.
 //! - **One breach, one decrease**: a decrease clears the history, and the driver drops the latencies
 //!   of the first interval after it, whose batches were formed under the old linger (judging them
 //!   halved the linger two and three times for one breach).
 //! - Hold in between (hysteresis), so the linger does not flap.
-//! - **Slow start**, after TCP's (RFC 5681 §3.1) but not its doubling alone: from the floor, the first
-//!   growth step goes at once to the largest linger the breach prediction leaves room for under the
+//! - **Slow start**, after TCP's (RFC 5681 §3.1) but not its doubling alone: from the floor after an
+//!   idle period (and at the start), the first growth step goes at once to the largest linger the breach prediction leaves room for under the
 //!   setpoint (`linger + 2 × commit ≤ SLO × (1 − margin)`, capped at `max_linger`), and at least
 //!   doubles; it lasts until the first decrease — TCP's loss; holds in the band do not end it, since at
 //!   high load one burst lifts p99 into the band at any linger. From then on growth is additive. Every
@@ -40,10 +40,10 @@
 //!   linger of zero the sink syncs as fast as the disk allows whenever an item is waiting), and the
 //!   prediction already bounds what a longer linger costs in latency. At that load the bursts alone
 //!   hold p99 near the SLO, so the p99 gate often cannot tell a longer linger from a burst (see `check
-//!   aimd`). Decaying to the floor re-arms slow start, as TCP restarts it after an idle period (§4.1);
-//!   a breach, seen or foreseen, that cuts to the floor does not (the disk is slow now: re-armed
-//!   there, slow start jumped back into the brownout that had just cut the linger), and a breach
-//!   seen at the floor, with no linger to blame, keeps the ceiling.
+//!   aimd`). An idle sink at the floor re-arms slow start, as TCP restarts it after an idle period
+//!   (§4.1); a breach, seen or foreseen, that cuts to the floor does not (the disk is slow now:
+//!   re-armed there, slow start jumped at once back into the brownout that had just cut the linger),
+//!   and a breach whose cut lands on the floor, with no linger left to blame, keeps the ceiling.
 //! - **A load that has just risen counts at once**: growth and idle decay read the larger of the
 //!   history's arrivals per commit and the last interval's, so a step or a ramp starts the linger
 //!   within one interval instead of after the history fills.
@@ -87,7 +87,7 @@ pub struct AimdConfig {
     /// Grow only on a p99 of at least this many items.
     pub min_items: u64,
     /// Slow start until the first decrease (growth at once to the room the breach prediction leaves,
-    /// at least a doubling), then additive growth.
+    /// at least a doubling), then additive growth; an idle sink at the floor re-arms it.
     pub slow_start: bool,
 }
 
@@ -245,8 +245,8 @@ pub struct AimdState {
     pub slow_start: bool,
     /// Growth up to here is additive per interval; past it only after a whole history at the linger
     /// in force had headroom, which lifts it to `max_linger`. A breach sets it to the breached linger
-    /// × `ceiling_factor`; an idle decay to the floor resets it to `max_linger` (TCP's ssthresh,
-    /// and its reset after idle).
+    /// × `ceiling_factor` (a breach cut to the floor keeps it); an idle sink at the floor resets it
+    /// to `max_linger` (TCP's ssthresh, and its reset after idle).
     pub ceiling: Duration,
 }
 
@@ -299,17 +299,25 @@ pub fn aimd_step(
     // item meets the slow ones.
     let bound = slo.mul_f64(1.0 - cfg.margin / 2.0);
     // A breach seen halves the linger and remembers the linger that breached (× ceiling_factor) as
-    // the ceiling. At the floor there is no linger to blame: the ceiling stays where it was.
+    // the ceiling. A cut that lands on the floor keeps the ceiling where it was: at the floor there
+    // is no linger to blame, and a ceiling of a fraction of a step would hold growth at it for a
+    // whole history, syncing back to back (and shrink further at every breach there).
     if obs.items > 0 && obs.p99 > slo {
-        let ceiling = if linger > cfg.min_linger {
-            linger.mul_f64(cfg.ceiling_factor)
-        } else {
-            state.ceiling
-        };
-        return (
-            decrease_by(linger, cfg.decrease_factor, ceiling, false),
-            AimdMove::DecreaseBreach,
+        let cut = decrease_by(
+            linger,
+            cfg.decrease_factor,
+            linger.mul_f64(cfg.ceiling_factor),
+            false,
         );
+        let cut = if cut.linger == cfg.min_linger {
+            AimdState {
+                ceiling: state.ceiling,
+                ..cut
+            }
+        } else {
+            cut
+        };
+        return (cut, AimdMove::DecreaseBreach);
     }
     // Foreseen, the breach has a size: the prediction says how long a linger the commits in flight
     // leave room for, so the linger comes down to one step under that room — not halved, and with no
@@ -334,7 +342,16 @@ pub fn aimd_step(
                 AimdMove::DecreaseIdle,
             )
         } else {
-            (state, AimdMove::Hold)
+            // Idle at the floor, however the linger got there (a brownout's cut included): the next
+            // load is a new one, and it gets slow start and no ceiling.
+            (
+                AimdState {
+                    slow_start: cfg.slow_start,
+                    ceiling: cfg.max_linger,
+                    ..state
+                },
+                AimdMove::Hold,
+            )
         };
     }
     let setpoint = slo.mul_f64(1.0 - cfg.margin);

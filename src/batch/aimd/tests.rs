@@ -171,7 +171,7 @@ fn slow_start_never_passes_the_cap_and_a_breach_ends_it() {
     let (next, mv) = aimd_step(&c, SLO, next, &obs(12.0, 10_000, 50.0));
     assert_eq!(mv, AimdMove::DecreaseBreach);
     assert_eq!(next.linger, c.max_linger / 2);
-    assert!(!next.slow_start, "a breach above the floor ends slow start");
+    assert!(!next.slow_start, "a breach ends slow start");
 }
 
 #[test]
@@ -265,6 +265,8 @@ fn a_breach_foreseen_by_a_little_cuts_the_linger_by_a_little_and_sets_no_ceiling
         (floor.linger, mv),
         (c.min_linger, AimdMove::DecreaseForeseen)
     );
+    // There, a slow disk is no idle period: no slow start, the ceiling as it was.
+    assert_eq!((floor.slow_start, floor.ceiling), (false, five.ceiling));
 }
 
 #[test]
@@ -315,7 +317,7 @@ fn after_a_breach_the_linger_grows_back_to_the_ceiling_and_past_it_once_a_histor
 }
 
 #[test]
-fn the_floor_clears_the_ceiling_as_it_rearms_slow_start() {
+fn an_idle_decay_to_the_floor_clears_the_ceiling_as_it_rearms_slow_start() {
     let c = cfg();
     let mut s = AimdState {
         linger: Duration::from_millis(1),
@@ -372,11 +374,15 @@ fn at_the_bound_a_commit_mean_jittering_by_under_half_a_step_neither_cuts_nor_gr
     }
 }
 
-/// `check aimd`'s 5× brownout, as its trace showed it: the breach at the onset halved the linger,
-/// the commits then foresaw a breach at any linger and cut it to the floor, and the items queued
-/// behind the onset's slow commits breached once more there. Before, reaching the floor re-armed
-/// slow start and lifted the ceiling whatever took it there, so the next interval with headroom
-/// jumped the linger to 3 ms — back into the brownout, which breached it again.
+/// `check aimd`'s 5× brownout, as its trace showed it (`reports/experiments/2026-12-03-aimd-two-looks`):
+/// the breach at the onset halved the linger, the commits then foresaw a breach at any linger and
+/// cut it to the floor, and the items queued behind the onset's slow commits breached once more
+/// there. Before, reaching the floor re-armed slow start and lifted the ceiling whatever took it
+/// there, so the next interval with headroom jumped the linger to the room two ~2 ms commits leave
+/// under the setpoint (3.06 ms; the trace's jump was to 3.07 ms), straight back into the brownout.
+/// Now growth from there is additive, one step an interval, up to the onset's ceiling. It still
+/// climbs back: the prediction reads the mean commit, and where that underestimates the brownout's
+/// tail the linger gets there about 20 intervals later instead of at once.
 #[test]
 fn a_brownout_that_cuts_the_linger_to_the_floor_does_not_rearm_slow_start_there() {
     let c = cfg();
@@ -402,16 +408,64 @@ fn a_brownout_that_cuts_the_linger_to_the_floor_does_not_rearm_slow_start_there(
     let (still, mv) = aimd_step(&c, SLO, floor, &obs(10.6, 10_000, 600.0));
     assert_eq!(mv, AimdMove::DecreaseBreach);
     assert_eq!(still, floor);
-    // Headroom again with 3 ms commits: growth is one step, not slow start's jump to the room.
+    // Headroom again with the trace's ~2 ms commits: one step, not slow start's jump to 3.06 ms.
     let mut o = obs(6.4, 10_000, 260.0);
-    o.recent_commit = Duration::from_millis(3);
+    o.recent_commit = Duration::from_micros(1_970);
+    // Each step changes the linger, so the history at the linger in force is never a whole one.
+    o.fresh_intervals = 1;
     let (next, mv) = aimd_step(&c, SLO, still, &o);
     assert_eq!((next.linger, mv), (c.increase, AimdMove::Increase));
-    // And it stops within a step short of the room the commits leave (8.5 − 6 = 2.5 ms): at 2.2 ms,
-    // the last of its 0.2 ms steps at or under 2.3 ms.
+    // Then one step an interval, up to the onset's ceiling (under the 4.36 ms the bound leaves).
     let mut s = next;
-    for _ in 0..40 {
-        s = aimd_step(&c, SLO, s, &o).0;
+    let mut steps = 1;
+    while let (n, AimdMove::Increase) = aimd_step(&c, SLO, s, &o) {
+        assert!(n.linger <= s.linger + c.increase);
+        s = n;
+        steps += 1;
     }
-    assert_eq!(s.linger, Duration::from_micros(2_200));
+    assert_eq!((s.linger, steps), (ceiling, 20));
+}
+
+/// Before: a breach at a 50 µs linger cut it to 25 µs, which snaps to the floor, and set the ceiling
+/// to 40 µs; with the floor no longer re-arming slow start after a breach, growth would stop at
+/// 40 µs for a whole history (half a second of back-to-back fdatasyncs) and the ceiling shrink at
+/// every breach there (review of 05d69de).
+#[test]
+fn a_breach_whose_cut_lands_on_the_floor_keeps_the_ceiling() {
+    let c = cfg();
+    let s = AimdState {
+        linger: Duration::from_micros(50),
+        slow_start: false,
+        ceiling: c.max_linger,
+    };
+    let (cut, mv) = aimd_step(&c, SLO, s, &obs(12.0, 10_000, 100.0));
+    assert_eq!(mv, AimdMove::DecreaseBreach);
+    assert_eq!((cut.linger, cut.ceiling), (c.min_linger, c.max_linger));
+    // Growth goes on additively past where the breach was, without waiting for a history.
+    let mut o = obs(2.0, 10_000, 100.0);
+    o.fresh_intervals = 0;
+    let (up, mv) = aimd_step(&c, SLO, cut, &o);
+    assert_eq!((up.linger, mv), (c.increase, AimdMove::Increase));
+    let (up2, _) = aimd_step(&c, SLO, up, &o);
+    assert_eq!(up2.linger, c.increase * 2);
+}
+
+/// A brownout's cut leaves the linger at the floor with slow start off; when the load then goes
+/// quiet and comes back, it is a new load, and it gets slow start at once (before this, an idle sink
+/// already at the floor held its state, so the step waited out additive growth; review of 05d69de).
+#[test]
+fn an_idle_sink_at_the_floor_rearms_slow_start_however_the_linger_got_there() {
+    let c = cfg();
+    let after_brownout = AimdState {
+        linger: c.min_linger,
+        slow_start: false,
+        ceiling: Duration::from_millis(4),
+    };
+    let (idle, mv) = aimd_step(&c, SLO, after_brownout, &obs(1.0, 300, 0.05));
+    assert_eq!(mv, AimdMove::Hold);
+    assert!(idle.slow_start);
+    assert_eq!(idle.ceiling, c.max_linger);
+    let (up, mv) = aimd_step(&c, SLO, idle, &obs(1.0, 10_000, 100.0));
+    assert_eq!(mv, AimdMove::SlowStart);
+    assert!(up.linger > c.increase * 2, "{:?}", up.linger);
 }

@@ -243,3 +243,31 @@ fn commits_jittering_at_the_bound_settle_the_linger_instead_of_flapping_it() {
         "{late:?}"
     );
 }
+
+/// A brownout that cuts the linger to the floor leaves slow start off while it lasts; a quiet spell
+/// after it re-arms slow start, so the next rise of load gets a working linger at once. (Here the
+/// linger grows back while the history still shows the brownout's load, then decays to the floor as
+/// idle; the pure step's tests cover a quiet spell that finds it at the floor already.)
+#[test]
+fn after_a_brownout_and_a_quiet_spell_a_load_step_gets_slow_start_again() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    drive(&mut d, &clock, 200_000.0, Duration::from_micros(500), 1.0);
+    assert_eq!(d.linger(), c.max_linger);
+    // 4.5 ms commits: two leave no room under the 8.5 ms bound.
+    let from = d.trace().len();
+    drive(&mut d, &clock, 200_000.0, Duration::from_micros(4_500), 0.5);
+    assert_eq!(d.linger(), c.min_linger);
+    let moves = |d: &AimdDriver, from: usize, m: AimdMove| {
+        d.trace()[from..].iter().filter(|p| p.mv == m).count()
+    };
+    assert!(moves(&d, from, AimdMove::DecreaseForeseen) >= 1);
+    assert_eq!(moves(&d, from, AimdMove::SlowStart), 0);
+    drive(&mut d, &clock, 300.0, Duration::from_micros(300), 3.0);
+    assert_eq!(d.linger(), c.min_linger);
+    let from = d.trace().len();
+    drive(&mut d, &clock, 200_000.0, Duration::from_micros(500), 0.05);
+    assert_eq!(moves(&d, from, AimdMove::SlowStart), 1);
+    assert!(d.linger() >= Duration::from_millis(3), "{:?}", d.linger());
+}
