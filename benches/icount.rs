@@ -111,6 +111,7 @@ fn aimd_steps() -> Duration {
             arrivals_per_commit: (i % 7) as f64,
             recent_arrivals_per_commit: ((i + 3) % 7) as f64,
             recent_commit: Duration::from_micros(500),
+            slowest_commit: Duration::from_micros(500),
             fresh_intervals: (i % 60) as usize,
         };
         state = aimd_step(&cfg, slo, state, black_box(&obs)).0;

@@ -59,6 +59,8 @@ struct Interval {
     stale: bool,
     commits: u64,
     commit_ns: u64,
+    /// The slowest commit's duration.
+    commit_max_ns: u64,
     span_ns: u64,
 }
 
@@ -69,6 +71,7 @@ impl Interval {
             stale: false,
             commits: 0,
             commit_ns: 0,
+            commit_max_ns: 0,
             span_ns: 0,
         }
     }
@@ -78,6 +81,7 @@ impl Interval {
         self.stale = false;
         self.commits = 0;
         self.commit_ns = 0;
+        self.commit_max_ns = 0;
         self.span_ns = 0;
     }
 }
@@ -115,6 +119,7 @@ impl AimdDriver {
     pub fn record_commit(&mut self, ns: u64) {
         self.current.commits += 1;
         self.current.commit_ns += ns;
+        self.current.commit_max_ns = self.current.commit_max_ns.max(ns);
     }
 
     /// At `now`: if an interval has ended, step and return the new linger.
@@ -189,9 +194,11 @@ impl AimdDriver {
     fn observe(&mut self) -> AimdObservation {
         self.merged.reset();
         let (mut commits, mut commit_ns, mut span_ns, mut all_items) = (0u64, 0u64, 0u64, 0u64);
+        let mut slowest_ns = 0u64;
         for i in &self.history {
             if !i.stale {
                 let _ = self.merged.add(&i.latency);
+                slowest_ns = slowest_ns.max(i.commit_max_ns);
             }
             all_items += i.latency.len();
             commits += i.commits;
@@ -239,6 +246,7 @@ impl AimdDriver {
             arrivals_per_commit,
             recent_arrivals_per_commit,
             recent_commit,
+            slowest_commit: Duration::from_nanos(slowest_ns),
             fresh_intervals: self.fresh,
         }
     }

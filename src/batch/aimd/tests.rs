@@ -31,6 +31,7 @@ fn obs(p99_ms: f64, items: u64, arrivals: f64) -> AimdObservation {
         arrivals_per_commit: arrivals,
         recent_arrivals_per_commit: 0.0,
         recent_commit: Duration::from_micros(500),
+        slowest_commit: Duration::from_micros(500),
         // A history filled at the linger in force.
         fresh_intervals: AimdConfig::default().history_intervals,
     }
@@ -468,4 +469,37 @@ fn an_idle_sink_at_the_floor_rearms_slow_start_however_the_linger_got_there() {
     let (up, mv) = aimd_step(&c, SLO, idle, &obs(1.0, 10_000, 100.0));
     assert_eq!(mv, AimdMove::SlowStart);
     assert!(up.linger > c.increase * 2, "{:?}", up.linger);
+}
+
+/// A breach behind a stalled commit (14 ms, more than half the SLO on its own) is the disk's: the
+/// linger is not halved and no ceiling is set; the commit mean decides, through the foreseen rule.
+/// Before, every such breach halved the linger and set the ceiling under it, and `check aimd`'s
+/// high steady (`reports/runs/2026-12-03b-vm`) went from 5 ms to a linger of zero in 13 breaches.
+#[test]
+fn a_breach_a_stalled_commit_explains_is_left_to_the_commit_mean() {
+    let c = cfg();
+    let five = AimdState {
+        linger: Duration::from_millis(5),
+        slow_start: false,
+        ceiling: c.max_linger,
+    };
+    let mut o = obs(14.2, 10_000, 250.0);
+    o.slowest_commit = Duration::from_millis(14);
+    // The mean of the last commits leaves room: hold, the ceiling untouched.
+    o.recent_commit = Duration::from_micros(1_000);
+    assert_eq!(aimd_step(&c, SLO, five, &o), (five, AimdMove::Hold));
+    // A mean that stays high (2.75 ms: 5 + 5.5 > 8.5) cuts to the room it leaves, with no ceiling.
+    o.recent_commit = Duration::from_micros(2_750);
+    let (cut, mv) = aimd_step(&c, SLO, five, &o);
+    assert_eq!(mv, AimdMove::DecreaseForeseen);
+    assert_eq!(cut.linger, Duration::from_micros(2_800));
+    assert_eq!(cut.ceiling, c.max_linger);
+    // Commits that were all fast: the linger's breach, halved, as before.
+    o.slowest_commit = Duration::from_micros(4_900);
+    o.recent_commit = Duration::from_micros(1_000);
+    let (half, mv) = aimd_step(&c, SLO, five, &o);
+    assert_eq!(
+        (half.linger, mv),
+        (Duration::from_micros(2_500), AimdMove::DecreaseBreach)
+    );
 }

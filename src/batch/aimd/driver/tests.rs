@@ -105,11 +105,13 @@ fn driver_backs_off_when_commits_slow_past_the_slo() {
     let c = cfg();
     let clock = ManualClock::new(0);
     let mut d = AimdDriver::new(c, SLO, Duration::from_millis(6), clock.now());
-    // Commits take 9 ms: linger + commit > SLO, so the linger must come down.
+    // Commits take 9 ms: linger + commit > SLO, so the linger must come down. One commit alone
+    // passes half the SLO, so it is the disk's breach: the foreseen rule, from the commit mean,
+    // brings the linger down, not a halving with a ceiling.
     drive(&mut d, &clock, 200_000.0, Duration::from_millis(9), 4.0);
     assert!(
-        d.trace().iter().any(|p| p.mv == AimdMove::DecreaseBreach),
-        "a breach was seen"
+        d.trace().iter().any(|p| p.mv == AimdMove::DecreaseForeseen),
+        "a breach was foreseen"
     );
     assert!(d.linger() < Duration::from_millis(2), "{:?}", d.linger());
 }
@@ -270,4 +272,36 @@ fn after_a_brownout_and_a_quiet_spell_a_load_step_gets_slow_start_again() {
     drive(&mut d, &clock, 200_000.0, Duration::from_micros(500), 0.05);
     assert_eq!(moves(&d, from, AimdMove::SlowStart), 1);
     assert!(d.linger() >= Duration::from_millis(3), "{:?}", d.linger());
+}
+
+/// A disk that stalls now and then (one 14 ms commit in 150) under a high steady load: the breaches
+/// behind the stalls do not ratchet the linger down (before, each halved it and set the ceiling
+/// under it; `check aimd`'s high steady in `reports/runs/2026-12-03b-vm` ended at a linger of zero).
+#[test]
+fn breaches_behind_stalled_commits_do_not_ratchet_the_linger_to_zero() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    let stalls = |i: u64| {
+        if i % 150 == 149 {
+            Duration::from_millis(14)
+        } else {
+            Duration::from_micros(500)
+        }
+    };
+    drive_with(&mut d, &clock, 200_000.0, stalls, 5.0);
+    let late: Vec<f64> = d
+        .trace()
+        .iter()
+        .filter(|p| p.t_s >= 2.0)
+        .map(|p| p.linger_ms)
+        .collect();
+    let mean = late.iter().sum::<f64>() / late.len() as f64;
+    assert!(mean >= 2.5, "mean linger {mean:.2} ms over the last 3 s");
+    let breaches = d
+        .trace()
+        .iter()
+        .filter(|p| p.mv == AimdMove::DecreaseBreach)
+        .count();
+    assert_eq!(breaches, 0);
 }
