@@ -269,6 +269,12 @@ impl AimdState {
     }
 }
 
+/// A breach the disk explains: p99 past the SLO with one commit the p99's items met taking more
+/// than half the SLO on its own (an item behind it waited for it, then for its own commit).
+pub fn breach_behind_a_stall(slo: Duration, obs: &AimdObservation) -> bool {
+    obs.items > 0 && obs.p99 > slo && obs.slowest_commit * 2 > slo
+}
+
 /// The pure AIMD step: the next state from the current one and an observation.
 pub fn aimd_step(
     cfg: &AimdConfig,
@@ -312,8 +318,10 @@ pub fn aimd_step(
     // 2026-12-03b-vm`: 13 breaches took it from 5 ms to 0, at 3.6× the fdatasyncs per item of the
     // 5 ms window, which met the SLO there). Such a breach is left to the foreseen rule below,
     // sized from the commit mean: a disk that stays slow brings the linger down there, a stall that
-    // passes does not; and growth waits, as p99 is over the setpoint.
-    let disk_stalled = obs.slowest_commit * 2 > slo;
+    // passes does not. The driver clears the history on it, as on a breach: growth then judges the
+    // items after the stall, not the stall's for a whole history (one run's 10× bursts held a
+    // linger of zero for half a second that way).
+    let disk_stalled = breach_behind_a_stall(slo, obs);
     // A breach seen halves the linger and remembers the linger that breached (× ceiling_factor) as
     // the ceiling. A cut that lands on the floor keeps the ceiling where it was: at the floor there
     // is no linger to blame, and a ceiling of a fraction of a step would hold growth at it for a

@@ -8,7 +8,10 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::{aimd_step, AimdConfig, AimdMove, AimdObservation, AimdState, RECENT_COMMIT_INTERVALS};
+use super::{
+    aimd_step, breach_behind_a_stall, AimdConfig, AimdMove, AimdObservation, AimdState,
+    RECENT_COMMIT_INTERVALS,
+};
 use crate::clock::Nanos;
 use crate::metrics::MAX_LATENCY_NS;
 
@@ -160,13 +163,17 @@ impl AimdDriver {
         }
         self.state = state;
         let next = state.linger;
-        if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle) {
+        if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle)
+            || breach_behind_a_stall(self.slo, &obs)
+        {
             // What the history saw was caused by the old linger: judge the new one on fresh data, or a
             // single breach would halve the linger once per interval until it left the history (TCP
             // likewise cuts its window once per round trip, not once per lost packet). A foreseen cut
             // keeps the history: it is sized from the commit times, not from the history's p99, so it
             // cannot repeat on stale data, and clearing would blind the breach check for the
-            // intervals it takes to refill — at every cut, where commits jitter at the bound.
+            // intervals it takes to refill — at every cut, where commits jitter at the bound. A
+            // breach behind a stalled commit clears it too, whatever the step did: what it saw was
+            // the stall's.
             for i in self.history.iter_mut() {
                 i.reset();
             }

@@ -305,3 +305,39 @@ fn breaches_behind_stalled_commits_do_not_ratchet_the_linger_to_zero() {
         .count();
     assert_eq!(breaches, 0);
 }
+
+/// One stalled commit at a 5 ms linger: the breach behind it clears the history, so the linger
+/// grows back on the items after the stall within a few tenths of a second, rather than waiting
+/// half a second for the stall's latencies to leave the history first (a run's 10× bursts held a
+/// linger of zero for 0.53 s that way).
+#[test]
+fn after_one_stalled_commit_the_linger_grows_back_on_fresh_items() {
+    let c = cfg();
+    let clock = ManualClock::new(0);
+    let mut d = AimdDriver::new(c, SLO, Duration::ZERO, clock.now());
+    drive(&mut d, &clock, 200_000.0, Duration::from_micros(500), 1.0);
+    assert_eq!(d.linger(), c.max_linger);
+    let from = d.trace().len();
+    let mut first = true;
+    let one_stall = |_| {
+        if std::mem::take(&mut first) {
+            Duration::from_millis(14)
+        } else {
+            Duration::from_micros(500)
+        }
+    };
+    drive_with(&mut d, &clock, 200_000.0, one_stall, 1.0);
+    let after = &d.trace()[from..];
+    let low = after.iter().position(|p| p.linger_ms < 5.0);
+    let back = after.iter().rposition(|p| p.linger_ms < 5.0);
+    if let (Some(low), Some(back)) = (low, back) {
+        assert!(
+            after[back].t_s - after[low].t_s < 0.4,
+            "below 5 ms from {:.3} s to {:.3} s",
+            after[low].t_s,
+            after[back].t_s
+        );
+    }
+    assert_eq!(d.linger(), c.max_linger);
+    assert!(after.iter().all(|p| p.mv != AimdMove::DecreaseBreach));
+}
