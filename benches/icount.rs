@@ -111,7 +111,8 @@ fn aimd_steps() -> Duration {
             arrivals_per_commit: (i % 7) as f64,
             recent_arrivals_per_commit: ((i + 3) % 7) as f64,
             recent_commit: Duration::from_micros(500),
-            slowest_commit: Duration::from_micros(500),
+            // Now and then a stall (past 9.5 ms with the recent mean): the breach-behind-a-stall path.
+            slowest_commit: Duration::from_micros(500 + (i % 13) * 800),
             fresh_intervals: (i % 60) as usize,
         };
         state = aimd_step(&cfg, slo, state, black_box(&obs)).0;

@@ -47,9 +47,9 @@ pub struct AimdDriver {
     history: VecDeque<Interval>,
     current: Interval,
     merged: Histogram<u64>,
-    /// Intervals ended since the linger last changed.
+    /// Intervals ended since the linger last changed (or a decrease cleared the history).
     fresh: usize,
-    /// Intervals ended since a decrease last cleared the history.
+    /// Intervals ended since a decrease, or a breach behind a stall, last cleared the history.
     since_cleared: usize,
     trace: Vec<AimdPoint>,
 }
@@ -177,7 +177,12 @@ impl AimdDriver {
             for i in self.history.iter_mut() {
                 i.reset();
             }
-            self.fresh = 0;
+            // A stall's clear leaves the linger as it was, and its count of intervals at that
+            // linger: reset there, a ceiling could never lift on a disk that stalls every few
+            // tenths of a second (review of 1c6a38d).
+            if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle) {
+                self.fresh = 0;
+            }
             self.since_cleared = 0;
         }
         if self.trace.len() < MAX_TRACE_POINTS {
@@ -205,8 +210,9 @@ impl AimdDriver {
         for i in &self.history {
             if !i.stale {
                 let _ = self.merged.add(&i.latency);
-                slowest_ns = slowest_ns.max(i.commit_max_ns);
             }
+            // Stale intervals too: the items queued behind a stall there are committed in the next.
+            slowest_ns = slowest_ns.max(i.commit_max_ns);
             all_items += i.latency.len();
             commits += i.commits;
             commit_ns += i.commit_ns;

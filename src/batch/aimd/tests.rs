@@ -494,6 +494,12 @@ fn a_breach_a_stalled_commit_explains_is_left_to_the_commit_mean() {
     assert_eq!(mv, AimdMove::DecreaseForeseen);
     assert_eq!(cut.linger, Duration::from_micros(2_800));
     assert_eq!(cut.ceiling, c.max_linger);
+    // A 5.5 ms commit at a 5 ms linger, with a 1.74 ms recent mean: 7.24 ms at a linger of zero,
+    // under the SLO — the linger's breach, halved (half the SLO for the slow commit alone took it
+    // for the disk's; review of 1c6a38d).
+    o.slowest_commit = Duration::from_micros(5_500);
+    o.recent_commit = Duration::from_micros(1_740);
+    assert_eq!(aimd_step(&c, SLO, five, &o).1, AimdMove::DecreaseBreach);
     // Commits that were all fast: the linger's breach, halved, as before.
     o.slowest_commit = Duration::from_micros(4_900);
     o.recent_commit = Duration::from_micros(1_000);
