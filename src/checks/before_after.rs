@@ -1,13 +1,14 @@
 //! `check before-after`: the same load, unbatched (`max_items 1, linger 0`) vs the tuned window.
 //! (a) Saturation throughput, in interleaved pairs so drift hits both sides alike, decided on the
 //! pairs' ratio; (b) the standard bursty replay at a load only batching can carry: the load the
-//! window was tuned at ([`LOAD_FRACTION_OF_PEAK`] of the batched peak, whose bursts reach half the
-//! disk's batched capacity), raised to [`MIN_LOAD_OVER_UNBATCHED`]× the unbatched ceiling where
-//! that is more — a disk whose fdatasyncs are fast against the CPU's batched peak put 5 % of the
-//! peak at 18× the ceiling (`reports/runs/2026-12-03a-vm`), and the claim then said nothing. The
-//! premise is that the raised load stays within [`MAX_LOAD_OVER_TUNED`]× the tuning load, where
-//! the tuned window can be asked to hold; the p99 is decided on its runs — plus a load ladder
-//! (10–50 % of peak) that shows where the SLO stops holding.
+//! window was tuned at (`window.json`'s, [`LOAD_FRACTION_OF_PEAK`] of the sweep's peak, whose bursts
+//! reach half the disk's batched capacity), raised to [`MIN_LOAD_OVER_UNBATCHED`]× the unbatched
+//! ceiling where that is more. On a disk whose fdatasyncs are fast against the CPU's batched peak
+//! the tuning load is under 20× the ceiling (`reports/runs/2026-12-03a-vm`: 88,900 items/s against
+//! 8,507), and the claim said nothing about batching. The premise is that the raised load stays
+//! within [`MAX_LOAD_OVER_TUNED`]× the tuning load, where the tuned window can be asked to hold —
+//! where it does not, the claim is not judged and says why; the p99 is decided on its runs — plus a
+//! load ladder (10–50 % of peak) that shows where the SLO stops holding.
 //! Every timing claim is a statistical decision ([`crate::stats`]): holds, fails or inconclusive.
 
 use serde_json::json;
@@ -39,32 +40,36 @@ pub const MIN_SPEEDUP: f64 = 500.0;
 pub const MIN_LOAD_OVER_UNBATCHED: f64 = 20.0;
 
 /// The bursty load is at most this many times the load the window was tuned at (a premise): past
-/// it, the tuned window is asked about a load it was not tuned for.
-pub const MAX_LOAD_OVER_TUNED: f64 = 2.0;
+/// it, the tuned window is asked about a load it was not tuned for (at 1.5× a 5 % tuning load the
+/// bursts, 10× the mean, reach 75 % of the peak; `check window` found 10 % of the peak too noisy
+/// to tune at).
+pub const MAX_LOAD_OVER_TUNED: f64 = 1.5;
 
 /// The bursty load of claim (b), from this machine's batched peak and unbatched ceiling (items/s).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct BurstyLoad {
     /// The load run: the tuning load, or [`MIN_LOAD_OVER_UNBATCHED`]× the ceiling where that is more.
     rate: f64,
-    /// The load the window was tuned at: [`LOAD_FRACTION_OF_PEAK`] of the batched peak.
+    /// The load the window was tuned at (`window.json`'s `tuned_at_rate`; without one,
+    /// [`LOAD_FRACTION_OF_PEAK`] of the batched peak, as `check window` tunes).
     tuned: f64,
     /// `rate / tuned`.
     over_tuned: f64,
-    /// `over_tuned ≤ MAX_LOAD_OVER_TUNED` (a missing figure, NaN, holds no premise).
+    /// `rate ≥ MIN_LOAD_OVER_UNBATCHED × unbatched` and `over_tuned ≤ MAX_LOAD_OVER_TUNED` (a
+    /// missing figure, NaN, holds no premise).
     premise: bool,
 }
 
 impl BurstyLoad {
-    fn of(batched_peak: f64, unbatched: f64) -> BurstyLoad {
-        let tuned = batched_peak * LOAD_FRACTION_OF_PEAK;
+    fn of(tuned: f64, unbatched: f64) -> BurstyLoad {
         let rate = tuned.max(unbatched * MIN_LOAD_OVER_UNBATCHED).ceil();
         let over_tuned = rate / tuned;
         BurstyLoad {
             rate,
             tuned,
             over_tuned,
-            premise: over_tuned <= MAX_LOAD_OVER_TUNED,
+            premise: rate >= unbatched * MIN_LOAD_OVER_UNBATCHED
+                && over_tuned <= MAX_LOAD_OVER_TUNED,
         }
     }
 }
@@ -102,9 +107,10 @@ fn closest<T>(runs: &[T], m: f64, figure: impl Fn(&T) -> f64) -> Option<&T> {
 
 /// Run the comparison.
 pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
+    let choice = WindowChoice::load(&opts.out);
     let batched: WindowConfig = opts
         .window
-        .or_else(|| WindowChoice::load(&opts.out).map(|c| c.window()))
+        .or_else(|| choice.map(|c| c.window()))
         .unwrap_or_default();
     let unbatched = WindowConfig::UNBATCHED;
     let run = |cfg| measured_run(&cfg);
@@ -155,7 +161,15 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         tuned: tuned_rate,
         over_tuned,
         premise: premise_load,
-    } = BurstyLoad::of(ba_t.median, un_t.median);
+    } = BurstyLoad::of(
+        match (opts.window, choice) {
+            (None, Some(c)) if c.tuned_at_rate.is_finite() && c.tuned_at_rate > 0.0 => {
+                c.tuned_at_rate
+            }
+            _ => ba_t.median * LOAD_FRACTION_OF_PEAK,
+        },
+        un_t.median,
+    );
     let slo_us = opts.slo.as_secs_f64() * 1e6;
     // The latency lower bound: the same trace at the same rate, simulated for every window of a
     // dense grid against the fdatasync durations each run measured — each run is compared with the
@@ -273,7 +287,8 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     // Unbatched cannot take this load; one run shows it (its queue drain dominates the time).
     let un_bursty = run(opts.bursty("ba-unbatched-bursty", unbatched, rate, 2.0))?;
     let p99s = Spread::of(&p99_decision.samples);
-    // The premises: the load is one only batching can carry (≥ 20× the unbatched ceiling), and the
+    // The premises: the load is one only batching can carry (≥ 20× the unbatched ceiling) and one the
+    // window was tuned for (≤ 1.5× its tuning load), and the
     // disk's own fdatasync p99 leaves room for the SLO (a record can wait for the fdatasync in flight
     // and then its own: two of them must fit). The disk's figure comes from fio, not from the runs
     // being judged: a sink that got slower per fdatasync must fail the claim, not its premise.
@@ -373,10 +388,9 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             format!(
                 "the bursty load, {rate:.0} items/s ({ceiling_multiple:.1}× the unbatched ceiling {:.0} \
                  items/s; at least {MIN_LOAD_OVER_UNBATCHED}×, a load only batching can carry), is at \
-                 most {MAX_LOAD_OVER_TUNED}× the load the window was tuned at ({:.0} % of the batched \
-                 peak, {tuned_rate:.0} items/s): {over_tuned:.2}×",
+                 most {MAX_LOAD_OVER_TUNED}× the load the window was tuned at ({tuned_rate:.0} items/s): \
+                 {over_tuned:.2}×",
                 un_t.median,
-                LOAD_FRACTION_OF_PEAK * 100.0
             ),
         ),
         Criterion::premise(
@@ -434,7 +448,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         "bursty_rate_over_tuned": over_tuned,
         "disk_fdatasync_p99_us": sync_p99_us,
         "disk_fdatasync_p99_source": sync_source,
-        "premises": { "load_over_unbatched": premise_load, "two_fdatasyncs_fit_the_slo": premise_disk },
+        "premises": { "load_batching_only_and_tuned_for": premise_load, "two_fdatasyncs_fit_the_slo": premise_disk },
         "bursty_p99_decision": p99_decision,
         "bursty_batched_p99_us": p99s,
         "lowest_simulated_p99_us": best_us,
@@ -477,29 +491,34 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
 mod tests {
     use super::*;
 
-    /// `reports/runs/2026-12-03a-vm`: batched peak 3,025,412 items/s, unbatched 8,507: 5 % of the
-    /// peak (151,271) was 17.8× the ceiling, so the claim was not judged. The load rises to 20×.
+    /// `reports/runs/2026-12-03b-vm`: the window was tuned at 139,010 items/s, the unbatched
+    /// ceiling 5,492: 20× it is 109,840, so the tuning load stands (before, 5 % of before-after's
+    /// own peak was 19.99× and the claim was not judged).
     #[test]
-    fn a_fast_fdatasync_raises_the_bursty_load_to_twenty_times_the_unbatched_ceiling() {
-        let l = BurstyLoad::of(3_025_412.0, 8_507.0);
+    fn where_the_tuning_load_is_twenty_times_the_ceiling_it_is_the_load() {
+        let l = BurstyLoad::of(139_010.0, 5_492.0);
+        assert_eq!(l.rate, 139_010.0);
+        assert!(l.premise, "{l:?}");
+    }
+
+    /// `reports/runs/2026-12-03a-vm`: tuned at 88,900 items/s, unbatched 8,507: 20× is 170,140,
+    /// 1.91× the tuning load — a load the tuned window was not tuned for, so the premise fails
+    /// (a fast fdatasync against the CPU's batched peak), and says so.
+    #[test]
+    fn a_fast_fdatasync_raises_the_load_past_what_the_window_was_tuned_for() {
+        let l = BurstyLoad::of(88_900.0, 8_507.0);
         assert_eq!(l.rate, 170_140.0);
-        assert!(l.rate / 8_507.0 >= MIN_LOAD_OVER_UNBATCHED);
-        assert!((l.over_tuned - 1.1247).abs() < 1e-3, "{l:?}");
-        assert!(l.premise);
-        // Where 5 % of the peak is already more than 20× (2026-12-02g-vm: 3,650,521 and 5,292), it
-        // stays the tuning load.
-        let g = BurstyLoad::of(3_650_521.0, 5_292.0);
-        assert_eq!(g.rate, (3_650_521.0 * LOAD_FRACTION_OF_PEAK).ceil());
-        assert!(g.premise);
+        assert!((l.over_tuned - 1.914).abs() < 1e-3, "{l:?}");
+        assert!(!l.premise);
+        // Within 1.5×: raised, and judged.
+        let r = BurstyLoad::of(100_000.0, 7_000.0);
+        assert_eq!(r.rate, 140_000.0);
+        assert!(r.premise);
     }
 
     #[test]
-    fn a_ceiling_so_high_that_twenty_times_it_is_past_twice_the_tuning_load_fails_the_premise() {
-        // 20 × 16,000 = 320,000 against a tuning load of 150,000: 2.13×.
-        let l = BurstyLoad::of(3_000_000.0, 16_000.0);
-        assert!(!l.premise, "{l:?}");
-        assert!(BurstyLoad::of(3_000_000.0, 15_000.0).premise);
-        // A missing peak holds no premise.
+    fn a_missing_figure_holds_no_premise() {
         assert!(!BurstyLoad::of(f64::NAN, 5_000.0).premise);
+        assert!(!BurstyLoad::of(100_000.0, f64::NAN).premise);
     }
 }

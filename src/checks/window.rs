@@ -38,7 +38,7 @@ pub struct WindowChoice {
     pub linger_ms: f64,
     /// Mean rate of the bursty replay it was tuned on.
     pub tuned_at_rate: f64,
-    /// The batched peak that rate is half of.
+    /// The batched peak that rate is a fraction of ([`LOAD_FRACTION_OF_PEAK`]).
     pub peak_items_per_s: f64,
 }
 
