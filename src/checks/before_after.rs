@@ -29,7 +29,10 @@ use bound::{policy_of, simulate_us, Judged};
 use rows::{BoundRow, CaseRow, LadderRow};
 
 mod bound;
+mod load;
 mod rows;
+
+use load::BurstyLoad;
 
 /// The project's bar for batched / unbatched saturation items/s with 100-byte items (the README's bar;
 /// an issue's lower number never replaces it).
@@ -44,35 +47,6 @@ pub const MIN_LOAD_OVER_UNBATCHED: f64 = 20.0;
 /// bursts, 10× the mean, reach 75 % of the peak; `check window` found 10 % of the peak too noisy
 /// to tune at).
 pub const MAX_LOAD_OVER_TUNED: f64 = 1.5;
-
-/// The bursty load of claim (b), from this machine's batched peak and unbatched ceiling (items/s).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct BurstyLoad {
-    /// The load run: the tuning load, or [`MIN_LOAD_OVER_UNBATCHED`]× the ceiling where that is more.
-    rate: f64,
-    /// The load the window was tuned at (`window.json`'s `tuned_at_rate`; without one,
-    /// [`LOAD_FRACTION_OF_PEAK`] of the batched peak, as `check window` tunes).
-    tuned: f64,
-    /// `rate / tuned`.
-    over_tuned: f64,
-    /// `rate ≥ MIN_LOAD_OVER_UNBATCHED × unbatched` and `over_tuned ≤ MAX_LOAD_OVER_TUNED` (a
-    /// missing figure, NaN, holds no premise).
-    premise: bool,
-}
-
-impl BurstyLoad {
-    fn of(tuned: f64, unbatched: f64) -> BurstyLoad {
-        let rate = tuned.max(unbatched * MIN_LOAD_OVER_UNBATCHED).ceil();
-        let over_tuned = rate / tuned;
-        BurstyLoad {
-            rate,
-            tuned,
-            over_tuned,
-            premise: rate >= unbatched * MIN_LOAD_OVER_UNBATCHED
-                && over_tuned <= MAX_LOAD_OVER_TUNED,
-        }
-    }
-}
 
 /// The simulation's base seed: run `i`'s bound draws with `BOUND_SEED ^ i`.
 const BOUND_SEED: u64 = 0x10b0;
@@ -485,40 +459,4 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         write_csv_rows(&opts.out, "lower-bound.csv", &bound_rows)?,
     ];
     judge_recorded(&opts.out, "before-after", criteria, figures, evidence)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `reports/runs/2026-12-03b-vm`: the window was tuned at 139,010 items/s, the unbatched
-    /// ceiling 5,492: 20× it is 109,840, so the tuning load stands (before, 5 % of before-after's
-    /// own peak was 19.99× and the claim was not judged).
-    #[test]
-    fn where_the_tuning_load_is_twenty_times_the_ceiling_it_is_the_load() {
-        let l = BurstyLoad::of(139_010.0, 5_492.0);
-        assert_eq!(l.rate, 139_010.0);
-        assert!(l.premise, "{l:?}");
-    }
-
-    /// `reports/runs/2026-12-03a-vm`: tuned at 88,900 items/s, unbatched 8,507: 20× is 170,140,
-    /// 1.91× the tuning load — a load the tuned window was not tuned for, so the premise fails
-    /// (a fast fdatasync against the CPU's batched peak), and says so.
-    #[test]
-    fn a_fast_fdatasync_raises_the_load_past_what_the_window_was_tuned_for() {
-        let l = BurstyLoad::of(88_900.0, 8_507.0);
-        assert_eq!(l.rate, 170_140.0);
-        assert!((l.over_tuned - 1.914).abs() < 1e-3, "{l:?}");
-        assert!(!l.premise);
-        // Within 1.5×: raised, and judged.
-        let r = BurstyLoad::of(100_000.0, 7_000.0);
-        assert_eq!(r.rate, 140_000.0);
-        assert!(r.premise);
-    }
-
-    #[test]
-    fn a_missing_figure_holds_no_premise() {
-        assert!(!BurstyLoad::of(f64::NAN, 5_000.0).premise);
-        assert!(!BurstyLoad::of(100_000.0, f64::NAN).premise);
-    }
 }
