@@ -10,6 +10,11 @@ fn cfg() -> AimdConfig {
 
 const SLO: Duration = Duration::from_millis(10);
 
+/// How many of `trace`'s steps made move `m`.
+fn moves(trace: &[AimdPoint], m: AimdMove) -> usize {
+    trace.iter().filter(|p| p.mv == m).count()
+}
+
 /// Feed the driver a synthetic sink: each commit of `batch` items takes `commit`, the items' latency
 /// is the linger plus the commit time.
 fn drive(d: &mut AimdDriver, clock: &ManualClock, rate: f64, commit: Duration, secs: f64) {
@@ -157,11 +162,7 @@ fn bursts_that_breach_at_the_largest_linger_breach_it_once_not_at_every_tooth() 
         clock.advance(c.interval);
         d.tick(clock.now());
     }
-    let breaches = d
-        .trace()
-        .iter()
-        .filter(|p| p.mv == AimdMove::DecreaseBreach)
-        .count();
+    let breaches = moves(d.trace(), AimdMove::DecreaseBreach);
     assert_eq!(breaches, 1, "one breach, then the ceiling holds");
     // It holds at the ceiling, the breached linger × ceiling_factor: not at the floor, not back at 5.
     let ceiling = Duration::from_millis(5).mul_f64(c.ceiling_factor);
@@ -195,11 +196,7 @@ fn one_breach_at_the_brownout_onset_halves_the_linger_once() {
             decreased_at = Some(i);
         }
     }
-    let breaches = d
-        .trace()
-        .iter()
-        .filter(|p| p.mv == AimdMove::DecreaseBreach)
-        .count();
+    let breaches = moves(d.trace(), AimdMove::DecreaseBreach);
     assert_eq!(breaches, 1);
 }
 
@@ -220,7 +217,7 @@ fn commits_jittering_at_the_bound_settle_the_linger_instead_of_flapping_it() {
         Duration::from_micros(1_800 + (x >> 33) % 401)
     };
     drive_with(&mut d, &clock, 200_000.0, jitter, 5.0);
-    let moves = |m: AimdMove| d.trace().iter().filter(|p| p.mv == m).count();
+    let moves = |m: AimdMove| moves(d.trace(), m);
     assert_eq!(moves(AimdMove::DecreaseBreach), 0);
     let (cuts, intervals) = (moves(AimdMove::DecreaseForeseen), d.trace().len());
     assert!(
@@ -261,16 +258,13 @@ fn after_a_brownout_and_a_quiet_spell_a_load_step_gets_slow_start_again() {
     let from = d.trace().len();
     drive(&mut d, &clock, 200_000.0, Duration::from_micros(4_500), 0.5);
     assert_eq!(d.linger(), c.min_linger);
-    let moves = |d: &AimdDriver, from: usize, m: AimdMove| {
-        d.trace()[from..].iter().filter(|p| p.mv == m).count()
-    };
-    assert!(moves(&d, from, AimdMove::DecreaseForeseen) >= 1);
-    assert_eq!(moves(&d, from, AimdMove::SlowStart), 0);
+    assert!(moves(&d.trace()[from..], AimdMove::DecreaseForeseen) >= 1);
+    assert_eq!(moves(&d.trace()[from..], AimdMove::SlowStart), 0);
     drive(&mut d, &clock, 300.0, Duration::from_micros(300), 3.0);
     assert_eq!(d.linger(), c.min_linger);
     let from = d.trace().len();
     drive(&mut d, &clock, 200_000.0, Duration::from_micros(500), 0.05);
-    assert_eq!(moves(&d, from, AimdMove::SlowStart), 1);
+    assert_eq!(moves(&d.trace()[from..], AimdMove::SlowStart), 1);
     assert!(d.linger() >= Duration::from_millis(3), "{:?}", d.linger());
 }
 
@@ -298,11 +292,7 @@ fn breaches_behind_stalled_commits_do_not_ratchet_the_linger_to_zero() {
         .collect();
     let mean = late.iter().sum::<f64>() / late.len() as f64;
     assert!(mean >= 2.5, "mean linger {mean:.2} ms over the last 3 s");
-    let breaches = d
-        .trace()
-        .iter()
-        .filter(|p| p.mv == AimdMove::DecreaseBreach)
-        .count();
+    let breaches = moves(d.trace(), AimdMove::DecreaseBreach);
     assert_eq!(breaches, 0);
 }
 
