@@ -163,9 +163,8 @@ impl AimdDriver {
         }
         self.state = state;
         let next = state.linger;
-        if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle)
-            || breach_behind_a_stall(self.slo, &obs)
-        {
+        let decreased = matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle);
+        if decreased || breach_behind_a_stall(self.slo, &obs) {
             // What the history saw was caused by the old linger: judge the new one on fresh data, or a
             // single breach would halve the linger once per interval until it left the history (TCP
             // likewise cuts its window once per round trip, not once per lost packet). A foreseen cut
@@ -180,7 +179,7 @@ impl AimdDriver {
             // A stall's clear leaves the linger as it was, and its count of intervals at that
             // linger: reset there, a ceiling could never lift on a disk that stalls every few
             // tenths of a second (review of 1c6a38d).
-            if matches!(mv, AimdMove::DecreaseBreach | AimdMove::DecreaseIdle) {
+            if decreased {
                 self.fresh = 0;
             }
             self.since_cleared = 0;
