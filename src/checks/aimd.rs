@@ -127,17 +127,48 @@ struct RegretRow {
     share_of_oracle: Option<f64>,
 }
 
-/// One row of `aimd-trace.csv`.
+/// One row of `aimd-trace.csv` (the first AIMD run of each regime, drawn in the report) and of
+/// `aimd-traces.csv` (every AIMD run, numbered in the order they ran, the added ones last): a move
+/// that one run of several made shows only in the second, with the inputs the step judged.
 #[derive(Debug, Clone, Serialize)]
 struct TraceRow {
     regime: String,
+    run: usize,
     t_s: f64,
     linger_ms: f64,
     p99_us: f64,
+    items: u64,
     items_per_s: f64,
     arrivals_per_commit: f64,
+    history_arrivals_per_commit: f64,
+    recent_arrivals_per_commit: f64,
+    recent_commit_us: f64,
+    slowest_commit_us: f64,
     #[serde(rename = "move")]
     mv: &'static str,
+}
+
+fn trace_rows<'a>(
+    regime: &'a str,
+    runs: impl Iterator<Item = &'a RunReport> + 'a,
+) -> impl Iterator<Item = TraceRow> + 'a {
+    runs.enumerate().flat_map(move |(run, r)| {
+        r.aimd_trace.iter().map(move |p| TraceRow {
+            regime: regime.into(),
+            run,
+            t_s: p.t_s,
+            linger_ms: p.linger_ms,
+            p99_us: p.p99_us,
+            items: p.items,
+            items_per_s: p.items_per_s,
+            arrivals_per_commit: p.arrivals_per_commit,
+            history_arrivals_per_commit: p.history_arrivals_per_commit,
+            recent_arrivals_per_commit: p.recent_arrivals_per_commit,
+            recent_commit_us: p.recent_commit_us,
+            slowest_commit_us: p.slowest_commit_us,
+            mv: p.mv.as_str(),
+        })
+    })
 }
 
 fn config(opts: &CheckOptions, r: &Regime, c: &Contender) -> RunConfig {
@@ -211,6 +242,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let statics: Vec<usize> = (0..all.len()).filter(|&i| all[i].is_static()).collect();
     let mut table = Vec::new();
     let mut trace = Vec::new();
+    let mut traces = Vec::new();
     let mut criteria = Vec::new();
     // AIMD's runs added to decide its SLO, per regime (`aimd/slo.rs`).
     let mut added: Vec<Vec<RunReport>> = vec![Vec::new(); regimes.len()];
@@ -277,17 +309,8 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                 }
             }
         }
-        if let Some(first) = runs[g][ai].first() {
-            trace.extend(first.aimd_trace.iter().map(|p| TraceRow {
-                regime: r.name.into(),
-                t_s: p.t_s,
-                linger_ms: p.linger_ms,
-                p99_us: p.p99_us,
-                items_per_s: p.items_per_s,
-                arrivals_per_commit: p.arrivals_per_commit,
-                mv: p.mv.as_str(),
-            }));
-        }
+        trace.extend(trace_rows(r.name, runs[g][ai].iter().take(1)));
+        traces.extend(trace_rows(r.name, runs[g][ai].iter().chain(&added[g])));
         let what = match r.objective {
             Objective::P99 => "p99".to_string(),
             Objective::FdatasyncsPerItem if r.scored_from.is_zero() => "fdatasyncs/item".into(),
@@ -432,6 +455,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let mut evidence = vec![
         write_csv_rows(&opts.out, "aimd-regret.csv", &table)?,
         write_csv_rows(&opts.out, "aimd-trace.csv", &trace)?,
+        write_csv_rows(&opts.out, "aimd-traces.csv", &traces)?,
     ];
     let figures = json!({
         "slo_us": slo_us,

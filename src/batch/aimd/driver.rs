@@ -28,12 +28,22 @@ pub struct AimdPoint {
     pub items_per_s: f64,
     /// Arrivals per commit the step judged on: the larger of the history's and the last interval's.
     pub arrivals_per_commit: f64,
+    /// The two it was the larger of: the history's ...
+    pub history_arrivals_per_commit: f64,
+    /// ... and the last interval's.
+    pub recent_arrivals_per_commit: f64,
+    /// Items the p99 was read from.
+    pub items: u64,
+    /// Mean commit of the last few intervals, µs.
+    pub recent_commit_us: f64,
+    /// Slowest commit of the history, µs.
+    pub slowest_commit_us: f64,
     /// What the step did.
     #[serde(rename = "move")]
     pub mv: AimdMove,
 }
 
-/// Most trace points kept (one per interval: 10 ms × 100,000 = 16.7 min; 48 bytes each).
+/// Most trace points kept (one per interval: 10 ms × 100,000 = 16.7 min; 88 bytes each).
 const MAX_TRACE_POINTS: usize = 100_000;
 
 /// Runs [`aimd_step`] once per interval over a sliding window of per-interval histograms.
@@ -196,6 +206,11 @@ impl AimdDriver {
                     0.0
                 },
                 arrivals_per_commit: obs.arrivals(),
+                history_arrivals_per_commit: obs.arrivals_per_commit,
+                recent_arrivals_per_commit: obs.recent_arrivals_per_commit,
+                items: obs.items,
+                recent_commit_us: obs.recent_commit.as_secs_f64() * 1e6,
+                slowest_commit_us: obs.slowest_commit.as_secs_f64() * 1e6,
                 mv,
             });
         }

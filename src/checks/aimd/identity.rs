@@ -34,6 +34,11 @@ mod tests {
                     p99_us: 500.0,
                     items_per_s: 280.0,
                     arrivals_per_commit: 0.1,
+                    history_arrivals_per_commit: 0.1,
+                    recent_arrivals_per_commit: 0.1,
+                    items: 140,
+                    recent_commit_us: 150.0,
+                    slowest_commit_us: 400.0,
                     mv: AimdMove::Hold,
                 })
                 .collect(),
