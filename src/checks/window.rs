@@ -1,5 +1,6 @@
 //! `check window`: tune the batch window from data. Sweep max-items × linger (and smart batching, a
-//! zero linger) on the standard bursty replay at a fixed fraction of the measured batched peak, keep
+//! zero linger) on the standard bursty replay at a load from this machine's figures (a fraction of
+//! the measured batched peak, raised to 20× the unbatched ceiling where that is more: `load.rs`), keep
 //! the windows whose p99 meets the SLO and whose size bound is actually reached at peak, and choose by
 //! [`RULE`]: the fewest fdatasyncs per item without giving up throughput or more latency than the
 //! project's bar. Then judge the choice on fresh runs — never on the sweep runs it was chosen from,
@@ -22,9 +23,11 @@ use crate::stats::{at_most, decide, LEVEL};
 use crate::summary::RunReport;
 use choice::pick;
 pub use choice::RULE;
+use load::TuningLoad;
 use rows::{ContenderRow, HistRow, SweepRow};
 
 mod choice;
+mod load;
 mod rows;
 
 /// The window a sweep chose, as written to `window.json`.
@@ -40,6 +43,14 @@ pub struct WindowChoice {
     pub tuned_at_rate: f64,
     /// The batched peak that rate is a fraction of ([`LOAD_FRACTION_OF_PEAK`]).
     pub peak_items_per_s: f64,
+    /// The unbatched ceiling measured beside it (the rate is at least 20× it: `load.rs`); NaN in
+    /// a `window.json` written before it was measured.
+    #[serde(default = "f64_nan")]
+    pub unbatched_items_per_s: f64,
+}
+
+fn f64_nan() -> f64 {
+    f64::NAN
 }
 
 impl WindowChoice {
@@ -80,7 +91,8 @@ fn low_load_bound_us(linger: Duration, fdatasync_p99_us: f64) -> f64 {
 }
 /// Low-load rate: far below any batch filling, so every flush should be the timer's.
 const LOW_LOAD_RATE: f64 = 200.0;
-/// The fraction of batched peak the bursty replay is offered at. The standard trace bursts at 10× its
+/// The fraction of batched peak the bursty replay is offered at (raised to 20× the unbatched ceiling
+/// where that is more: `window/load.rs`). The standard trace bursts at 10× its
 /// mean, so at 5 % of peak its bursts arrive at half the measured batched capacity. At 10 % they
 /// arrived at all of it: a queue at utilisation 1 in every burst, whose p99 is set by how far this
 /// hour's disk falls short of the peak measured a minute earlier — the same code's p99 then varied
@@ -131,9 +143,13 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
     let slo_us = opts.slo.as_secs_f64() * 1e6;
     opts.progress("window: measuring batched peak (saturation, largest window)");
     let peak = measure_peak(opts)?;
-    let rate = (peak.throughput_items_per_s * LOAD_FRACTION_OF_PEAK).round();
+    opts.progress("window: measuring the unbatched ceiling");
+    let unbatched = measured_run(&opts.saturate("unbatched", WindowConfig::UNBATCHED, 2.0))?
+        .throughput_items_per_s;
+    let load = TuningLoad::of(peak.throughput_items_per_s, unbatched);
+    let rate = load.rate;
     opts.progress(format!(
-        "window: peak {:.0} items/s; sweeping on the bursty replay at {rate:.0} items/s",
+        "window: peak {:.0} items/s, unbatched {unbatched:.0}; sweeping on the bursty replay at {rate:.0} items/s",
         peak.throughput_items_per_s
     ));
     let (items, lingers) = grid(opts.quick);
@@ -213,6 +229,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
         linger_ms: w.linger.as_secs_f64() * 1e3,
         tuned_at_rate: rate,
         peak_items_per_s: peak.throughput_items_per_s,
+        unbatched_items_per_s: unbatched,
     };
 
     opts.progress(format!(
@@ -252,17 +269,38 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
     let eff_max = effective_max_items(&w, sat.settings.item_bytes);
     let size_flushes = sat.flush_reasons.items + sat.flush_reasons.bytes;
     let low_bound_us = low_load_bound_us(w.linger, low.fdatasync_us.p99);
+    let how = if load.raised {
+        format!(
+            "20× the unbatched ceiling {unbatched:.0}, over {}% of peak {:.0}",
+            LOAD_FRACTION_OF_PEAK * 100.0,
+            peak.throughput_items_per_s
+        )
+    } else {
+        format!(
+            "{}% of peak {:.0}, at least 20× the unbatched ceiling {unbatched:.0}",
+            LOAD_FRACTION_OF_PEAK * 100.0,
+            peak.throughput_items_per_s
+        )
+    };
     let criteria = vec![
+        Criterion::premise(
+            load.premise,
+            format!(
+                "the tuning load {rate:.0} items/s is at most {}% of the batched peak {:.0} (its 10× bursts fit under the peak; {:.1}%)",
+                load::MAX_FRACTION_OF_PEAK * 100.0,
+                peak.throughput_items_per_s,
+                rate / peak.throughput_items_per_s * 100.0
+            ),
+        ),
         Criterion::decided(
             p99_decision.clone(),
             format!(
-                "the chosen window on fresh runs of the bursty replay at {rate:.0} items/s ({}% of peak {:.0}; \
+                "the chosen window on fresh runs of the bursty replay at {rate:.0} items/s ({how}; \
                  its sweep run: {:.0} µs): p99 µs ≤ SLO {slo_us:.0} µs",
-                LOAD_FRACTION_OF_PEAK * 100.0,
-                peak.throughput_items_per_s,
                 chosen.bursty.latency_us.p99
             ),
-        ),
+        )
+        .resting_on(load.premise),
         Criterion::timing(
             size_flushes * 2 > sat.batches,
             format!(
@@ -315,6 +353,9 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
     let figures = json!({
         "peak": peak,
         "bursty_rate_items_per_s": rate,
+        "unbatched_items_per_s": unbatched,
+        "tuning_load_raised_to_unbatched": load.raised,
+        "premise_tuning_load_fits_peak": load.premise,
         "chosen": choice,
         "chosen_bursty": chosen.bursty,
         "chosen_saturation": chosen.sat,
