@@ -331,3 +331,37 @@ fn after_one_stalled_commit_the_linger_grows_back_on_fresh_items() {
     assert_eq!(d.linger(), c.max_linger);
     assert!(after.iter().all(|p| p.mv != AimdMove::DecreaseBreach));
 }
+
+/// A light load (500 items/s, 120 µs commits: 0.06 arrivals per commit) on a disk that stalls now
+/// and then: the items queued behind one slow commit are committed together, so that interval's
+/// committed rate is a multiple of the offered one, and the stall also lifts the recent commit mean.
+/// One suspect for `check aimd`'s low steady leaving a linger of zero in `reports/runs/2026-12-03b-vm`
+/// and `-d-vm` (their traces kept only the first run, which held zero). On this synthetic sink no
+/// stall length up to the SLO moves the linger; `aimd-traces.csv` now keeps every run to find it.
+#[test]
+fn a_light_load_behind_a_stalled_commit_keeps_a_linger_of_zero() {
+    for stall_ms in 1..=12u64 {
+        let clock = ManualClock::new(0);
+        let mut d = AimdDriver::new(cfg(), SLO, Duration::ZERO, clock.now());
+        // One stall every 150 commits (about every 0.3 s at this load).
+        drive_with(
+            &mut d,
+            &clock,
+            500.0,
+            |i| {
+                if i % 150 == 149 {
+                    Duration::from_millis(stall_ms)
+                } else {
+                    Duration::from_micros(120)
+                }
+            },
+            3.0,
+        );
+        let moved: Vec<&AimdPoint> = d.trace().iter().filter(|p| p.linger_ms > 0.0).collect();
+        assert!(
+            moved.is_empty(),
+            "a {stall_ms} ms stall moved the linger off zero: first {:?}",
+            moved.first()
+        );
+    }
+}
