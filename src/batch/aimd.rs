@@ -6,12 +6,12 @@
 //!   batches); shrinking it buys latency. The size bounds (`max_items`, `max_bytes`) stay fixed at their
 //!   configured caps: they are write-size limits, and they only bind at saturation, where shrinking them
 //!   would cut capacity exactly when it is needed.
-//! - **Additive increase** while the sliding p99 plus one step stays under `SLO × (1 − margin / 2)`
-//!   (the breach prediction's bound, below) *and* batching pays: more than
-//!   `grow_above_arrivals_per_commit` items arrive during one commit (write + fdatasync), so the
-//!   fixed cost is being shared and a longer linger shares it further. Slow start's jump (below)
-//!   needs more: the p99 under the setpoint, `SLO × (1 − margin)`. Between the bound and the SLO
-//!   the controller holds.
+//! - **Additive increase** while the sliding p99 is under the setpoint, `SLO × (1 − margin)`, or the
+//!   p99 plus one step stays under `SLO × (1 − margin / 2)` (the breach prediction's bound, below),
+//!   *and* batching pays: more than `grow_above_arrivals_per_commit` items arrive during one commit
+//!   (write + fdatasync), so the fixed cost is being shared and a longer linger shares it further.
+//!   Slow start's jump (below) and lifting the ceiling need the p99 under the setpoint. From a
+//!   step under the bound to the SLO the controller holds.
 //! - **Multiplicative decrease** (× `decrease_factor`) on a breach (p99 > SLO), and also when the sink is
 //!   nearly idle (fewer than `idle_below_arrivals_per_commit` arrivals per commit): there each item could
 //!   have had its own fdatasync, so a linger only adds latency. This second rule is what lets one
@@ -42,8 +42,9 @@
 //! - **Slow start**, after TCP's (RFC 5681 §3.1) but not its doubling alone: from the floor after an
 //!   idle period (and at the start), the first growth step goes at once to the largest linger the breach prediction leaves room for under the
 //!   setpoint (`linger + 2 × commit ≤ SLO × (1 − margin)`, capped at `max_linger`), and at least
-//!   doubles; it lasts until the first decrease — TCP's loss; holds in the band do not end it, since at
-//!   high load one burst lifts p99 into the band at any linger. From then on growth is additive. Every
+//!   doubles; it lasts until the first decrease — TCP's loss; holds and single steps in the band do
+//!   not end it, since at high load one burst lifts p99 into the band at any linger. From then on
+//!   growth is additive. Every
 //!   interval spent at a short linger once the load needs batching costs back-to-back fdatasyncs (at a
 //!   linger of zero the sink syncs as fast as the disk allows whenever an item is waiting), and the
 //!   prediction already bounds what a longer linger costs in latency. At that load the bursts alone
@@ -76,8 +77,8 @@ pub struct AimdConfig {
     pub interval: Duration,
     /// p99 and rates are judged over this many intervals (a sliding window).
     pub history_intervals: usize,
-    /// Slow start jumps only while p99 < SLO × (1 − margin); one additive step is taken while p99 +
-    /// the step ≤ SLO × (1 − margin / 2), the breach prediction's bound.
+    /// Slow start jumps, and a ceiling lifts, only while p99 < SLO × (1 − margin); one additive step
+    /// is taken there, or while p99 + the step ≤ SLO × (1 − margin / 2), the breach prediction's bound.
     pub margin: f64,
     /// Additive increase of the linger per step.
     pub increase: Duration,
@@ -96,7 +97,8 @@ pub struct AimdConfig {
     /// Grow only on a p99 of at least this many items.
     pub min_items: u64,
     /// Slow start until the first decrease (growth at once to the room the breach prediction leaves,
-    /// at least a doubling), then additive growth; an idle sink at the floor re-arms it.
+    /// at least a doubling, where p99 is under the setpoint; single steps in the band), then additive
+    /// growth; an idle sink at the floor re-arms it.
     pub slow_start: bool,
 }
 
@@ -393,14 +395,23 @@ pub fn aimd_step(
     // runs/2026-12-03e-vm`: in 10× bursts AIMD held at 0.83 ms with p99 7.6–8.2 ms for 0.7 s of a
     // 2.5 s run, and held in that band for up to 92 % of a run at lingers under 4 ms, while the static
     // windows' p99 rose by 2.5 ms from a 1 ms linger to 5 ms, at a quarter of the fdatasyncs).
-    let may_step = obs.p99 + cfg.increase <= bound;
     let may_jump = obs.p99 < setpoint;
+    // Under the setpoint a step is always a candidate (a step smaller than half the margin, with an
+    // SLO under 1.3 ms at the default step, would otherwise stop growth there). In the band, only
+    // once the recent commits are all the linger in force's: the breach prediction reads them, and a
+    // step per interval there grew into the prediction's bound and was cut back, over and over, on a
+    // disk whose commits jitter (`commits_jittering_at_the_bound_settle_the_linger_instead_of_
+    // flapping_it`).
+    let may_step = may_jump
+        || (obs.p99 + cfg.increase <= bound && obs.fresh_intervals >= RECENT_COMMIT_INTERVALS);
     if may_step
         && obs.items >= cfg.min_items
         && arrivals >= cfg.grow_above_arrivals_per_commit
         && linger < cfg.max_linger
     {
-        let (next, mv) = if state.slow_start && may_jump {
+        // Slow start's jump where it may, then one step: a jump the check below turns down need not
+        // rule out a step it allows (it held at a better p99 than the band's, review of 46fa6b9).
+        let jump = (state.slow_start && may_jump).then(|| {
             // At least a doubling, and at once as far as the breach prediction leaves room under
             // the setpoint: linger + 2 × commit ≤ SLO × (1 − margin).
             let room = setpoint.saturating_sub(obs.recent_commit * 2);
@@ -408,40 +419,50 @@ pub fn aimd_step(
                 room.max((linger * 2).max(cfg.increase)),
                 AimdMove::SlowStart,
             )
-        } else {
-            (linger + cfg.increase, AimdMove::Increase)
-        };
-        let next = next.min(cfg.max_linger);
-        // Past the ceiling (where the last breach was) only once a whole history at the linger in
-        // force had headroom, and then the ceiling is lifted: growing back at once into the
-        // linger that breached was a sawtooth that paid the SLO at every tooth (`check aimd`'s 10×
-        // bursts).
-        let (next, ceiling) = if next <= state.ceiling {
-            (next, state.ceiling)
-        } else if linger < state.ceiling {
-            (state.ceiling, state.ceiling)
-        } else if obs.fresh_intervals >= cfg.history_intervals {
-            // A whole history at the ceiling with headroom: the breach is forgotten.
-            (next, cfg.max_linger)
-        } else {
-            return (state, AimdMove::Hold);
-        };
-        // Never grow into the breach the rule above would take back at the next step, nor up to its
-        // edge: the cut lands a step under the room, and growth stops a step short of it, so a commit
-        // mean that jitters by less than half a step neither cuts nor grows (hysteresis).
-        if next + obs.recent_commit * 2 + cfg.increase <= bound {
-            return (
-                AimdState {
-                    linger: next,
-                    ceiling,
-                    ..state
-                },
-                mv,
-            );
+        });
+        for (next, mv) in jump
+            .into_iter()
+            .chain([(linger + cfg.increase, AimdMove::Increase)])
+        {
+            let next = next.min(cfg.max_linger);
+            // Past the ceiling (where the last breach was) only once a whole history at the linger
+            // in force had its p99 under the setpoint, and then the ceiling is lifted: growing back
+            // at once into the linger that breached was a sawtooth that paid the SLO at every tooth
+            // (`check aimd`'s 10× bursts). The band's p99 does not lift it: there a ceiling lifted
+            // every 0.6 s (review of 46fa6b9).
+            let (next, ceiling) = if next <= state.ceiling {
+                (next, state.ceiling)
+            } else if linger < state.ceiling {
+                (state.ceiling, state.ceiling)
+            } else if obs.fresh_intervals >= cfg.history_intervals && may_jump {
+                // A whole history at the ceiling with headroom: the breach is forgotten.
+                (next, cfg.max_linger)
+            } else {
+                return (state, AimdMove::Hold);
+            };
+            // Never grow into the breach the rule above would take back at the next step, nor up
+            // to its edge: the cut lands a step under the room, and growth stops two steps short
+            // of it, so a commit mean that jitters by less than a step (its double by less than
+            // two) neither cuts nor grows (hysteresis). One step short was half a step of the
+            // commit mean: 3-interval means of commits jittering ±0.2 ms around 2 ms moved by that
+            // much, and the linger was cut and regrown twice a second
+            // (`commits_jittering_at_the_bound_settle_the_linger_instead_of_flapping_it`, once
+            // growth in the band took another path to the bound).
+            let short = cfg.increase * 2;
+            if next + obs.recent_commit * 2 + short <= bound {
+                return (
+                    AimdState {
+                        linger: next,
+                        ceiling,
+                        ..state
+                    },
+                    mv,
+                );
+            }
         }
     }
-    // Slow start survives a hold: only a decrease ends it (TCP's loss), so one burst that lifts p99 into
-    // the band for an interval does not leave the linger to creep up additively from near zero.
+    // Slow start survives a hold and a step: only a decrease ends it (TCP's loss), so after one burst
+    // that lifts p99 into the band for a few intervals the next interval under the setpoint jumps again.
     (state, AimdMove::Hold)
 }
 

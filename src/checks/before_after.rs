@@ -47,7 +47,8 @@ pub const MIN_LOAD_OVER_UNBATCHED: f64 = 20.0;
 /// The bursty load is at most this many times the load the window was tuned at (a premise): past
 /// it, the tuned window is asked about a load it was not tuned for (at 1.5× a 5 % tuning load the
 /// bursts, 10× the mean, reach 75 % of the peak; `check window` found 10 % of the peak too noisy
-/// to tune at).
+/// to tune at). The load is also at most [`crate::checks::window::MAX_FRACTION_OF_PEAK`] of the
+/// peak, as `check window` tunes.
 pub const MAX_LOAD_OVER_TUNED: f64 = 1.5;
 
 /// The simulation's base seed: run `i`'s bound draws with `BOUND_SEED ^ i`.
@@ -145,6 +146,10 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             _ => ba_t.median * LOAD_FRACTION_OF_PEAK,
         },
         un_t.median,
+        match (opts.window, choice) {
+            (None, Some(c)) => c.peak_items_per_s,
+            _ => ba_t.median,
+        },
     );
     let slo_us = opts.slo.as_secs_f64() * 1e6;
     // The latency lower bound: the same trace at the same rate, simulated for every window of a

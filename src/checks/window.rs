@@ -24,6 +24,7 @@ use crate::summary::RunReport;
 use choice::pick;
 pub use choice::RULE;
 use load::TuningLoad;
+pub use load::MAX_FRACTION_OF_PEAK;
 use rows::{ContenderRow, HistRow, SweepRow};
 
 mod choice;
@@ -43,14 +44,11 @@ pub struct WindowChoice {
     pub tuned_at_rate: f64,
     /// The batched peak that rate is a fraction of ([`LOAD_FRACTION_OF_PEAK`]).
     pub peak_items_per_s: f64,
-    /// The unbatched ceiling measured beside it (the rate is at least 20× it: `load.rs`); NaN in
-    /// a `window.json` written before it was measured.
-    #[serde(default = "f64_nan")]
-    pub unbatched_items_per_s: f64,
-}
-
-fn f64_nan() -> f64 {
-    f64::NAN
+    /// The unbatched ceiling measured beside it (the rate is at least 20× it: `load.rs`), for the
+    /// reader; none in a `window.json` written before it was measured, or where the run gave no
+    /// finite figure (JSON has no NaN: serde_json writes it as null, which an `f64` cannot read).
+    #[serde(default)]
+    pub unbatched_items_per_s: Option<f64>,
 }
 
 impl WindowChoice {
@@ -229,7 +227,7 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
         linger_ms: w.linger.as_secs_f64() * 1e3,
         tuned_at_rate: rate,
         peak_items_per_s: peak.throughput_items_per_s,
-        unbatched_items_per_s: unbatched,
+        unbatched_items_per_s: unbatched.is_finite().then_some(unbatched),
     };
 
     opts.progress(format!(
@@ -286,9 +284,10 @@ pub fn window(opts: &CheckOptions) -> Result<(CheckResult, WindowChoice), CheckE
         Criterion::premise(
             load.premise,
             format!(
-                "the tuning load {rate:.0} items/s is at most {}% of the batched peak {:.0} (its 10× bursts fit under the peak; {:.1}%)",
-                load::MAX_FRACTION_OF_PEAK * 100.0,
+                "the tuning load {rate:.0} items/s is at most {:.1}% of the batched peak {:.0} (its 10× bursts reach at most {:.0}% of the peak): {:.1}%",
+                MAX_FRACTION_OF_PEAK * 100.0,
                 peak.throughput_items_per_s,
+                MAX_FRACTION_OF_PEAK * 1000.0,
                 rate / peak.throughput_items_per_s * 100.0
             ),
         ),

@@ -76,7 +76,8 @@ fn decays_when_the_sink_is_nearly_idle_because_linger_only_adds_latency() {
 #[test]
 fn holds_inside_the_band_and_never_passes_the_cap() {
     let c = cfg();
-    // p99 between SLO × (1 − margin) and the SLO: hold.
+    // p99 between a step under the prediction's bound, SLO × (1 − margin / 2), and the SLO: hold
+    // (under it, in the band, a step: `in_the_band_a_step_that_stays_under_the_bound_is_taken`).
     let near = SLO.mul_f64(1.0 - c.margin / 2.0).as_secs_f64() * 1e3;
     let l = Duration::from_millis(3);
     assert_eq!(step(&c, l, &obs(near, 10_000, 50.0)), (l, AimdMove::Hold));
@@ -395,9 +396,63 @@ fn in_the_band_a_step_that_stays_under_the_bound_is_taken() {
     let (next, mv) = aimd_step(&c, SLO, at(l, true), &o);
     assert_eq!((next.linger, mv), (l + c.increase, AimdMove::Increase));
     assert!(next.slow_start);
+    // Only once the recent commits are all the linger in force's.
+    let mut young = o;
+    young.fresh_intervals = RECENT_COMMIT_INTERVALS - 1;
+    assert_eq!(step(&c, l, &young), (l, AimdMove::Hold));
     // At the edge: p99 + step exactly at the bound steps; a nanosecond more holds.
     o.p99 = bound - c.increase;
     assert_eq!(step(&c, l, &o), (l + c.increase, AimdMove::Increase));
     o.p99 += Duration::from_nanos(1);
     assert_eq!(step(&c, l, &o), (l, AimdMove::Hold));
+}
+
+/// Review of 46fa6b9: with the band's p99 enough for a step, a whole history at the ceiling in
+/// the band lifted the ceiling, and growth went back into the linger that breached every 0.6 s.
+/// Lifting it still needs the p99 under the setpoint.
+#[test]
+fn a_history_at_the_ceiling_in_the_band_does_not_lift_it() {
+    let c = cfg();
+    let ceiling = Duration::from_millis(4);
+    let state = AimdState {
+        linger: ceiling,
+        slow_start: false,
+        ceiling,
+    };
+    let mut o = obs(8.0, 30_000, 100.0);
+    o.recent_commit = Duration::from_millis(1);
+    assert_eq!(aimd_step(&c, SLO, state, &o), (state, AimdMove::Hold));
+    // Under the setpoint the same history lifts it.
+    o.p99 = Duration::from_millis(5);
+    let (next, mv) = aimd_step(&c, SLO, state, &o);
+    assert_eq!(mv, AimdMove::Increase);
+    assert_eq!(next.linger, ceiling + c.increase);
+    assert_eq!(next.ceiling, c.max_linger);
+}
+
+/// Review of 46fa6b9: in slow start, under the setpoint, a jump the hysteresis check turned down
+/// held, where a p99 in the band would have stepped. The step is tried after the jump.
+#[test]
+fn a_jump_turned_down_still_leaves_a_step() {
+    let c = cfg();
+    let mut o = obs(2.0, 30_000, 100.0);
+    o.recent_commit = Duration::from_millis(3);
+    // 1.5 ms linger, 3 ms commits: a jump to 3 ms passes the bound less two steps (3 + 6 + 0.4 >
+    // 8.5 ms); one step to 1.7 ms does not (8.1 ms).
+    let l = Duration::from_micros(1_500);
+    let (next, mv) = aimd_step(&c, SLO, at(l, true), &o);
+    assert_eq!((next.linger, mv), (l + c.increase, AimdMove::Increase));
+    assert!(next.slow_start);
+}
+
+/// A step smaller than half the margin (an SLO under 1.33 ms at the default 0.2 ms step): under
+/// the setpoint a step is still a candidate, as before the band's gate.
+#[test]
+fn a_tight_slo_still_grows_under_its_setpoint() {
+    let c = cfg();
+    let slo = Duration::from_millis(1);
+    let mut o = obs(0.3, 30_000, 100.0);
+    o.recent_commit = Duration::from_micros(50);
+    let (next, mv) = aimd_step(&c, slo, at(Duration::ZERO, false), &o);
+    assert_eq!((next.linger, mv), (c.increase, AimdMove::Increase));
 }

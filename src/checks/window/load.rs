@@ -6,18 +6,20 @@
 //! ceiling (`reports/runs/2026-12-03a-vm`: 88,900 against 170,140 items/s), and before-after had to
 //! raise the load 1.91× past the tuning: a window tuned for another load, so its claim went unjudged.
 //!
-//! The premise: the raised load's bursts still fit under the batched peak. The standard trace bursts
-//! at 10× its mean, so a mean above [`MAX_FRACTION_OF_PEAK`] of the peak offers bursts past what the
-//! sink can carry — a queue that grows through every burst, whose p99 is the disk's hour and not the
-//! window's (see [`LOAD_FRACTION_OF_PEAK`]). A machine whose peak is under 200× its unbatched ceiling
-//! cannot test the claim at all, and says so.
+//! The premise: the raised load's bursts still fit under the batched peak, with a margin. The
+//! standard trace bursts at 10× its mean, so a mean above [`MAX_FRACTION_OF_PEAK`] of the peak offers
+//! bursts near or past what the sink can carry — a queue that grows through every burst, whose p99
+//! is the disk's hour and not the window's (see [`LOAD_FRACTION_OF_PEAK`]). A machine whose peak is
+//! under about 267× its unbatched ceiling cannot test the claim, and says so.
 
 use super::LOAD_FRACTION_OF_PEAK;
 use crate::checks::before_after::MIN_LOAD_OVER_UNBATCHED;
 
-/// The tuning load's mean may be at most this fraction of the batched peak (its 10× bursts then
-/// arrive at most at the peak).
-pub const MAX_FRACTION_OF_PEAK: f64 = 0.10;
+/// The tuning load's mean may be at most this fraction of the batched peak: its 10× bursts then
+/// arrive at 75 % of the peak at most, the margin `check before-after` already allowed (1.5× a 5 %
+/// tuning load). At 10 % they arrived at all of it, and the p99 was the disk's hour
+/// ([`LOAD_FRACTION_OF_PEAK`]; review of 46fa6b9, which had 10 % here).
+pub const MAX_FRACTION_OF_PEAK: f64 = 0.075;
 
 /// The load of the sweep and of the chosen window's fresh runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,22 +60,27 @@ mod tests {
     }
 
     /// `reports/runs/2026-12-03a-vm`: peak 1,777,994, ceiling 8,507: 5 % (88,900) is under 20×
-    /// the ceiling (170,140), which is 9.6 % of the peak: raised, and the bursts still fit.
+    /// the ceiling (170,140), which is 9.6 % of the peak: raised, and its bursts would reach 96 %
+    /// of the peak, so the premise fails there and says so.
     #[test]
     fn a_fast_fdatasync_raises_the_tuning_load_to_twenty_times_the_ceiling() {
         let l = TuningLoad::of(1_777_994.0, 8_507.0);
         assert_eq!(l.rate, 170_140.0);
+        assert!(l.raised && !l.premise, "{l:?}");
+        // A ceiling of 6,000 on that peak: 120,000 is 6.7 % of it, raised and judged.
+        let l = TuningLoad::of(1_777_994.0, 6_000.0);
+        assert_eq!(l.rate, 120_000.0);
         assert!(l.raised && l.premise, "{l:?}");
     }
 
-    /// A peak under 200× the ceiling: 20× it is past a tenth of the peak, so bursts of 10× the
-    /// mean overrun the sink; the premise fails (the criterion must be able to fail).
+    /// At the edge: 20× the ceiling at exactly 7.5 % of the peak holds; one item/s of ceiling more
+    /// does not (the criterion must be able to fail).
     #[test]
-    fn a_peak_under_two_hundred_times_the_ceiling_cannot_test_the_claim() {
-        let l = TuningLoad::of(1_000_000.0, 5_001.0);
-        assert_eq!(l.rate, 100_020.0);
+    fn a_peak_under_about_267_times_the_ceiling_cannot_test_the_claim() {
+        assert!(TuningLoad::of(1_000_000.0, 3_750.0).premise);
+        let l = TuningLoad::of(1_000_000.0, 3_751.0);
+        assert_eq!(l.rate, 75_020.0);
         assert!(!l.premise, "{l:?}");
-        assert!(TuningLoad::of(1_000_000.0, 5_000.0).premise);
     }
 
     #[test]
