@@ -10,8 +10,10 @@
 //!   p99 plus one step stays under `SLO × (1 − margin / 2)` (the breach prediction's bound, below),
 //!   *and* batching pays: more than `grow_above_arrivals_per_commit` items arrive during one commit
 //!   (write + fdatasync), so the fixed cost is being shared and a longer linger shares it further.
-//!   Slow start's jump (below) and lifting the ceiling need the p99 under the setpoint. From a
-//!   step under the bound to the SLO the controller holds.
+//!   In the band between the two, a step also waits until the last three intervals were all at the
+//!   linger in force (the prediction reads their commits). Slow start's jump (below) and lifting the
+//!   ceiling need the p99 under the setpoint. From a step under the bound to the SLO the controller
+//!   holds.
 //! - **Multiplicative decrease** (× `decrease_factor`) on a breach (p99 > SLO), and also when the sink is
 //!   nearly idle (fewer than `idle_below_arrivals_per_commit` arrivals per commit): there each item could
 //!   have had its own fdatasync, so a linger only adds latency. This second rule is what lets one
@@ -38,13 +40,16 @@
 //! - **One breach, one decrease**: a decrease (or a breach behind a stall) clears the history, and the driver drops the latencies
 //!   of the first interval after it, whose batches were formed under the old linger (judging them
 //!   halved the linger two and three times for one breach).
-//! - Hold in between (hysteresis), so the linger does not flap.
+//! - Hold otherwise (hysteresis), so the linger does not flap: from a step under the bound to the
+//!   SLO, in the band until three intervals at the linger, and where growth would come within two
+//!   steps of the prediction's bound.
 //! - **Slow start**, after TCP's (RFC 5681 §3.1) but not its doubling alone: from the floor after an
 //!   idle period (and at the start), the first growth step goes at once to the largest linger the breach prediction leaves room for under the
 //!   setpoint (`linger + 2 × commit ≤ SLO × (1 − margin)`, capped at `max_linger`), and at least
-//!   doubles; it lasts until the first decrease — TCP's loss; holds and single steps in the band do
-//!   not end it, since at high load one burst lifts p99 into the band at any linger. From then on
-//!   growth is additive. Every
+//!   doubles (where the jump would pass the prediction's bound, a single step is taken instead);
+//!   it lasts until the first decrease — TCP's loss; holds and single steps do not end it, since
+//!   at high load one burst lifts p99 into the band at any linger. From then on growth is
+//!   additive. Every
 //!   interval spent at a short linger once the load needs batching costs back-to-back fdatasyncs (at a
 //!   linger of zero the sink syncs as fast as the disk allows whenever an item is waiting), and the
 //!   prediction already bounds what a longer linger costs in latency. At that load the bursts alone
@@ -78,7 +83,8 @@ pub struct AimdConfig {
     /// p99 and rates are judged over this many intervals (a sliding window).
     pub history_intervals: usize,
     /// Slow start jumps, and a ceiling lifts, only while p99 < SLO × (1 − margin); one additive step
-    /// is taken there, or while p99 + the step ≤ SLO × (1 − margin / 2), the breach prediction's bound.
+    /// is taken there, or while p99 + the step ≤ SLO × (1 − margin / 2), the breach prediction's
+    /// bound, once the last three intervals were at the linger in force.
     pub margin: f64,
     /// Additive increase of the linger per step.
     pub increase: Duration,
@@ -223,7 +229,8 @@ pub enum AimdMove {
     /// Slow start: p99 had headroom and batching paid: linger to the room the breach prediction
     /// leaves under the setpoint (at least doubled, at least one increase).
     SlowStart,
-    /// p99 had headroom and batching paid: linger += increase.
+    /// Batching paid and p99 had headroom (under the setpoint, or in the band with a step's room
+    /// under the prediction's bound): linger += increase.
     Increase,
     /// p99 breached the SLO: linger × decrease_factor.
     DecreaseBreach,
@@ -438,16 +445,18 @@ pub fn aimd_step(
                 // A whole history at the ceiling with headroom: the breach is forgotten.
                 (next, cfg.max_linger)
             } else {
-                return (state, AimdMove::Hold);
+                // At the ceiling without a history under the setpoint at it: not this candidate.
+                continue;
             };
             // Never grow into the breach the rule above would take back at the next step, nor up
-            // to its edge: the cut lands a step under the room, and growth stops two steps short
-            // of it, so a commit mean that jitters by less than a step (its double by less than
-            // two) neither cuts nor grows (hysteresis). One step short was half a step of the
-            // commit mean: 3-interval means of commits jittering ±0.2 ms around 2 ms moved by that
-            // much, and the linger was cut and regrown twice a second
-            // (`commits_jittering_at_the_bound_settle_the_linger_instead_of_flapping_it`, once
-            // growth in the band took another path to the bound).
+            // to its edge: growth stops two steps short of the prediction's bound, so a linger
+            // reached by growth is cut only once the commit mean rises by a step, and after a cut
+            // (to a step under the room) growth resumes only once it falls by a step (hysteresis;
+            // a rise of half a step cuts a linger the cut left there again: downwards only). One
+            // step short was half a step of the commit mean either way: 3-interval means of
+            // commits jittering ±0.2 ms around 2 ms moved by that much, and the linger was cut and
+            // regrown twice a second (`commits_jittering_at_the_bound_settle_the_linger_instead_
+            // of_flapping_it`, once growth in the band took another path to the bound).
             let short = cfg.increase * 2;
             if next + obs.recent_commit * 2 + short <= bound {
                 return (
