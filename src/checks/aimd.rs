@@ -241,7 +241,6 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let ai = all.len() - 1;
     let statics: Vec<usize> = (0..all.len()).filter(|&i| all[i].is_static()).collect();
     let mut table = Vec::new();
-    let mut trace = Vec::new();
     let mut traces = Vec::new();
     let mut criteria = Vec::new();
     // AIMD's runs added to decide its SLO, per regime (`aimd/slo.rs`).
@@ -309,7 +308,6 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                 }
             }
         }
-        trace.extend(trace_rows(r.name, runs[g][ai].iter().take(1)));
         traces.extend(trace_rows(r.name, runs[g][ai].iter().chain(&added[g])));
         let what = match r.objective {
             Objective::P99 => "p99".to_string(),
@@ -454,7 +452,12 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
 
     let mut evidence = vec![
         write_csv_rows(&opts.out, "aimd-regret.csv", &table)?,
-        write_csv_rows(&opts.out, "aimd-trace.csv", &trace)?,
+        // The report's chart: each regime's first run, as ran.
+        write_csv_rows(
+            &opts.out,
+            "aimd-trace.csv",
+            &traces.iter().filter(|t| t.run == 0).collect::<Vec<_>>(),
+        )?,
         write_csv_rows(&opts.out, "aimd-traces.csv", &traces)?,
     ];
     let figures = json!({

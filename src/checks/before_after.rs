@@ -132,25 +132,20 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
 
     // (b) bursty replay at the load the window was tuned at (a fraction of the batched peak), or at
     // the least load only batching can carry where that is more, repeated until the p99's interval
-    // is clear of the SLO.
+    // is clear of the SLO. The tuning load and the peak it is a share of come from one place:
+    // window.json's pair, or this check's own batched saturation.
+    let (tuned, peak) = match (opts.window, choice) {
+        (None, Some(c)) if c.tuned_at_rate.is_finite() && c.tuned_at_rate > 0.0 => {
+            (c.tuned_at_rate, c.peak_items_per_s)
+        }
+        _ => (ba_t.median * LOAD_FRACTION_OF_PEAK, ba_t.median),
+    };
     let BurstyLoad {
         rate,
         tuned: tuned_rate,
         over_tuned,
         premise: premise_load,
-    } = BurstyLoad::of(
-        match (opts.window, choice) {
-            (None, Some(c)) if c.tuned_at_rate.is_finite() && c.tuned_at_rate > 0.0 => {
-                c.tuned_at_rate
-            }
-            _ => ba_t.median * LOAD_FRACTION_OF_PEAK,
-        },
-        un_t.median,
-        match (opts.window, choice) {
-            (None, Some(c)) => c.peak_items_per_s,
-            _ => ba_t.median,
-        },
-    );
+    } = BurstyLoad::of(tuned, un_t.median, peak);
     let slo_us = opts.slo.as_secs_f64() * 1e6;
     // The latency lower bound: the same trace at the same rate, simulated for every window of a
     // dense grid against the fdatasync durations each run measured — each run is compared with the
