@@ -1,6 +1,6 @@
 //! `check before-after`: the same load, unbatched (`max_items 1, linger 0`) vs the tuned window.
 //! (a) Saturation throughput, in interleaved pairs so drift hits both sides alike, decided on the
-//! pairs' ratio; (b) the standard bursty replay at a load only batching can carry: the load the
+//! pairs' ratio, with the premise that this disk's bandwidth allows the bar at all (`ceiling`); (b) the standard bursty replay at a load only batching can carry: the load the
 //! window was tuned at (`window.json`'s: [`LOAD_FRACTION_OF_PEAK`] of the sweep's peak, whose bursts
 //! reach half the disk's batched capacity, or 20× the unbatched ceiling the window check measured
 //! where that is more), raised to [`MIN_LOAD_OVER_UNBATCHED`]× this check's own unbatched ceiling
@@ -31,9 +31,11 @@ use bound::{policy_of, simulate_us, Judged};
 use rows::{BoundRow, CaseRow, LadderRow};
 
 mod bound;
+mod ceiling;
 mod load;
 mod rows;
 
+use ceiling::{Ceiling, PairCeiling};
 use load::BurstyLoad;
 
 /// The project's bar for batched / unbatched saturation items/s with 100-byte items (the README's bar;
@@ -93,8 +95,11 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let run = |cfg| measured_run(&cfg);
 
     // (a) saturation: interleaved pairs, each giving one batched/unbatched ratio, until the ratio's
-    // interval is clear of the bar (or the budget is spent).
+    // interval is clear of the bar (or the budget is spent). Each pair also measures the disk's
+    // ceiling on that ratio (fio at 1 MiB appends, right after it: `ceiling`), while fio runs.
     let (mut un_sat, mut ba_sat) = (Vec::new(), Vec::new());
+    let mut ceilings: Result<Vec<PairCeiling>, String> = Ok(Vec::new());
+    let ceiling_dir = opts.dir.join("ba-ceiling");
     let started = std::time::Instant::now();
     let speedup_decision = decide(
         opts.decision_budget(150.0),
@@ -105,12 +110,38 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             let u = run(opts.saturate("ba-unbatched", unbatched, 2.0))?;
             let b = run(opts.saturate("ba-batched", batched, 2.0))?;
             let ratio = b.throughput_items_per_s / u.throughput_items_per_s;
+            if let Ok(v) = &mut ceilings {
+                // The disk's best append + fdatasync bandwidth, at 1 MiB and at this run's own
+                // write size (`ceiling`).
+                let own = (b.bytes_written / b.write_syscalls.max(1)).max(1);
+                let fio = |bs: u64| {
+                    super::physical::run_fio(
+                        &ceiling_dir,
+                        bs,
+                        opts.run_secs(1.0).as_secs_f64(),
+                        512 << 20,
+                        super::physical::SEGMENT_BYTES,
+                        false,
+                    )
+                };
+                match fio(1 << 20).and_then(|a| Ok(a.bytes_per_s.max(fio(own)?.bytes_per_s))) {
+                    Ok(bytes_per_s) => v.push(PairCeiling {
+                        bytes_per_s,
+                        bytes_per_item: b.bytes_written as f64 / b.committed as f64,
+                        batched_items_per_s: b.throughput_items_per_s,
+                        unbatched_items_per_s: u.throughput_items_per_s,
+                    }),
+                    Err(e) => ceilings = Err(e.to_string()),
+                }
+            }
             un_sat.push(u);
             ba_sat.push(b);
             Ok(ratio)
         },
         |iv| at_least(iv, MIN_SPEEDUP),
     )?;
+    let _ = std::fs::remove_dir_all(&ceiling_dir);
+    let ceiling = Ceiling::of(ceilings.as_deref().map_err(Clone::clone));
     let tput = |v: &[RunReport]| {
         Spread::of(
             &v.iter()
@@ -358,7 +389,9 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                  {:.0} items/s, unbatched {:.0})",
                 ba_t.median, un_t.median
             ),
-        ),
+        )
+        .resting_on(ceiling.premise),
+        ceiling.criterion.clone(),
         Criterion::premise(
             premise_load,
             format!(
@@ -419,6 +452,15 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         "slo_us": slo_us,
         "speedup": speedup,
         "speedup_decision": speedup_decision,
+        "disk_ceiling_speedup_decision": ceiling.decision,
+        "disk_ceiling_pairs": ceilings.as_ref().ok().map(|v| v.iter().map(|p| json!({
+            "fio_best_bytes_per_s": p.bytes_per_s,
+            "batched_items_per_s": p.batched_items_per_s,
+            "bytes_per_item": p.bytes_per_item,
+            "unbatched_items_per_s": p.unbatched_items_per_s,
+            "ceiling_items_per_s": p.items_per_s(),
+            "ceiling_speedup": p.ratio(),
+        })).collect::<Vec<_>>()),
         "bursty_rate_items_per_s": rate,
         "bursty_rate_over_unbatched_ceiling": ceiling_multiple,
         "bursty_rate_over_tuned": over_tuned,
