@@ -41,6 +41,7 @@ use super::error::CheckError;
 use super::window::{measure_peak, WindowChoice, LOAD_FRACTION_OF_PEAK};
 use crate::batch::{AimdConfig, WindowConfig};
 use crate::config::{RunConfig, StopAfter, WindowMode};
+use crate::stats::{at_most, judge_samples, Outcome, LEVEL};
 use crate::summary::RunReport;
 use beaten::beaten_criterion;
 use matrix::{contenders, regimes, Contender, Regime};
@@ -280,6 +281,32 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             config,
         )?;
         let aimd_holds = slo_decision.outcome == crate::stats::Outcome::Holds;
+        // The brownout's premise, from its own runs: the stretched disk left the SLO reachable when
+        // some static window or AIMD met it there (`aimd/brownout.rs`).
+        let premise = match r.brownout {
+            None => true,
+            Some(b) => {
+                let c = brownout::premise(
+                    aimd_holds,
+                    b.factor,
+                    sync_p99_us,
+                    &longest.label(),
+                    statics.iter().map(|&i| {
+                        let p99s = runs[g][i].iter().map(|x| x.latency_us.p99).collect();
+                        let d = judge_samples(p99s, LEVEL, |iv| at_most(iv, slo_us));
+                        (
+                            all[i].label(),
+                            cells[i].p99_us.median,
+                            d.outcome == Outcome::Holds,
+                        )
+                    }),
+                    slo_us,
+                );
+                let held = c.held;
+                criteria.push(c);
+                held
+            }
+        };
         for (i, c) in all.iter().enumerate() {
             let x = &cells[i];
             table.push(RegretRow {
@@ -303,7 +330,8 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             if c.is_static() && (!meets(i) || obj(i) >= CLEAR_WIN * obj(ai)) {
                 if aimd_holds {
                     beaten_in[i].push(r.name.to_string());
-                } else if slo_decision.outcome == crate::stats::Outcome::Inconclusive {
+                } else if slo_decision.outcome == crate::stats::Outcome::Inconclusive || !premise {
+                    // Undecided, or in a regime whose premise this disk did not meet (not judged).
                     beaten_if_decided[i].push(r.name.to_string());
                 }
             }
@@ -316,26 +344,6 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                 "fdatasyncs/item from {:.2} s on (where the load needs batching)",
                 r.scored_from.as_secs_f64()
             ),
-        };
-        // The brownout's premise, from its own runs: the stretched disk left the SLO reachable when
-        // some static window or AIMD met it there (`aimd/brownout.rs`).
-        let premise = match r.brownout {
-            None => true,
-            Some(b) => {
-                let c = brownout::premise(
-                    aimd_holds,
-                    b.factor,
-                    sync_p99_us,
-                    &longest.label(),
-                    statics
-                        .iter()
-                        .map(|&i| (all[i].label(), cells[i].p99_us.median)),
-                    slo_us,
-                );
-                let held = c.held;
-                criteria.push(c);
-                held
-            }
         };
         let mut slo_criterion = Criterion::decided(
             slo_decision.clone(),

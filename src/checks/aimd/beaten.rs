@@ -7,7 +7,8 @@ use crate::checks::common::Criterion;
 
 /// "This static window is not as good everywhere": held where AIMD beat it in a regime whose AIMD SLO
 /// is decided to hold; where it would have, but AIMD's SLO there was undecided, the claim is
-/// undecided too, not false.
+/// undecided too, not false; so it is where the regime's premise was not met on this disk (the
+/// regime is not judged at all there).
 pub(super) fn beaten_criterion(label: &str, beaten: &[String], if_decided: &[String]) -> Criterion {
     let mut c = Criterion::timing(
         !beaten.is_empty(),
@@ -15,7 +16,10 @@ pub(super) fn beaten_criterion(label: &str, beaten: &[String], if_decided: &[Str
             "{label} is not as good everywhere: a regime where AIMD (its SLO decided to hold) is ≥ {CLEAR_WIN}× better on the objective or it breaches the SLO: {}{}",
             if beaten.is_empty() { "none".to_string() } else { beaten.join(", ") },
             if beaten.is_empty() && !if_decided.is_empty() {
-                format!(" (it would be in {}, where AIMD's SLO was undecided)", if_decided.join(", "))
+                format!(
+                    " (it would be in {}, where AIMD's SLO was undecided or the regime's premise not met)",
+                    if_decided.join(", ")
+                )
             } else {
                 String::new()
             }
