@@ -17,7 +17,8 @@ use serde_json::json;
 
 pub use super::common::MAX_OVER_LOWER_BOUND;
 use super::common::{
-    judge_recorded, measured_run, write_csv_rows, CheckOptions, CheckResult, Criterion, Spread,
+    effective_max_items, judge_recorded, measured_run, write_csv_rows, CheckOptions, CheckResult,
+    Criterion, Spread,
 };
 use super::error::CheckError;
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
@@ -96,10 +97,15 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
 
     // (a) saturation: interleaved pairs, each giving one batched/unbatched ratio, until the ratio's
     // interval is clear of the bar (or the budget is spent). Each pair also measures the disk's
-    // ceiling on that ratio (fio at 1 MiB appends, right after it: `ceiling`), while fio runs.
+    // ceiling on that ratio (fio right after it, where fio runs: `ceiling`).
     let (mut un_sat, mut ba_sat) = (Vec::new(), Vec::new());
     let mut ceilings: Result<Vec<PairCeiling>, String> = Ok(Vec::new());
     let ceiling_dir = opts.dir.join("ba-ceiling");
+    let item_bytes = opts.run_config("ba-batched", batched).load.item_bytes;
+    let full_batch = (effective_max_items(&batched, item_bytes)
+        * (item_bytes + crate::codec::MAX_RECORD_FRAMING_BYTES))
+        .min(batched.max_bytes)
+        .max(1) as u64;
     let started = std::time::Instant::now();
     let speedup_decision = decide(
         opts.decision_budget(150.0),
@@ -111,9 +117,8 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             let b = run(opts.saturate("ba-batched", batched, 2.0))?;
             let ratio = b.throughput_items_per_s / u.throughput_items_per_s;
             if let Ok(v) = &mut ceilings {
-                // The disk's best append + fdatasync bandwidth, at 1 MiB and at this run's own
-                // write size (`ceiling`).
-                let own = (b.bytes_written / b.write_syscalls.max(1)).max(1);
+                // The disk's best append + fdatasync bandwidth, at 1 MiB and at the window's full
+                // batch (`ceiling`).
                 let fio = |bs: u64| {
                     super::physical::run_fio(
                         &ceiling_dir,
@@ -123,14 +128,10 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                         super::physical::SEGMENT_BYTES,
                         false,
                     )
+                    .map(|f| f.bytes_per_s)
                 };
-                match fio(1 << 20).and_then(|a| Ok(a.bytes_per_s.max(fio(own)?.bytes_per_s))) {
-                    Ok(bytes_per_s) => v.push(PairCeiling {
-                        bytes_per_s,
-                        bytes_per_item: b.bytes_written as f64 / b.committed as f64,
-                        batched_items_per_s: b.throughput_items_per_s,
-                        unbatched_items_per_s: u.throughput_items_per_s,
-                    }),
+                match fio(1 << 20).and_then(|a| Ok(a.max(fio(full_batch)?))) {
+                    Ok(bytes_per_s) => v.push(PairCeiling::of(&u, &b, bytes_per_s)),
                     Err(e) => ceilings = Err(e.to_string()),
                 }
             }
@@ -455,8 +456,9 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         "disk_ceiling_speedup_decision": ceiling.decision,
         "disk_ceiling_pairs": ceilings.as_ref().ok().map(|v| v.iter().map(|p| json!({
             "fio_best_bytes_per_s": p.bytes_per_s,
+            "fio_full_batch_bytes": full_batch,
             "batched_items_per_s": p.batched_items_per_s,
-            "bytes_per_item": p.bytes_per_item,
+            "item_bytes": p.item_bytes,
             "unbatched_items_per_s": p.unbatched_items_per_s,
             "ceiling_items_per_s": p.items_per_s(),
             "ceiling_speedup": p.ratio(),

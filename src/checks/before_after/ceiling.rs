@@ -1,54 +1,74 @@
 //! The disk's own ceiling on claim (a), batched / unbatched items/s: whether this disk can show
 //! [`MIN_SPEEDUP`]× at all.
 //!
-//! Both sides of the ratio are the disk's. Unbatched, the pipeline commits one item per fdatasync,
-//! at the disk's small-append sync rate; batched, at most the disk's bandwidth at its best write
-//! size over the bytes each item takes on disk (payload, record framing, block headers). The ratio
-//! can pass the bar only where `bandwidth / bytes per item ≥ MIN_SPEEDUP × sync rate`: a disk whose
-//! small fdatasyncs are fast against its bandwidth cannot show 500× with 100-byte items, whatever
-//! the code does (this machine's disk, in some hours: the figures are in issue 15's notes and in run
-//! folders' `before-after.json`). So each saturation pair also measures the
-//! ceiling — fio appending with fdatasync, in the sink's file layout, right after the pair's two
-//! runs, at 1 MiB and at the batched run's own write size (the better of the two, or the batched
-//! run's own rate where that is more: a ceiling is never under what the disk just did) — and the
-//! pairs' ceiling ratios are decided like the claim. Where the whole
-//! interval lies under the bar, the premise is not met and a failed claim is not judged (it says
-//! "this disk cannot show it", with the figures, instead of "the claim is false"); where it is
-//! undecided, a failed claim is undecided too; where fio is unavailable, the claim is judged alone
-//! and says so.
+//! Unbatched, the pipeline commits one item per fdatasync, at about the disk's small-append sync
+//! rate; batched, at most at the disk's bandwidth over the bytes of each item. The ratio can pass
+//! the bar only where `bandwidth / item bytes ≥ MIN_SPEEDUP × unbatched rate`: a disk whose small
+//! fdatasyncs are fast against its bandwidth cannot show 500× with 100-byte items, whatever the
+//! code does (this machine's disk, in some hours: the figures are in issue 15's notes and in run
+//! folders' `before-after.json`). So each saturation pair also measures the ceiling — fio
+//! appending with fdatasync in the sink's file layout, right after the pair's two runs, at 1 MiB
+//! and at the tuned window's full batch (the better of the two, or the batched run's own rate
+//! where that is more: a ceiling is never under what the disk just did) — and the pairs' ceiling
+//! ratios are decided like the claim. Where the whole interval lies under the bar, the premise is
+//! not met and a failed claim is not judged (it says "this disk cannot show it", with the figures,
+//! instead of "the claim is false"); where it is undecided, a failed claim is undecided too.
+//!
+//! What the code under test could move is kept out of the ceiling, so a regression cannot hide
+//! behind it: the bytes per item are the claim's payload bytes, not what the sink wrote (framing
+//! that grew would lower the ceiling with the claim); fio runs at the window's configured batch,
+//! not at the writes the run made; and an unbatched run that did not fdatasync every item (which
+//! would lift the denominator) leaves the ceiling unmeasured. Where fio is unavailable or a figure
+//! is missing (a run that committed nothing), the claim is judged alone and says so.
 
 use super::MIN_SPEEDUP;
 use crate::checks::common::Criterion;
 use crate::stats::{at_least, judge_samples, Decision, Outcome, LEVEL};
+use crate::summary::RunReport;
 
-/// One pair's ceiling: the disk's best append + fdatasync bandwidth and the batched run's bytes per
-/// item.
+/// One pair's ceiling: the disk's best append + fdatasync bandwidth and the figures it is set
+/// against.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct PairCeiling {
     /// fio's append + fdatasync bandwidth, bytes/s: the better of 1 MiB appends and appends of the
-    /// batched run's own mean write size (a disk is not always fastest at 1 MiB: in one hour the
-    /// pipeline's ~400 KB commits ran at 1.5× fio's 1 MiB bandwidth).
+    /// window's full batch (a disk is not always fastest at 1 MiB: in one hour the pipeline's ~400 KB
+    /// commits ran at 1.5× fio's 1 MiB bandwidth).
     pub(super) bytes_per_s: f64,
-    /// Bytes the batched run wrote to segments per item it committed.
-    pub(super) bytes_per_item: f64,
+    /// The items' payload bytes (the claim's "100-byte items").
+    pub(super) item_bytes: f64,
     /// The pair's batched items/s: the disk did at least that.
     pub(super) batched_items_per_s: f64,
-    /// The pair's unbatched items/s.
+    /// The pair's unbatched items/s; NaN where that run did not fdatasync every item it committed
+    /// (or committed none): a rate that is not the disk's sync rate sets no ceiling.
     pub(super) unbatched_items_per_s: f64,
 }
 
 impl PairCeiling {
+    /// From the pair's two runs and fio's best bandwidth after them.
+    pub(super) fn of(unbatched: &RunReport, batched: &RunReport, bytes_per_s: f64) -> PairCeiling {
+        let synced_each = unbatched.committed > 0 && unbatched.fdatasyncs >= unbatched.committed;
+        PairCeiling {
+            bytes_per_s,
+            item_bytes: batched.settings.item_bytes as f64,
+            batched_items_per_s: batched.throughput_items_per_s,
+            unbatched_items_per_s: if synced_each {
+                unbatched.throughput_items_per_s
+            } else {
+                f64::NAN
+            },
+        }
+    }
+
     /// Items/s the disk allows for these items: its best bandwidth over their bytes, or what the
     /// batched run did where that is more.
     pub(super) fn items_per_s(&self) -> f64 {
-        (self.bytes_per_s / self.bytes_per_item).max(self.batched_items_per_s)
+        (self.bytes_per_s / self.item_bytes).max(self.batched_items_per_s)
     }
 
-    /// The largest batched / unbatched ratio this pair's disk allows (NaN where a figure is missing:
-    /// it then holds no premise).
+    /// The largest batched / unbatched ratio this pair's disk allows (NaN where a figure is missing).
     pub(super) fn ratio(&self) -> f64 {
         let r = self.items_per_s() / self.unbatched_items_per_s;
-        if r.is_finite() && r > 0.0 && self.bytes_per_item.is_finite() {
+        if r.is_finite() && r > 0.0 && self.item_bytes > 0.0 {
             r
         } else {
             f64::NAN
@@ -76,15 +96,17 @@ impl Ceiling {
             Err(why) => return Ceiling::unmeasured(why),
         };
         let ratios: Vec<f64> = pairs.iter().map(PairCeiling::ratio).collect();
-        // A missing figure in any pair decides nothing.
-        let missing = ratios.iter().any(|r| r.is_nan());
-        let d = judge_samples(ratios, LEVEL, |iv| {
-            if missing {
-                Outcome::Inconclusive
-            } else {
-                at_least(iv, MIN_SPEEDUP)
-            }
-        });
+        // A missing figure in any pair (a run that committed nothing, an unbatched run that did not
+        // sync each item): no ceiling, and the claim is judged alone — a ratio of nothing must fail
+        // it, not leave it undecided.
+        if let Some(i) = ratios.iter().position(|r| r.is_nan()) {
+            return Ceiling::unmeasured(format!(
+                "pair {} has no ceiling: {pairs:?}",
+                i + 1,
+                pairs = pairs[i]
+            ));
+        }
+        let d = judge_samples(ratios, LEVEL, |iv| at_least(iv, MIN_SPEEDUP));
         let mid = |f: fn(&PairCeiling) -> f64| {
             let mut v: Vec<f64> = pairs.iter().map(f).collect();
             v.sort_by(f64::total_cmp);
@@ -92,11 +114,11 @@ impl Ceiling {
         };
         let figures = format!(
             "fio's append + fdatasync bandwidth {:.1} MB/s (the better of 1 MiB appends and the \
-             batched run's write size) over {:.1} bytes per item on disk = {:.0} items/s, or the \
+             window's full batch) over {:.0} payload bytes per item = {:.0} items/s, or the \
              batched run's own items/s where more, against {:.0} unbatched items/s (medians of the \
              pairs; fio ran right after each pair, in the sink's file layout)",
             mid(|p| p.bytes_per_s) / 1e6,
-            mid(|p| p.bytes_per_item),
+            mid(|p| p.item_bytes),
             mid(PairCeiling::items_per_s),
             mid(|p| p.unbatched_items_per_s),
         );
@@ -159,7 +181,7 @@ mod tests {
             .iter()
             .map(|&b| PairCeiling {
                 bytes_per_s: b * 1e6,
-                bytes_per_item: 101.0,
+                item_bytes: 100.0,
                 batched_items_per_s: 1_500_000.0,
                 unbatched_items_per_s: unbatched,
             })
@@ -177,8 +199,8 @@ mod tests {
         Criterion::decided(d, "saturation").resting_on(c.premise)
     }
 
-    /// The hour this was found: ~250 MB/s at 1 MiB, 101 B per item, 5,343 unbatched items/s —
-    /// at most ~463×: a failed 500× claim is "this disk cannot show it", never a FAIL.
+    /// The hour this was found: ~250 MB/s at 1 MiB, 100-byte items, 5,343 unbatched items/s —
+    /// at most ~468×: a failed 500× claim is "this disk cannot show it", never a FAIL.
     #[test]
     fn a_disk_whose_bandwidth_cannot_show_the_bar_leaves_a_failed_claim_unjudged() {
         let p = pairs(&[250.0, 246.0, 255.0, 240.0, 252.0, 249.0], 5_343.0);
@@ -246,19 +268,55 @@ mod tests {
         assert!(!failed_claim(&c).inconclusive);
     }
 
-    /// A figure that is missing (a run that committed nothing: 0 bytes per item) holds no premise.
+    /// A figure that is missing (a batched run that committed nothing has a ratio of 0 and must
+    /// fail the claim; an unbatched run that did not sync each item): the ceiling is not measured
+    /// and the claim is judged alone — before, a NaN held no premise and left a failed claim
+    /// undecided (review of 646b0df).
     #[test]
-    fn a_missing_figure_holds_no_premise() {
+    fn a_missing_figure_leaves_the_claim_judged_alone() {
         let mut p = pairs(&[250.0; 6], 3_000.0);
-        for q in &mut p {
-            q.bytes_per_item = f64::NAN;
-        }
+        p[2].unbatched_items_per_s = f64::NAN;
         let c = Ceiling::of(Ok(&p));
+        assert!(c.premise && c.decision.is_none(), "{}", c.criterion.what);
         assert!(
-            !c.premise && c.criterion.inconclusive,
+            c.criterion.what.contains("pair 3 has no ceiling"),
             "{}",
             c.criterion.what
         );
+        assert!(!failed_claim(&c).inconclusive);
         assert!(Ceiling::of(Ok(&[])).premise);
+    }
+
+    fn report(committed: u64, fdatasyncs: u64, items_per_s: f64, bytes_written: u64) -> RunReport {
+        let mut r = RunReport {
+            committed,
+            fdatasyncs,
+            throughput_items_per_s: items_per_s,
+            bytes_written,
+            ..Default::default()
+        };
+        r.settings.item_bytes = 100;
+        r
+    }
+
+    /// The ceiling is built from what the code under test cannot move: payload bytes, not the bytes
+    /// the sink wrote (framing that grew 10× leaves it where it was), and an unbatched run that
+    /// stopped syncing each item sets none.
+    #[test]
+    fn a_regression_in_the_code_under_test_does_not_move_the_ceiling() {
+        let u = report(10_000, 10_000, 5_000.0, 1_000_000);
+        let lean = PairCeiling::of(&u, &report(1_000_000, 250, 1_000_000.0, 101_000_000), 250e6);
+        let bloated = PairCeiling::of(
+            &u,
+            &report(1_000_000, 250, 1_000_000.0, 1_010_000_000),
+            250e6,
+        );
+        assert_eq!(lean, bloated);
+        assert!((lean.ratio() - 500.0).abs() < 1e-9, "{lean:?}");
+        let unsynced = report(10_000, 100, 50_000.0, 1_000_000);
+        let p = PairCeiling::of(&unsynced, &report(1_000_000, 250, 1e6, 0), 250e6);
+        assert!(p.ratio().is_nan());
+        let nothing = PairCeiling::of(&report(0, 0, 0.0, 0), &report(0, 0, 0.0, 0), 250e6);
+        assert!(nothing.ratio().is_nan());
     }
 }
