@@ -41,7 +41,7 @@ use super::error::CheckError;
 use super::window::{measure_peak, WindowChoice, LOAD_FRACTION_OF_PEAK};
 use crate::batch::{AimdConfig, WindowConfig};
 use crate::config::{RunConfig, StopAfter, WindowMode};
-use crate::stats::{at_most, judge_samples, Outcome, LEVEL};
+use crate::stats::Outcome;
 use crate::summary::RunReport;
 use beaten::beaten_criterion;
 use matrix::{contenders, regimes, Contender, Regime};
@@ -254,7 +254,15 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let mut regime_figures = Vec::new();
     for (g, r) in regimes.iter().enumerate() {
         let cells: Vec<Cell> = runs[g].iter().map(|v| Cell::of(v, r.scored_from)).collect();
-        let meets = |i: usize| cells[i].p99_us.median <= slo_us;
+        // Each contender's SLO on its interleaved runs, by the rule AIMD's own is judged by: a
+        // static window meets it (and may be the oracle) when decided to hold, breaches it when
+        // decided to fail; runs that straddle it do neither (`aimd/slo.rs`).
+        let outcomes: Vec<Outcome> = runs[g]
+            .iter()
+            .map(|v| slo::outcome_on_its_runs(v, slo_us))
+            .collect();
+        let meets = |i: usize| outcomes[i] == Outcome::Holds;
+        let breaches = |i: usize| outcomes[i] == Outcome::Fails;
         let obj = |i: usize| cells[i].objective(r.objective);
         // The oracle (`aimd/oracle.rs`): the best static on p99 where the load is low; where it is
         // high, the static windows' frontier read at AIMD's p99.
@@ -264,7 +272,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             ai,
             |i| cells[i].p99_us.median,
             obj,
-            slo_us,
+            meets,
         );
         // A contender without the figure (NaN) has no share: its criterion cannot hold.
         let share = |i: usize| oracle.share(obj(i));
@@ -280,7 +288,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             &mut added[g],
             config,
         )?;
-        let aimd_holds = slo_decision.outcome == crate::stats::Outcome::Holds;
+        let aimd_holds = slo_decision.outcome == Outcome::Holds;
         // The brownout's premise, from its own runs: the stretched disk left the SLO reachable when
         // some static window or AIMD met it there (`aimd/brownout.rs`).
         let premise = match r.brownout {
@@ -291,15 +299,9 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                     b.factor,
                     sync_p99_us,
                     &longest.label(),
-                    statics.iter().map(|&i| {
-                        let p99s = runs[g][i].iter().map(|x| x.latency_us.p99).collect();
-                        let d = judge_samples(p99s, LEVEL, |iv| at_most(iv, slo_us));
-                        (
-                            all[i].label(),
-                            cells[i].p99_us.median,
-                            d.outcome == Outcome::Holds,
-                        )
-                    }),
+                    statics
+                        .iter()
+                        .map(|&i| (all[i].label(), cells[i].p99_us.median, meets(i))),
                     slo_us,
                 );
                 let held = c.held;
@@ -321,17 +323,20 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                 scored_fdatasyncs_per_item: x.scored_fdatasyncs_per_item.median,
                 items_per_s: x.items_per_s.median,
                 mean_batch: x.mean_batch.median,
-                meets_slo: meets(i),
+                meets_slo: if i == ai { aimd_holds } else { meets(i) },
                 is_oracle: oracle.windows().contains(&i),
                 share_of_oracle: share(i),
             });
             // Beaten only where AIMD itself is decided to meet the SLO: a win bought with a breach, or
             // with a p99 the runs could not place, is no win.
-            if c.is_static() && (!meets(i) || obj(i) >= CLEAR_WIN * obj(ai)) {
+            if c.is_static() && (breaches(i) || obj(i) >= CLEAR_WIN * obj(ai)) {
                 if aimd_holds {
                     beaten_in[i].push(r.name.to_string());
-                } else if slo_decision.outcome == crate::stats::Outcome::Inconclusive || !premise {
-                    // Undecided, or in a regime whose premise this disk did not meet (not judged).
+                } else if slo_decision.outcome == Outcome::Inconclusive || !premise {
+                    // Undecided, or in a regime whose premise this disk did not meet: no static
+                    // window was decided to meet the SLO there and neither was AIMD, so the regime
+                    // is not judged (its own criteria rest on the premise) and says nothing either
+                    // way about the static windows it might have shown losing.
                     beaten_if_decided[i].push(r.name.to_string());
                 }
             }

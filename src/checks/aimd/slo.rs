@@ -73,6 +73,20 @@ pub(super) fn two_looks<E>(
     Ok(judge_samples(samples, LEVEL, judge))
 }
 
+/// A static window's interleaved runs against the SLO, decided by the first look of [`two_looks`]
+/// with no runs added — the rule AIMD's own SLO starts from (at three runs: holds when every run's
+/// p99 is under the SLO, fails when every one is past it). At [`LEVEL`] three runs cannot give an
+/// interval at all, so nothing would ever be decided (review of 3d35e18). A missing figure decides
+/// nothing.
+pub(super) fn outcome_on_its_runs(runs: &[RunReport], slo_us: f64) -> Outcome {
+    let p99s: Vec<f64> = runs.iter().map(|x| x.latency_us.p99).collect();
+    if p99s.is_empty() || p99s.iter().any(|p| p.is_nan()) {
+        return Outcome::Inconclusive;
+    }
+    two_looks(p99s, slo_us, None::<fn(usize) -> Result<f64, ()>>)
+        .map_or(Outcome::Inconclusive, |d| d.outcome)
+}
+
 /// The decision on `interleaved` (AIMD's runs of regime `r`), with runs added into `added` when it
 /// is undecided and `budget` has room for them.
 #[allow(clippy::too_many_arguments)]
@@ -143,6 +157,37 @@ mod tests {
         )
         .unwrap();
         (d.outcome, d.samples.len())
+    }
+
+    fn runs_with_p99s(p99s: &[f64]) -> Vec<RunReport> {
+        p99s.iter()
+            .map(|&p| {
+                let mut r = RunReport::default();
+                r.latency_us.p99 = p;
+                r
+            })
+            .collect()
+    }
+
+    /// Before, the static windows' decision was taken at `LEVEL` on their three runs: an interval
+    /// three runs cannot give, so no static window was ever decided to meet the SLO.
+    #[test]
+    fn three_static_runs_under_the_slo_are_decided_to_meet_it_and_straddling_ones_are_not() {
+        let on = |p: &[f64]| outcome_on_its_runs(&runs_with_p99s(p), SLO);
+        assert_eq!(on(&[7_868.0, 9_100.0, 9_912.0]), Outcome::Holds);
+        assert_eq!(on(&[7_868.0, 9_912.0, 12_493.0]), Outcome::Inconclusive);
+        assert_eq!(on(&[f64::NAN, 9_000.0, 9_100.0]), Outcome::Inconclusive);
+        assert_eq!(on(&[]), Outcome::Inconclusive);
+        let past = runs_with_p99s(&[10_100.0, 10_300.0, 12_000.0]);
+        assert_eq!(outcome_on_its_runs(&past, SLO), Outcome::Fails);
+        let straddling = runs_with_p99s(&[9_535.0, 9_970.0, 10_600.0]);
+        assert_eq!(outcome_on_its_runs(&straddling, SLO), Outcome::Inconclusive);
+        let p99s = vec![7_868.0, 9_100.0, 9_912.0];
+        assert_ne!(
+            judge_samples(p99s, LEVEL, |iv| at_most(iv, SLO)).outcome,
+            Outcome::Holds,
+            "the old rule"
+        );
     }
 
     #[test]
