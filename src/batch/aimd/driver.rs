@@ -50,6 +50,7 @@ const MAX_TRACE_POINTS: usize = 100_000;
 #[derive(Debug)]
 pub struct AimdDriver {
     cfg: AimdConfig,
+    /// The objective the steps are given: `SLO × aim`.
     slo: Duration,
     state: AimdState,
     started: Nanos,
@@ -100,12 +101,13 @@ impl Interval {
 }
 
 impl AimdDriver {
-    /// A driver starting at `linger` at time `now` (validate the config first).
+    /// A driver starting at `linger` at time `now` (validate the config first), holding p99 under
+    /// `slo × cfg.aim`: that is the objective its steps are given.
     pub fn new(cfg: AimdConfig, slo: Duration, linger: Duration, now: Nanos) -> Self {
         let slots = cfg.history_intervals.max(1);
         AimdDriver {
             cfg,
-            slo,
+            slo: slo.mul_f64(cfg.aim),
             state: AimdState::new(&cfg, linger),
             started: now,
             next_tick: now + cfg.interval.as_nanos() as Nanos,

@@ -4,8 +4,14 @@ use super::*;
 use crate::clock::{Clock, ManualClock};
 use std::time::Duration;
 
+/// The default settings, aimed at the SLO itself (`aim` 1): the scenarios below are sized against
+/// the objective the steps are given; `the_aim_is_the_objective_the_steps_are_given` shows the
+/// default aim moving it.
 fn cfg() -> AimdConfig {
-    AimdConfig::default()
+    AimdConfig {
+        aim: 1.0,
+        ..AimdConfig::default()
+    }
 }
 
 const SLO: Duration = Duration::from_millis(10);
@@ -364,4 +370,28 @@ fn a_light_load_behind_a_stalled_commit_keeps_a_linger_of_zero() {
             moved.first()
         );
     }
+}
+
+/// A load whose p99 sits at 9 ms, under the 10 ms SLO: aimed at the SLO itself the controller holds
+/// there; at the default aim (0.8: an 8 ms objective) the same p99 is a breach and the linger comes
+/// down — the margin a run's p99 needs to be decided under the SLO (`check aimd`).
+#[test]
+fn the_aim_is_the_objective_the_steps_are_given() {
+    let run = |c: AimdConfig| {
+        let clock = ManualClock::new(0);
+        let mut d = AimdDriver::new(c, SLO, Duration::from_millis(8), clock.now());
+        // 100 k items/s, 1 ms commits at an 8 ms linger: every item's latency is 9 ms.
+        drive(&mut d, &clock, 100_000.0, Duration::from_millis(1), 1.0);
+        moves(d.trace(), AimdMove::DecreaseBreach)
+    };
+    let at_slo = AimdConfig {
+        // No foreseen cut at the SLO (8 ms + 2 × 1 ms is not past it): this isolates the breach.
+        margin: 0.0,
+        max_linger: Duration::from_millis(10),
+        ..cfg()
+    };
+    assert_eq!(run(at_slo), 0, "9 ms is under a 10 ms objective");
+    let aimed = AimdConfig { aim: 0.8, ..at_slo };
+    assert!(run(aimed) >= 1, "9 ms is past an 8 ms objective");
+    assert_eq!(AimdConfig::default().aim, 0.8);
 }
