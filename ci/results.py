@@ -240,6 +240,14 @@ def main():
                 f"The fixed cost is the fdatasync: one per item holds the pipeline to {num(un)} items/s{fio_txt}; "
                 f"the tuned window pays it once per batch and takes {num(bt)} items/s, {num(bt / un)}× more."
             )
+            cd = ba.get("disk_ceiling_speedup_decision") or {}
+            civ = cd.get("interval") or {}
+            if civ.get("median"):
+                w.append(
+                    f"This disk's own ceiling on that ratio (fio's best append+fdatasync bandwidth over the bytes per item, "
+                    f"against the same pairs' unbatched rate) was {num(civ['median'])}× (interval {num(civ['lo'])}–{num(civ['hi'])}×, "
+                    f"{civ.get('n')} pairs): the 500× bar {'is within' if cd.get('outcome') == 'holds' else 'is past' if cd.get('outcome') == 'fails' else 'may or may not be within'} what it can show."
+                )
     win = fig("window").get("chosen")
     if win:
         w.append(
