@@ -242,7 +242,7 @@ def main():
             )
             cd = ba.get("disk_ceiling_speedup_decision") or {}
             civ = cd.get("interval") or {}
-            if civ.get("median"):
+            if civ.get("median") and civ.get("lo") is not None and civ.get("hi") is not None:
                 w.append(
                     f"This disk's own ceiling on that ratio (fio's best append+fdatasync bandwidth over the bytes per item, "
                     f"against the same pairs' unbatched rate) was {num(civ['median'])}× (interval {num(civ['lo'])}–{num(civ['hi'])}×, "

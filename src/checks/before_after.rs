@@ -17,8 +17,7 @@ use serde_json::json;
 
 pub use super::common::MAX_OVER_LOWER_BOUND;
 use super::common::{
-    effective_max_items, judge_recorded, measured_run, write_csv_rows, CheckOptions, CheckResult,
-    Criterion, Spread,
+    judge_recorded, measured_run, write_csv_rows, CheckOptions, CheckResult, Criterion, Spread,
 };
 use super::error::CheckError;
 use super::window::{WindowChoice, LOAD_FRACTION_OF_PEAK};
@@ -101,11 +100,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     let (mut un_sat, mut ba_sat) = (Vec::new(), Vec::new());
     let mut ceilings: Result<Vec<PairCeiling>, String> = Ok(Vec::new());
     let ceiling_dir = opts.dir.join("ba-ceiling");
-    let item_bytes = opts.run_config("ba-batched", batched).load.item_bytes;
-    let full_batch = (effective_max_items(&batched, item_bytes)
-        * (item_bytes + crate::codec::MAX_RECORD_FRAMING_BYTES))
-        .min(batched.max_bytes)
-        .max(1) as u64;
+    let full_batch = ceiling::full_batch_bytes(&batched, opts);
     let started = std::time::Instant::now();
     let speedup_decision = decide(
         opts.decision_budget(150.0),
@@ -117,22 +112,9 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             let b = run(opts.saturate("ba-batched", batched, 2.0))?;
             let ratio = b.throughput_items_per_s / u.throughput_items_per_s;
             if let Ok(v) = &mut ceilings {
-                // The disk's best append + fdatasync bandwidth, at 1 MiB and at the window's full
-                // batch (`ceiling`).
-                let fio = |bs: u64| {
-                    super::physical::run_fio(
-                        &ceiling_dir,
-                        bs,
-                        opts.run_secs(1.0).as_secs_f64(),
-                        512 << 20,
-                        super::physical::SEGMENT_BYTES,
-                        false,
-                    )
-                    .map(|f| f.bytes_per_s)
-                };
-                match fio(1 << 20).and_then(|a| Ok(a.max(fio(full_batch)?))) {
-                    Ok(bytes_per_s) => v.push(PairCeiling::of(&u, &b, bytes_per_s)),
-                    Err(e) => ceilings = Err(e.to_string()),
+                match ceiling::measure(opts, &ceiling_dir, full_batch, &u, &b) {
+                    Ok(p) => v.push(p),
+                    Err(e) => ceilings = Err(e),
                 }
             }
             un_sat.push(u);
@@ -391,7 +373,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                 ba_t.median, un_t.median
             ),
         )
-        .resting_on(ceiling.premise),
+        .resting_on(!ceiling.excuses(&speedup_decision)),
         ceiling.criterion.clone(),
         Criterion::premise(
             premise_load,
