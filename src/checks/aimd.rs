@@ -47,6 +47,7 @@ use beaten::beaten_criterion;
 use matrix::{contenders, regimes, Contender, Regime};
 use oracle::Kind;
 use scored::fdatasyncs_per_item_from;
+use share::fmt_objective;
 
 mod beaten;
 mod brownout;
@@ -54,6 +55,7 @@ mod identity;
 mod matrix;
 mod oracle;
 mod scored;
+mod share;
 mod slo;
 
 /// AIMD must reach this share of the per-regime oracle's objective.
@@ -329,14 +331,21 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             });
             // Beaten only where AIMD itself is decided to meet the SLO: a win bought with a breach, or
             // with a p99 the runs could not place, is no win.
+            // Runs straddling the SLO, the median past it: beaten were the breach decided.
+            let straddles_past = outcomes[i] == Outcome::Inconclusive
+                && cells[i].p99_us.median > slo_us
+                && aimd_holds;
+            if c.is_static() && straddles_past && obj(i) < CLEAR_WIN * obj(ai) {
+                beaten_if_decided[i].push(r.name.to_string());
+            }
             if c.is_static() && (breaches(i) || obj(i) >= CLEAR_WIN * obj(ai)) {
                 if aimd_holds {
                     beaten_in[i].push(r.name.to_string());
                 } else if slo_decision.outcome == Outcome::Inconclusive || !premise {
-                    // Undecided, or in a regime whose premise this disk did not meet: no static
-                    // window was decided to meet the SLO there and neither was AIMD, so the regime
-                    // is not judged (its own criteria rest on the premise) and says nothing either
-                    // way about the static windows it might have shown losing.
+                    // AIMD's SLO undecided, or a regime whose premise this disk did not meet (no
+                    // static window and not AIMD decided to meet the SLO there: the regime is not
+                    // judged, its own criteria rest on the premise), which says nothing either way
+                    // about the static windows it might have shown losing.
                     beaten_if_decided[i].push(r.name.to_string());
                 }
             }
@@ -366,61 +375,54 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         criteria.push(slo_criterion);
         let label = |i: usize| all[i].label();
         let aimd_figure = fmt_objective(r.objective, obj(ai));
-        let s_ai = share(ai).unwrap_or(f64::NAN);
-        let against = |whose: String| {
-            Criterion::timing(
-                s_ai >= MIN_SHARE_OF_ORACLE,
-                format!(
-                    "{}: AIMD's {what} {aimd_figure} is {:.0} % of {whose} ≥ {:.0} %",
-                    r.name,
-                    s_ai * 100.0,
-                    MIN_SHARE_OF_ORACLE * 100.0
-                ),
+        // The oracle again from the static windows whose median met the SLO: at least as strong as
+        // the decided one, and criterion 2 is bracketed by the two (`aimd/share.rs`).
+        let median = oracle::pick(
+            r.objective,
+            &statics,
+            ai,
+            |i| cells[i].p99_us.median,
+            obj,
+            |i| cells[i].p99_us.median <= slo_us,
+        );
+        let whose = |o: &oracle::Oracle| {
+            share::whose(
+                o,
+                &label,
+                &|i| cells[i].p99_us.median,
+                cells[ai].p99_us.median,
+                &|v| fmt_objective(r.objective, v),
             )
         };
-        let share_criterion = match oracle.kind {
-            Kind::Window(o) | Kind::Fastest(o)
-                if all[o].mode == WindowMode::Smart
-                    && identity::ran_smart_policy(&runs[g][ai]) =>
-            {
-                Criterion::timing(
-                    true,
-                    format!(
-                        "{}: AIMD held a linger of zero in every interval of its {} runs, so it flushed as smart batching, the oracle, does; its {what} {aimd_figure} is {:.0} % of smart's {} — the disk's noise between two runs of one policy, not judged",
-                        r.name,
-                        runs[g][ai].len(),
-                        s_ai * 100.0,
-                        fmt_objective(r.objective, obj(o)),
-                    ),
-                )
-            }
-            Kind::Window(o) => against(format!(
-                "the oracle's ({}: {})",
-                label(o),
-                fmt_objective(r.objective, oracle.value)
-            )),
-            Kind::Fastest(o) => against(format!(
-                "the fastest static window's ({}: {} at p99 {:.0} µs; AIMD's p99 {:.0} µs is below every static window's that met the SLO)",
-                label(o),
-                fmt_objective(r.objective, oracle.value),
-                cells[o].p99_us.median,
-                cells[ai].p99_us.median
-            )),
-            Kind::Between { faster, slower } => against(format!(
-                "the static windows' frontier at AIMD's p99 {:.0} µs ({}, interpolated between {} at {:.0} µs and {} at {:.0} µs)",
-                cells[ai].p99_us.median,
-                fmt_objective(r.objective, oracle.value),
-                label(faster),
-                cells[faster].p99_us.median,
-                label(slower),
-                cells[slower].p99_us.median
-            )),
-            Kind::NoneMeetsSlo => Criterion::decided(
+        let smart_oracle = [oracle.kind, median.kind]
+            .into_iter()
+            .find_map(|k| match k {
+                Kind::Window(o) | Kind::Fastest(o) if all[o].mode == WindowMode::Smart => Some(o),
+                _ => None,
+            });
+        let share_criterion = match smart_oracle {
+            Some(o) if identity::ran_smart_policy(&runs[g][ai]) => Criterion::timing(
+                true,
+                format!(
+                    "{}: AIMD held a linger of zero in every interval of its {} runs, so it flushed as smart batching, the oracle, does; its {what} {aimd_figure} is {:.0} % of smart's {} — the disk's noise between two runs of one policy, not judged",
+                    r.name,
+                    runs[g][ai].len(),
+                    median.share(obj(ai)).unwrap_or(f64::NAN) * 100.0,
+                    fmt_objective(r.objective, obj(o)),
+                ),
+            ),
+            _ if median.kind == Kind::NoneMeetsSlo => Criterion::decided(
                 slo_decision.clone(),
                 format!(
                     "{}: no static window met the SLO, so AIMD is the oracle if it does: p99 µs ≤ SLO {slo_us:.0} µs",
                     r.name
                 ),
+            ),
+            _ => share::bracketed(
+                &format!("{}: AIMD's {what} {aimd_figure}", r.name),
+                obj(ai),
+                (&oracle, whose(&oracle)),
+                (&median, whose(&median)),
             ),
         };
         criteria.push(share_criterion.resting_on(premise));
@@ -430,6 +432,9 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             "oracle": oracle.windows().iter().map(|&o| all[o].label()).collect::<Vec<_>>(),
             "oracle_value": oracle.value,
             "aimd_share_of_oracle": share(ai),
+            "median_oracle": median.windows().iter().map(|&o| all[o].label()).collect::<Vec<_>>(),
+            "median_oracle_value": median.value,
+            "aimd_share_of_median_oracle": median.share(obj(ai)),
             "cells": all.iter().zip(&cells).map(|(c, x)| json!({"contender": c.label(), "cell": x})).collect::<Vec<_>>(),
         }));
     }
@@ -490,11 +495,4 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
     });
     evidence.push(write_json_evidence(&opts.out, "aimd.json", &figures)?);
     Ok(CheckResult::judge("aimd", criteria, figures, evidence))
-}
-
-fn fmt_objective(o: Objective, v: f64) -> String {
-    match o {
-        Objective::P99 => format!("{v:.0} µs"),
-        Objective::FdatasyncsPerItem => format!("{v:.6}"),
-    }
 }
