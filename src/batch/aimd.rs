@@ -124,8 +124,8 @@ pub const RECENT_COMMIT_INTERVALS: usize = 3;
 impl Default for AimdConfig {
     /// 10 ms steps over a 0.5 s history; slow start goes at once to the room the breach prediction
     /// leaves, then +0.2 ms per step (20 ms per second, as 0.5 ms per 25 ms before); halve; linger in
-    /// [0, 5 ms] (half the default 10 ms SLO: the other half is the fdatasync and the bursts'
-    /// queueing). Growth starts at three quarters of an item per commit: from one on, at a linger of
+    /// [0, 5 ms] (half the default 10 ms SLO, and under the 8 ms objective the default aim makes of
+    /// it: the rest is the fdatasync and the bursts' queueing). Growth starts at three quarters of an item per commit: from one on, at a linger of
     /// zero, the sink syncs back to back, and a controller that waits to see one pays for the interval
     /// it took to see it; below half an item the linger decays (the band between holds). The steps are
     /// short because every interval spent at a linger of zero once the load needs batching costs the
@@ -300,7 +300,8 @@ impl AimdState {
 }
 
 /// A breach the disk explains: p99 past the SLO where the slowest commit of the history and then a
-/// recent mean one pass the SLO together — an item behind that commit, waiting for it and then for
+/// recent mean one pass the SLO together (`slo` is the objective the step is given: the driver's
+/// `SLO × aim`) — an item behind that commit, waiting for it and then for
 /// its own, breached at a linger of zero too. (Half the SLO for the slow commit alone exempted
 /// breaches the linger made: a 5.5 ms commit at a 5 ms linger, review of 1c6a38d.)
 pub fn breach_behind_a_stall(slo: Duration, obs: &AimdObservation) -> bool {

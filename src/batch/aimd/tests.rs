@@ -287,6 +287,15 @@ fn a_ceiling_factor_outside_decrease_factor_to_one_is_refused() {
 }
 
 #[test]
+fn an_aim_outside_zero_to_one_is_refused() {
+    for a in [0.0, -0.5, 1.5, f64::NAN] {
+        let e = AimdConfig { aim: a, ..cfg() }.validate().unwrap_err();
+        assert_eq!(e.field, "aimd.aim", "{a}");
+    }
+    assert!(AimdConfig { aim: 1.0, ..cfg() }.validate().is_ok());
+}
+
+#[test]
 fn after_a_breach_the_linger_grows_back_to_the_ceiling_and_past_it_once_a_history_had_headroom() {
     let c = cfg();
     let five = AimdState::new(&c, Duration::from_millis(5));

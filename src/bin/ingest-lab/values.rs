@@ -34,7 +34,7 @@ pub(crate) enum WindowKind {
     Static,
     /// No timer: take everything queued when the sink is free.
     Smart,
-    /// The linger follows p99 against --slo-ms; --linger-ms is where it starts.
+    /// The linger follows p99 against 0.8 × --slo-ms (the controller's aim); --linger-ms is where it starts.
     Aimd,
 }
 
