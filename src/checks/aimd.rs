@@ -329,12 +329,11 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                 is_oracle: oracle.windows().contains(&i),
                 share_of_oracle: share(i),
             });
-            // Beaten only where AIMD itself is decided to meet the SLO: a win bought with a breach, or
-            // with a p99 the runs could not place, is no win.
-            // Runs straddling the SLO, the median past it: beaten were the breach decided.
+            // Beaten only where AIMD is decided to meet the SLO (a win bought with a breach, or an
+            // undecided p99, is none); a straddling window, median past the SLO, were its breach decided.
             let straddles_past = outcomes[i] == Outcome::Inconclusive
                 && cells[i].p99_us.median > slo_us
-                && aimd_holds;
+                && slo_decision.outcome != Outcome::Fails;
             if c.is_static() && straddles_past && obj(i) < CLEAR_WIN * obj(ai) {
                 beaten_if_decided[i].push(r.name.to_string());
             }
@@ -375,8 +374,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         criteria.push(slo_criterion);
         let label = |i: usize| all[i].label();
         let aimd_figure = fmt_objective(r.objective, obj(ai));
-        // The oracle again from the static windows whose median met the SLO: at least as strong as
-        // the decided one, and criterion 2 is bracketed by the two (`aimd/share.rs`).
+        // The oracle again from the windows whose median met the SLO: criterion 2 reads both.
         let median = oracle::pick(
             r.objective,
             &statics,
@@ -394,12 +392,16 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                 &|v| fmt_objective(r.objective, v),
             )
         };
-        let smart_oracle = [oracle.kind, median.kind]
-            .into_iter()
-            .find_map(|k| match k {
-                Kind::Window(o) | Kind::Fastest(o) if all[o].mode == WindowMode::Smart => Some(o),
-                _ => None,
-            });
+        // The identity shortcut only where every oracle there is, is smart (review of b17a5e6).
+        let smart = |k: Kind| match k {
+            Kind::Window(o) | Kind::Fastest(o) if all[o].mode == WindowMode::Smart => Some(o),
+            _ => None,
+        };
+        let smart_oracle = match (smart(oracle.kind), smart(median.kind)) {
+            (Some(o), Some(_)) => Some(o),
+            (None, Some(o)) if oracle.kind == Kind::NoneMeetsSlo => Some(o),
+            _ => None,
+        };
         let share_criterion = match smart_oracle {
             Some(o) if identity::ran_smart_policy(&runs[g][ai]) => Criterion::timing(
                 true,
@@ -407,7 +409,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
                     "{}: AIMD held a linger of zero in every interval of its {} runs, so it flushed as smart batching, the oracle, does; its {what} {aimd_figure} is {:.0} % of smart's {} — the disk's noise between two runs of one policy, not judged",
                     r.name,
                     runs[g][ai].len(),
-                    median.share(obj(ai)).unwrap_or(f64::NAN) * 100.0,
+                    obj(o) / obj(ai) * 100.0,
                     fmt_objective(r.objective, obj(o)),
                 ),
             ),

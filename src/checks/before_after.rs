@@ -374,7 +374,7 @@ pub fn before_after(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             ),
         )
         .resting_on(!ceiling.excuses(&speedup_decision)),
-        ceiling.criterion.clone(),
+        ceiling.criterion_for(&speedup_decision),
         Criterion::premise(
             premise_load,
             format!(

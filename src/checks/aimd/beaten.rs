@@ -17,7 +17,7 @@ pub(super) fn beaten_criterion(label: &str, beaten: &[String], if_decided: &[Str
             if beaten.is_empty() { "none".to_string() } else { beaten.join(", ") },
             if beaten.is_empty() && !if_decided.is_empty() {
                 format!(
-                    " (it would be in {}, where AIMD's SLO was undecided or the regime's premise not met)",
+                    " (it would be in {}, where AIMD's SLO or this window's breach was undecided, or the regime's premise not met)",
                     if_decided.join(", ")
                 )
             } else {

@@ -181,14 +181,34 @@ impl Ceiling {
     }
 
     /// Whether a failed `claim` is left undecided: the ceiling did not hold the bar, and the claim's
-    /// interval reaches [`MIN_FRACTION_OF_FIO`] of the ceiling's low end — the pipeline is at the
+    /// interval reaches [`MIN_FRACTION_OF_FIO`] of the ceiling's median (not its low end: an
+    /// undecided ceiling's low end is a low order statistic, review of 45ea860) — the pipeline is at the
     /// disk's limit by the project's own bar for that (`check physical`), or cannot be told from
     /// there. A claim clearly under what this disk allows is the pipeline's own failure and is
     /// judged (review of 555af0d: a pipeline at 100× on a disk allowing 450× read as "this disk
     /// cannot show it").
+    /// The premise criterion as the claim's verdict reads it: where a failed claim is not excused,
+    /// the premise's "not judged" would contradict the FAIL beside it, so it says why it is judged.
+    pub(super) fn criterion_for(&self, claim: &Decision) -> Criterion {
+        let mut c = self.criterion.clone();
+        if let Some(d) = self.decision.as_ref().filter(|_| !self.premise) {
+            if claim.outcome != Outcome::Holds && !self.excuses(claim) {
+                c.what.push_str(&format!(
+                    "; the claim is judged all the same: its interval's high end {:.0}× is under {:.0} % of the ceiling's median {:.0}×, so the pipeline, not the disk, is short",
+                    claim.interval.hi,
+                    MIN_FRACTION_OF_FIO * 100.0,
+                    d.interval.median
+                ));
+            }
+        }
+        c
+    }
+
     pub(super) fn excuses(&self, claim: &Decision) -> bool {
         match &self.decision {
-            Some(d) if !self.premise => claim.interval.hi >= MIN_FRACTION_OF_FIO * d.interval.lo,
+            Some(d) if !self.premise => {
+                claim.interval.hi >= MIN_FRACTION_OF_FIO * d.interval.median
+            }
             _ => false,
         }
     }
@@ -291,6 +311,12 @@ mod tests {
             at_least(iv, MIN_SPEEDUP)
         });
         assert!(!c.excuses(&far_under));
+        let premise = c.criterion_for(&far_under);
+        assert!(
+            premise.what.contains("judged all the same"),
+            "{}",
+            premise.what
+        );
         let claim =
             Criterion::decided(far_under.clone(), "saturation").resting_on(!c.excuses(&far_under));
         assert!(!claim.held && !claim.inconclusive, "{}", claim.what);
@@ -310,7 +336,7 @@ mod tests {
 
     #[test]
     fn a_ceiling_that_straddles_the_bar_leaves_a_failed_claim_undecided() {
-        let p = pairs(&[200.0, 260.0, 230.0, 300.0, 210.0, 280.0], 4_400.0);
+        let p = pairs(&[200.0, 225.0, 210.0, 235.0, 205.0, 220.0], 4_400.0);
         let c = Ceiling::of(Ok(&p));
         assert_eq!(
             c.decision.as_ref().map(|d| d.outcome),
