@@ -26,7 +26,7 @@
 use std::path::Path;
 
 use super::MIN_SPEEDUP;
-use crate::checks::common::{effective_max_items, CheckOptions, Criterion};
+use crate::checks::common::{effective_max_items, CheckOptions, Criterion, Spread};
 use crate::checks::physical::{run_fio, MIN_FRACTION_OF_FIO, SEGMENT_BYTES};
 use crate::config::WindowConfig;
 use crate::stats::{at_least, judge_samples, Decision, Outcome, LEVEL};
@@ -143,9 +143,7 @@ impl Ceiling {
         }
         let d = judge_samples(ratios, LEVEL, |iv| at_least(iv, MIN_SPEEDUP));
         let mid = |f: fn(&PairCeiling) -> f64| {
-            let mut v: Vec<f64> = pairs.iter().map(f).collect();
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
+            Spread::of(&pairs.iter().map(f).collect::<Vec<_>>()).median
         };
         let figures = format!(
             "fio's append + fdatasync bandwidth {:.1} MB/s (the better of 1 MiB appends and the \
