@@ -26,7 +26,7 @@
 //! medians of the repetitions; the matrix is 6 regimes × 5 contenders (smart, lingers of 1, 2 and
 //! 5 ms, AIMD), so with `make bench`'s time budget each cell has 3 runs: the SLO criterion is decided
 //! at the level their min–max gives, 75 % and not the 95 % of the other checks' decisions (see the
-//! README's "Timing verdicts"); the shares compare medians. A 0.5 ms
+//! README's "Timing verdicts"), and so are the shares, one per repetition. A 0.5 ms
 //! linger was dropped from the grid for time (issue 15's notes give why).
 
 use std::time::Duration;
@@ -48,6 +48,7 @@ use matrix::{contenders, regimes, Contender, Regime};
 use oracle::Kind;
 use scored::fdatasyncs_per_item_from;
 use share::fmt_objective;
+use trace::trace_rows;
 
 mod beaten;
 mod brownout;
@@ -57,6 +58,7 @@ mod oracle;
 mod scored;
 mod share;
 mod slo;
+mod trace;
 
 /// AIMD must reach this share of the per-regime oracle's objective.
 pub const MIN_SHARE_OF_ORACLE: f64 = 0.90;
@@ -128,50 +130,6 @@ struct RegretRow {
     is_oracle: bool,
     /// The oracle's objective / this contender's (1 = as good as the oracle; lower is worse).
     share_of_oracle: Option<f64>,
-}
-
-/// One row of `aimd-trace.csv` (the first AIMD run of each regime, drawn in the report) and of
-/// `aimd-traces.csv` (every AIMD run, numbered in the order they ran, the added ones last): a move
-/// that one run of several made shows only in the second, with the inputs the step judged.
-#[derive(Debug, Clone, Serialize)]
-struct TraceRow {
-    regime: String,
-    run: usize,
-    t_s: f64,
-    linger_ms: f64,
-    p99_us: f64,
-    items: u64,
-    items_per_s: f64,
-    arrivals_per_commit: f64,
-    history_arrivals_per_commit: f64,
-    recent_arrivals_per_commit: f64,
-    recent_commit_us: f64,
-    slowest_commit_us: f64,
-    #[serde(rename = "move")]
-    mv: &'static str,
-}
-
-fn trace_rows<'a>(
-    regime: &'a str,
-    runs: impl Iterator<Item = &'a RunReport> + 'a,
-) -> impl Iterator<Item = TraceRow> + 'a {
-    runs.enumerate().flat_map(move |(run, r)| {
-        r.aimd_trace.iter().map(move |p| TraceRow {
-            regime: regime.into(),
-            run,
-            t_s: p.t_s,
-            linger_ms: p.linger_ms,
-            p99_us: p.p99_us,
-            items: p.items,
-            items_per_s: p.items_per_s,
-            arrivals_per_commit: p.arrivals_per_commit,
-            history_arrivals_per_commit: p.history_arrivals_per_commit,
-            recent_arrivals_per_commit: p.recent_arrivals_per_commit,
-            recent_commit_us: p.recent_commit_us,
-            slowest_commit_us: p.slowest_commit_us,
-            mv: p.mv.as_str(),
-        })
-    })
 }
 
 fn config(opts: &CheckOptions, r: &Regime, c: &Contender) -> RunConfig {
@@ -375,14 +333,28 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
         let label = |i: usize| all[i].label();
         let aimd_figure = fmt_objective(r.objective, obj(ai));
         // The oracle again from the windows whose median met the SLO: criterion 2 reads both.
+        let median_meets = |i: usize| cells[i].p99_us.median <= slo_us;
         let median = oracle::pick(
             r.objective,
             &statics,
             ai,
             |i| cells[i].p99_us.median,
             obj,
-            |i| cells[i].p99_us.median <= slo_us,
+            median_meets,
         );
+        // AIMD's share of each, repetition by repetition (`aimd/share.rs`).
+        let by_rep = |m: &dyn Fn(usize) -> bool| {
+            let figure = |x: &RunReport| scored::objective_of(x, r.objective, r.scored_from);
+            share::paired(share::per_repetition(
+                r.objective,
+                &runs[g],
+                &statics,
+                ai,
+                &figure,
+                m,
+            ))
+        };
+        let (paired, paired_median) = (by_rep(&meets), by_rep(&median_meets));
         let whose = |o: &oracle::Oracle| {
             share::whose(
                 o,
@@ -423,8 +395,8 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             _ => share::bracketed(
                 &format!("{}: AIMD's {what} {aimd_figure}", r.name),
                 obj(ai),
-                (&oracle, whose(&oracle)),
-                (&median, whose(&median)),
+                (&oracle, whose(&oracle), paired.clone()),
+                (&median, whose(&median), paired_median.clone()),
             ),
         };
         criteria.push(share_criterion.resting_on(premise));
@@ -437,6 +409,8 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             "median_oracle": median.windows().iter().map(|&o| all[o].label()).collect::<Vec<_>>(),
             "median_oracle_value": median.value,
             "aimd_share_of_median_oracle": median.share(obj(ai)),
+            "aimd_share_by_repetition": paired.samples,
+            "aimd_share_of_median_oracle_by_repetition": paired_median.samples,
             "cells": all.iter().zip(&cells).map(|(c, x)| json!({"contender": c.label(), "cell": x})).collect::<Vec<_>>(),
         }));
     }

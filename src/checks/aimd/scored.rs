@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::Objective;
 use crate::summary::RunReport;
 
 /// fdatasyncs per item committed from `from` to the end of the run, from its time series (the first
@@ -20,6 +21,15 @@ pub(super) fn fdatasyncs_per_item_from(r: &RunReport, from: Duration) -> f64 {
             z.fdatasyncs.saturating_sub(a.fdatasyncs) as f64 / (z.committed - a.committed) as f64
         }
         _ => f64::NAN,
+    }
+}
+
+/// A run's figure on a regime's objective (lower is better): its p99, µs, or its fdatasyncs per
+/// item from `from` on.
+pub(super) fn objective_of(r: &RunReport, o: Objective, from: Duration) -> f64 {
+    match o {
+        Objective::P99 => r.latency_us.p99,
+        Objective::FdatasyncsPerItem => fdatasyncs_per_item_from(r, from),
     }
 }
 
