@@ -26,7 +26,7 @@
 //! medians of the repetitions; the matrix is 6 regimes × 5 contenders (smart, lingers of 1, 2 and
 //! 5 ms, AIMD), so with `make bench`'s time budget each cell has 3 runs: the SLO criterion is decided
 //! at the level their min–max gives, 75 % and not the 95 % of the other checks' decisions (see the
-//! README's "Timing verdicts"), and so are the shares, one per repetition. A 0.5 ms
+//! README's "Timing verdicts"), and so are AIMD's shares of the oracle, one per run. A 0.5 ms
 //! linger was dropped from the grid for time (issue 15's notes give why).
 
 use std::time::Duration;
@@ -342,19 +342,22 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             obj,
             median_meets,
         );
-        // AIMD's share of each, repetition by repetition (`aimd/share.rs`).
-        let by_rep = |m: &dyn Fn(usize) -> bool| {
+        // AIMD's share of each, run by run (`aimd/share.rs`).
+        let by_run = |m: &dyn Fn(usize) -> bool| {
             let figure = |x: &RunReport| scored::objective_of(x, r.objective, r.scored_from);
-            share::paired(share::per_repetition(
+            let p99 = |i: usize| cells[i].p99_us.median;
+            let medians: (&dyn Fn(usize) -> f64, &dyn Fn(usize) -> f64) = (&p99, &obj);
+            share::decide(share::per_run(
                 r.objective,
-                &runs[g],
                 &statics,
                 ai,
+                medians,
+                &runs[g][ai],
                 &figure,
                 m,
             ))
         };
-        let (paired, paired_median) = (by_rep(&meets), by_rep(&median_meets));
+        let (paired, paired_median) = (by_run(&meets), by_run(&median_meets));
         let whose = |o: &oracle::Oracle| {
             share::whose(
                 o,
@@ -409,8 +412,8 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             "median_oracle": median.windows().iter().map(|&o| all[o].label()).collect::<Vec<_>>(),
             "median_oracle_value": median.value,
             "aimd_share_of_median_oracle": median.share(obj(ai)),
-            "aimd_share_by_repetition": paired.samples,
-            "aimd_share_of_median_oracle_by_repetition": paired_median.samples,
+            "aimd_share_by_run": paired.samples,
+            "aimd_share_of_median_oracle_by_run": paired_median.samples,
             "cells": all.iter().zip(&cells).map(|(c, x)| json!({"contender": c.label(), "cell": x})).collect::<Vec<_>>(),
         }));
     }

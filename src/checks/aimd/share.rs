@@ -12,10 +12,14 @@
 //! median one, saying both shares. (Neither oracle is always the stronger: the frontier read at
 //! AIMD's p99 moves with the set of windows it is drawn from.)
 //!
-//! "Reaches" is a decision, not a comparison of two medians: each repetition's share is AIMD's run
-//! against that repetition's oracle ([`per_repetition`]), and the shares are decided at the level
-//! their min–max gives ([`paired`]) — the rule every other three-run figure of the check is decided
-//! by. The medians' shares are stated beside them.
+//! "Reaches" is a decision, not a comparison of two medians: each AIMD run's objective is held
+//! against the oracle read from the static windows' medians at that run's own p99 ([`per_run`]),
+//! and the shares are decided at the level their min–max gives ([`decide`]) — the rule the SLO of
+//! AIMD and of every static window is decided by on three runs. So three runs holding the bar pass,
+//! three missing it fail, and runs either side of it are undecided; before, the medians' share
+//! alone decided, and a controller within a few percent of the bar flipped between PASS and FAIL
+//! from run to run (`reports/runs/2026-12-04e-vm-contended` PASS, `2026-12-04f-vm` FAIL at 89.6 %,
+//! one code). The medians' shares are stated beside the decision.
 
 use super::oracle::{self, Kind, Oracle};
 use super::{Objective, MIN_SHARE_OF_ORACLE};
@@ -59,43 +63,54 @@ pub(super) fn whose(
     }
 }
 
-/// AIMD's share of an oracle in each repetition: repetition k's oracle is drawn by [`oracle::pick`]
-/// from every contender's k-th run — the windows it may come from (`meets`) judged on all their
-/// runs — and held against AIMD's k-th run. A repetition's runs of a regime ran back to back, so
-/// the disk's drift between repetitions moves both sides of its share alike and drops out; a share
-/// of two medians, each of runs from different repetitions, keeps that drift and landed either side
-/// of the bar for one code (`reports/runs/2026-12-04c-vm` and `f`: 87 % and 89.6 %, FAIL; `b` and
-/// `e`: PASS). `figure` is a run's objective. A repetition without a figure gives NaN.
-pub(super) fn per_repetition(
+/// AIMD's share of an oracle in each of its runs: the oracle is read, by [`oracle::pick`], from the
+/// static windows' medians (`medians`: p99 µs and objective of contender i) that `meets` admits —
+/// where the load is high, their frontier at *that run's own* p99 — and held against that run's
+/// objective (`figure`). The static windows' medians move little between runs (±2 % for the step's
+/// oracle in `reports/runs/2026-12-04f-vm`) where AIMD's runs moved 27 %: the decision is on AIMD's
+/// runs. The oracle is not re-drawn from each repetition's runs: the best of single noisy runs is
+/// lower than the best of medians, a bar no contender reaches on its own median (review of
+/// b574491). A run without its figure gives NaN.
+pub(super) fn per_run(
     objective: Objective,
-    runs: &[Vec<RunReport>],
     statics: &[usize],
     ai: usize,
+    medians: (&dyn Fn(usize) -> f64, &dyn Fn(usize) -> f64),
+    aimd_runs: &[RunReport],
     figure: &dyn Fn(&RunReport) -> f64,
     meets: &dyn Fn(usize) -> bool,
 ) -> Vec<f64> {
-    let reps = runs.iter().map(Vec::len).min().unwrap_or(0);
-    (0..reps)
-        .map(|k| {
-            let rep = |i: usize| &runs[i][k];
+    let (p99, obj) = medians;
+    aimd_runs
+        .iter()
+        .map(|run| {
+            let of = |i: usize, own: f64, median: &dyn Fn(usize) -> f64| {
+                if i == ai {
+                    own
+                } else {
+                    median(i)
+                }
+            };
             oracle::pick(
                 objective,
                 statics,
                 ai,
-                |i| rep(i).latency_us.p99,
-                |i| figure(rep(i)),
+                |i| of(i, run.latency_us.p99, p99),
+                |i| of(i, figure(run), obj),
                 meets,
             )
-            .share(figure(rep(ai)))
+            .share(figure(run))
             .unwrap_or(f64::NAN)
         })
         .collect()
 }
 
-/// The decision on the paired shares: at least [`MIN_SHARE_OF_ORACLE`], at the level their min–max
-/// gives (75 % for three repetitions: holds when every one reaches it, fails when none does), the
-/// rule the static windows' SLO is decided by. A missing share fails: it cannot reach an oracle.
-pub(super) fn paired(shares: Vec<f64>) -> Decision {
+/// The decision on AIMD's shares, one per run: at least [`MIN_SHARE_OF_ORACLE`], at the level their
+/// min–max gives — for three runs 75 %: holds when every run reaches it, fails when none does, and
+/// is undecided when they straddle it (a median under the bar with one run over it failed before
+/// and is undecided now: three runs cannot tell it from the bar). The rule AIMD's and the static
+/// windows' SLO are decided by. A run without its figure fails: it cannot reach an oracle.
+pub(super) fn decide(shares: Vec<f64>) -> Decision {
     let missing = shares.iter().any(|s| s.is_nan());
     let n = shares.len();
     let mut d = judge_samples(shares, min_max_level(n), |iv| {
@@ -108,24 +123,31 @@ pub(super) fn paired(shares: Vec<f64>) -> Decision {
 }
 
 /// One oracle for the criterion: the oracle of the medians, its [`whose`] text, and the decision
-/// on AIMD's paired shares of it ([`paired`]).
+/// on AIMD's shares of it, run by run ([`decide`]).
 pub(super) type Judged<'a> = (&'a Oracle, String, Decision);
 
-/// The criterion: `head` is "regime: AIMD's objective figure"; `aimd` AIMD's objective (medians);
-/// `decided` and `median` the two oracles. The verdict is the paired decisions': holds when both
+/// The criterion: `head` is "regime: AIMD's objective figure"; `aimd` AIMD's objective (median);
+/// `decided` and `median` the two oracles. The verdict is the two decisions': holds when both
 /// hold, fails when the decided one's fails, undecided otherwise; the medians' shares are stated
-/// beside them. The caller handles the case where not even a median met the SLO (AIMD is then the
-/// oracle if it meets it).
+/// beside them, and the decision the verdict rests on is the one attached. The caller handles the
+/// case where not even a median met the SLO (AIMD is then the oracle if it meets it).
 pub(super) fn bracketed(head: &str, aimd: f64, decided: Judged, median: Judged) -> Criterion {
     let pct = |s: Option<f64>| s.map_or("no".into(), |s| format!("{:.0} %", s * 100.0));
-    let reps = |d: &Decision| {
+    let runs = |d: &Decision| {
         let each: Vec<String> = d
             .samples
             .iter()
             .map(|s| format!("{:.0}", s * 100.0))
             .collect();
+        let why = if d.samples.iter().any(|s| s.is_nan()) {
+            ", a run without its figure"
+        } else if d.samples.len() < 2 {
+            ", one run decides nothing"
+        } else {
+            ""
+        };
         format!(
-            "{} % ({}: {})",
+            "{} % ({}{why}: {})",
             each.join(" / "),
             d.outcome.as_str(),
             d.interval.describe()
@@ -140,37 +162,47 @@ pub(super) fn bracketed(head: &str, aimd: f64, decided: Judged, median: Judged) 
         && (none_decided || decided.2.outcome == Outcome::Holds)
         && median.2.outcome == Outcome::Holds;
     let bar = format!("≥ {:.0} %", MIN_SHARE_OF_ORACLE * 100.0);
-    let by_rep = "by repetition (each one's oracle from its own runs of the static windows)";
+    let undecided = if held || failed { "" } else { ": undecided" };
+    let by_run = "run by run (each run's objective against the oracle read at its own p99)";
+    let bits = |d: &Decision| d.samples.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
     let what = if none_decided {
         format!(
-            "{head} is {} of {} (from the static windows whose median p99 met the SLO; none was decided to meet it on its runs); {by_rep} {} {bar}{}",
+            "{head} is {} of {} (from the static windows whose median p99 met the SLO; none was decided to meet it on its runs); {by_run} {} {bar}{undecided}",
             pct(median.0.share(aimd)),
             median.1,
-            reps(&median.2),
-            if held { "" } else { ": undecided without a decided oracle" }
+            runs(&median.2),
         )
-    } else if decided.0 == median.0 && decided.2.samples == median.2.samples {
+    } else if decided.0 == median.0 && bits(&decided.2) == bits(&median.2) {
         format!(
-            "{head} is {} of {}; {by_rep} {} {bar}",
+            "{head} is {} of {}; {by_run} {} {bar}{undecided}",
             pct(decided.0.share(aimd)),
             decided.1,
-            reps(&decided.2)
+            runs(&decided.2)
         )
     } else {
         format!(
-            "{head} is {} of {} (from the static windows whose median p99 met the SLO) and {} of {} (from those decided to meet it on their runs); {by_rep} {} of the first and {} of the second {bar}{}",
+            "{head} is {} of {} (from the static windows whose median p99 met the SLO) and {} of {} (from those decided to meet it on their runs); {by_run} {} of the first and {} of the second {bar}{undecided}",
             pct(median.0.share(aimd)),
             median.1,
             pct(decided.0.share(aimd)),
             decided.1,
-            reps(&median.2),
-            reps(&decided.2),
-            if held || failed { "" } else { ": undecided" }
+            runs(&median.2),
+            runs(&decided.2),
         )
+    };
+    // The decision the verdict rests on: the decided oracle's when it fails or blocks a pass, the
+    // median one's when that is what blocks it; when both hold, the weaker showing.
+    let rests_on = if none_decided
+        || (!failed && decided.2.outcome == Outcome::Holds && median.2.outcome != Outcome::Holds)
+        || (held && median.2.interval.lo < decided.2.interval.lo)
+    {
+        median.2
+    } else {
+        decided.2
     };
     let mut c = Criterion::timing(held, what);
     c.inconclusive = !held && !failed;
-    c.decision = Some(if none_decided { median.2 } else { decided.2 });
+    c.decision = Some(rests_on);
     c
 }
 
@@ -196,8 +228,8 @@ mod tests {
         bracketed(
             "r: AIMD's x",
             aimd,
-            (&decided.0, "decided".into(), paired(decided.1.to_vec())),
-            (&median.0, "median".into(), paired(median.1.to_vec())),
+            (&decided.0, "decided".into(), decide(decided.1.to_vec())),
+            (&median.0, "median".into(), decide(median.1.to_vec())),
         )
     }
 
@@ -275,38 +307,46 @@ mod tests {
         assert!(!c.held && !c.inconclusive, "{}", c.what);
     }
 
-    fn run(p99_us: f64) -> RunReport {
-        let mut r = RunReport::default();
+    fn run(p99_us: f64, syncs: f64) -> RunReport {
+        let mut r = RunReport {
+            fdatasyncs_per_item: syncs,
+            ..RunReport::default()
+        };
         r.latency_us.p99 = p99_us;
         r
     }
 
+    /// AIMD's runs against the medians of static windows 0.. (p99 µs, objective), AIMD last.
+    fn shares(o: Objective, medians: &[(f64, f64)], aimd: &[(f64, f64)]) -> Vec<f64> {
+        let ai = medians.len();
+        let statics: Vec<usize> = (0..ai).collect();
+        let runs: Vec<RunReport> = aimd.iter().map(|&(p, f)| run(p, f)).collect();
+        let figure = |r: &RunReport| match o {
+            Objective::P99 => r.latency_us.p99,
+            Objective::FdatasyncsPerItem => r.fdatasyncs_per_item,
+        };
+        let (p99, obj) = (|i: usize| medians[i].0, |i: usize| medians[i].1);
+        per_run(o, &statics, ai, (&p99, &obj), &runs, &figure, &|_| true)
+    }
+
     /// `reports/runs/2026-12-04f-vm`: AIMD's share of the medians was 89.6 % against 90 %, FAIL,
-    /// where `b` and `e` passed at the same code. Here the static window's runs are 1,000 µs each,
-    /// AIMD's 1,050, 1,150 and 1,200 µs: the medians' share is 87 %, which failed before; the
-    /// repetitions give 95, 87 and 83 %, which straddle the bar — undecided, not failed. Every
-    /// repetition under it fails, every one over it holds.
+    /// where `2026-12-04e-vm-contended` passed at the same code: three runs cannot tell a share
+    /// that close from the bar. Here the oracle is 1,000 µs and AIMD's runs 1,050, 1,150 and
+    /// 1,200 µs: the medians' share is 87 %, which failed before; the runs give 95, 87 and 83 %,
+    /// which straddle the bar — undecided. Every run under it fails, every one over it holds.
     #[test]
-    fn a_share_of_medians_under_the_bar_is_undecided_when_the_repetitions_straddle_it() {
+    fn a_share_of_medians_under_the_bar_is_undecided_when_the_runs_straddle_it() {
         let judge = |aimd: [f64; 3]| {
-            let runs = vec![[1_000.0; 3].map(run).to_vec(), aimd.map(run).to_vec()];
-            let shares = per_repetition(
-                Objective::P99,
-                &runs,
-                &[0],
-                1,
-                &|r| r.latency_us.p99,
-                &|_| true,
-            );
             let o = window(0, 1_000.0);
+            let each = aimd.map(|p| (p, 0.0));
+            let d = decide(shares(Objective::P99, &[(1_000.0, 1_000.0)], &each));
             let mut sorted = aimd;
             sorted.sort_by(f64::total_cmp);
-            let median = sorted[1];
             bracketed(
                 "r",
-                median,
-                (&o, "o".into(), paired(shares.clone())),
-                (&o, "o".into(), paired(shares)),
+                sorted[1],
+                (&o, "o".into(), d.clone()),
+                (&o, "o".into(), d),
             )
         };
         let c = judge([1_050.0, 1_150.0, 1_200.0]);
@@ -322,43 +362,91 @@ mod tests {
         assert!(c.held, "{}", c.what);
     }
 
-    /// Each repetition's oracle is its own runs' frontier: a disk twice as slow in the second
-    /// repetition moves both sides and the share with it not at all.
+    /// Where the load is high each run is read against the frontier of medians at its own p99: a
+    /// run at 3 ms, between windows at 2 ms (0.002) and 4 ms (0.001), is held against 0.0015; one
+    /// past the slowest window, against that window's 0.001.
     #[test]
-    fn each_repetition_is_held_against_its_own_oracle() {
-        let mut runs = vec![
-            vec![run(1_000.0), run(2_000.0)],
-            vec![run(900.0), run(1_800.0)],
-            vec![run(950.0), run(1_900.0)],
-        ];
-        let shares = per_repetition(
-            Objective::P99,
-            &runs,
-            &[0, 1],
-            2,
-            &|r| r.latency_us.p99,
-            &|_| true,
+    fn each_run_is_read_against_the_frontier_at_its_own_p99() {
+        let medians = [(2_000.0, 0.002), (4_000.0, 0.001)];
+        let s = shares(
+            Objective::FdatasyncsPerItem,
+            &medians,
+            &[(3_000.0, 0.0015), (5_000.0, 0.001), (1_000.0, 0.004)],
         );
-        assert_eq!(shares, vec![900.0 / 950.0, 1_800.0 / 1_900.0]);
-        // A window outside the set is no oracle, and a run without its figure gives no share.
-        let shares = per_repetition(
-            Objective::P99,
-            &runs,
-            &[0, 1],
-            2,
-            &|r| r.latency_us.p99,
-            &|i| i == 0,
+        assert!(
+            (s[0] - 1.0).abs() < 1e-9 && (s[1] - 1.0).abs() < 1e-9,
+            "{s:?}"
         );
-        assert_eq!(shares, vec![1_000.0 / 950.0, 2_000.0 / 1_900.0]);
-        runs[2][1] = run(f64::NAN);
-        let shares = per_repetition(
+        assert!((s[2] - 0.5).abs() < 1e-9, "{s:?}");
+    }
+
+    /// Re-drawing the oracle from each repetition's runs (b574491) made it the best of single noisy
+    /// runs: three windows whose runs are 800, 1,000 and 1,200 µs in turn, each median 1,000, and
+    /// AIMD's runs 1,000 µs each, gave 80 % three times, FAIL, for a controller equal to every
+    /// window. Against the medians it is 100 %.
+    #[test]
+    fn a_controller_equal_to_every_window_reaches_the_oracle() {
+        let medians = [(1_000.0, 1_000.0); 3];
+        let s = shares(Objective::P99, &medians, &[(1_000.0, 0.0); 3]);
+        assert_eq!(s, vec![1.0; 3]);
+        assert_eq!(decide(s).outcome, Outcome::Holds);
+    }
+
+    /// A static window without a figure is no oracle (the others are); AIMD's run without its
+    /// own figure fails the decision.
+    #[test]
+    fn only_aimd_missing_its_figure_fails() {
+        let medians = [(f64::NAN, f64::NAN), (1_000.0, 1_000.0)];
+        let s = shares(
             Objective::P99,
-            &runs,
-            &[0, 1],
-            2,
-            &|r| r.latency_us.p99,
-            &|_| true,
+            &medians,
+            &[(1_000.0, 0.0), (f64::NAN, 0.0), (1_050.0, 0.0)],
         );
-        assert!(shares[1].is_nan() && paired(shares).outcome == Outcome::Fails);
+        assert!(s[0] == 1.0 && s[1].is_nan(), "{s:?}");
+        let d = decide(s);
+        assert_eq!(d.outcome, Outcome::Fails);
+        let o = window(1, 1_000.0);
+        let c = bracketed(
+            "r",
+            1_025.0,
+            (&o, "o".into(), d.clone()),
+            (&o, "o".into(), d),
+        );
+        assert!(c.what.contains("a run without its figure"), "{}", c.what);
+    }
+
+    /// The decision attached is the one the verdict rests on: the median oracle's where it is
+    /// what leaves the criterion undecided.
+    #[test]
+    fn the_attached_decision_is_the_one_the_verdict_rests_on() {
+        let c = of(
+            0.000949,
+            (window(2, 0.00197), [2.1, 2.0, 2.2]),
+            (window(3, 0.000841), [0.86, 0.89, 0.93]),
+        );
+        let d = c.decision.expect("a decision");
+        assert_eq!(d.samples, vec![0.86, 0.89, 0.93]);
+        let c = of(
+            0.0055,
+            (window(0, 0.002), [0.36, 0.4, 0.38]),
+            (window(1, 0.006), [1.1, 1.0, 1.2]),
+        );
+        assert_eq!(
+            c.decision.expect("a decision").samples,
+            vec![0.36, 0.4, 0.38]
+        );
+    }
+
+    /// One run (`--quick`) decides nothing, and says so.
+    #[test]
+    fn one_run_is_undecided_and_says_why() {
+        let o = window(0, 1_000.0);
+        let d = decide(vec![1.2]);
+        let c = bracketed("r", 900.0, (&o, "o".into(), d.clone()), (&o, "o".into(), d));
+        assert!(
+            c.inconclusive && c.what.contains("one run decides nothing"),
+            "{}",
+            c.what
+        );
     }
 }
