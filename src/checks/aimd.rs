@@ -414,6 +414,7 @@ pub fn aimd(opts: &CheckOptions) -> Result<CheckResult, CheckError> {
             "aimd_share_of_median_oracle": median.share(obj(ai)),
             "aimd_share_by_run": paired.samples,
             "aimd_share_of_median_oracle_by_run": paired_median.samples,
+            "aimd_p99_us_by_run": runs[g][ai].iter().map(|x| x.latency_us.p99).collect::<Vec<_>>(),
             "cells": all.iter().zip(&cells).map(|(c, x)| json!({"contender": c.label(), "cell": x})).collect::<Vec<_>>(),
         }));
     }

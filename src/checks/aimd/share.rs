@@ -1,5 +1,5 @@
 //! Criterion 2 of `check aimd`, AIMD's share of the regime's oracle: bracketed by two oracles, and
-//! decided on the repetitions' pairs.
+//! decided run by run.
 //!
 //! Which static windows may be the oracle is itself a judgement on noisy runs. Taken from the
 //! windows *decided* to meet the SLO on their three runs (the rule AIMD's own SLO starts from), a
@@ -16,10 +16,10 @@
 //! against the oracle read from the static windows' medians at that run's own p99 ([`per_run`]),
 //! and the shares are decided at the level their min–max gives ([`decide`]) — the rule the SLO of
 //! AIMD and of every static window is decided by on three runs. So three runs holding the bar pass,
-//! three missing it fail, and runs either side of it are undecided; before, the medians' share
-//! alone decided, and a controller within a few percent of the bar flipped between PASS and FAIL
-//! from run to run (`reports/runs/2026-12-04e-vm-contended` PASS, `2026-12-04f-vm` FAIL at 89.6 %,
-//! one code). The medians' shares are stated beside the decision.
+//! three missing it fail, and runs either side of it are undecided. Until b574491 the medians'
+//! share alone decided, and a controller within a few percent of the bar flipped between PASS and
+//! FAIL from run to run (`reports/runs/2026-12-04e-vm-contended` PASS, `2026-12-04f-vm` FAIL at
+//! 89.6 %, one code). The medians' shares are stated beside the decision.
 
 use super::oracle::{self, Kind, Oracle};
 use super::{Objective, MIN_SHARE_OF_ORACLE};
@@ -81,26 +81,16 @@ pub(super) fn per_run(
     meets: &dyn Fn(usize) -> bool,
 ) -> Vec<f64> {
     let (p99, obj) = medians;
+    // `pick` reads the objective of the static windows only, and AIMD only through its p99.
+    debug_assert!(!statics.contains(&ai), "AIMD is no static window");
     aimd_runs
         .iter()
         .map(|run| {
-            let of = |i: usize, own: f64, median: &dyn Fn(usize) -> f64| {
-                if i == ai {
-                    own
-                } else {
-                    median(i)
-                }
-            };
-            oracle::pick(
-                objective,
-                statics,
-                ai,
-                |i| of(i, run.latency_us.p99, p99),
-                |i| of(i, figure(run), obj),
-                meets,
-            )
-            .share(figure(run))
-            .unwrap_or(f64::NAN)
+            let own = figure(run);
+            let p99_of = |i: usize| if i == ai { run.latency_us.p99 } else { p99(i) };
+            oracle::pick(objective, statics, ai, p99_of, obj, meets)
+                .share(own)
+                .unwrap_or(f64::NAN)
         })
         .collect()
 }
@@ -223,7 +213,7 @@ mod tests {
     };
 
     /// The criterion on medians `aimd` against two oracles, each with AIMD's share of it in each of
-    /// three repetitions.
+    /// three runs.
     fn of(aimd: f64, decided: (Oracle, [f64; 3]), median: (Oracle, [f64; 3])) -> Criterion {
         bracketed(
             "r: AIMD's x",
